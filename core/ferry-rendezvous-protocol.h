@@ -1,0 +1,71 @@
+/* ferry-rendezvous-protocol.h
+ *
+ * The wire contract between ferry-rendezvous and its clients. Both sides
+ * include this file, so a change here is a change of protocol.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * HTTP surface (all bodies are JSON, UTF-8):
+ *
+ *   GET  /healthz                 200 {"status": "ok"}
+ *   POST /v1/nameplates           201 {"nameplate": "7", "expires_in": 3600}
+ *                                 The lowest free number is handed out first.
+ *   GET  /v1/nameplates/<n>       WebSocket upgrade (subprotocol
+ *                                 FERRY_RENDEZVOUS_WS_PROTOCOL): joins the
+ *                                 mailbox of nameplate <n>. At most two sides.
+ *   GET  /v1/ice                  200 {"stun": ["stun:host:port", ...],
+ *                                      "turn": [{"urls": ["turn:host:port?transport=udp", ...],
+ *                                                "username": "<expiry>:ferry",
+ *                                                "credential": "<base64 HMAC-SHA1>",
+ *                                                "ttl": <seconds>}]}
+ *                                 "turn" is empty when the server has no TURN secret.
+ *
+ * Every error answer over HTTP has the status named below and the body
+ *   {"error": "<FERRY_RENDEZVOUS_ERR_* string>", "message": "<sentence>"}
+ *
+ * Inside the mailbox every text or binary message one side sends is
+ * delivered to the other side, in order; messages sent before the other
+ * side joined are queued (bounded). The server never looks inside them.
+ *
+ * After the upgrade, errors and endings are told with the WebSocket close
+ * code FERRY_RENDEZVOUS_CLOSE_BASE + HTTP status (e.g. 4413) and a close
+ * reason that is the same compact JSON error object as above.
+ *
+ * A side that finished normally closes with 1000 (SOUP_WEBSOCKET_CLOSE_NORMAL).
+ * A side whose PAKE failed (wrong code) closes with FERRY_RENDEZVOUS_CLOSE_BAD_CODE:
+ * the server then burns the mailbox (the other side is closed with the same
+ * code) and frees the nameplate, so one code allows one guess.
+ * The nameplate is freed when both sides have closed, or when the mailbox
+ * expires (sides still connected are closed with 4410 "expired").
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_RENDEZVOUS_WS_PROTOCOL      "ferry-mailbox-v1"
+
+#define FERRY_RENDEZVOUS_PATH_HEALTH      "/healthz"
+#define FERRY_RENDEZVOUS_PATH_NAMEPLATES  "/v1/nameplates"
+#define FERRY_RENDEZVOUS_PATH_ICE         "/v1/ice"
+
+/* Close codes after the upgrade: base + HTTP status. */
+#define FERRY_RENDEZVOUS_CLOSE_BASE       4000
+#define FERRY_RENDEZVOUS_CLOSE_BAD_CODE   4001 /* sent by a client whose PAKE failed; relayed by the server */
+
+/* Machine-readable error strings ("error" member). */
+#define FERRY_RENDEZVOUS_ERR_BAD_REQUEST       "bad-request"        /* 400 */
+#define FERRY_RENDEZVOUS_ERR_NOT_FOUND         "not-found"          /* 404: unknown or expired nameplate */
+#define FERRY_RENDEZVOUS_ERR_CROWDED           "crowded"            /* 409: a third side */
+#define FERRY_RENDEZVOUS_ERR_IDLE              "idle-timeout"       /* 408: nothing heard for too long */
+#define FERRY_RENDEZVOUS_ERR_EXPIRED           "expired"            /* 410: the mailbox lived its TTL */
+#define FERRY_RENDEZVOUS_ERR_TOO_LARGE         "message-too-large"  /* 413 */
+#define FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES "too-many-messages"  /* 429 */
+#define FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES "too-many-mailboxes" /* 429 */
+#define FERRY_RENDEZVOUS_ERR_RATE_LIMITED      "rate-limited"       /* 429 */
+#define FERRY_RENDEZVOUS_ERR_BAD_CODE          "bad-code"           /* close 4001: PAKE failed, burned */
+#define FERRY_RENDEZVOUS_ERR_INTERNAL          "internal"           /* 500 */
+
+G_END_DECLS

@@ -1,0 +1,185 @@
+/* ferry-test-utils.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-test"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ferry-test-utils.h"
+#include "ferry-version.h"
+
+#define SERVER_START_TIMEOUT_MS 10000
+
+void
+ferry_test_init (int    *argc,
+                 char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  if (!ferry_init (&error))
+    g_error ("%s", error->message);
+}
+
+static gboolean
+deadline_reached_cb (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * ferry_test_wait_until:
+ *
+ * Iterates the thread-default main context until @condition holds or
+ * @timeout_ms pass. Tests assert on the result, so a missing event fails
+ * the test instead of hanging it.
+ *
+ * Returns: %TRUE if @condition became true in time
+ */
+gboolean
+ferry_test_wait_until (FerryTestCondition condition,
+                       gpointer           user_data,
+                       guint              timeout_ms)
+{
+  GMainContext *context = g_main_context_get_thread_default ();
+  gboolean expired = FALSE;
+  GSource *source;
+
+  if (condition (user_data))
+    return TRUE;
+
+  source = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (source, deadline_reached_cb, &expired, NULL);
+  g_source_attach (source, context);
+
+  while (!expired && !condition (user_data))
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (source);
+  g_source_unref (source);
+
+  return condition (user_data);
+}
+
+static gboolean
+flag_is_set (gpointer user_data)
+{
+  return *(const gboolean *) user_data;
+}
+
+gboolean
+ferry_test_wait_for_flag (const gboolean *flag,
+                          guint           timeout_ms)
+{
+  return ferry_test_wait_until (flag_is_set, (gpointer) flag, timeout_ms);
+}
+
+static gboolean
+pointer_is_set (gpointer user_data)
+{
+  return *(gpointer *) user_data != NULL;
+}
+
+gboolean
+ferry_test_wait_for_pointer (gpointer *pointer,
+                             guint     timeout_ms)
+{
+  return ferry_test_wait_until (pointer_is_set, pointer, timeout_ms);
+}
+
+typedef struct
+{
+  char     *line;
+  GError   *error;
+  gboolean  done;
+} ReadLine;
+
+static void
+read_line_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ReadLine *read = user_data;
+
+  read->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object),
+                                                          result, NULL, &read->error);
+  read->done = TRUE;
+}
+
+/**
+ * ferry_test_rendezvous_start:
+ * @extra_args: (nullable): more command line options, %NULL-terminated
+ *
+ * Starts the ferry-rendezvous binary of this build on 127.0.0.1 port 0 and
+ * waits for the line that tells its URL. The program is found through
+ * $FERRY_RENDEZVOUS_BIN, which tests/meson.build sets.
+ */
+FerryTestRendezvous *
+ferry_test_rendezvous_start (const char * const *extra_args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  FerryTestRendezvous *server;
+  const char *binary = g_getenv ("FERRY_RENDEZVOUS_BIN");
+  const char *prefix = "listening on ";
+  ReadLine read = { 0 };
+  guint64 port;
+
+  g_assert_nonnull (binary);
+
+  g_ptr_array_add (argv, (gpointer) binary);
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
+  for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra_args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  server = g_new0 (FerryTestRendezvous, 1);
+  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
+                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, read_line_cb, &read);
+  g_assert_true (ferry_test_wait_for_flag (&read.done, SERVER_START_TIMEOUT_MS));
+  g_assert_no_error (read.error);
+  g_assert_nonnull (read.line);
+  g_assert_true (g_str_has_prefix (read.line, prefix));
+
+  server->url = g_strdup (read.line + strlen (prefix));
+  while (g_str_has_suffix (server->url, "/"))
+    server->url[strlen (server->url) - 1] = '\0';
+
+  g_assert_true (g_str_has_prefix (server->url, "http://127.0.0.1:"));
+  g_assert_true (g_ascii_string_to_unsigned (server->url + strlen ("http://127.0.0.1:"),
+                                             10, 1, G_MAXUINT16, &port, NULL));
+  server->port = (guint16) port;
+
+  g_free (read.line);
+  return server;
+}
+
+void
+ferry_test_rendezvous_free (FerryTestRendezvous *server)
+{
+  if (server == NULL)
+    return;
+
+  if (server->process != NULL)
+    {
+      g_subprocess_force_exit (server->process);
+      g_subprocess_wait (server->process, NULL, NULL);
+      g_clear_object (&server->process);
+    }
+
+  g_free (server->url);
+  g_free (server);
+}

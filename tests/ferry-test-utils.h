@@ -1,0 +1,39 @@
+/* ferry-test-utils.h
+ *
+ * Shared helpers for Ferry's tests: starting the real ferry-rendezvous on
+ * 127.0.0.1 port 0 and waiting on events with a deadline.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  GSubprocess *process;
+  char        *url;   /* "http://127.0.0.1:PORT" without a trailing slash */
+  guint16      port;
+} FerryTestRendezvous;
+
+void                 ferry_test_init              (int                 *argc,
+                                                   char              ***argv);
+FerryTestRendezvous *ferry_test_rendezvous_start  (const char * const  *extra_args);
+void                 ferry_test_rendezvous_free   (FerryTestRendezvous *server);
+
+typedef gboolean (*FerryTestCondition) (gpointer user_data);
+
+gboolean             ferry_test_wait_until        (FerryTestCondition   condition,
+                                                   gpointer             user_data,
+                                                   guint                timeout_ms);
+gboolean             ferry_test_wait_for_flag     (const gboolean      *flag,
+                                                   guint                timeout_ms);
+gboolean             ferry_test_wait_for_pointer  (gpointer            *pointer,
+                                                   guint                timeout_ms);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryTestRendezvous, ferry_test_rendezvous_free)
+
+G_END_DECLS
