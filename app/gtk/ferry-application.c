@@ -180,6 +180,18 @@ preferences_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (preferences));
 }
 
+/* Several windows of one process can each send or receive, which is also
+ * how two windows on one machine try Ferry out. */
+static void
+new_window_action (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  FerryApplication *self = user_data;
+
+  gtk_window_present (GTK_WINDOW (ferry_window_new (self)));
+}
+
 static void
 quit_action (GSimpleAction *action,
              GVariant      *parameter,
@@ -190,6 +202,7 @@ quit_action (GSimpleAction *action,
 
 static const GActionEntry app_actions[] = {
   { "about", about_action },
+  { "new-window", new_window_action },
   { "preferences", preferences_action },
   { "quit", quit_action },
 };
@@ -201,6 +214,7 @@ ferry_application_startup (GApplication *app)
   static const char *quit_accels[] = { "<primary>q", NULL };
   static const char *preferences_accels[] = { "<primary>comma", NULL };
   static const char *send_accels[] = { "<primary>o", NULL };
+  static const char *new_window_accels[] = { "<primary>n", NULL };
   static const char *receive_accels[] = { "<primary>r", NULL };
   g_autoptr(GError) error = NULL;
 
@@ -216,6 +230,8 @@ ferry_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          preferences_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-window",
+                                         new_window_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.choose-files",
                                          send_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-receive",
