@@ -290,6 +290,27 @@ cancel_action (GtkWidget  *widget,
   ferry_receive_page_reset (FERRY_RECEIVE_PAGE (widget));
 }
 
+/**
+ * ferry_receive_page_get_page_name:
+ *
+ * Returns: which step the page shows, e.g. "code" or "error"
+ */
+const char *
+ferry_receive_page_get_page_name (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return gtk_stack_get_visible_child_name (self->stack);
+}
+
+const char *
+ferry_receive_page_get_error_title (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return adw_status_page_get_title (self->error_page);
+}
+
 static void
 ferry_receive_page_dispose (GObject *object)
 {

@@ -17,4 +17,7 @@ void ferry_receive_page_set_code (FerryReceivePage *self,
                                   const char       *code);
 void ferry_receive_page_receive  (FerryReceivePage *self);
 
+const char *ferry_receive_page_get_page_name   (FerryReceivePage *self);
+const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
+
 G_END_DECLS

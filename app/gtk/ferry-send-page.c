@@ -260,6 +260,27 @@ drop_cb (GtkDropTarget *target,
   return files->len > 0;
 }
 
+/**
+ * ferry_send_page_get_page_name:
+ *
+ * Returns: which step the page shows, e.g. "code" or "error"
+ */
+const char *
+ferry_send_page_get_page_name (FerrySendPage *self)
+{
+  g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
+
+  return gtk_stack_get_visible_child_name (self->stack);
+}
+
+const char *
+ferry_send_page_get_error_title (FerrySendPage *self)
+{
+  g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
+
+  return adw_status_page_get_title (self->error_page);
+}
+
 static void
 ferry_send_page_dispose (GObject *object)
 {

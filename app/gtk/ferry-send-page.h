@@ -18,4 +18,7 @@ void        ferry_send_page_send_files (FerrySendPage  *self,
                                         guint           n_files);
 const char *ferry_send_page_get_code   (FerrySendPage  *self);
 
+const char *ferry_send_page_get_page_name   (FerrySendPage *self);
+const char *ferry_send_page_get_error_title (FerrySendPage *self);
+
 G_END_DECLS

@@ -62,6 +62,31 @@ ferry_window_add_toast (FerryWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
 }
 
+GtkWidget *
+ferry_window_get_send_page (FerryWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->send_page);
+}
+
+GtkWidget *
+ferry_window_get_receive_page (FerryWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->receive_page);
+}
+
+void
+ferry_window_show_page (FerryWindow *self,
+                        const char  *name)
+{
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, name);
+}
+
 static void
 choose_files_action (GtkWidget  *widget,
                      const char *action_name,
@@ -91,8 +116,7 @@ show_page_action (GtkWidget  *widget,
 {
   FerryWindow *self = FERRY_WINDOW (widget);
 
-  adw_view_stack_set_visible_child_name (self->view_stack,
-                                         g_variant_get_string (parameter, NULL));
+  ferry_window_show_page (self, g_variant_get_string (parameter, NULL));
 }
 
 static void
