@@ -142,8 +142,7 @@ ferry_send_page_send_files (FerrySendPage  *self,
   self->cancellable = g_cancellable_new ();
   self->channel = ferry_channel_new (client);
 
-  gtk_label_set_label (self->status_label, _("Getting a code…"));
-  gtk_stack_set_visible_child_name (self->stack, "code");
+  gtk_stack_set_visible_child_name (self->stack, "preparing");
 
   ferry_channel_create_code_async (self->channel, n_words, self->cancellable,
                                    create_code_cb, g_object_ref (self));
@@ -154,7 +153,11 @@ ferry_send_page_get_code (FerrySendPage *self)
 {
   g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
 
-  return self->channel != NULL ? ferry_channel_get_code (self->channel) : NULL;
+  /* The code counts once it is shown, i.e. once its mailbox is open. */
+  if (self->channel == NULL || ferry_channel_get_state (self->channel) == FERRY_CHANNEL_STATE_NEW)
+    return NULL;
+
+  return ferry_channel_get_code (self->channel);
 }
 
 static void
