@@ -259,6 +259,8 @@ test_normalize_errors (void)
       "“orbt” is not a code word. Did you mean “orbit”?", NULL },
     { "7-ORBITS-tulip-canvas", FERRY_CODE_ERROR_UNKNOWN_WORD,
       "“orbits” is not a code word. Did you mean “orbit”?", NULL },
+    { "7-orbital-tulip-canvas", FERRY_CODE_ERROR_UNKNOWN_WORD,
+      "“orbital” is not a code word. Did you mean “orbit”?", NULL },
     { "7-orbit-tulpi-canvas", FERRY_CODE_ERROR_UNKNOWN_WORD, NULL, "Did you mean “tulip”?" },
     { "7-orbit-tuli-canvas", FERRY_CODE_ERROR_UNKNOWN_WORD, NULL, "Did you mean “tulip”?" },
     { "7-orbit-tulip-qqqq", FERRY_CODE_ERROR_UNKNOWN_WORD,

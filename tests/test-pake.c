@@ -403,6 +403,34 @@ test_reflection_rejected (void)
 }
 
 static void
+test_confirmation_reflection_rejected (void)
+{
+  g_autoptr(FerryPake) sender = ferry_pake_new (FERRY_PAKE_ROLE_SENDER, CODE);
+  g_autoptr(FerryPake) receiver = ferry_pake_new (FERRY_PAKE_ROLE_RECEIVER, CODE);
+  g_autoptr(GBytes) sender_message = ferry_pake_get_message (sender);
+  g_autoptr(GBytes) receiver_message = ferry_pake_get_message (receiver);
+  g_autoptr(GBytes) confirmation = NULL;
+  g_autoptr(GBytes) disguised = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 *data;
+  gsize len;
+
+  /* Someone who cannot compute the receiver's confirmation sends the
+   * sender its own one back, relabelled: the confirmation keys differ per
+   * role, so it does not check out. */
+  confirmation = ferry_pake_process_message (sender, receiver_message, &error);
+  g_assert_no_error (error);
+  data = g_bytes_unref_to_data (g_bytes_ref (confirmation), &len);
+  g_assert_cmpuint (data[1], ==, 3);
+  data[1] = 4;
+  disguised = g_bytes_new_take (data, len);
+
+  g_assert_false (ferry_pake_process_confirmation (sender, disguised, &error));
+  g_assert_error (error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE);
+  assert_no_key (sender);
+}
+
+static void
 test_out_of_order (void)
 {
   g_autoptr(FerryPake) sender = ferry_pake_new (FERRY_PAKE_ROLE_SENDER, CODE);
@@ -549,6 +577,7 @@ main (int   argc,
   g_test_add_func ("/pake/bit-flips", test_bit_flips);
   g_test_add_func ("/pake/invalid-messages", test_invalid_messages);
   g_test_add_func ("/pake/reflection", test_reflection_rejected);
+  g_test_add_func ("/pake/confirmation-reflection", test_confirmation_reflection_rejected);
   g_test_add_func ("/pake/out-of-order", test_out_of_order);
   g_test_add_func ("/pake/after-failure", test_after_failure);
   g_test_add_func ("/pake/fresh-randomness", test_fresh_randomness);
