@@ -118,10 +118,11 @@ fatty feminist bikini garter shoot choke sergeant fleshy ethnic beggar grime
 cannot albeit despite amongst awhile anywhere whoever anew offend poison
 atheist feminism sexism belabor thereof whence whereby rabies sewage vermin
 sultry skimpy despise spinal spleen cyanide wherein trump ascetic
+liar slob egotist fraud tyrant sordid slimy stolen steal
 '''.split())
 
 
-def inflections(word, words):
+def is_inflection(word, words):
   '''True when word looks like an inflection of another candidate word.'''
   for suffix, stems in (('s', ['']), ('es', ['']), ('ies', ['y']),
                         ('ed', ['', 'e']), ('ied', ['y']),
@@ -186,7 +187,7 @@ def main():
                 if w not in BLOCKED and w not in MISHEARD and w not in PLAIN
                 and not any(w.startswith(b) for b in BLOCKED if len(b) >= 4)
                 and not is_roman_numeral(w)
-                and not inflections(w, words)
+                and not is_inflection(w, words)
                 and counts[w] >= 2]
   # Most common first; among equally common words, the shorter one.
   candidates.sort(key=lambda w: (-counts[w], len(w), w))
