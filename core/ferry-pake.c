@@ -101,6 +101,10 @@ struct _FerryPake
   guint8        expected_peer_mac[MAC_BYTES];
   /* Valid from STATE_KEYED, but only used once STATE_CONFIRMED is reached. */
   guint8        session_key[FERRY_PAKE_KEY_BYTES];
+
+  /* Purposes that already have a seal: a second seal with the same keys
+   * would count from zero again and reuse nonces. */
+  GHashTable   *seal_purposes;
 };
 
 G_DEFINE_FINAL_TYPE (FerryPake, ferry_pake, G_TYPE_OBJECT)
@@ -118,7 +122,10 @@ wipe_secrets (FerryPake *self)
 static void
 ferry_pake_finalize (GObject *object)
 {
-  wipe_secrets (FERRY_PAKE (object));
+  FerryPake *self = FERRY_PAKE (object);
+
+  wipe_secrets (self);
+  g_clear_pointer (&self->seal_purposes, g_hash_table_unref);
 
   G_OBJECT_CLASS (ferry_pake_parent_class)->finalize (object);
 }
@@ -134,6 +141,7 @@ ferry_pake_class_init (FerryPakeClass *klass)
 static void
 ferry_pake_init (FerryPake *self)
 {
+  self->seal_purposes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* Feeds one length-prefixed field into @state. */
@@ -593,10 +601,11 @@ ferry_pake_derive_key (FerryPake  *self,
  *
  * Makes a #FerrySeal for messages between the two sides, with one key per
  * direction: what the sender seals, only the receiver's seal opens, and
- * the other way round. Each purpose gets its own keys.
+ * the other way round. Each purpose gets its own keys, and only one seal:
+ * two seals with the same keys would reuse nonces.
  *
  * Returns: (transfer full) (nullable): the seal, or %NULL (with a critical
- *   warning) before confirmation
+ *   warning) before confirmation or for a purpose that already has a seal
  */
 FerrySeal *
 ferry_pake_create_seal (FerryPake  *self,
@@ -609,6 +618,9 @@ ferry_pake_create_seal (FerryPake  *self,
   g_return_val_if_fail (FERRY_IS_PAKE (self), NULL);
   g_return_val_if_fail (purpose != NULL, NULL);
   g_return_val_if_fail (ferry_pake_is_confirmed (self), NULL);
+  g_return_val_if_fail (!g_hash_table_contains (self->seal_purposes, purpose), NULL);
+
+  g_hash_table_add (self->seal_purposes, g_strdup (purpose));
 
   derive (self->session_key, sizeof self->session_key, "ferry seal", "to receiver",
           purpose, to_receiver);

@@ -99,6 +99,7 @@ test_same_code (void)
   g_autoptr(FerrySeal) sender_seal = NULL;
   g_autoptr(FerrySeal) receiver_seal = NULL;
   g_autoptr(FerrySeal) receiver_other_seal = NULL;
+  g_autoptr(FerrySeal) second_seal = NULL;
   g_autoptr(GBytes) plain = g_bytes_new_static ("hello", 5);
   g_autoptr(GBytes) sealed = NULL;
   g_autoptr(GBytes) opened = NULL;
@@ -137,6 +138,13 @@ test_same_code (void)
   opened = ferry_seal_open (receiver_other_seal, sealed, &error);
   g_assert_error (error, FERRY_SEAL_ERROR, FERRY_SEAL_ERROR_TAMPERED);
   g_assert_null (opened);
+
+  /* One seal per purpose: a second one would start its counter again and
+   * reuse nonces under the same keys. */
+  g_test_expect_message ("ferry-pake", G_LOG_LEVEL_CRITICAL, "*seal_purposes*");
+  second_seal = ferry_pake_create_seal (x.sender, "mailbox");
+  g_test_assert_expected_messages ();
+  g_assert_null (second_seal);
 
   exchange_clear (&x);
 }
