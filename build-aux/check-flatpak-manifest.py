@@ -93,6 +93,11 @@ def main():
     tap.ok(command and command == ferry_ship.desktop_exec_program(desktop),
            'command "%s" is what the desktop file runs' % command,
            'Exec=%s' % desktop.get('Exec'))
+    # ferry:CODE links open the app with the code.
+    tap.ok('x-scheme-handler/ferry' in desktop.get('MimeType', '').split(';'),
+           'the desktop file handles the ferry: URI scheme')
+    tap.ok(any(code in desktop.get('Exec', '').split() for code in ('%u', '%U')),
+           'the desktop file passes the URI to the program', 'Exec=%s' % desktop.get('Exec'))
     tap.ok(command in metainfo['binaries'], 'command "%s" is a binary the metainfo provides'
            % command)
     executables = ferry_ship.build_executables(args.builddir)
