@@ -4,8 +4,8 @@
 
 It must parse, name the app ID, runtime and command the rest of the tree
 uses, ask only for the permissions Ferry needs, and pin every source: an
-archive by https URL and sha256, a git source by commit, a dir by a path
-that exists. The metainfo's screenshots must be files in the tree once any
+archive by https URL and sha256, a git source by commit, a dir or patch by a
+path that exists (shell sources are written out in the manifest). The metainfo's screenshots must be files in the tree once any
 screenshot exists.
 
 Usage: check-flatpak-manifest.py --manifest M --source-root DIR --builddir DIR
@@ -50,6 +50,9 @@ def check_source(tap, module, index, source, manifest_dir, source_root):
     elif kind == 'git':
         tap.ok(source.get('url', '').startswith('https://'), '%s is fetched over https' % label)
         tap.ok(COMMIT.match(source.get('commit', '')), '%s is pinned by commit' % label)
+    elif kind == 'shell':
+        # Commands written in the manifest itself need no pinning.
+        tap.ok(source.get('commands'), '%s has commands' % label)
     elif kind in ('dir', 'patch'):
         path = os.path.normpath(os.path.join(manifest_dir, source.get('path', '')))
         exists = os.path.isdir(path) if kind == 'dir' else os.path.isfile(path)
