@@ -35,7 +35,7 @@ COMMIT = re.compile(r'^[0-9a-f]{40}$')
 SCREENSHOT_BASE = 'https://raw.githubusercontent.com/ferryapp/ferry/main/'
 
 
-def check_source(tap, module, index, source, manifest_dir, source_root):
+def check_source(tap, module, index, source, manifest_dir):
     label = '%s source %d' % (module, index)
     kind = source.get('type')
     if kind in ('archive', 'file'):
@@ -137,7 +137,7 @@ def main():
                 tap.ok(os.path.isfile(os.path.join(manifest_dir, source)),
                        'module "%s" source file %s exists' % (name, source))
             else:
-                check_source(tap, name, index, source, manifest_dir, source_root)
+                check_source(tap, name, index, source, manifest_dir)
 
     app = modules[-1] if isinstance(modules, list) and modules else {}
     app_dirs = [os.path.normpath(os.path.join(manifest_dir, s.get('path', '')))
