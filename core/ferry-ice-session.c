@@ -381,6 +381,7 @@ ferry_ice_session_set_servers_json (FerryIceSession  *self,
     }
 
   if (!json_parser_load_from_data (parser, json, length, &local_error) ||
+      json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_CONFIG,
@@ -464,42 +465,72 @@ emit_credentials (FerryIceSession *self)
   emit_message (self, builder);
 }
 
-/* The transport to the TURN server that gave a relay candidate. libnice
- * tells the server's address but not the transport, so it is found among
- * the servers we configured; a server reached both ways on one address is
- * told apart by libnice's type preference, which is higher for UDP relays
- * (RFC 8445 5.1.2.2 wants relays over UDP preferred). */
-static const char *
-relay_transport_for (FerryIceSession     *self,
-                     const NiceCandidate *candidate)
+/* libnice 0.1.21 encodes the transport to the TURN server in a relay
+ * candidate's type preference (the top byte of its RFC 8445 priority): 30
+ * for UDP, 20 for TCP and TLS. It is the only place a copy of the candidate
+ * (what signals hand out) still carries it. */
+static gboolean
+relay_is_udp (const NiceCandidate *candidate)
 {
-  NiceAddress server;
-  gboolean udp = FALSE, tcp = FALSE;
+  return (candidate->priority >> 24) >= 30;
+}
 
-  nice_candidate_relay_address (candidate, &server);
+static gboolean
+server_in_use (FerryIceSession *self,
+               IceServer       *server)
+{
+  if (!server->is_turn || server->ip == NULL)
+    return FALSE;
+  if (server->relay_type == NICE_RELAY_TYPE_TURN_UDP)
+    return (self->relay_transports & FERRY_ICE_RELAY_UDP) != 0;
+  return (self->relay_transports & FERRY_ICE_RELAY_TCP) != 0;
+}
+
+/* The TURN server that gave a relay candidate. libnice's copies of
+ * candidates (nice_candidate_copy() drops the TURN pointer, and every signal
+ * and getter but nice_agent_get_selected_pair() hands out copies) cannot
+ * answer nice_candidate_relay_address(), so the server is found among the
+ * ones configured: the one of the candidate's transport whose address is the
+ * relayed address' (coturn relays from its own address unless told
+ * otherwise), or else the only one of that transport. NULL when ambiguous. */
+static char *
+relay_server_for_copy (FerryIceSession     *self,
+                       const NiceCandidate *candidate)
+{
+  IceServer *only = NULL;
+  guint n_candidates = 0;
+  gboolean udp = relay_is_udp (candidate);
+  char ip[NICE_ADDRESS_STRING_LEN];
+
+  nice_address_to_string (&candidate->addr, ip);
 
   for (guint i = 0; i < self->servers->len; i++)
     {
-      IceServer *s = g_ptr_array_index (self->servers, i);
+      IceServer *server = g_ptr_array_index (self->servers, i);
       NiceAddress address;
 
-      if (!s->is_turn || s->ip == NULL || !nice_address_set_from_string (&address, s->ip))
+      if (!server_in_use (self, server) ||
+          (server->relay_type == NICE_RELAY_TYPE_TURN_UDP) != udp ||
+          !nice_address_set_from_string (&address, server->ip))
         continue;
-      nice_address_set_port (&address, s->port);
-      if (!nice_address_equal (&address, &server))
-        continue;
-      if (s->relay_type == NICE_RELAY_TYPE_TURN_UDP)
-        udp = TRUE;
-      else
-        tcp = TRUE;
+
+      nice_address_set_port (&address, server->port);
+      if (nice_address_equal_no_port (&address, &candidate->addr))
+        return ferry_path_format_address (&address);
+
+      if (only == NULL || g_strcmp0 (only->ip, server->ip) != 0 || only->port != server->port)
+        n_candidates++;
+      only = server;
     }
 
-  if (udp && !tcp)
-    return "udp";
-  if (tcp && !udp)
-    return "tcp";
-  if (udp && tcp)
-    return (candidate->priority >> 24) >= 30 ? "udp" : "tcp";
+  if (n_candidates == 1)
+    {
+      NiceAddress address;
+
+      nice_address_set_from_string (&address, only->ip);
+      nice_address_set_port (&address, only->port);
+      return ferry_path_format_address (&address);
+    }
 
   return NULL;
 }
@@ -549,22 +580,17 @@ emit_candidate (FerryIceSession     *self,
 
   if (candidate->type == NICE_CANDIDATE_TYPE_RELAYED)
     {
-      NiceAddress server;
-      g_autofree char *server_string = NULL;
-      const char *transport = relay_transport_for (self, candidate);
-
-      nice_candidate_relay_address (candidate, &server);
-      server_string = ferry_path_format_address (&server);
+      g_autofree char *server = relay_server_for_copy (self, candidate);
 
       json_builder_set_member_name (builder, "relay");
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "server");
-      json_builder_add_string_value (builder, server_string);
-      if (transport != NULL)
+      if (server != NULL)
         {
-          json_builder_set_member_name (builder, "transport");
-          json_builder_add_string_value (builder, transport);
+          json_builder_set_member_name (builder, "server");
+          json_builder_add_string_value (builder, server);
         }
+      json_builder_set_member_name (builder, "transport");
+      json_builder_add_string_value (builder, relay_is_udp (candidate) ? "udp" : "tcp");
       json_builder_end_object (builder);
     }
 
@@ -630,7 +656,7 @@ update_path (FerryIceSession *self)
 
       nice_candidate_relay_address (local, &server);
       relay_server = ferry_path_format_address (&server);
-      relay_transport = relay_transport_for (self, local);
+      relay_transport = relay_is_udp (local) ? "udp" : "tcp";
     }
   else if (remote->type == NICE_CANDIDATE_TYPE_RELAYED && info != NULL)
     {
@@ -1355,7 +1381,8 @@ parse_remote_info (JsonObject  *object,
       r = json_node_get_object (relay);
       server = get_string_member (r, "server");
       transport = get_string_member (r, "transport");
-      if (server == NULL || strlen (server) > 300 || !g_utf8_validate (server, -1, NULL) ||
+      if ((json_object_has_member (r, "server") &&
+           (server == NULL || strlen (server) > 300 || !g_utf8_validate (server, -1, NULL))) ||
           (json_object_has_member (r, "transport") &&
            g_strcmp0 (transport, "udp") != 0 && g_strcmp0 (transport, "tcp") != 0))
         goto bad;
@@ -1407,6 +1434,7 @@ ferry_ice_session_handle_remote_message (FerryIceSession  *self,
 
   if (length > FERRY_ICE_MESSAGE_MAX_SIZE ||
       !json_parser_load_from_data (parser, message, length, NULL) ||
+      json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error_literal (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_MESSAGE,
