@@ -233,12 +233,19 @@ rtt_known (gpointer user_data)
 /* Loopback -------------------------------------------------------------- */
 
 static void
+count_cb (guint *count)
+{
+  (*count)++;
+}
+
+static void
 check_host_lan_path (FerryPath  *path,
                      const char *ip_prefix)
 {
   g_assert_cmpint (ferry_path_get_kind (path), ==, FERRY_PATH_KIND_DIRECT_LAN);
   g_assert_cmpint (ferry_path_get_mapped (path), ==, FERRY_PATH_MAPPING_NONE);
   g_assert_cmpstr (ferry_path_get_local_type (path), ==, "host");
+  g_assert_cmpstr (ferry_path_get_remote_type (path), ==, "host");
   g_assert_true (g_str_has_prefix (ferry_path_get_local_address (path), ip_prefix));
   g_assert_true (g_str_has_prefix (ferry_path_get_remote_address (path), ip_prefix));
   g_assert_null (ferry_path_get_relay_server (path));
@@ -252,11 +259,18 @@ run_loopback (const char *ip,
   FerryPath *path_a;
   FerryPath *path_b;
 
-  pair_init (&pair, ip);
-  pair_connect (&pair);
+  guint kind_notifications = 0;
 
+  pair_init (&pair, ip);
   path_a = ferry_ice_session_get_path (pair.a.session);
   path_b = ferry_ice_session_get_path (pair.b.session);
+  g_assert_cmpint (ferry_path_get_kind (path_a), ==, FERRY_PATH_KIND_UNKNOWN);
+  g_signal_connect_swapped (path_a, "notify::kind", G_CALLBACK (count_cb), &kind_notifications);
+
+  pair_connect (&pair);
+
+  /* Unknown → direct-lan, once, however often libnice reselected. */
+  g_assert_cmpuint (kind_notifications, ==, 1);
   check_host_lan_path (path_a, prefix);
   check_host_lan_path (path_b, prefix);
   g_assert_cmpstr (ferry_path_get_local_address (path_a), ==,
