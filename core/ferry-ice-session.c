@@ -110,6 +110,9 @@ struct _FerryIceSession
   GHashTable              *remote_info;      /* "ip:port" → RemoteInfo */
   GArray                  *mappings;         /* LocalMapping */
   guint                    n_mapped_sent;
+  guint                    eoc_holds;
+  gboolean                 gathering_done;
+  gboolean                 eoc_sent;
 
   GTask                   *connect_task;
   GCancellable            *internal_cancellable;
@@ -908,11 +911,51 @@ agent_new_candidate_cb (NiceAgent     *agent,
 }
 
 static void
+maybe_emit_end_of_candidates (FerryIceSession *self)
+{
+  if (!self->gathering_done || self->eoc_holds > 0 || self->eoc_sent || self->agent == NULL)
+    return;
+
+  self->eoc_sent = TRUE;
+  emit_end_of_candidates (self);
+}
+
+static void
 agent_gathering_done_cb (NiceAgent *agent,
                          guint      stream_id,
                          gpointer   user_data)
 {
-  emit_end_of_candidates (FERRY_ICE_SESSION (user_data));
+  FerryIceSession *self = user_data;
+
+  self->gathering_done = TRUE;
+  maybe_emit_end_of_candidates (self);
+}
+
+/**
+ * ferry_ice_session_hold_end_of_candidates:
+ *
+ * Keeps the end-of-candidates message back, for a port-mapping client that
+ * will add a candidate later: take the hold before connecting, and give it
+ * back with ferry_ice_session_release_end_of_candidates() once the mapping
+ * was added or failed. Trickle ICE allows no candidate after the end.
+ */
+void
+ferry_ice_session_hold_end_of_candidates (FerryIceSession *self)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+  g_return_if_fail (!self->eoc_sent);
+
+  self->eoc_holds++;
+}
+
+void
+ferry_ice_session_release_end_of_candidates (FerryIceSession *self)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+  g_return_if_fail (self->eoc_holds > 0);
+
+  self->eoc_holds--;
+  maybe_emit_end_of_candidates (self);
 }
 
 static gboolean

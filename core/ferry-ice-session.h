@@ -164,6 +164,8 @@ gboolean         ferry_ice_session_add_mapped_candidate (FerryIceSession        
                                                          GInetSocketAddress      *mapped,
                                                          GInetSocketAddress      *base,
                                                          GError                 **error);
+void             ferry_ice_session_hold_end_of_candidates    (FerryIceSession    *self);
+void             ferry_ice_session_release_end_of_candidates (FerryIceSession    *self);
 
 void             ferry_ice_session_connect_async        (FerryIceSession         *self,
                                                          GCancellable            *cancellable,

@@ -398,11 +398,10 @@ ferry_path_update_pair (FerryPath           *self,
       relay_server = NULL;
       relay_transport = NULL;
     }
-  else
-    {
-      /* A relay is not a port mapping, whatever helped elsewhere. */
-      mapped = FERRY_PATH_MAPPING_NONE;
-    }
+  /* A mapping only matters for a pair that crosses a NAT: not inside one
+   * network, and a relay is not a port mapping. */
+  if (kind != FERRY_PATH_KIND_DIRECT_INTERNET)
+    mapped = FERRY_PATH_MAPPING_NONE;
 
   g_object_freeze_notify (G_OBJECT (self));
   set_kind (self, kind);

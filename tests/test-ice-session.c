@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <nice/interfaces.h>
 
 #include "ferry-ice-session.h"
 #include "ferry-path.h"
@@ -736,6 +737,7 @@ test_mapped_candidate_message (void)
   g_clear_error (&error);
 
   /* Only A starts, so the pair cannot complete before the check below. */
+  ferry_ice_session_hold_end_of_candidates (pair.a.session);
   ferry_ice_session_connect_async (pair.a.session, NULL, connect_cb, &pair.a);
   hosts = ferry_ice_session_dup_host_addresses (pair.a.session);
   g_assert_cmpuint (hosts->len, ==, 1);
@@ -774,9 +776,85 @@ test_mapped_candidate_message (void)
   g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "candidate"),
                                    expected_tail));
 
+  /* The end of candidates waited for the mapping, and follows it now. */
+  for (guint i = 0; i < pair.a.messages->len; i++)
+    g_assert_null (strstr (g_ptr_array_index (pair.a.messages, i), "end-of-candidates"));
+  ferry_ice_session_release_end_of_candidates (pair.a.session);
+  g_assert_cmpuint (pair.a.messages->len, ==, before + 2);
+  g_assert_cmpstr (g_ptr_array_index (pair.a.messages, before + 1), ==,
+                   "{\"type\":\"end-of-candidates\"}");
+
   ferry_ice_session_close (pair.a.session);
   g_assert_true (ferry_test_wait_for_flag (&pair.a.done, WAIT_MS));
   g_assert_error (pair.a.error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_CLOSED);
+  pair_clear (&pair);
+}
+
+static char *
+find_non_lan_ipv4 (void)
+{
+  GList *ips = nice_interfaces_get_local_ips (FALSE);
+  char *found = NULL;
+
+  for (GList *l = ips; l != NULL && found == NULL; l = l->next)
+    {
+      NiceAddress address;
+
+      if (nice_address_set_from_string (&address, l->data) &&
+          address.s.addr.sa_family == AF_INET && !ferry_path_address_is_lan (&address))
+        found = g_strdup (l->data);
+    }
+  g_list_free_full (ips, g_free);
+
+  return found;
+}
+
+/* How a port mapping shows in both paths. A real PCP/NAT-PMP mapping needs
+ * a router, which the NAT lab (tests/netlab) provides; here the "mapping"
+ * is an identity one on a non-private address of this machine, so the
+ * pair is direct-internet and the bookkeeping from add_mapped_candidate()
+ * to FerryPath:mapped can be checked on both sides with real agents. */
+static void
+test_mapped_path (void)
+{
+  g_autofree char *ip = find_non_lan_ipv4 ();
+  g_autoptr(GPtrArray) hosts = NULL;
+  g_autoptr(GError) error = NULL;
+  Pair pair = { 0 };
+  FerryPath *path_a;
+  FerryPath *path_b;
+
+  if (ip == NULL)
+    {
+      g_test_skip ("This machine has no non-private IPv4 address");
+      return;
+    }
+
+  pair_init (&pair, ip);
+  ferry_ice_session_hold_end_of_candidates (pair.a.session);
+  ferry_ice_session_connect_async (pair.a.session, NULL, connect_cb, &pair.a);
+  hosts = ferry_ice_session_dup_host_addresses (pair.a.session);
+  g_assert_cmpuint (hosts->len, ==, 1);
+  g_assert_true (ferry_ice_session_add_mapped_candidate (pair.a.session, FERRY_PATH_MAPPING_PCP,
+                                                         g_ptr_array_index (hosts, 0),
+                                                         g_ptr_array_index (hosts, 0),
+                                                         &error));
+  g_assert_no_error (error);
+  ferry_ice_session_release_end_of_candidates (pair.a.session);
+
+  ferry_ice_session_connect_async (pair.b.session, NULL, connect_cb, &pair.b);
+  g_assert_true (ferry_test_wait_until (both_done, &pair, CONNECT_TIMEOUT_MS + 2000));
+  g_assert_no_error (pair.a.error);
+  g_assert_no_error (pair.b.error);
+
+  path_a = ferry_ice_session_get_path (pair.a.session);
+  path_b = ferry_ice_session_get_path (pair.b.session);
+  g_assert_cmpint (ferry_path_get_kind (path_a), ==, FERRY_PATH_KIND_DIRECT_INTERNET);
+  g_assert_cmpint (ferry_path_get_kind (path_b), ==, FERRY_PATH_KIND_DIRECT_INTERNET);
+  g_assert_cmpint (ferry_path_get_mapped (path_a), ==, FERRY_PATH_MAPPING_PCP);
+  g_assert_cmpint (ferry_path_get_mapped (path_b), ==, FERRY_PATH_MAPPING_PCP);
+
+  exchange_datagrams (&pair.a, &pair.b, 100, 16);
   pair_clear (&pair);
 }
 
@@ -976,6 +1054,7 @@ main (int   argc,
   g_test_add_func ("/ice-session/loopback/ipv4", test_loopback_ipv4);
   g_test_add_func ("/ice-session/loopback/ipv6", test_loopback_ipv6);
   g_test_add_func ("/ice-session/mapped-candidate", test_mapped_candidate_message);
+  g_test_add_func ("/ice-session/mapped-path", test_mapped_path);
   g_test_add_func ("/ice-session/turn/udp-one-side", test_turn_udp_one_side);
   g_test_add_func ("/ice-session/turn/udp-both-sides", test_turn_udp_both_sides);
   g_test_add_func ("/ice-session/turn/tcp", test_turn_tcp);
