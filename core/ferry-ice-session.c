@@ -1079,7 +1079,18 @@ resolve_cb (GObject      *object,
   addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &error);
   if (addresses != NULL)
     {
-      server->ip = g_inet_address_to_string (addresses->data);
+      GInetAddress *chosen = addresses->data;
+
+      /* IPv4 first: every network that has IPv6 has IPv4 to a TURN server
+       * too, but not the other way round. */
+      for (GList *l = addresses; l != NULL; l = l->next)
+        if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
+          {
+            chosen = l->data;
+            break;
+          }
+
+      server->ip = g_inet_address_to_string (chosen);
       g_resolver_free_addresses (addresses);
     }
   else

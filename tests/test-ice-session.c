@@ -338,13 +338,25 @@ typedef enum
 } RelayMode;
 
 static void
-run_turn (RelayMode                mode,
-          FerryIceRelayTransports  transports,
-          const char              *transport)
+run_turn_full (RelayMode                mode,
+               FerryIceRelayTransports  transports,
+               const char              *transport,
+               gboolean                 by_name)
 {
   g_autoptr(FerryTestCoturn) coturn = ferry_test_coturn_start ();
   g_autofree char *json = ferry_test_coturn_dup_ice_json (coturn, TRUE, TRUE, TRUE);
   Pair pair = { 0 };
+
+  if (by_name)
+    {
+      /* The rendezvous hands out host names; the session resolves them. */
+      g_autoptr(GString) named = g_string_new (json);
+
+      g_string_replace (named, "127.0.0.1", "localhost", 0);
+      g_free (json);
+      json = g_string_free (g_steal_pointer (&named), FALSE);
+    }
+
   FerryPath *path_a;
   FerryPath *path_b;
 
@@ -389,6 +401,20 @@ run_turn (RelayMode                mode,
   g_assert_true (ferry_test_wait_until (rtt_known, path_a, WAIT_MS));
 
   pair_clear (&pair);
+}
+
+static void
+run_turn (RelayMode                mode,
+          FerryIceRelayTransports  transports,
+          const char              *transport)
+{
+  run_turn_full (mode, transports, transport, FALSE);
+}
+
+static void
+test_turn_by_name (void)
+{
+  run_turn_full (RELAY_ONE_SIDE, FERRY_ICE_RELAY_ALL, "udp", TRUE);
 }
 
 static void
@@ -1058,6 +1084,7 @@ main (int   argc,
   g_test_add_func ("/ice-session/turn/udp-one-side", test_turn_udp_one_side);
   g_test_add_func ("/ice-session/turn/udp-both-sides", test_turn_udp_both_sides);
   g_test_add_func ("/ice-session/turn/tcp", test_turn_tcp);
+  g_test_add_func ("/ice-session/turn/by-name", test_turn_by_name);
   g_test_add_func ("/ice-session/turn/both-transports", test_turn_both_transports_prefers_udp);
   g_test_add_func ("/ice-session/timeout/no-candidates", test_timeout_no_candidates);
   g_test_add_func ("/ice-session/timeout/unreachable", test_timeout_unreachable);
