@@ -307,6 +307,53 @@ test_loopback_ipv6 (void)
   run_loopback ("::1", "[::1]:");
 }
 
+typedef struct
+{
+  GError   *error;
+  gboolean  fired;
+} Failed;
+
+static void
+failed_cb (FerryIceSession *session,
+           const GError    *error,
+           gpointer         user_data)
+{
+  Failed *failed = user_data;
+
+  failed->error = g_error_copy (error);
+  failed->fired = TRUE;
+}
+
+/* Losing the path after connecting: B revokes consent (RFC 7675) as a peer
+ * that went away would, A's next consent check gets an authenticated 403
+ * and A reports the loss through ::failed. */
+static void
+test_consent_lost (void)
+{
+  Pair pair = { 0 };
+  Failed failed = { 0 };
+  FerryPath *path_a;
+
+  pair_init (&pair, "127.0.0.1");
+  pair_connect (&pair);
+  path_a = ferry_ice_session_get_path (pair.a.session);
+  g_assert_cmpint (ferry_path_get_kind (path_a), ==, FERRY_PATH_KIND_DIRECT_LAN);
+
+  g_signal_connect (pair.a.session, "failed", G_CALLBACK (failed_cb), &failed);
+  nice_agent_consent_lost (ferry_ice_session_get_agent (pair.b.session), 1, 1);
+
+  /* libnice checks consent every 4 to 6 s. */
+  g_assert_true (ferry_test_wait_for_flag (&failed.fired, 15000));
+  g_assert_error (failed.error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED);
+  g_assert_false (ferry_ice_session_get_connected (pair.a.session));
+  g_assert_null (ferry_ice_session_get_agent (pair.a.session));
+  g_assert_cmpint (ferry_path_get_kind (path_a), ==, FERRY_PATH_KIND_UNKNOWN);
+  g_assert_false (ferry_ice_session_send (pair.a.session, (const guint8 *) "@", 1));
+
+  g_clear_error (&failed.error);
+  pair_clear (&pair);
+}
+
 /* TURN ------------------------------------------------------------------ */
 
 static void
@@ -1079,6 +1126,7 @@ main (int   argc,
   g_test_add_func ("/ice-session/junk/servers", test_junk_servers);
   g_test_add_func ("/ice-session/loopback/ipv4", test_loopback_ipv4);
   g_test_add_func ("/ice-session/loopback/ipv6", test_loopback_ipv6);
+  g_test_add_func ("/ice-session/consent-lost", test_consent_lost);
   g_test_add_func ("/ice-session/mapped-candidate", test_mapped_candidate_message);
   g_test_add_func ("/ice-session/mapped-path", test_mapped_path);
   g_test_add_func ("/ice-session/turn/udp-one-side", test_turn_udp_one_side);
