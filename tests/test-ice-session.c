@@ -931,6 +931,49 @@ test_mapped_path (void)
   pair_clear (&pair);
 }
 
+static gboolean
+has_end_of_candidates (gpointer user_data)
+{
+  GPtrArray *messages = user_data;
+
+  return messages->len > 0 &&
+         g_str_equal (g_ptr_array_index (messages, messages->len - 1),
+                      "{\"type\":\"end-of-candidates\"}");
+}
+
+/* With UPnP on and no IGD around (gupnp-igd finds none on loopback; the
+ * NAT lab has the real router), gathering waits for the UPnP timeout and
+ * then goes on without a mapping: the switch and its timeout reach libnice. */
+static void
+test_upnp_timeout (void)
+{
+  Side side = { 0 };
+  gboolean upnp = FALSE;
+  gint64 started;
+  gint64 elapsed_ms;
+
+  side_init (&side, FERRY_ICE_ROLE_CONTROLLING, "127.0.0.1");
+  ferry_ice_session_set_upnp (side.session, TRUE);
+  ferry_ice_session_set_upnp_timeout (side.session, 600);
+
+  started = g_get_monotonic_time ();
+  ferry_ice_session_connect_async (side.session, NULL, connect_cb, &side);
+  g_object_get (ferry_ice_session_get_agent (side.session), "upnp", &upnp, NULL);
+  g_assert_true (upnp);
+  g_assert_true (ferry_test_wait_until (has_end_of_candidates, side.messages, WAIT_MS));
+  elapsed_ms = (g_get_monotonic_time () - started) / 1000;
+  g_assert_cmpint (elapsed_ms, >=, 500);
+  g_assert_cmpint (elapsed_ms, <, 3000);
+
+  for (guint i = 0; i < side.messages->len; i++)
+    g_assert_null (strstr (g_ptr_array_index (side.messages, i), "\"mapped\""));
+
+  ferry_ice_session_close (side.session);
+  g_assert_true (ferry_test_wait_for_flag (&side.done, WAIT_MS));
+  g_assert_error (side.error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_CLOSED);
+  side_clear (&side);
+}
+
 /* Path ------------------------------------------------------------------ */
 
 static NiceCandidate *
@@ -1127,6 +1170,7 @@ main (int   argc,
   g_test_add_func ("/ice-session/loopback/ipv4", test_loopback_ipv4);
   g_test_add_func ("/ice-session/loopback/ipv6", test_loopback_ipv6);
   g_test_add_func ("/ice-session/consent-lost", test_consent_lost);
+  g_test_add_func ("/ice-session/upnp-timeout", test_upnp_timeout);
   g_test_add_func ("/ice-session/mapped-candidate", test_mapped_candidate_message);
   g_test_add_func ("/ice-session/mapped-path", test_mapped_path);
   g_test_add_func ("/ice-session/turn/udp-one-side", test_turn_udp_one_side);
