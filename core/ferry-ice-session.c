@@ -133,6 +133,22 @@ G_DEFINE_FINAL_TYPE (FerryIceSession, ferry_ice_session, G_TYPE_OBJECT)
 
 G_DEFINE_QUARK (ferry-ice-error-quark, ferry_ice_error)
 
+GType
+ferry_ice_role_get_type (void)
+{
+  static gsize type_id = 0;
+  static const GEnumValue values[] = {
+    { FERRY_ICE_ROLE_CONTROLLING, "FERRY_ICE_ROLE_CONTROLLING", "controlling" },
+    { FERRY_ICE_ROLE_CONTROLLED, "FERRY_ICE_ROLE_CONTROLLED", "controlled" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type_id))
+    g_once_init_leave (&type_id, g_enum_register_static ("FerryIceRole", values));
+
+  return type_id;
+}
+
 enum {
   PROP_0,
   PROP_ROLE,
@@ -176,6 +192,8 @@ remote_info_free (RemoteInfo *info)
   g_free (info->relay_transport);
   g_free (info);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RemoteInfo, remote_info_free)
 
 /* Servers and their URLs ------------------------------------------------ */
 
@@ -1319,6 +1337,7 @@ add_remote_candidate (FerryIceSession  *self,
                       RemoteInfo       *info,
                       GError          **error)
 {
+  g_autoptr(RemoteInfo) owned_info = info;
   NiceCandidate *candidate;
 
   if (self->agent == NULL)
@@ -1354,9 +1373,9 @@ add_remote_candidate (FerryIceSession  *self,
       return TRUE;
     }
 
-  if (info != NULL)
+  if (owned_info != NULL)
     g_hash_table_replace (self->remote_info, ferry_path_format_address (&candidate->addr),
-                          info);
+                          g_steal_pointer (&owned_info));
 
   g_ptr_array_add (self->pending_remote, candidate);
   flush_pending_remote (self);
@@ -1513,13 +1532,7 @@ ferry_ice_session_handle_remote_message (FerryIceSession  *self,
 
       if (!parse_remote_info (object, &info, error))
         return FALSE;
-      if (!add_remote_candidate (self, line, info, error))
-        {
-          if (info != NULL)
-            remote_info_free (info);
-          return FALSE;
-        }
-      return TRUE;
+      return add_remote_candidate (self, line, g_steal_pointer (&info), error);
     }
   else if (g_strcmp0 (type, "end-of-candidates") == 0)
     {
@@ -2038,7 +2051,7 @@ ferry_ice_session_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_ROLE:
-      g_value_set_int (value, self->role);
+      g_value_set_enum (value, self->role);
       break;
     case PROP_PATH:
       g_value_set_object (value, self->path);
@@ -2074,7 +2087,7 @@ ferry_ice_session_set_property (GObject      *object,
   switch (prop_id)
     {
     case PROP_ROLE:
-      self->role = g_value_get_int (value);
+      self->role = g_value_get_enum (value);
       break;
     case PROP_TIMEOUT:
       ferry_ice_session_set_timeout (self, g_value_get_uint (value));
@@ -2105,13 +2118,10 @@ ferry_ice_session_class_init (FerryIceSessionClass *klass)
   object_class->get_property = ferry_ice_session_get_property;
   object_class->set_property = ferry_ice_session_set_property;
 
-  /* A plain int keeps FerryIceRole free of a registered enum type; the
-   * values are FERRY_ICE_ROLE_CONTROLLING (0) and _CONTROLLED (1). */
   properties[PROP_ROLE] =
-    g_param_spec_int ("role", NULL, NULL,
-                      FERRY_ICE_ROLE_CONTROLLING, FERRY_ICE_ROLE_CONTROLLED,
-                      FERRY_ICE_ROLE_CONTROLLING,
-                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("role", NULL, NULL,
+                       FERRY_TYPE_ICE_ROLE, FERRY_ICE_ROLE_CONTROLLING,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PATH] =
     g_param_spec_object ("path", NULL, NULL, FERRY_TYPE_PATH,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);

@@ -109,7 +109,10 @@ typedef enum
   FERRY_ICE_RELAY_ALL = 0x3,
 } FerryIceRelayTransports;
 
+#define FERRY_TYPE_ICE_ROLE (ferry_ice_role_get_type ())
 #define FERRY_TYPE_ICE_SESSION (ferry_ice_session_get_type ())
+
+GType ferry_ice_role_get_type (void) G_GNUC_CONST;
 
 G_DECLARE_FINAL_TYPE (FerryIceSession, ferry_ice_session, FERRY, ICE_SESSION, GObject)
 

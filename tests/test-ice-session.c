@@ -704,6 +704,13 @@ test_junk_messages (void)
                    " \"candidate\": \"a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\"}",
                    -1, &error));
   g_assert_no_error (error);
+  /* ICE-TCP candidates of a later peer are skipped, not refused. */
+  g_assert_true (ferry_ice_session_handle_remote_message (
+                   session,
+                   "{\"type\": \"candidate\", \"mapped\": \"pcp\", \"candidate\":"
+                   " \"a=candidate:2 1 tcp 1 127.0.0.1 9 typ host tcptype active\"}",
+                   -1, &error));
+  g_assert_no_error (error);
   g_assert_true (ferry_ice_session_handle_remote_message (session,
                                                           "{\"type\":\"end-of-candidates\"}",
                                                           -1, &error));
