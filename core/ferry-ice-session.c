@@ -310,6 +310,19 @@ bad:
   return NULL;
 }
 
+static const char *
+get_string_member (JsonObject *object,
+                   const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+
+  return json_node_get_string (node);
+}
+
 static gboolean
 parse_turn_entry (JsonNode   *node,
                   GPtrArray  *servers,
@@ -324,8 +337,8 @@ parse_turn_entry (JsonNode   *node,
     goto bad;
 
   object = json_node_get_object (node);
-  username = json_object_get_string_member_with_default (object, "username", NULL);
-  credential = json_object_get_string_member_with_default (object, "credential", NULL);
+  username = get_string_member (object, "username");
+  credential = get_string_member (object, "credential");
   urls = json_object_get_member (object, "urls");
   if (username == NULL || credential == NULL || urls == NULL)
     goto bad;
@@ -1414,19 +1427,6 @@ ferry_ice_session_remote_end_of_candidates (FerryIceSession *self)
 
   self->pending_remote_eoc = TRUE;
   flush_pending_remote (self);
-}
-
-static const char *
-get_string_member (JsonObject *object,
-                   const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-
-  return json_node_get_string (node);
 }
 
 static gboolean

@@ -745,6 +745,8 @@ test_junk_servers (void)
     "{\"turn\": [5]}",
     "{\"turn\": [{\"urls\": [\"turn:127.0.0.1\"]}]}",
     "{\"turn\": [{\"urls\": [\"turn:127.0.0.1\"], \"username\": \"u\"}]}",
+    "{\"turn\": [{\"urls\": [\"turn:127.0.0.1\"], \"username\": 5, \"credential\": \"c\"}]}",
+    "{\"turn\": [{\"urls\": [\"turn:127.0.0.1\"], \"username\": {}, \"credential\": []}]}",
     "{\"turn\": [{\"urls\": 5, \"username\": \"u\", \"credential\": \"c\"}]}",
     "{\"turn\": [{\"urls\": [\"stun:127.0.0.1\"], \"username\": \"u\", \"credential\": \"c\"}]}",
     "{\"turn\": [{\"urls\": [\"turn:127.0.0.1?transport=sctp\"], \"username\": \"u\","
