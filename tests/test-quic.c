@@ -1,0 +1,803 @@
+/* test-quic.c
+ *
+ * FerryQuicConnection between two real endpoints on one main context: over an
+ * in-process datagram pipe (which can drop, reorder and block) and over two
+ * real libnice agents on loopback.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+#include <sodium.h>
+
+#include "ferry-quic.h"
+#include "ferry-test-nice.h"
+#include "ferry-test-utils.h"
+
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define TRANSFER_TIMEOUT_MS 45000
+#define BULK_SIZE (50 * 1024 * 1024)
+#define WRITE_CHUNK (256 * 1024)
+
+/* Datagram pipe */
+
+typedef struct _Pipe Pipe;
+
+typedef struct
+{
+  Pipe                *pipe;
+  FerryQuicConnection *to;        /* unowned: who receives what this end sends */
+  FerryQuicConnection *from;      /* unowned: who sends into it */
+  GQueue               queue;     /* GBytes in flight */
+  gboolean             blocked;
+} Lane;
+
+struct _Pipe
+{
+  Lane     lanes[2];
+  GSource *deliver;
+  guint    capacity;        /* datagrams a lane holds before the sender would block */
+  guint    loss_percent;
+  guint    reorder_percent;
+  guint64  prng;
+  gboolean severed;
+  guint64  dropped;
+  guint64  reordered;
+};
+
+/* A fixed xorshift sequence, so a lossy run loses the same datagrams each time. */
+static guint
+pipe_random_percent (Pipe *pipe)
+{
+  pipe->prng ^= pipe->prng << 13;
+  pipe->prng ^= pipe->prng >> 7;
+  pipe->prng ^= pipe->prng << 17;
+  return (guint) (pipe->prng % 100);
+}
+
+static gboolean
+pipe_deliver (gpointer user_data)
+{
+  Pipe *pipe = user_data;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      Lane *lane = &pipe->lanes[i];
+
+      /* Deliver a bounded batch per lane so both directions interleave. */
+      for (guint n = 0; n < 32 && lane->queue.head != NULL; n++)
+        {
+          g_autoptr(GBytes) datagram = g_queue_pop_head (&lane->queue);
+          gsize len;
+          const guint8 *data = g_bytes_get_data (datagram, &len);
+
+          if (!pipe->severed && lane->to != NULL)
+            ferry_quic_connection_receive_datagram (lane->to, data, len);
+        }
+
+      if (lane->blocked && lane->queue.length < pipe->capacity / 2 && lane->from != NULL)
+        {
+          lane->blocked = FALSE;
+          ferry_quic_connection_datagram_writable (lane->from);
+        }
+    }
+
+  if (pipe->lanes[0].queue.head == NULL && pipe->lanes[1].queue.head == NULL)
+    g_source_set_ready_time (pipe->deliver, -1);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+pipe_send (const guint8 *data,
+           gsize         len,
+           gpointer      user_data)
+{
+  Lane *lane = user_data;
+  Pipe *pipe = lane->pipe;
+  GBytes *datagram;
+
+  g_assert_cmpuint (len, >=, 1);
+  g_assert_cmpuint (len, <=, 1452);
+
+  if (lane->queue.length >= pipe->capacity)
+    {
+      lane->blocked = TRUE;
+      return FALSE;
+    }
+
+  g_source_set_ready_time (pipe->deliver, 0);
+
+  if (pipe->loss_percent > 0 && pipe_random_percent (pipe) < pipe->loss_percent)
+    {
+      pipe->dropped++;
+      return TRUE;
+    }
+
+  datagram = g_bytes_new (data, len);
+  if (pipe->reorder_percent > 0 && lane->queue.tail != NULL
+      && pipe_random_percent (pipe) < pipe->reorder_percent)
+    {
+      g_queue_insert_before (&lane->queue, lane->queue.tail, datagram);
+      pipe->reordered++;
+    }
+  else
+    {
+      g_queue_push_tail (&lane->queue, datagram);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+pipe_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs pipe_source_funcs = { .dispatch = pipe_dispatch };
+
+static Pipe *
+pipe_new (FerryQuicConnection *a,
+          FerryQuicConnection *b)
+{
+  Pipe *pipe = g_new0 (Pipe, 1);
+
+  pipe->capacity = 256;
+  pipe->prng = 0x9e3779b97f4a7c15;
+  pipe->lanes[0] = (Lane) { .pipe = pipe, .to = b, .from = a };
+  pipe->lanes[1] = (Lane) { .pipe = pipe, .to = a, .from = b };
+  pipe->deliver = g_source_new (&pipe_source_funcs, sizeof (GSource));
+  g_source_set_callback (pipe->deliver, pipe_deliver, pipe, NULL);
+  g_source_set_ready_time (pipe->deliver, -1);
+  g_source_attach (pipe->deliver, NULL);
+
+  ferry_quic_connection_set_send_func (a, pipe_send, &pipe->lanes[0], NULL);
+  ferry_quic_connection_set_send_func (b, pipe_send, &pipe->lanes[1], NULL);
+
+  return pipe;
+}
+
+static void
+pipe_free (Pipe *pipe)
+{
+  for (guint i = 0; i < 2; i++)
+    g_queue_clear_full (&pipe->lanes[i].queue, (GDestroyNotify) g_bytes_unref);
+  g_source_destroy (pipe->deliver);
+  g_source_unref (pipe->deliver);
+  g_free (pipe);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pipe, pipe_free)
+
+/* One end: its connection and what it saw */
+
+typedef struct
+{
+  GChecksum *checksum;
+  guint64    received;
+  gboolean   fin;
+} Incoming;
+
+typedef struct
+{
+  FerryQuicConnection *conn;
+  gint64               stream_id;
+  GBytes              *data;
+  gsize                offset;
+  gboolean             fin_written;
+} Outgoing;
+
+typedef struct
+{
+  FerryQuicConnection *conn;
+  gboolean             handshake_done;
+  GError              *handshake_error;
+  gboolean             closed;
+  GError              *closed_error;
+  GHashTable          *incoming;       /* stream id → Incoming */
+  guint                n_fin;
+  GPtrArray           *outgoing;
+} Peer;
+
+static void
+incoming_free (gpointer data)
+{
+  Incoming *in = data;
+
+  g_checksum_free (in->checksum);
+  g_free (in);
+}
+
+static void
+outgoing_free (gpointer data)
+{
+  Outgoing *out = data;
+
+  g_bytes_unref (out->data);
+  g_free (out);
+}
+
+static void
+on_stream_data (FerryQuicConnection *conn,
+                gint64               stream_id,
+                gconstpointer        data,
+                guint64              len,
+                gboolean             fin,
+                Peer                *peer)
+{
+  Incoming *in = g_hash_table_lookup (peer->incoming, &stream_id);
+
+  if (in == NULL)
+    {
+      gint64 *key = g_new (gint64, 1);
+
+      *key = stream_id;
+      in = g_new0 (Incoming, 1);
+      in->checksum = g_checksum_new (G_CHECKSUM_SHA256);
+      g_hash_table_insert (peer->incoming, key, in);
+    }
+
+  g_assert_false (in->fin);
+  g_checksum_update (in->checksum, data, (gssize) len);
+  in->received += len;
+  ferry_quic_connection_stream_consume (conn, stream_id, len);
+  if (fin)
+    {
+      in->fin = TRUE;
+      peer->n_fin++;
+    }
+}
+
+static void
+on_closed (FerryQuicConnection *conn,
+           const GError        *error,
+           Peer                *peer)
+{
+  g_assert_false (peer->closed);
+  peer->closed = TRUE;
+  peer->closed_error = error != NULL ? g_error_copy (error) : NULL;
+}
+
+static void
+on_handshake (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Peer *peer = user_data;
+
+  ferry_quic_connection_handshake_finish (FERRY_QUIC_CONNECTION (object), result,
+                                          &peer->handshake_error);
+  peer->handshake_done = TRUE;
+}
+
+static void
+outgoing_pump (Outgoing *out)
+{
+  gsize total = g_bytes_get_size (out->data);
+
+  while (!out->fin_written
+         && ferry_quic_connection_stream_is_writable (out->conn, out->stream_id))
+    {
+      gsize n = MIN (WRITE_CHUNK, total - out->offset);
+      g_autoptr(GBytes) chunk = g_bytes_new_from_bytes (out->data, out->offset, n);
+      g_autoptr(GError) error = NULL;
+      gboolean fin = out->offset + n == total;
+
+      g_assert_true (ferry_quic_connection_stream_write (out->conn, out->stream_id, chunk, fin,
+                                                         &error));
+      g_assert_no_error (error);
+      out->offset += n;
+      out->fin_written = fin;
+    }
+}
+
+static void
+on_stream_writable (FerryQuicConnection *conn,
+                    gint64               stream_id,
+                    Peer                *peer)
+{
+  for (guint i = 0; i < peer->outgoing->len; i++)
+    {
+      Outgoing *out = g_ptr_array_index (peer->outgoing, i);
+
+      if (out->stream_id == stream_id)
+        outgoing_pump (out);
+    }
+}
+
+static void
+peer_init (Peer          *peer,
+           FerryQuicRole  role)
+{
+  g_autoptr(GError) error = NULL;
+
+  memset (peer, 0, sizeof *peer);
+  peer->conn = ferry_quic_connection_new (role, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (peer->conn);
+  g_assert_cmpuint (strlen (ferry_quic_connection_get_local_fingerprint (peer->conn)), ==, 64);
+  peer->incoming = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, incoming_free);
+  peer->outgoing = g_ptr_array_new_with_free_func (outgoing_free);
+  g_signal_connect (peer->conn, "stream-data", G_CALLBACK (on_stream_data), peer);
+  g_signal_connect (peer->conn, "stream-writable", G_CALLBACK (on_stream_writable), peer);
+  g_signal_connect (peer->conn, "closed", G_CALLBACK (on_closed), peer);
+}
+
+static void
+peer_clear (Peer *peer)
+{
+  g_clear_object (&peer->conn);
+  g_clear_error (&peer->handshake_error);
+  g_clear_error (&peer->closed_error);
+  g_clear_pointer (&peer->incoming, g_hash_table_unref);
+  g_clear_pointer (&peer->outgoing, g_ptr_array_unref);
+}
+
+static void
+pin_each_other (Peer *client,
+                Peer *server)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ferry_quic_connection_set_peer_fingerprint (
+    client->conn, ferry_quic_connection_get_local_fingerprint (server->conn), &error));
+  g_assert_no_error (error);
+  g_assert_true (ferry_quic_connection_set_peer_fingerprint (
+    server->conn, ferry_quic_connection_get_local_fingerprint (client->conn), &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+both_handshakes_done (gpointer user_data)
+{
+  Peer **peers = user_data;
+
+  return peers[0]->handshake_done && peers[1]->handshake_done;
+}
+
+static void
+start_handshakes (Peer *client,
+                  Peer *server)
+{
+  ferry_quic_connection_handshake_async (server->conn, NULL, on_handshake, server);
+  ferry_quic_connection_handshake_async (client->conn, NULL, on_handshake, client);
+}
+
+static void
+handshake (Peer *client,
+           Peer *server)
+{
+  Peer *peers[] = { client, server };
+
+  start_handshakes (client, server);
+  g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, HANDSHAKE_TIMEOUT_MS));
+  g_assert_no_error (client->handshake_error);
+  g_assert_no_error (server->handshake_error);
+  g_assert_true (ferry_quic_connection_is_open (client->conn));
+  g_assert_true (ferry_quic_connection_is_open (server->conn));
+  g_assert_true (ferry_quic_connection_get_peer_verified (client->conn));
+  g_assert_true (ferry_quic_connection_get_peer_verified (server->conn));
+}
+
+static GBytes *
+random_bytes (gsize size)
+{
+  guint8 *data = g_malloc (MAX (size, 1));
+
+  randombytes_buf (data, size);
+  return g_bytes_new_take (data, size);
+}
+
+static char *
+sha256_of (GBytes *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
+}
+
+static Outgoing *
+send_on_new_stream (Peer   *peer,
+                    GBytes *data)
+{
+  g_autoptr(GError) error = NULL;
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  out->conn = peer->conn;
+  out->data = g_bytes_ref (data);
+  out->stream_id = ferry_quic_connection_open_stream (peer->conn, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out->stream_id, >=, 0);
+  g_ptr_array_add (peer->outgoing, out);
+
+  if (g_bytes_get_size (data) == 0)
+    {
+      g_assert_true (ferry_quic_connection_stream_write (peer->conn, out->stream_id, data,
+                                                         TRUE, &error));
+      g_assert_no_error (error);
+      out->fin_written = TRUE;
+    }
+  else
+    {
+      outgoing_pump (out);
+    }
+
+  return out;
+}
+
+typedef struct
+{
+  Peer  *peer;
+  guint  n_fin;
+} FinWait;
+
+static gboolean
+fins_arrived (gpointer user_data)
+{
+  FinWait *wait = user_data;
+
+  return wait->peer->n_fin >= wait->n_fin || wait->peer->closed;
+}
+
+static void
+assert_received (Peer     *receiver,
+                 Outgoing *out)
+{
+  Incoming *in = g_hash_table_lookup (receiver->incoming, &out->stream_id);
+  g_autofree char *expected = sha256_of (out->data);
+
+  g_assert_nonnull (in);
+  g_assert_true (in->fin);
+  g_assert_cmpuint (in->received, ==, g_bytes_get_size (out->data));
+  g_assert_cmpstr (g_checksum_get_string (in->checksum), ==, expected);
+}
+
+/* Sends @size random bytes on one stream and checks they arrive intact. */
+static void
+transfer_one (Peer  *sender,
+              Peer  *receiver,
+              gsize  size,
+              guint  timeout_ms)
+{
+  g_autoptr(GBytes) data = random_bytes (size);
+  FinWait wait = { receiver, receiver->n_fin + 1 };
+  Outgoing *out = send_on_new_stream (sender, data);
+  gint64 start = g_get_monotonic_time ();
+  double seconds;
+
+  g_assert_true (ferry_test_wait_until (fins_arrived, &wait, timeout_ms));
+  g_assert_false (receiver->closed);
+  assert_received (receiver, out);
+  seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_test_message ("%zu bytes in %.2f s: %.1f MB/s", size, seconds, size / seconds / 1e6);
+}
+
+/* Tests over the pipe */
+
+typedef struct
+{
+  Peer  client;
+  Peer  server;
+  Pipe *pipe;
+} PipeFixture;
+
+static void
+pipe_fixture_setup (PipeFixture   *fixture,
+                    gconstpointer  data)
+{
+  peer_init (&fixture->client, FERRY_QUIC_ROLE_CLIENT);
+  peer_init (&fixture->server, FERRY_QUIC_ROLE_SERVER);
+  fixture->pipe = pipe_new (fixture->client.conn, fixture->server.conn);
+}
+
+static void
+pipe_fixture_teardown (PipeFixture   *fixture,
+                       gconstpointer  data)
+{
+  peer_clear (&fixture->client);
+  peer_clear (&fixture->server);
+  g_clear_pointer (&fixture->pipe, pipe_free);
+}
+
+static void
+test_pipe_bulk (PipeFixture   *fixture,
+                gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+
+  /* A small pipe makes the sender hit "would block" and resume. */
+  fixture->pipe->capacity = 64;
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  g_assert_cmpstr (ferry_quic_connection_get_peer_fingerprint (client->conn), ==,
+                   ferry_quic_connection_get_local_fingerprint (server->conn));
+  g_assert_cmpstr (ferry_quic_connection_get_peer_fingerprint (server->conn), ==,
+                   ferry_quic_connection_get_local_fingerprint (client->conn));
+
+  transfer_one (client, server, BULK_SIZE, TRANSFER_TIMEOUT_MS);
+  g_assert_false (client->closed);
+}
+
+static void
+test_pipe_many_streams (PipeFixture   *fixture,
+                        gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  GPtrArray *sent[2] = { g_ptr_array_new (), g_ptr_array_new () };
+  FinWait wait_server = { server, 20 };
+  FinWait wait_client = { client, 20 };
+
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  /* 20 streams each way at once, sizes from nothing to a few MB. */
+  for (guint i = 0; i < 20; i++)
+    {
+      gsize size = i == 0 ? 0 : i == 1 ? 1 : (gsize) i * i * 7919 % (3 * 1024 * 1024);
+      g_autoptr(GBytes) a = random_bytes (size);
+      g_autoptr(GBytes) b = random_bytes (size / 2);
+
+      g_ptr_array_add (sent[0], send_on_new_stream (client, a));
+      g_ptr_array_add (sent[1], send_on_new_stream (server, b));
+    }
+
+  g_assert_true (ferry_test_wait_until (fins_arrived, &wait_server, TRANSFER_TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until (fins_arrived, &wait_client, TRANSFER_TIMEOUT_MS));
+  g_assert_cmpuint (g_hash_table_size (server->incoming), ==, 20);
+  g_assert_cmpuint (g_hash_table_size (client->incoming), ==, 20);
+  for (guint i = 0; i < 20; i++)
+    {
+      assert_received (server, g_ptr_array_index (sent[0], i));
+      assert_received (client, g_ptr_array_index (sent[1], i));
+    }
+
+  g_ptr_array_unref (sent[0]);
+  g_ptr_array_unref (sent[1]);
+}
+
+static gboolean
+both_closed (gpointer user_data)
+{
+  Peer **peers = user_data;
+
+  return peers[0]->closed && peers[1]->closed;
+}
+
+static void
+test_pipe_wrong_fingerprint (PipeFixture   *fixture,
+                             gconstpointer  data)
+{
+  gboolean client_expects_wrong = GPOINTER_TO_INT (data);
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  Peer *peers[] = { client, server };
+  g_autoptr(FerryQuicConnection) impostor = ferry_quic_connection_new (FERRY_QUIC_ROLE_SERVER,
+                                                                        NULL);
+  const char *wrong = ferry_quic_connection_get_local_fingerprint (impostor);
+  gint64 start;
+
+  pin_each_other (client, server);
+  if (client_expects_wrong)
+    g_assert_true (ferry_quic_connection_set_peer_fingerprint (client->conn, wrong, NULL));
+  else
+    g_assert_true (ferry_quic_connection_set_peer_fingerprint (server->conn, wrong, NULL));
+
+  start = g_get_monotonic_time ();
+  start_handshakes (client, server);
+  g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, 5000));
+  g_assert_error (client->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION);
+  g_assert_error (server->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION);
+  g_test_message ("client: %s; server: %s", client->handshake_error->message,
+                  server->handshake_error->message);
+  /* Both learn it from the handshake itself, long before any timeout. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+
+  g_assert_true (ferry_test_wait_until (both_closed, peers, 1000));
+  g_assert_error (client->closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION);
+  g_assert_error (server->closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION);
+  g_assert_false (ferry_quic_connection_is_open (client->conn));
+  g_assert_false (ferry_quic_connection_is_open (server->conn));
+  if (client_expects_wrong)
+    g_assert_false (ferry_quic_connection_get_peer_verified (client->conn));
+  else
+    g_assert_false (ferry_quic_connection_get_peer_verified (server->conn));
+}
+
+static void
+test_pipe_peer_close (PipeFixture   *fixture,
+                      gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  g_autofree char *reason = NULL;
+  guint64 code = 0;
+  g_autoptr(GError) error = NULL;
+
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  g_assert_false (ferry_quic_connection_get_peer_close (client->conn, NULL, NULL));
+  ferry_quic_connection_close (server->conn, 42, "the user cancelled");
+  g_assert_true (server->closed);
+  g_assert_null (server->closed_error);
+  g_assert_false (ferry_quic_connection_is_open (server->conn));
+  g_assert_cmpint (ferry_quic_connection_open_stream (server->conn, &error), ==, -1);
+  g_assert_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_NOT_CONNECTED);
+
+  g_assert_true (ferry_test_wait_for_flag (&client->closed, 5000));
+  g_assert_error (client->closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_CLOSED_BY_PEER);
+  g_assert_nonnull (strstr (client->closed_error->message, "the user cancelled"));
+  g_assert_true (ferry_quic_connection_get_peer_close (client->conn, &code, &reason));
+  g_assert_cmpuint (code, ==, 42);
+  g_assert_cmpstr (reason, ==, "the user cancelled");
+}
+
+static void
+test_pipe_lossy (PipeFixture   *fixture,
+                 gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+
+  pin_each_other (client, server);
+  fixture->pipe->loss_percent = 5;
+  fixture->pipe->reorder_percent = 3;
+  handshake (client, server);
+
+  transfer_one (client, server, 8 * 1024 * 1024, TRANSFER_TIMEOUT_MS);
+  transfer_one (server, client, 2 * 1024 * 1024, TRANSFER_TIMEOUT_MS);
+  g_test_message ("dropped %" G_GUINT64_FORMAT ", reordered %" G_GUINT64_FORMAT,
+                  fixture->pipe->dropped, fixture->pipe->reordered);
+  g_assert_cmpuint (fixture->pipe->dropped, >, 100);
+  g_assert_cmpuint (fixture->pipe->reordered, >, 50);
+}
+
+static void
+test_pipe_idle_timeout (PipeFixture   *fixture,
+                        gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  Peer *peers[] = { client, server };
+  gint64 start, elapsed_ms;
+
+  ferry_quic_connection_set_idle_timeout (client->conn, 1000);
+  ferry_quic_connection_set_idle_timeout (server->conn, 1000);
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  start = g_get_monotonic_time ();
+  fixture->pipe->severed = TRUE;
+  g_assert_true (ferry_test_wait_until (both_closed, peers, 4000));
+  elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+  g_test_message ("idle close after %" G_GINT64_FORMAT " ms", elapsed_ms);
+  g_assert_cmpint (elapsed_ms, >=, 900);
+  g_assert_error (client->closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_IDLE_TIMEOUT);
+  g_assert_error (server->closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_IDLE_TIMEOUT);
+}
+
+static void
+test_pipe_handshake_timeout (PipeFixture   *fixture,
+                             gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  Peer *peers[] = { client, server };
+
+  ferry_quic_connection_set_handshake_timeout (client->conn, 500);
+  ferry_quic_connection_set_handshake_timeout (server->conn, 500);
+  pin_each_other (client, server);
+  fixture->pipe->severed = TRUE;
+  start_handshakes (client, server);
+
+  g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, 3000));
+  g_assert_error (client->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_HANDSHAKE);
+  g_assert_error (server->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_HANDSHAKE);
+}
+
+static void
+test_pipe_junk (PipeFixture   *fixture,
+                gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  guint8 junk[1300];
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (ferry_quic_connection_set_peer_fingerprint (client->conn, "zz", &error));
+  g_assert_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_FINGERPRINT);
+  g_clear_error (&error);
+  g_assert_false (ferry_quic_connection_set_peer_fingerprint (client->conn, "abcd", &error));
+  g_assert_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_FINGERPRINT);
+  pin_each_other (client, server);
+
+  /* Garbage before and after the handshake is ignored, not fatal. */
+  start_handshakes (client, server);
+  for (guint i = 0; i < 50; i++)
+    {
+      randombytes_buf (junk, sizeof junk);
+      ferry_quic_connection_receive_datagram (server->conn, junk, 1 + i * 25);
+    }
+  {
+    Peer *peers[] = { client, server };
+
+    g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, HANDSHAKE_TIMEOUT_MS));
+  }
+  g_assert_no_error (client->handshake_error);
+  g_assert_no_error (server->handshake_error);
+
+  for (guint i = 0; i < 50; i++)
+    {
+      randombytes_buf (junk, sizeof junk);
+      ferry_quic_connection_receive_datagram (client->conn, junk, 1 + i * 25);
+      ferry_quic_connection_receive_datagram (server->conn, junk, 1 + i * 25);
+    }
+
+  transfer_one (client, server, 1024 * 1024, TRANSFER_TIMEOUT_MS);
+  g_assert_false (client->closed);
+  g_assert_false (server->closed);
+}
+
+/* Tests over two libnice agents */
+
+static void
+test_nice_bulk (void)
+{
+  Peer client, server;
+  g_autoptr(FerryTestNicePair) pair = ferry_test_nice_pair_new (10000);
+
+  peer_init (&client, FERRY_QUIC_ROLE_CLIENT);
+  peer_init (&server, FERRY_QUIC_ROLE_SERVER);
+  ferry_test_nice_pair_bind (pair, client.conn, server.conn);
+  pin_each_other (&client, &server);
+  handshake (&client, &server);
+
+  transfer_one (&client, &server, BULK_SIZE, TRANSFER_TIMEOUT_MS);
+  transfer_one (&server, &client, 4 * 1024 * 1024, TRANSFER_TIMEOUT_MS);
+
+  ferry_quic_connection_close (client.conn, 0, "done");
+  g_assert_true (ferry_test_wait_for_flag (&server.closed, 5000));
+  g_assert_error (server.closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_CLOSED_BY_PEER);
+
+  peer_clear (&client);
+  peer_clear (&server);
+}
+
+static void
+add_pipe_test (const char    *path,
+               gconstpointer  data,
+               void         (*func) (PipeFixture *, gconstpointer))
+{
+  g_test_add (path, PipeFixture, data, pipe_fixture_setup, func, pipe_fixture_teardown);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ferry_test_init (&argc, &argv);
+
+  add_pipe_test ("/quic/pipe/bulk", NULL, test_pipe_bulk);
+  add_pipe_test ("/quic/pipe/many-streams", NULL, test_pipe_many_streams);
+  add_pipe_test ("/quic/pipe/wrong-fingerprint/client-rejects", GINT_TO_POINTER (TRUE),
+                 test_pipe_wrong_fingerprint);
+  add_pipe_test ("/quic/pipe/wrong-fingerprint/server-rejects", GINT_TO_POINTER (FALSE),
+                 test_pipe_wrong_fingerprint);
+  add_pipe_test ("/quic/pipe/peer-close", NULL, test_pipe_peer_close);
+  add_pipe_test ("/quic/pipe/lossy", NULL, test_pipe_lossy);
+  add_pipe_test ("/quic/pipe/idle-timeout", NULL, test_pipe_idle_timeout);
+  add_pipe_test ("/quic/pipe/handshake-timeout", NULL, test_pipe_handshake_timeout);
+  add_pipe_test ("/quic/pipe/junk", NULL, test_pipe_junk);
+  g_test_add_func ("/quic/nice/bulk", test_nice_bulk);
+
+  return g_test_run ();
+}
