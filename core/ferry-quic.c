@@ -684,8 +684,12 @@ after_ngtcp2 (FerryQuicConnection *self)
   if (self->state == STATE_CLOSED)
     return FALSE;
 
-  if (self->cancelled)
+  if (self->cancelled && self->handshake_task != NULL)
     {
+      g_autoptr(GTask) task = g_steal_pointer (&self->handshake_task);
+
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "The connection was cancelled");
       self->close_code = 0;
       g_free (self->close_reason);
       self->close_reason = g_strdup ("cancelled");
@@ -707,6 +711,12 @@ after_ngtcp2 (FerryQuicConnection *self)
         {
           g_source_destroy (self->handshake_timer);
           g_clear_pointer (&self->handshake_timer, g_source_unref);
+        }
+      /* The cancellable covers setting up only, not the open connection. */
+      if (self->cancelled_id != 0)
+        {
+          g_cancellable_disconnect (self->cancellable, self->cancelled_id);
+          self->cancelled_id = 0;
         }
       self->state = STATE_OPEN;
       g_task_return_boolean (task, TRUE);
@@ -873,7 +883,8 @@ on_flush (gpointer user_data)
   FerryQuicConnection *self = user_data;
 
   g_object_ref (self);
-  if (self->state != STATE_CLOSED && (self->cancelled || self->close_pending))
+  if (self->state != STATE_CLOSED
+      && ((self->cancelled && self->handshake_task != NULL) || self->close_pending))
     after_ngtcp2 (self);
   else
     flush (self);

@@ -202,7 +202,17 @@ typedef struct
   GHashTable          *incoming;       /* stream id → Incoming */
   guint                n_fin;
   GPtrArray           *outgoing;
+  gboolean             reply_fin;      /* end our half of a stream once the peer ended theirs */
+  guint                n_closed;
+  GArray              *resets;         /* Reset */
+  gboolean             streams_available;
 } Peer;
+
+typedef struct
+{
+  gint64  stream_id;
+  guint64 code;
+} Reset;
 
 static void
 incoming_free (gpointer data)
@@ -250,7 +260,43 @@ on_stream_data (FerryQuicConnection *conn,
     {
       in->fin = TRUE;
       peer->n_fin++;
+      if (peer->reply_fin)
+        {
+          g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+          g_autoptr(GError) error = NULL;
+
+          g_assert_true (ferry_quic_connection_stream_write (conn, stream_id, empty, TRUE,
+                                                             &error));
+          g_assert_no_error (error);
+        }
     }
+}
+
+static void
+on_stream_closed (FerryQuicConnection *conn,
+                  gint64               stream_id,
+                  guint64              code,
+                  Peer                *peer)
+{
+  peer->n_closed++;
+}
+
+static void
+on_stream_reset (FerryQuicConnection *conn,
+                 gint64               stream_id,
+                 guint64              code,
+                 Peer                *peer)
+{
+  Reset reset = { stream_id, code };
+
+  g_array_append_val (peer->resets, reset);
+}
+
+static void
+on_streams_available (FerryQuicConnection *conn,
+                      Peer                *peer)
+{
+  peer->streams_available = TRUE;
 }
 
 static void
@@ -326,6 +372,10 @@ peer_init (Peer          *peer,
   g_signal_connect (peer->conn, "stream-data", G_CALLBACK (on_stream_data), peer);
   g_signal_connect (peer->conn, "stream-writable", G_CALLBACK (on_stream_writable), peer);
   g_signal_connect (peer->conn, "closed", G_CALLBACK (on_closed), peer);
+  g_signal_connect (peer->conn, "stream-closed", G_CALLBACK (on_stream_closed), peer);
+  g_signal_connect (peer->conn, "stream-reset", G_CALLBACK (on_stream_reset), peer);
+  g_signal_connect (peer->conn, "streams-available", G_CALLBACK (on_streams_available), peer);
+  peer->resets = g_array_new (FALSE, FALSE, sizeof (Reset));
 }
 
 static void
@@ -336,6 +386,7 @@ peer_clear (Peer *peer)
   g_clear_error (&peer->closed_error);
   g_clear_pointer (&peer->incoming, g_hash_table_unref);
   g_clear_pointer (&peer->outgoing, g_ptr_array_unref);
+  g_clear_pointer (&peer->resets, g_array_unref);
 }
 
 static void
@@ -478,42 +529,61 @@ transfer_one (Peer  *sender,
   g_test_message ("%zu bytes in %.2f s: %.1f MB/s", size, seconds, size / seconds / 1e6);
 }
 
-/* Tests over the pipe */
+/* Fixtures: the same connection pair over the pipe or over libnice */
+
+typedef enum
+{
+  TRANSPORT_PIPE,
+  TRANSPORT_NICE,
+} Transport;
 
 typedef struct
 {
-  Peer  client;
-  Peer  server;
-  Pipe *pipe;
-} PipeFixture;
+  Peer               client;
+  Peer               server;
+  Pipe              *pipe;
+  FerryTestNicePair *nice;
+} Fixture;
 
 static void
-pipe_fixture_setup (PipeFixture   *fixture,
-                    gconstpointer  data)
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
 {
+  Transport transport = GPOINTER_TO_INT (data);
+
   peer_init (&fixture->client, FERRY_QUIC_ROLE_CLIENT);
   peer_init (&fixture->server, FERRY_QUIC_ROLE_SERVER);
-  fixture->pipe = pipe_new (fixture->client.conn, fixture->server.conn);
+  if (transport == TRANSPORT_PIPE)
+    {
+      fixture->pipe = pipe_new (fixture->client.conn, fixture->server.conn);
+    }
+  else
+    {
+      fixture->nice = ferry_test_nice_pair_new (10000);
+      ferry_test_nice_pair_bind (fixture->nice, fixture->client.conn, fixture->server.conn);
+    }
 }
 
 static void
-pipe_fixture_teardown (PipeFixture   *fixture,
-                       gconstpointer  data)
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
 {
   peer_clear (&fixture->client);
   peer_clear (&fixture->server);
   g_clear_pointer (&fixture->pipe, pipe_free);
+  g_clear_pointer (&fixture->nice, ferry_test_nice_pair_free);
 }
 
 static void
-test_pipe_bulk (PipeFixture   *fixture,
+test_bulk (Fixture       *fixture,
                 gconstpointer  data)
 {
   Peer *client = &fixture->client;
   Peer *server = &fixture->server;
 
   /* A small pipe makes the sender hit "would block" and resume. */
-  fixture->pipe->capacity = 64;
+  if (fixture->pipe != NULL)
+    fixture->pipe->capacity = 64;
   pin_each_other (client, server);
   handshake (client, server);
 
@@ -527,7 +597,7 @@ test_pipe_bulk (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_many_streams (PipeFixture   *fixture,
+test_many_streams (Fixture       *fixture,
                         gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -573,10 +643,9 @@ both_closed (gpointer user_data)
 }
 
 static void
-test_pipe_wrong_fingerprint (PipeFixture   *fixture,
-                             gconstpointer  data)
+wrong_fingerprint (Fixture  *fixture,
+                   gboolean  client_expects_wrong)
 {
-  gboolean client_expects_wrong = GPOINTER_TO_INT (data);
   Peer *client = &fixture->client;
   Peer *server = &fixture->server;
   Peer *peers[] = { client, server };
@@ -613,7 +682,21 @@ test_pipe_wrong_fingerprint (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_peer_close (PipeFixture   *fixture,
+test_wrong_fingerprint_client (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  wrong_fingerprint (fixture, TRUE);
+}
+
+static void
+test_wrong_fingerprint_server (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  wrong_fingerprint (fixture, FALSE);
+}
+
+static void
+test_peer_close (Fixture       *fixture,
                       gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -642,7 +725,7 @@ test_pipe_peer_close (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_lossy (PipeFixture   *fixture,
+test_pipe_lossy (Fixture       *fixture,
                  gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -662,7 +745,7 @@ test_pipe_lossy (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_idle_timeout (PipeFixture   *fixture,
+test_pipe_idle_timeout (Fixture       *fixture,
                         gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -686,7 +769,7 @@ test_pipe_idle_timeout (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_handshake_timeout (PipeFixture   *fixture,
+test_pipe_handshake_timeout (Fixture       *fixture,
                              gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -705,7 +788,7 @@ test_pipe_handshake_timeout (PipeFixture   *fixture,
 }
 
 static void
-test_pipe_junk (PipeFixture   *fixture,
+test_pipe_junk (Fixture       *fixture,
                 gconstpointer  data)
 {
   Peer *client = &fixture->client;
@@ -747,37 +830,189 @@ test_pipe_junk (PipeFixture   *fixture,
   g_assert_false (server->closed);
 }
 
-/* Tests over two libnice agents */
-
-static void
-test_nice_bulk (void)
+typedef struct
 {
-  Peer client, server;
-  g_autoptr(FerryTestNicePair) pair = ferry_test_nice_pair_new (10000);
+  Peer   *peer;
+  gint64  stream_id;
+} StreamWait;
 
-  peer_init (&client, FERRY_QUIC_ROLE_CLIENT);
-  peer_init (&server, FERRY_QUIC_ROLE_SERVER);
-  ferry_test_nice_pair_bind (pair, client.conn, server.conn);
-  pin_each_other (&client, &server);
-  handshake (&client, &server);
+static const Reset *
+find_reset (Peer   *peer,
+            gint64  stream_id)
+{
+  for (guint i = 0; i < peer->resets->len; i++)
+    {
+      const Reset *reset = &g_array_index (peer->resets, Reset, i);
 
-  transfer_one (&client, &server, BULK_SIZE, TRANSFER_TIMEOUT_MS);
-  transfer_one (&server, &client, 4 * 1024 * 1024, TRANSFER_TIMEOUT_MS);
+      if (reset->stream_id == stream_id)
+        return reset;
+    }
 
-  ferry_quic_connection_close (client.conn, 0, "done");
-  g_assert_true (ferry_test_wait_for_flag (&server.closed, 5000));
-  g_assert_error (server.closed_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_CLOSED_BY_PEER);
+  return NULL;
+}
 
-  peer_clear (&client);
-  peer_clear (&server);
+static gboolean
+has_reset (gpointer user_data)
+{
+  StreamWait *wait = user_data;
+
+  return find_reset (wait->peer, wait->stream_id) != NULL;
+}
+
+static gboolean
+has_incoming (gpointer user_data)
+{
+  StreamWait *wait = user_data;
+
+  return g_hash_table_contains (wait->peer->incoming, &wait->stream_id);
 }
 
 static void
-add_pipe_test (const char    *path,
-               gconstpointer  data,
-               void         (*func) (PipeFixture *, gconstpointer))
+test_stream_reset (Fixture       *fixture,
+                   gconstpointer  data)
 {
-  g_test_add (path, PipeFixture, data, pipe_fixture_setup, func, pipe_fixture_teardown);
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  g_autoptr(GBytes) chunk = random_bytes (100 * 1024);
+  g_autoptr(GError) error = NULL;
+  StreamWait abandoned = { server, -1 };
+  StreamWait refused = { client, -1 };
+  StreamWait refused_arrived = { server, -1 };
+  const Reset *reset;
+
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  /* The sender abandons a stream half way. */
+  abandoned.stream_id = ferry_quic_connection_open_stream (client->conn, &error);
+  g_assert_no_error (error);
+  g_assert_true (ferry_quic_connection_stream_write (client->conn, abandoned.stream_id, chunk,
+                                                     FALSE, &error));
+  g_assert_true (ferry_quic_connection_stream_reset (client->conn, abandoned.stream_id, 77,
+                                                     &error));
+  g_assert_no_error (error);
+  g_assert_false (ferry_quic_connection_stream_write (client->conn, abandoned.stream_id, chunk,
+                                                      TRUE, &error));
+  g_assert_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_STREAM);
+  g_clear_error (&error);
+
+  /* The receiver refuses a stream it does not want. */
+  refused.stream_id = ferry_quic_connection_open_stream (client->conn, &error);
+  g_assert_no_error (error);
+  refused_arrived.stream_id = refused.stream_id;
+  g_assert_true (ferry_quic_connection_stream_write (client->conn, refused.stream_id, chunk,
+                                                     FALSE, &error));
+  g_assert_true (ferry_test_wait_until (has_incoming, &refused_arrived, 5000));
+  g_assert_true (ferry_quic_connection_stream_reset (server->conn, refused.stream_id, 88,
+                                                     &error));
+  g_assert_no_error (error);
+
+  g_assert_true (ferry_test_wait_until (has_reset, &abandoned, 5000));
+  g_assert_true (ferry_test_wait_until (has_reset, &refused, 5000));
+  reset = find_reset (server, abandoned.stream_id);
+  g_assert_cmpuint (reset != NULL ? reset->code : G_MAXUINT64, ==, 77);
+  reset = find_reset (client, refused.stream_id);
+  g_assert_cmpuint (reset != NULL ? reset->code : G_MAXUINT64, ==, 88);
+  g_assert_false (ferry_quic_connection_stream_is_writable (client->conn, refused.stream_id));
+  g_assert_false (client->closed);
+  g_assert_false (server->closed);
+}
+
+typedef struct
+{
+  Peer *peer;
+  guint n_closed;
+} ClosedWait;
+
+static gboolean
+streams_closed (gpointer user_data)
+{
+  ClosedWait *wait = user_data;
+
+  return wait->peer->n_closed >= wait->n_closed;
+}
+
+/* Far more streams than the peer allows at once: credit comes back as
+ * streams close, so a transfer of many small files never stalls. */
+static void
+test_stream_churn (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new ();
+  ClosedWait client_closed = { client, 400 };
+  FinWait server_fins = { server, 400 };
+  guint n_blocked = 0;
+
+  server->reply_fin = TRUE;
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  while (sent->len < 400)
+    {
+      g_autoptr(GBytes) bytes = random_bytes (1000 + sent->len);
+      g_autoptr(GError) error = NULL;
+      gint64 id;
+
+      client->streams_available = FALSE;
+      id = ferry_quic_connection_open_stream (client->conn, &error);
+      if (id < 0)
+        {
+          g_assert_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_STREAM_LIMIT);
+          n_blocked++;
+          g_assert_true (ferry_test_wait_for_flag (&client->streams_available, 5000));
+          continue;
+        }
+      g_assert_true (ferry_quic_connection_stream_write (client->conn, id, bytes, TRUE, &error));
+      g_assert_no_error (error);
+      {
+        Outgoing *out = g_new0 (Outgoing, 1);
+
+        out->conn = client->conn;
+        out->stream_id = id;
+        out->data = g_bytes_ref (bytes);
+        out->fin_written = TRUE;
+        g_ptr_array_add (client->outgoing, out);
+        g_ptr_array_add (sent, out);
+      }
+    }
+
+  g_assert_cmpuint (n_blocked, >, 0);
+  g_assert_true (ferry_test_wait_until (fins_arrived, &server_fins, TRANSFER_TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until (streams_closed, &client_closed, TRANSFER_TIMEOUT_MS));
+  for (guint i = 0; i < sent->len; i++)
+    assert_received (server, g_ptr_array_index (sent, i));
+  /* Every stream is gone on both sides once both halves ended. */
+  g_assert_cmpuint (client->n_closed, ==, 400);
+}
+
+static void
+test_cancel_handshake (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  Peer *server = &fixture->server;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  pin_each_other (&fixture->client, server);
+  ferry_quic_connection_handshake_async (server->conn, cancellable, on_handshake, server);
+  g_cancellable_cancel (cancellable);
+  g_assert_true (ferry_test_wait_for_flag (&server->handshake_done, 5000));
+  g_assert_error (server->handshake_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (server->closed);
+  g_assert_false (ferry_quic_connection_is_open (server->conn));
+}
+
+static void
+add_test (const char    *name,
+          Transport      transport,
+          void         (*func) (Fixture *, gconstpointer))
+{
+  g_autofree char *path = g_strdup_printf ("/quic/%s/%s",
+                                           transport == TRANSPORT_PIPE ? "pipe" : "nice", name);
+
+  g_test_add (path, Fixture, GINT_TO_POINTER (transport), fixture_setup, func,
+              fixture_teardown);
 }
 
 int
@@ -786,18 +1021,21 @@ main (int   argc,
 {
   ferry_test_init (&argc, &argv);
 
-  add_pipe_test ("/quic/pipe/bulk", NULL, test_pipe_bulk);
-  add_pipe_test ("/quic/pipe/many-streams", NULL, test_pipe_many_streams);
-  add_pipe_test ("/quic/pipe/wrong-fingerprint/client-rejects", GINT_TO_POINTER (TRUE),
-                 test_pipe_wrong_fingerprint);
-  add_pipe_test ("/quic/pipe/wrong-fingerprint/server-rejects", GINT_TO_POINTER (FALSE),
-                 test_pipe_wrong_fingerprint);
-  add_pipe_test ("/quic/pipe/peer-close", NULL, test_pipe_peer_close);
-  add_pipe_test ("/quic/pipe/lossy", NULL, test_pipe_lossy);
-  add_pipe_test ("/quic/pipe/idle-timeout", NULL, test_pipe_idle_timeout);
-  add_pipe_test ("/quic/pipe/handshake-timeout", NULL, test_pipe_handshake_timeout);
-  add_pipe_test ("/quic/pipe/junk", NULL, test_pipe_junk);
-  g_test_add_func ("/quic/nice/bulk", test_nice_bulk);
+  for (Transport t = TRANSPORT_PIPE; t <= TRANSPORT_NICE; t++)
+    {
+      add_test ("bulk", t, test_bulk);
+      add_test ("many-streams", t, test_many_streams);
+      add_test ("wrong-fingerprint/client-rejects", t, test_wrong_fingerprint_client);
+      add_test ("wrong-fingerprint/server-rejects", t, test_wrong_fingerprint_server);
+      add_test ("peer-close", t, test_peer_close);
+      add_test ("stream-reset", t, test_stream_reset);
+      add_test ("stream-churn", t, test_stream_churn);
+    }
+  add_test ("lossy", TRANSPORT_PIPE, test_pipe_lossy);
+  add_test ("idle-timeout", TRANSPORT_PIPE, test_pipe_idle_timeout);
+  add_test ("handshake-timeout", TRANSPORT_PIPE, test_pipe_handshake_timeout);
+  add_test ("junk", TRANSPORT_PIPE, test_pipe_junk);
+  add_test ("cancel-handshake", TRANSPORT_PIPE, test_cancel_handshake);
 
   return g_test_run ();
 }
