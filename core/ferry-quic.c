@@ -31,6 +31,7 @@
 #define MAX_WRITE_VECS 16
 #define MAX_BURST_PACKETS 64
 #define MAX_BIDI_STREAMS 128
+#define MAX_EARLY_DATAGRAMS 16
 
 #define MIN_UDP_PAYLOAD 1200
 #define MAX_UDP_PAYLOAD 1452
@@ -120,6 +121,7 @@ struct _FerryQuicConnection
   gsize                       pending_len;
   gboolean                    send_blocked;
   GBytes                     *close_packet;
+  GQueue                      early;       /* GBytes that came before the handshake started */
 
   GSource                    *timer;
   GSource                    *flush_source;
@@ -1414,6 +1416,10 @@ create_conn (FerryQuicConnection  *self,
     }
 
   ngtcp2_conn_set_tls_native_handle (self->conn, self->session);
+  /* A transfer may sit quiet (a person deciding whether to accept); PINGs
+   * keep the idle timer from ending a healthy connection. */
+  ngtcp2_conn_set_keep_alive_timeout (self->conn, (ngtcp2_duration) self->idle_timeout_ms
+                                                  * NGTCP2_MILLISECONDS / 3);
 
   return TRUE;
 }
@@ -1468,6 +1474,7 @@ ferry_quic_connection_finalize (GObject *object)
 
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->close_packet, g_bytes_unref);
+  g_queue_clear_full (&self->early, (GDestroyNotify) g_bytes_unref);
   g_clear_error (&self->callback_error);
   g_clear_error (&self->error);
   g_free (self->tx_buf);
@@ -1721,6 +1728,7 @@ ferry_quic_connection_init (FerryQuicConnection *self)
   self->context = g_main_context_ref_thread_default ();
   self->streams = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, stream_free);
   g_queue_init (&self->ready);
+  g_queue_init (&self->early);
 
   self->conn_ref.get_conn = get_conn;
   self->conn_ref.user_data = self;
@@ -2001,7 +2009,14 @@ ferry_quic_connection_receive_datagram (FerryQuicConnection *self,
     }
 
   if (self->state == STATE_NEW)
-    return;
+    {
+      /* The other side may start as soon as ICE connects, a moment before
+       * this side starts its handshake; keep its first packets so the
+       * handshake need not wait for a retransmission. */
+      if (self->early.length < MAX_EARLY_DATAGRAMS)
+        g_queue_push_tail (&self->early, g_bytes_new (data, len));
+      return;
+    }
 
   g_object_ref (self);
 
@@ -2138,6 +2153,15 @@ ferry_quic_connection_handshake_async (FerryQuicConnection *self,
           return;
         }
       flush (self);
+    }
+
+  while (self->early.head != NULL)
+    {
+      g_autoptr(GBytes) datagram = g_queue_pop_head (&self->early);
+      gsize len;
+      const guint8 *data = g_bytes_get_data (datagram, &len);
+
+      ferry_quic_connection_receive_datagram (self, data, len);
     }
 }
 

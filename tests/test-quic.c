@@ -987,6 +987,55 @@ test_stream_churn (Fixture       *fixture,
   g_assert_cmpuint (client->n_closed, ==, 400);
 }
 
+static gboolean
+pipe_is_empty (gpointer user_data)
+{
+  Pipe *pipe = user_data;
+
+  return pipe->lanes[0].queue.head == NULL && pipe->lanes[1].queue.head == NULL;
+}
+
+/* The client's first flight reaches the server before the server starts. */
+static void
+test_pipe_early_client (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  Peer *peers[] = { client, server };
+
+  pin_each_other (client, server);
+  ferry_quic_connection_handshake_async (client->conn, NULL, on_handshake, client);
+  g_assert_true (ferry_test_wait_until (pipe_is_empty, fixture->pipe, 1000));
+  ferry_quic_connection_handshake_async (server->conn, NULL, on_handshake, server);
+
+  /* Well before the client's first retransmission (about a second): the
+   * server used the packets that came early. */
+  g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, 600));
+  g_assert_no_error (client->handshake_error);
+  g_assert_no_error (server->handshake_error);
+}
+
+/* A quiet connection is kept alive past the idle timeout. */
+static void
+test_pipe_keep_alive (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  gboolean never = FALSE;
+
+  ferry_quic_connection_set_idle_timeout (client->conn, 600);
+  ferry_quic_connection_set_idle_timeout (server->conn, 600);
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  g_assert_false (ferry_test_wait_for_flag (&never, 2000));
+  g_assert_false (client->closed);
+  g_assert_false (server->closed);
+  transfer_one (client, server, 64 * 1024, TRANSFER_TIMEOUT_MS);
+}
+
 static void
 test_cancel_handshake (Fixture       *fixture,
                        gconstpointer  data)
@@ -1036,6 +1085,8 @@ main (int   argc,
   add_test ("handshake-timeout", TRANSPORT_PIPE, test_pipe_handshake_timeout);
   add_test ("junk", TRANSPORT_PIPE, test_pipe_junk);
   add_test ("cancel-handshake", TRANSPORT_PIPE, test_cancel_handshake);
+  add_test ("early-client", TRANSPORT_PIPE, test_pipe_early_client);
+  add_test ("keep-alive", TRANSPORT_PIPE, test_pipe_keep_alive);
 
   return g_test_run ();
 }
