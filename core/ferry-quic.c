@@ -1989,6 +1989,7 @@ ferry_quic_connection_receive_datagram (FerryQuicConnection *self,
                                         const guint8        *data,
                                         gsize                len)
 {
+  gboolean fresh = FALSE;
   int rv;
 
   g_return_if_fail (FERRY_IS_QUIC_CONNECTION (self));
@@ -2026,18 +2027,28 @@ ferry_quic_connection_receive_datagram (FerryQuicConnection *self,
       g_autoptr(GError) error = NULL;
 
       /* A server's connection starts with the client's first Initial packet. */
-      if (ngtcp2_accept (&hd, data, len) != 0)
+      if (ngtcp2_accept (&hd, data, len) != 0 || !ngtcp2_is_supported_version (hd.version))
         goto out;
       if (!create_conn (self, &hd, &error))
         {
           finish (self, g_steal_pointer (&error));
           goto out;
         }
+      fresh = TRUE;
     }
 
   self->in_ngtcp2++;
   rv = ngtcp2_conn_read_pkt (self->conn, &self->path, NULL, data, len, now_ns ());
   self->in_ngtcp2--;
+
+  if (rv != 0 && fresh)
+    {
+      /* Something shaped like an Initial packet that does not decrypt: forget
+       * it and keep waiting for the real client. */
+      g_clear_pointer (&self->conn, ngtcp2_conn_del);
+      g_clear_pointer (&self->session, gnutls_deinit);
+      goto out;
+    }
 
   if (rv != 0 && rv != NGTCP2_ERR_DISCARD_PKT)
     {
