@@ -782,11 +782,18 @@ flush (FerryQuicConnection *self)
       ngtcp2_ssize datalen = -1;
       ngtcp2_ssize n;
 
-      if (self->ready.head != NULL && ngtcp2_conn_get_max_data_left (self->conn) > 0)
+      if (self->ready.head != NULL)
+        {
+          stream = self->ready.head->data;
+          /* Without connection credit only a bare FIN can go out. */
+          if (stream->sent_offset < stream->write_offset
+              && ngtcp2_conn_get_max_data_left (self->conn) == 0)
+            stream = NULL;
+        }
+      if (stream != NULL)
         {
           gboolean reaches_end;
 
-          stream = self->ready.head->data;
           n_vecs = stream_fill_vecs (stream, vecs, G_N_ELEMENTS (vecs), &reaches_end);
           if (stream->fin_queued && reaches_end)
             {
@@ -809,6 +816,7 @@ flush (FerryQuicConnection *self)
           switch (n)
             {
             case NGTCP2_ERR_WRITE_MORE:
+              g_assert (stream != NULL);
               stream_advance (stream, datalen, fin_offered);
               /* Round robin: the next frame in this packet comes from the next stream. */
               stream_unready (self, stream);
@@ -816,12 +824,14 @@ flush (FerryQuicConnection *self)
               continue;
 
             case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+              g_assert (stream != NULL);
               stream->flow_blocked = TRUE;
               stream_unready (self, stream);
               continue;
 
             case NGTCP2_ERR_STREAM_SHUT_WR:
             case NGTCP2_ERR_STREAM_NOT_FOUND:
+              g_assert (stream != NULL);
               stream->write_shut = TRUE;
               stream_unready (self, stream);
               continue;
@@ -2364,7 +2374,7 @@ ferry_quic_connection_stream_consume (FerryQuicConnection *self,
 
 /**
  * ferry_quic_connection_stream_reset:
- * @app_error_code: tells the other side why
+ * @code: application error code that tells the other side why
  *
  * Abandons both directions of a stream: queued data is dropped, the other
  * side sees #FerryQuicConnection::stream-reset with the code.
@@ -2372,7 +2382,7 @@ ferry_quic_connection_stream_consume (FerryQuicConnection *self,
 gboolean
 ferry_quic_connection_stream_reset (FerryQuicConnection  *self,
                                     gint64                stream_id,
-                                    guint64               app_error_code,
+                                    guint64               code,
                                     GError              **error)
 {
   Stream *stream;
@@ -2392,7 +2402,7 @@ ferry_quic_connection_stream_reset (FerryQuicConnection  *self,
       return FALSE;
     }
 
-  rv = ngtcp2_conn_shutdown_stream (self->conn, stream_id, app_error_code);
+  rv = ngtcp2_conn_shutdown_stream (self->conn, stream_id, code);
   if (rv != 0)
     {
       g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_STREAM,
@@ -2409,7 +2419,7 @@ ferry_quic_connection_stream_reset (FerryQuicConnection  *self,
 
 /**
  * ferry_quic_connection_close:
- * @app_error_code: the code the other side sees
+ * @code: the application error code the other side sees
  * @reason: (nullable): a short reason the other side sees (at most 1024 bytes are sent)
  *
  * Closes the connection at once; the other side gets
@@ -2418,7 +2428,7 @@ ferry_quic_connection_stream_reset (FerryQuicConnection  *self,
  */
 void
 ferry_quic_connection_close (FerryQuicConnection *self,
-                             guint64              app_error_code,
+                             guint64              code,
                              const char          *reason)
 {
   g_return_if_fail (FERRY_IS_QUIC_CONNECTION (self));
@@ -2426,7 +2436,7 @@ ferry_quic_connection_close (FerryQuicConnection *self,
   if (self->state == STATE_CLOSED || self->close_pending)
     return;
 
-  self->close_code = app_error_code;
+  self->close_code = code;
   g_free (self->close_reason);
   self->close_reason = g_strdup (reason);
 
@@ -2443,20 +2453,20 @@ ferry_quic_connection_close (FerryQuicConnection *self,
 
 /**
  * ferry_quic_connection_get_peer_close:
- * @app_error_code: (out) (optional): the other side's code
+ * @code: (out) (optional): the other side's application error code
  * @reason: (out) (optional) (transfer full): its reason
  *
  * Returns: whether the other side closed the connection
  */
 gboolean
 ferry_quic_connection_get_peer_close (FerryQuicConnection  *self,
-                                      guint64              *app_error_code,
+                                      guint64              *code,
                                       char                **reason)
 {
   g_return_val_if_fail (FERRY_IS_QUIC_CONNECTION (self), FALSE);
 
-  if (app_error_code != NULL)
-    *app_error_code = self->peer_close_code;
+  if (code != NULL)
+    *code = self->peer_close_code;
   if (reason != NULL)
     *reason = g_strdup (self->peer_close_reason);
 

@@ -169,13 +169,13 @@ void                 ferry_quic_connection_stream_consume        (FerryQuicConne
                                                                   guint64               n_bytes);
 gboolean             ferry_quic_connection_stream_reset          (FerryQuicConnection  *self,
                                                                   gint64                stream_id,
-                                                                  guint64               app_error_code,
+                                                                  guint64               code,
                                                                   GError              **error);
 void                 ferry_quic_connection_close                 (FerryQuicConnection  *self,
-                                                                  guint64               app_error_code,
+                                                                  guint64               code,
                                                                   const char           *reason);
 gboolean             ferry_quic_connection_get_peer_close        (FerryQuicConnection  *self,
-                                                                  guint64              *app_error_code,
+                                                                  guint64              *code,
                                                                   char                **reason);
 void                 ferry_quic_connection_get_stats             (FerryQuicConnection  *self,
                                                                   FerryQuicStats       *stats);
