@@ -203,6 +203,8 @@ typedef struct
   guint                n_fin;
   GPtrArray           *outgoing;
   gboolean             reply_fin;      /* end our half of a stream once the peer ended theirs */
+  gboolean             hold_credit;    /* do not consume received bytes yet */
+  guint64              held;
   guint                n_closed;
   GArray              *resets;         /* Reset */
   gboolean             streams_available;
@@ -255,7 +257,10 @@ on_stream_data (FerryQuicConnection *conn,
   g_assert_false (in->fin);
   g_checksum_update (in->checksum, data, (gssize) len);
   in->received += len;
-  ferry_quic_connection_stream_consume (conn, stream_id, len);
+  if (peer->hold_credit)
+    peer->held += len;
+  else
+    ferry_quic_connection_stream_consume (conn, stream_id, len);
   if (fin)
     {
       in->fin = TRUE;
@@ -337,6 +342,10 @@ outgoing_pump (Outgoing *out)
       g_assert_true (ferry_quic_connection_stream_write (out->conn, out->stream_id, chunk, fin,
                                                          &error));
       g_assert_no_error (error);
+      /* Backpressure: a writer that waits for "stream-writable" never has
+       * more than the send buffer plus one chunk outstanding. */
+      g_assert_cmpuint (ferry_quic_connection_stream_get_buffered (out->conn, out->stream_id),
+                        <=, 8 * 1024 * 1024 + WRITE_CHUNK);
       out->offset += n;
       out->fin_written = fin;
     }
@@ -998,6 +1007,65 @@ test_stream_churn (Fixture       *fixture,
   g_assert_cmpuint (client->n_closed, ==, 400);
 }
 
+typedef struct
+{
+  Peer    *peer;
+  guint64  bytes;
+} ReceivedWait;
+
+static gboolean
+received_at_least (gpointer user_data)
+{
+  ReceivedWait *wait = user_data;
+
+  return wait->peer->held >= wait->bytes;
+}
+
+static gboolean
+client_buffered_is (gpointer user_data)
+{
+  ReceivedWait *wait = user_data;
+  Outgoing *out = g_ptr_array_index (wait->peer->outgoing, 0);
+
+  return ferry_quic_connection_stream_get_buffered (wait->peer->conn, out->stream_id)
+         == wait->bytes;
+}
+
+/* The receiver's window bounds what the sender may send until the receiver
+ * hands the credit back. */
+static void
+test_flow_control (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  const guint64 window = 256 * 1024;
+  g_autoptr(GBytes) bytes = random_bytes (4 * window);
+  ReceivedWait full = { server, window };
+  ReceivedWait more = { server, window + 1 };
+  FinWait fin = { server, 1 };
+  Outgoing *out;
+
+  ferry_quic_connection_set_stream_window (server->conn, window);
+  pin_each_other (client, server);
+  handshake (client, server);
+
+  server->hold_credit = TRUE;
+  out = send_on_new_stream (client, bytes);
+  g_assert_true (ferry_test_wait_until (received_at_least, &full, 5000));
+  /* Nothing beyond the window arrives while the credit is held. */
+  g_assert_false (ferry_test_wait_until (received_at_least, &more, 500));
+  g_assert_cmpuint (server->held, ==, window);
+  /* The sender released what was acknowledged and holds the rest. */
+  g_assert_true (ferry_test_wait_until (client_buffered_is, &(ReceivedWait) { client, 3 * window },
+                                        5000));
+
+  server->hold_credit = FALSE;
+  ferry_quic_connection_stream_consume (server->conn, out->stream_id, server->held);
+  g_assert_true (ferry_test_wait_until (fins_arrived, &fin, TRANSFER_TIMEOUT_MS));
+  assert_received (server, out);
+}
+
 static gboolean
 pipe_is_empty (gpointer user_data)
 {
@@ -1089,6 +1157,7 @@ main (int   argc,
       add_test ("peer-close", t, test_peer_close);
       add_test ("stream-reset", t, test_stream_reset);
       add_test ("stream-churn", t, test_stream_churn);
+      add_test ("flow-control", t, test_flow_control);
     }
   add_test ("lossy", TRANSPORT_PIPE, test_pipe_lossy);
   add_test ("idle-timeout", TRANSPORT_PIPE, test_pipe_idle_timeout);
