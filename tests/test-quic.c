@@ -45,6 +45,7 @@ struct _Pipe
   gboolean severed;
   guint64  dropped;
   guint64  reordered;
+  guint64  would_block;
 };
 
 /* A fixed xorshift sequence, so a lossy run loses the same datagrams each time. */
@@ -105,6 +106,7 @@ pipe_send (const guint8 *data,
   if (lane->queue.length >= pipe->capacity)
     {
       lane->blocked = TRUE;
+      pipe->would_block++;
       return FALSE;
     }
 
@@ -603,6 +605,12 @@ test_bulk (Fixture       *fixture,
 
   transfer_one (client, server, BULK_SIZE, TRANSFER_TIMEOUT_MS);
   g_assert_false (client->closed);
+  if (fixture->pipe != NULL)
+    {
+      g_test_message ("the sender was told to wait %" G_GUINT64_FORMAT " times",
+                      fixture->pipe->would_block);
+      g_assert_cmpuint (fixture->pipe->would_block, >, 0);
+    }
 }
 
 static void
