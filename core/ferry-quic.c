@@ -575,7 +575,9 @@ error_from_peer_close (FerryQuicConnection *self)
                           "The other side ended the secure handshake (TLS alert %u)", alert);
     }
 
-  if (ccerr.error_code == NGTCP2_NO_ERROR)
+  /* During the handshake an application close travels as the transport
+   * error APPLICATION_ERROR, without its code (RFC 9000, 10.2.3). */
+  if (ccerr.error_code == NGTCP2_NO_ERROR || ccerr.error_code == NGTCP2_APPLICATION_ERROR)
     {
       self->peer_closed = TRUE;
       self->peer_close_code = 0;

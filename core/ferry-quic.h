@@ -3,6 +3,19 @@
  * Ferry's transport: one QUIC connection (ngtcp2 + GnuTLS) carried over
  * datagrams that someone else sends and receives (libnice, or a test pipe).
  *
+ * Use: make the connection (client on the ICE-controlling side), send
+ * ferry_quic_connection_get_local_fingerprint() to the other side under the
+ * PAKE key and set theirs with ferry_quic_connection_set_peer_fingerprint(),
+ * give it a FerryQuicSendFunc, feed every received datagram to
+ * ferry_quic_connection_receive_datagram(), and call
+ * ferry_quic_connection_handshake_async(). Both sides pin each other's
+ * certificate; a mismatch fails both with FERRY_QUIC_ERROR_PEER_VERIFICATION.
+ *
+ * Streams are bidirectional. A stream is released (and the other side may
+ * open another) once both halves ended: answer a peer's FIN with an empty
+ * write with fin = TRUE, or reset the stream. At most 128 peer-opened
+ * streams are open at a time.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 

@@ -1122,6 +1122,27 @@ test_pipe_keep_alive (Fixture       *fixture,
   transfer_one (client, server, 64 * 1024, TRANSFER_TIMEOUT_MS);
 }
 
+/* Closing during the handshake still reads as a close on the other side. */
+static void
+test_close_during_handshake (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  Peer *client = &fixture->client;
+  Peer *server = &fixture->server;
+  Peer *peers[] = { client, server };
+
+  pin_each_other (client, server);
+  ferry_quic_connection_handshake_async (server->conn, NULL, on_handshake, server);
+  ferry_quic_connection_handshake_async (client->conn, NULL, on_handshake, client);
+  ferry_quic_connection_close (client->conn, 5, "changed my mind");
+
+  g_assert_true (ferry_test_wait_until (both_handshakes_done, peers, 5000));
+  g_assert_error (client->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_NOT_CONNECTED);
+  g_assert_error (server->handshake_error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_CLOSED_BY_PEER);
+  g_assert_true (client->closed);
+  g_assert_null (client->closed_error);
+}
+
 static void
 test_cancel_handshake (Fixture       *fixture,
                        gconstpointer  data)
@@ -1172,6 +1193,7 @@ main (int   argc,
   add_test ("handshake-timeout", TRANSPORT_PIPE, test_pipe_handshake_timeout);
   add_test ("junk", TRANSPORT_PIPE, test_pipe_junk);
   add_test ("cancel-handshake", TRANSPORT_PIPE, test_cancel_handshake);
+  add_test ("close-during-handshake", TRANSPORT_PIPE, test_close_during_handshake);
   add_test ("early-client", TRANSPORT_PIPE, test_pipe_early_client);
   add_test ("keep-alive", TRANSPORT_PIPE, test_pipe_keep_alive);
 
