@@ -47,6 +47,11 @@
 #   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478, use-auth-secret with
 #                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM; waits until it listens
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
+#   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
+#                               shapes every packet leaving NAME's namespace (its own and, on
+#                               a router, forwarded ones): delay and random loss through the
+#                               ferry-netem NFQUEUE helper ($FERRY_NETEM), rate (tc syntax,
+#                               e.g. 10mbit) through a TBF qdisc on each of its interfaces
 #   lab_env                     prints the lab as "key name value" lines (see serve below)
 #   lab_teardown                stops every process, deletes every namespace and file
 #
@@ -325,6 +330,43 @@ lab_host () {
   LAB_ADDR[$name]="192.168.$k.$((9 + n))"
   LAB_PUBLIC[$name]=${LAB_SITE_PUBLIC[$site]}
   LAB_ROUTER[$name]=${LAB_SITE_ROUTER[$site]}
+}
+
+lab_netem () {
+  local name=$1 ns delay=0 loss=0 rate="" opt iface waited=0 OPTIND=1
+  ns=$(lab_ns "$name") || return 1
+  shift
+  while getopts "d:l:r:" opt; do
+    case $opt in
+      d) delay=$OPTARG ;;
+      l) loss=$OPTARG ;;
+      r) rate=$OPTARG ;;
+      *) _lab_err "lab_netem: bad option"; return 1 ;;
+    esac
+  done
+  if [ "$delay" != 0 ] || [ "$loss" != 0 ]; then
+    [ -x "${FERRY_NETEM:-}" ] || { _lab_err "FERRY_NETEM does not name the helper"; return 1; }
+    lab_spawn "$name" "netem-$name" "$FERRY_NETEM" -q 0 -d "$delay" -l "$loss" >/dev/null
+    # Packets queued to a queue nobody listens on are dropped: wait for the helper first.
+    until grep -q '^ready$' "$LAB_DIR/netem-$name.log" 2>/dev/null; do
+      if [ "$waited" -ge 5000 ]; then
+        _lab_err "ferry-netem did not start in $ns"
+        return 1
+      fi
+      sleep 0.02
+      waited=$((waited + 20))
+    done
+    # The kernel has xt_NFQUEUE but no nft_queue: the rule goes through iptables.
+    ip netns exec "$ns" iptables -t mangle -A POSTROUTING ! -o lo -j NFQUEUE --queue-num 0 \
+      || return 1
+  fi
+  if [ -n "$rate" ]; then
+    for iface in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+      case $iface in lo|lan) continue ;; esac
+      ip netns exec "$ns" tc qdisc replace dev "$iface" root tbf rate "$rate" \
+        burst 16kb latency 200ms || return 1
+    done
+  fi
 }
 
 lab_start_coturn () {
