@@ -72,7 +72,7 @@ result_error (guint16 result)
                                   _("The router refused the port mapping"));
     case 3:
       return g_error_new_literal (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NETWORK_FAILURE,
-                                  _("The router is not connected to the internet"));
+                                  _("The router has no public internet address to map a port on"));
     case 4:
       return g_error_new_literal (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NO_RESOURCES,
                                   _("The router has no port mappings left"));

@@ -88,10 +88,12 @@ result_error (guint8 result)
                                     "prevents port mapping"));
     case 7:  /* NETWORK_FAILURE */
       return g_error_new_literal (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NETWORK_FAILURE,
-                                  _("The router is not connected to the internet"));
+                                  _("The router has no public internet address to map a port on"));
+    case 11: /* CANNOT_PROVIDE_EXTERNAL */
+      return g_error_new_literal (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NO_RESOURCES,
+                                  _("The router cannot give out a public address and port"));
     case 8:  /* NO_RESOURCES */
     case 10: /* USER_EX_QUOTA */
-    case 11: /* CANNOT_PROVIDE_EXTERNAL */
     case 13: /* EXCESSIVE_REMOTE_PEERS */
       return g_error_new_literal (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NO_RESOURCES,
                                   _("The router has no port mappings left"));

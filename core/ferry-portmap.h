@@ -21,7 +21,8 @@ G_BEGIN_DECLS
  * @FERRY_PORTMAP_ERROR_TIMEOUT: the router did not answer in time
  * @FERRY_PORTMAP_ERROR_NOT_SUPPORTED: the router does not offer this kind of port mapping
  * @FERRY_PORTMAP_ERROR_NOT_AUTHORIZED: the router refuses to map this port
- * @FERRY_PORTMAP_ERROR_NETWORK_FAILURE: the router has no working internet connection
+ * @FERRY_PORTMAP_ERROR_NETWORK_FAILURE: the router has no public address (no connection yet,
+ *   or it sits behind another NAT such as a carrier's)
  * @FERRY_PORTMAP_ERROR_NO_RESOURCES: the router has no mapping left to give
  * @FERRY_PORTMAP_ERROR_PROTOCOL: the router rejected the request as malformed
  * @FERRY_PORTMAP_ERROR_FAILED: anything else (a local socket error)

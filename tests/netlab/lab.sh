@@ -120,7 +120,24 @@ _lab_link () {
   ip -n "$ns1" link set "$if1" up && ip -n "$ns2" link set "$if2" up
 }
 
+# A lab whose owner was killed with SIGKILL (no trap runs then) leaves its namespaces behind.
+# Their names carry the owner's pid: remove those whose owner is gone, and whatever our lab
+# servers still run inside them.
+_lab_reap_stale () {
+  local ns pid owner
+  for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^fl[0-9]+-' ); do
+    owner=${ns%%-*}
+    owner=${owner#fl}
+    kill -0 "$owner" 2>/dev/null && continue
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      kill -KILL "$pid" 2>/dev/null
+    done
+    ip netns del "$ns" 2>/dev/null && _lab_err "removed the stale namespace $ns"
+  done
+}
+
 lab_init () {
+  _lab_reap_stale
   LAB_ID=${1:-fl$$}
   LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-lab-$LAB_ID.XXXXXX") || return 1
   LAB_TURN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')

@@ -163,5 +163,36 @@ lab_exec m upnpc -u "http://$gw:5000/rootDesc.xml" -d 6000 UDP >/dev/null 2>&1
 rules=$(ip netns exec "$router" nft list ruleset)
 ok "deleting the UPnP mapping removes the rule" eval '[[ $rules != *"dnat ip to $maddr:6000"* ]]'
 
+# Teardown leaves nothing: no namespace, no server process, no file.
+id=$LAB_ID
+dir=$LAB_DIR
+mapfile -t pids < "$LAB_DIR/pids"
+lab_teardown
+ok "teardown removes every namespace" eval '! ip netns list | grep -q "^$id-"'
+ok "teardown removes the lab's files" eval '[ ! -e "$dir" ]'
+all_dead () { local p; for p in "$@"; do ! kill -0 "$p" 2>/dev/null || return 1; done; }
+ok "teardown stops every server" all_dead "${pids[@]}"
+
+# A lab whose owner died without its trap (SIGKILL) is reaped by the next lab. Pid 4194304
+# is above the kernel's pid_max, so this owner can never be alive.
+ip netns add fl4194304-stale
+_lab_reap_stale 2>/dev/null
+ok "stale namespaces of dead owners are reaped" eval '! ip netns list | grep -q "^fl4194304-"'
+
+# A served lab (what C tests use) goes away when its parent closes the pipe or dies.
+coproc SERVED { bash "${FERRY_LAB_SH:-$HERE/lab.sh}" serve x:hard+mappable 2>&1; }
+served_id=
+while read -r -t 30 line <&"${SERVED[0]}"; do
+  case $line in
+    "id - "*) served_id=${line#id - } ;;
+    ready) break ;;
+  esac
+done
+ok "a served lab comes up" eval '[ -n "$served_id" ] && ip netns list | grep -q "^$served_id-x"'
+exec {SERVED[1]}>&-
+wait "$SERVED_PID"
+ok "a served lab is torn down when its stdin closes" \
+  eval '[ -n "$served_id" ] && ! ip netns list | grep -q "^$served_id-"'
+
 echo "1..$n"
 exit $failed

@@ -566,11 +566,38 @@ test_router_without_service (void)
   g_assert_cmpint (elapsed, <, 500);
 }
 
+static void
+test_behind_cgnat (void)
+{
+  /* miniupnpd answers NAT-PMP with "network failure" and PCP with a resource failure. */
+  const struct { const char *protocol; int code; } cases[] = {
+    { "natpmp", FERRY_PORTMAP_ERROR_NETWORK_FAILURE },
+    { "pcp", FERRY_PORTMAP_ERROR_NO_RESOURCES },
+  };
+  g_autoptr(FerryLabChild) child = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* miniupnpd on a home router whose WAN address is in 100.64.0.0/10 refuses to map: a
+   * mapping at home cannot help behind a carrier-grade NAT, and the client says so at once
+   * instead of waiting for a timeout. */
+  child = ferry_lab_child_new (lab, "c", "portmap", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *reply = ferry_lab_child_call (child, CALL_MS, "map %s default 4000 60",
+                                                     cases[i].protocol);
+      gint64 elapsed = assert_error_reply (reply, cases[i].code);
+
+      g_assert_cmpint (elapsed, <, 500);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
 {
-  const char * const hosts[] = { "m:hard+mappable", "d:dark", "nog:nogw", "e:easy", NULL };
+  const char * const hosts[] = { "m:hard+mappable", "d:dark", "nog:nogw", "e:easy",
+                                 "c:cgnat+mappable", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *reason = NULL;
   int status;
@@ -598,6 +625,7 @@ main (int   argc,
   g_test_add_func ("/netlab/portmap/silent-gateway", test_silent_gateway);
   g_test_add_func ("/netlab/portmap/no-gateway", test_no_gateway);
   g_test_add_func ("/netlab/portmap/router-without-service", test_router_without_service);
+  g_test_add_func ("/netlab/portmap/behind-cgnat", test_behind_cgnat);
 
   status = g_test_run ();
   g_clear_pointer (&lab, ferry_lab_free);
