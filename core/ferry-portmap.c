@@ -346,9 +346,10 @@ static GError *
 exchange_socket_error (Exchange *exchange,
                        GError   *socket_error)
 {
-  g_autofree char *server = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (exchange->server));
+  g_autofree char *server = NULL;
   GError *error;
 
+  server = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (exchange->server));
   if (g_error_matches (socket_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
     error = g_error_new (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NOT_SUPPORTED,
                          _("The router at %s does not offer port mapping"), server);
@@ -407,8 +408,9 @@ exchange_deadline_cb (gpointer user_data)
 {
   GTask *task = user_data;
   Exchange *exchange = g_task_get_task_data (task);
-  g_autofree char *server = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (exchange->server));
+  g_autofree char *server = NULL;
 
+  server = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (exchange->server));
   exchange_complete (task, NULL,
                      g_error_new (FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_TIMEOUT,
                                   _("The router at %s did not answer"), server));
@@ -527,8 +529,8 @@ ferry_portmap_exchange_async (GInetSocketAddress              *server,
     }
   g_socket_set_blocking (exchange->socket, FALSE);
 
-  exchange->request = funcs->build (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)),
-                                    funcs_data);
+  exchange->request =
+    funcs->build (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)), funcs_data);
 
   /* From here the sources hold the task through this reference until exchange_complete. */
   g_object_ref (task);

@@ -64,41 +64,41 @@ typedef struct _FerryPortMapping FerryPortMapping;
 
 #define FERRY_TYPE_PORT_MAPPING (ferry_port_mapping_get_type ())
 
-GQuark                 ferry_portmap_error_quark            (void);
-GType                  ferry_port_mapping_get_type          (void) G_GNUC_CONST;
+GQuark                 ferry_portmap_error_quark                (void);
+GType                  ferry_port_mapping_get_type              (void) G_GNUC_CONST;
 
-FerryPortMapping      *ferry_port_mapping_ref               (FerryPortMapping *mapping);
-void                   ferry_port_mapping_unref             (FerryPortMapping *mapping);
-FerryPortmapProtocol   ferry_port_mapping_get_protocol      (FerryPortMapping *mapping);
-FerryPortmapTransport  ferry_port_mapping_get_transport     (FerryPortMapping *mapping);
-GInetSocketAddress    *ferry_port_mapping_get_server        (FerryPortMapping *mapping);
-guint16                ferry_port_mapping_get_internal_port (FerryPortMapping *mapping);
-GInetAddress          *ferry_port_mapping_get_external_address (FerryPortMapping *mapping);
-guint16                ferry_port_mapping_get_external_port (FerryPortMapping *mapping);
-guint32                ferry_port_mapping_get_lifetime      (FerryPortMapping *mapping);
-gint64                 ferry_port_mapping_get_expiry        (FerryPortMapping *mapping);
-char                  *ferry_port_mapping_to_string         (FerryPortMapping *mapping);
+FerryPortMapping      *ferry_port_mapping_ref                   (FerryPortMapping *mapping);
+void                   ferry_port_mapping_unref                 (FerryPortMapping *mapping);
+FerryPortmapProtocol   ferry_port_mapping_get_protocol          (FerryPortMapping *mapping);
+FerryPortmapTransport  ferry_port_mapping_get_transport         (FerryPortMapping *mapping);
+GInetSocketAddress    *ferry_port_mapping_get_server            (FerryPortMapping *mapping);
+guint16                ferry_port_mapping_get_internal_port     (FerryPortMapping *mapping);
+GInetAddress          *ferry_port_mapping_get_external_address  (FerryPortMapping *mapping);
+guint16                ferry_port_mapping_get_external_port     (FerryPortMapping *mapping);
+guint32                ferry_port_mapping_get_lifetime          (FerryPortMapping *mapping);
+gint64                 ferry_port_mapping_get_expiry            (FerryPortMapping *mapping);
+char                  *ferry_port_mapping_to_string             (FerryPortMapping *mapping);
 
-GInetAddress          *ferry_portmap_parse_route_table      (const char       *contents,
-                                                             GError          **error);
-GInetAddress          *ferry_portmap_discover_gateway       (GError          **error);
-GInetSocketAddress    *ferry_portmap_default_server         (GError          **error);
+GInetAddress          *ferry_portmap_parse_route_table          (const char       *contents,
+                                                                 GError          **error);
+GInetAddress          *ferry_portmap_discover_gateway           (GError          **error);
+GInetSocketAddress    *ferry_portmap_default_server             (GError          **error);
 
-void                   ferry_portmap_renew_async            (FerryPortMapping    *mapping,
-                                                             guint32              lifetime,
-                                                             guint                timeout_ms,
-                                                             GCancellable        *cancellable,
-                                                             GAsyncReadyCallback  callback,
-                                                             gpointer             user_data);
-FerryPortMapping      *ferry_portmap_renew_finish           (GAsyncResult        *result,
-                                                             GError             **error);
-void                   ferry_portmap_unmap_async            (FerryPortMapping    *mapping,
-                                                             guint                timeout_ms,
-                                                             GCancellable        *cancellable,
-                                                             GAsyncReadyCallback  callback,
-                                                             gpointer             user_data);
-gboolean               ferry_portmap_unmap_finish           (GAsyncResult        *result,
-                                                             GError             **error);
+void                   ferry_portmap_renew_async                (FerryPortMapping    *mapping,
+                                                                 guint32              lifetime,
+                                                                 guint                timeout_ms,
+                                                                 GCancellable        *cancellable,
+                                                                 GAsyncReadyCallback  callback,
+                                                                 gpointer             user_data);
+FerryPortMapping      *ferry_portmap_renew_finish               (GAsyncResult        *result,
+                                                                 GError             **error);
+void                   ferry_portmap_unmap_async                (FerryPortMapping    *mapping,
+                                                                 guint                timeout_ms,
+                                                                 GCancellable        *cancellable,
+                                                                 GAsyncReadyCallback  callback,
+                                                                 gpointer             user_data);
+gboolean               ferry_portmap_unmap_finish               (GAsyncResult        *result,
+                                                                 GError             **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryPortMapping, ferry_port_mapping_unref)
 

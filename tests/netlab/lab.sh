@@ -198,7 +198,8 @@ _lab_router_rules () {
   case $kind in
     hard) masq="masquerade fully-random" ;;
     udp-blocked)
-      filter="iifname \"lan\" oifname \"wan\" meta l4proto udp ip daddr != $LAB_RENDEZVOUS_IP drop" ;;
+      filter="iifname \"lan\" oifname \"wan\" meta l4proto udp"
+      filter="$filter ip daddr != $LAB_RENDEZVOUS_IP drop" ;;
     dark)
       filter="drop"
       input="iifname \"lan\" drop"

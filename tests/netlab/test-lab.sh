@@ -71,7 +71,8 @@ lab_host d dark || bail "host d"
 lab_host nog nogw || bail "host nog"
 lab_start_coturn || bail "coturn did not start"
 
-carrier_lan=$(ip -n "$(lab_ns c-carol)" -4 -o addr show dev lan | awk '{ split($4, a, "/"); print a[1] }')
+carrier_lan=$(ip -n "$(lab_ns c-carol)" -4 -o addr show dev lan \
+                | awk '{ split($4, a, "/"); print a[1] }')
 lab_spawn inet echo1 "$UDP" echo 11.0.0.4 7000 >/dev/null
 lab_spawn inet echo2 "$UDP" echo 11.0.0.5 7000 >/dev/null
 lab_spawn inet echo-rv "$UDP" echo "$LAB_RENDEZVOUS_IP" 7000 >/dev/null
@@ -98,7 +99,8 @@ ok "easy NAT keeps the mapping for a second destination" is "${out[1]:-}" "${out
 mapfile -t out < <(lab_exec bob "$UDP" probe -p 40000 11.0.0.4:7000 11.0.0.5:7000)
 ok "hard NAT maps to its public address" like "${out[0]:-}" "$(lab_public_addr bob):*"
 ok "hard NAT gives a second destination another port" \
-  eval '[ -n "${out[1]:-}" ] && [ "${out[1]%:*}" = "${out[0]%:*}" ] && [ "${out[1]}" != "${out[0]}" ]'
+  eval '[ -n "${out[1]:-}" ] && [ "${out[1]%:*}" = "${out[0]%:*}" ] \
+        && [ "${out[1]}" != "${out[0]}" ]'
 
 # CGNAT: translated twice, first to 100.64/10, then to the carrier's public address.
 out=$(lab_exec carol "$UDP" probe 11.0.0.4:7000)

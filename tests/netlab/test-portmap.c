@@ -46,7 +46,8 @@ static void
 reply_mapping (Client           *client,
                FerryPortMapping *mapping)
 {
-  g_autofree char *address = g_inet_address_to_string (ferry_port_mapping_get_external_address (mapping));
+  GInetAddress *external = ferry_port_mapping_get_external_address (mapping);
+  g_autofree char *address = g_inet_address_to_string (external);
 
   ferry_lab_request_reply (client->request, "ok %s %s %u %u %" G_GINT64_FORMAT,
                            ferry_port_mapping_get_protocol (mapping) == FERRY_PORTMAP_PROTOCOL_PCP
