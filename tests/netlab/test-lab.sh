@@ -136,6 +136,16 @@ out=$(lab_exec alice turnutils_stunclient -p 3478 "$LAB_COTURN_IP" 2>&1)
 ok "coturn answers a STUN binding request" \
   like "$out" "*UDP reflexive addr: $(lab_public_addr alice):*"
 
+# coturn relays for clients with REST credentials made from the shared secret, and only
+# for them (the rendezvous will hand out such credentials).
+out=$(lab_exec alice timeout 20 turnutils_uclient -y -c -W "$LAB_TURN_SECRET" -u alice \
+        -n 5 -m 1 -l 100 "$LAB_COTURN_IP" 2>&1)
+ok "coturn relays with REST credentials" \
+  like "$out" "*tot_send_msgs=10, tot_recv_msgs=10*Total lost packets 0 *"
+out=$(lab_exec alice timeout 20 turnutils_uclient -y -c -W not-the-secret -u alice \
+        -n 5 -m 1 "$LAB_COTURN_IP" 2>&1)
+ok "coturn refuses credentials from another secret" like "$out" "*Cannot complete Allocation*"
+
 # miniupnpd: NAT-PMP and UPnP IGD mappings that really forward traffic.
 router=$(lab_router m)
 gw=$(lab_gateway m)
