@@ -130,6 +130,9 @@ ferry_portmap_renewer_constructed (GObject *object)
   g_assert (self->mapping != NULL);
   if (self->lifetime == 0)
     self->lifetime = ferry_port_mapping_get_lifetime (self->mapping);
+  /* A router may grant 0 s; renewing must still ask for something (RFC 6886's 2 hours). */
+  if (self->lifetime == 0)
+    self->lifetime = 7200;
 
   schedule (self, (ferry_port_mapping_get_expiry (self->mapping) - g_get_monotonic_time ()) / 2);
 }
