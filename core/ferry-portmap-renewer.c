@@ -11,8 +11,6 @@
 
 #include "config.h"
 
-#include <glib/gi18n-lib.h>
-
 #include "ferry-portmap-renewer.h"
 
 /* Below this much time left, another attempt could not finish before the mapping ends. */
