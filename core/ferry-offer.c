@@ -1280,12 +1280,14 @@ offer_key (FerryOffer *self,
 
   crypto_generichash_init (&state, NULL, 0, FERRY_HASH_SIZE);
   crypto_generichash_update (&state, (const guint8 *) domain, strlen (domain) + 1);
-  update_u64 (&state, sorted->len);
 
   for (guint i = 0; i < sorted->len; i++)
     {
       FerryOfferEntry *entry = g_ptr_array_index (sorted, i);
       guint8 kind = entry->kind == FERRY_OFFER_ENTRY_FILE ? 'f' : 'd';
+
+      if (!with_content && strchr (entry->path, '/') != NULL)
+        continue;
 
       crypto_generichash_update (&state, &kind, 1);
       /* The NUL ends the path: paths can't contain one, so no ambiguity. */
@@ -1323,20 +1325,21 @@ ferry_offer_dup_transfer_key (FerryOffer *self)
 }
 
 /**
- * ferry_offer_dup_paths_key:
+ * ferry_offer_dup_selection_key:
  *
- * Like ferry_offer_dup_transfer_key() but over the paths and kinds only: it
- * stays the same when a file changed on the sender, so the store can still
- * resume the files that did not change.
+ * Like ferry_offer_dup_transfer_key() but over the top-level names and
+ * kinds only: what the person chose to send. It stays the same when files
+ * inside changed, were added or removed on the sender, so the store can
+ * still resume the files that did not change.
  *
  * Returns: (transfer full): 64 hex digits
  */
 char *
-ferry_offer_dup_paths_key (FerryOffer *self)
+ferry_offer_dup_selection_key (FerryOffer *self)
 {
   g_return_val_if_fail (FERRY_IS_OFFER (self), NULL);
 
-  return offer_key (self, "ferry-paths-key-v1", FALSE);
+  return offer_key (self, "ferry-selection-key-v1", FALSE);
 }
 
 const char *

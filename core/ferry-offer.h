@@ -132,7 +132,7 @@ guint64                ferry_offer_get_total_size        (FerryOffer            
 guint                  ferry_offer_get_n_skipped_symlinks (FerryOffer             *self);
 guint                  ferry_offer_get_n_skipped_special (FerryOffer              *self);
 char                  *ferry_offer_dup_transfer_key      (FerryOffer              *self);
-char                  *ferry_offer_dup_paths_key         (FerryOffer              *self);
+char                  *ferry_offer_dup_selection_key     (FerryOffer              *self);
 
 char                  *ferry_offer_escape_name           (const char              *name,
                                                           gssize                   len);

@@ -53,7 +53,7 @@ static const char * const migrations[] = {
   "  id            INTEGER PRIMARY KEY,"
   "  direction     TEXT    NOT NULL CHECK (direction IN ('send', 'receive')),"
   "  transfer_key  TEXT    NOT NULL,"
-  "  paths_key     TEXT    NOT NULL,"
+  "  selection_key TEXT    NOT NULL,"
   "  state         TEXT    NOT NULL CHECK (state IN ('active', 'interrupted', 'completed',"
   "                                                  'failed', 'cancelled')),"
   "  peer_name     TEXT,"
@@ -68,7 +68,7 @@ static const char * const migrations[] = {
   "  error_message TEXT"
   ");"
   "CREATE INDEX transfers_by_key ON transfers (direction, transfer_key);"
-  "CREATE INDEX transfers_by_paths ON transfers (direction, paths_key);"
+  "CREATE INDEX transfers_by_selection ON transfers (direction, selection_key);"
   "CREATE INDEX transfers_by_time ON transfers (created_at);"
   "CREATE TABLE files ("
   "  id          INTEGER PRIMARY KEY,"
@@ -545,6 +545,32 @@ pending_wait_us (FerryStore *self)
   return wait;
 }
 
+static gboolean
+unref_task_cb (gpointer data)
+{
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The task holds the store. Were the worker to drop the last reference to
+ * a task, it could end up disposing the store, and so joining itself: the
+ * reference goes back to the caller's context, right behind the result.
+ */
+static void
+release_task (GTask *task)
+{
+  GSource *source = g_idle_source_new ();
+
+  /* Not g_main_context_invoke(): it would run the function right here when
+   * it can acquire the context.
+   */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, unref_task_cb, task, NULL);
+  g_source_set_static_name (source, "[ferry-store] release task");
+  g_source_attach (source, g_task_get_context (task));
+  g_source_unref (source);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -579,7 +605,7 @@ worker_main (gpointer data)
         {
           if (!g_task_return_error_if_cancelled (job->task))
             job->func (self, job->task);
-          g_object_unref (job->task);
+          release_task (job->task);
         }
       g_free (job);
     }
@@ -680,6 +706,8 @@ open_database (FerryStore  *self,
                    "The database “%s” can't use write-ahead logging", self->path);
       return FALSE;
     }
+  /* A statement still open would keep the migrations from committing. */
+  g_clear_pointer (&journal, sqlite3_finalize);
 
   if (!db_exec (self->db, "PRAGMA synchronous = FULL", error)
       || !db_exec (self->db, "PRAGMA foreign_keys = ON", error))
@@ -1009,7 +1037,7 @@ load_transfer (sqlite3  *db,
 }
 
 /* Finds the newest unfinished transfer with this key (column "transfer_key"
- * or "paths_key"); 0 if none.
+ * or "selection_key"); 0 if none.
  */
 static gboolean
 find_unfinished (sqlite3              *db,
@@ -1024,7 +1052,8 @@ find_unfinished (sqlite3              *db,
   g_autoptr(sqlite3_stmt) stmt = NULL;
   int rc;
 
-  g_assert (g_str_equal (key_column, "transfer_key") || g_str_equal (key_column, "paths_key"));
+  g_assert (g_str_equal (key_column, "transfer_key")
+            || g_str_equal (key_column, "selection_key"));
 
   sql = g_strdup_printf ("SELECT id FROM transfers WHERE direction = ? AND %s = ? "
                          "AND target_folder IS ? AND state IN ('active', 'interrupted') "
@@ -1167,7 +1196,7 @@ job_begin_transfer (FerryStore *self,
   FerryStoreDirection direction = request->state;
   FerryOffer *offer = request->offer;
   g_autofree char *transfer_key = ferry_offer_dup_transfer_key (offer);
-  g_autofree char *paths_key = ferry_offer_dup_paths_key (offer);
+  g_autofree char *selection_key = ferry_offer_dup_selection_key (offer);
   const char *target = request->text1;
   const char *peer = request->text2;
   g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -1185,7 +1214,8 @@ job_begin_transfer (FerryStore *self,
   if (!find_unfinished (self->db, direction, "transfer_key", transfer_key, target, &id, &error))
     goto failed;
   if (id == 0
-      && !find_unfinished (self->db, direction, "paths_key", paths_key, target, &id, &error))
+      && !find_unfinished (self->db, direction, "selection_key", selection_key, target, &id,
+                           &error))
     goto failed;
 
   resumed = id != 0;
@@ -1211,14 +1241,14 @@ job_begin_transfer (FerryStore *self,
   else
     {
       stmt = db_prepare (self->db,
-                         "INSERT INTO transfers (direction, transfer_key, paths_key, state, "
+                         "INSERT INTO transfers (direction, transfer_key, selection_key, state, "
                          "peer_name, target_folder, created_at, total_bytes, n_files) "
                          "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)", &error);
       if (stmt == NULL)
         goto failed;
       sqlite3_bind_text (stmt, 1, direction_names[direction], -1, SQLITE_STATIC);
       sqlite3_bind_text (stmt, 2, transfer_key, -1, SQLITE_STATIC);
-      sqlite3_bind_text (stmt, 3, paths_key, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 3, selection_key, -1, SQLITE_STATIC);
       bind_text_or_null (stmt, 4, peer);
       bind_text_or_null (stmt, 5, target);
       sqlite3_bind_int64 (stmt, 6, g_get_real_time ());
@@ -1256,8 +1286,8 @@ failed:
  *
  * Starts recording a transfer, or picks up an unfinished earlier attempt of
  * the same offer in the same direction and target folder: first one with
- * the same transfer key, else one with the same paths (some files changed
- * on the sender). When resumed, files that changed lose their verified
+ * the same transfer key, else one with the same selection key (the same
+ * chosen items, with files inside changed, added or removed on the sender). When resumed, files that changed lose their verified
  * blocks, files no longer offered are dropped, new ones added.
  *
  * The result lists the files with their verified blocks: resume each at

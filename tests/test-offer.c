@@ -226,7 +226,7 @@ test_round_trip (Fixture       *fixture,
 
   /* The paths key ignores contents; the transfer key does not. */
   {
-    g_autofree char *paths_a = ferry_offer_dup_paths_key (offer);
+    g_autofree char *paths_a = ferry_offer_dup_selection_key (offer);
     g_autofree char *paths_b = NULL;
     g_autofree char *key_a = ferry_offer_dup_transfer_key (offer);
     g_autofree char *key_b = NULL;
@@ -235,7 +235,7 @@ test_round_trip (Fixture       *fixture,
     write_file (single, "changed", -1);
     changed = build_offer (files, 2, &error);
     g_assert_no_error (error);
-    paths_b = ferry_offer_dup_paths_key (changed);
+    paths_b = ferry_offer_dup_selection_key (changed);
     key_b = ferry_offer_dup_transfer_key (changed);
     g_assert_cmpstr (paths_a, ==, paths_b);
     g_assert_cmpstr (key_a, !=, key_b);
