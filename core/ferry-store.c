@@ -1287,8 +1287,9 @@ failed:
  * Starts recording a transfer, or picks up an unfinished earlier attempt of
  * the same offer in the same direction and target folder: first one with
  * the same transfer key, else one with the same selection key (the same
- * chosen items, with files inside changed, added or removed on the sender). When resumed, files that changed lose their verified
- * blocks, files no longer offered are dropped, new ones added.
+ * chosen items, with files inside changed, added or removed on the
+ * sender). When resumed, files that changed lose their verified blocks,
+ * files no longer offered are dropped, new ones added.
  *
  * The result lists the files with their verified blocks: resume each at
  * ferry_store_file_get_resume_offset().
