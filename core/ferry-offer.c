@@ -807,6 +807,12 @@ ferry_offer_new_from_json (const char              *json,
       offer_add_entry (self, g_ptr_array_index (valid, i));
   }
 
+  /* The declared total is redundant; a mismatch means a broken sender. */
+  if (!member_int (root, "total_size", FALSE, &n_declared)
+      || (json_object_has_member (root, "total_size")
+          && n_declared != (gint64) self->total_size))
+    goto malformed;
+
   return g_steal_pointer (&self);
 
 malformed:
@@ -1150,14 +1156,13 @@ ferry_offer_new_from_files_async (GFile               **files,
 
   g_return_if_fail (files != NULL || n_files == 0);
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  for (guint i = 0; i < n_files; i++)
+    g_return_if_fail (G_IS_FILE (files[i]));
 
   job = g_new0 (BuildJob, 1);
   job->files = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < n_files; i++)
-    {
-      g_return_if_fail (G_IS_FILE (files[i]));
-      g_ptr_array_add (job->files, g_object_ref (files[i]));
-    }
+    g_ptr_array_add (job->files, g_object_ref (files[i]));
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_offer_new_from_files_async);

@@ -349,7 +349,19 @@ open_folders (FerryReceiveTarget  *self,
     {
       int next;
 
-      if (mkdirat (fd, components[i], 0755) != 0 && errno != EEXIST)
+      if (mkdirat (fd, components[i], 0755) == 0)
+        {
+          /* Make the new folder's name durable, or a crash could lose the
+           * folder with every verified file in it.
+           */
+          if (fsync (fd) != 0)
+            {
+              set_errno_error (error, errno, path, "creating");
+              close (fd);
+              return -1;
+            }
+        }
+      else if (errno != EEXIST)
         {
           set_errno_error (error, errno, path, "creating");
           close (fd);

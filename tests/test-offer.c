@@ -374,6 +374,8 @@ test_hostile (Fixture       *fixture,
     { "{\"ferry-offer\":1,\"entries\":[{\"path\":\"a\",\"type\":\"symlink\"}]}",
       NULL, FERRY_OFFER_ERROR_MALFORMED },
     { "{\"ferry-offer\":1,\"entries\":{}}", NULL, FERRY_OFFER_ERROR_MALFORMED },
+    { "{\"ferry-offer\":1,\"total_size\":5,\"entries\":[{\"path\":\"f\",\"type\":\"file\","
+      "\"size\":1,\"content_id\":\"" HEX_ID "\"}]}", NULL, FERRY_OFFER_ERROR_MALFORMED },
     { "{\"ferry-offer\":1,\"entries\":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]}", NULL,
       FERRY_OFFER_ERROR_MALFORMED },
     { "[1,2,3]", NULL, FERRY_OFFER_ERROR_MALFORMED },
@@ -537,6 +539,38 @@ test_million_entries (void)
   assert_refused_fast (full, &limits, FERRY_OFFER_ERROR_TOO_MANY_ENTRIES);
 }
 
+static void
+test_limit_boundary (void)
+{
+  g_autoptr(GString) json = g_string_sized_new (12 * 1000 * 1000);
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  /* Exactly the default limit of entries is fine, and not slow… */
+  g_string_append (json, "{\"ferry-offer\":1,\"entries\":[{\"path\":\"d\",\"type\":\"folder\"}");
+  for (guint i = 1; i < 100000; i++)
+    g_string_append_printf (json, ",{\"path\":\"d/f%u\",\"type\":\"file\",\"size\":%u,"
+                            "\"content_id\":\"" HEX_ID "\"}", i, i);
+  g_string_append (json, "]}");
+
+  start = g_get_monotonic_time ();
+  offer = ferry_offer_new_from_json (json->str, json->len, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("100000 entries validated in %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_cmpuint (ferry_offer_get_n_entries (offer), ==, 100000);
+  g_assert_cmpuint (ferry_offer_get_total_size (offer), ==, (guint64) 99999 * 100000 / 2);
+  g_clear_object (&offer);
+
+  /* … one more is not. */
+  g_string_truncate (json, json->len - 2);
+  g_string_append (json, ",{\"path\":\"one-more\",\"type\":\"folder\"}]}");
+  offer = ferry_offer_new_from_json (json->str, json->len, NULL, &error);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_TOO_MANY_ENTRIES);
+  g_assert_null (offer);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -552,6 +586,7 @@ main (int   argc,
   g_test_add_func ("/offer/message-escaping", test_message_escaping);
   g_test_add_func ("/offer/size-limit", test_size_limit);
   g_test_add_func ("/offer/million-entries", test_million_entries);
+  g_test_add_func ("/offer/limit-boundary", test_limit_boundary);
 
   return g_test_run ();
 }
