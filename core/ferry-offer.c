@@ -929,8 +929,7 @@ local_entry_new (const char *path,
 }
 
 static gboolean
-local_name_to_utf8 (GFile       *file,
-                    const char  *name,
+local_name_to_utf8 (const char  *name,
                     char       **utf8,
                     GError     **error)
 {
@@ -1005,7 +1004,7 @@ walk_folder (FerryOffer    *self,
               continue;
             }
 
-          if (!local_name_to_utf8 (child, g_file_info_get_name (info), &name, error))
+          if (!local_name_to_utf8 (g_file_info_get_name (info), &name, error))
             {
               ok = FALSE;
               break;
@@ -1077,7 +1076,7 @@ build_thread (GTask        *task,
       if (info == NULL)
         goto failed;
 
-      if (!local_name_to_utf8 (file, basename, &name, &error))
+      if (!local_name_to_utf8 (basename, &name, &error))
         goto failed;
 
       type = g_file_info_get_file_type (info);

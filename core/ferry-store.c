@@ -1077,20 +1077,23 @@ find_unfinished (sqlite3              *db,
   return TRUE;
 }
 
+static sqlite3_stmt *
+prepare_insert_file (sqlite3  *db,
+                     GError  **error)
+{
+  return db_prepare (db,
+                     "INSERT INTO files (transfer_id, path, kind, size, content_id, mode, state) "
+                     "VALUES (?, ?, ?, ?, ?, ?, 'pending')", error);
+}
+
 static gboolean
 insert_file (sqlite3                *db,
+             sqlite3_stmt           *stmt,
              gint64                  transfer_id,
              const FerryOfferEntry  *entry,
              GError                **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = NULL;
   gboolean is_file = ferry_offer_entry_get_kind (entry) == FERRY_OFFER_ENTRY_FILE;
-
-  stmt = db_prepare (db,
-                     "INSERT INTO files (transfer_id, path, kind, size, content_id, mode, state) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 'pending')", error);
-  if (stmt == NULL)
-    return FALSE;
 
   sqlite3_bind_int64 (stmt, 1, transfer_id);
   sqlite3_bind_text (stmt, 2, ferry_offer_entry_get_path (entry), -1, SQLITE_TRANSIENT);
@@ -1116,6 +1119,7 @@ reconcile_files (sqlite3     *db,
   g_autoptr(sqlite3_stmt) discard = NULL;
   g_autoptr(sqlite3_stmt) change = NULL;
   g_autoptr(sqlite3_stmt) remove = NULL;
+  g_autoptr(sqlite3_stmt) insert = NULL;
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GArray) stale = g_array_new (FALSE, FALSE, sizeof (gint64));
   int rc;
@@ -1126,7 +1130,8 @@ reconcile_files (sqlite3     *db,
   change = db_prepare (db, "UPDATE files SET kind = ?, size = ?, content_id = ?, mode = ?, "
                            "state = 'pending' WHERE id = ?", error);
   remove = db_prepare (db, "DELETE FROM files WHERE id = ?", error);
-  if (select == NULL || discard == NULL || change == NULL || remove == NULL)
+  insert = prepare_insert_file (db, error);
+  if (select == NULL || discard == NULL || change == NULL || remove == NULL || insert == NULL)
     return FALSE;
 
   sqlite3_bind_int64 (select, 1, transfer_id);
@@ -1181,7 +1186,7 @@ reconcile_files (sqlite3     *db,
       const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
 
       if (!g_hash_table_contains (seen, ferry_offer_entry_get_path (entry))
-          && !insert_file (db, transfer_id, entry, error))
+          && !insert_file (db, insert, transfer_id, entry, error))
         return FALSE;
     }
 
@@ -1200,6 +1205,7 @@ job_begin_transfer (FerryStore *self,
   const char *target = request->text1;
   const char *peer = request->text2;
   g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(sqlite3_stmt) insert = NULL;
   FerryStoreTransfer *transfer;
   GError *error = NULL;
   gboolean resumed;
@@ -1258,8 +1264,11 @@ job_begin_transfer (FerryStore *self,
         goto failed;
       id = sqlite3_last_insert_rowid (self->db);
 
+      insert = prepare_insert_file (self->db, &error);
+      if (insert == NULL)
+        goto failed;
       for (guint i = 0; i < ferry_offer_get_n_entries (offer); i++)
-        if (!insert_file (self->db, id, ferry_offer_get_entry (offer, i), &error))
+        if (!insert_file (self->db, insert, id, ferry_offer_get_entry (offer, i), &error))
           goto failed;
     }
 

@@ -561,16 +561,17 @@ test_disk_full (Fixture       *fixture,
     }
 
   target = target_new (small);
+  offer = offer_for ("too-big.bin", bytes, size, 0644);
 
-  /* The free-space check refuses what can't fit, accepts what can. */
-  g_assert_false (ferry_receive_target_check_space (target, size, &error));
+  /* The free-space check refuses an offer that can't fit, accepts what can. */
+  g_assert_false (ferry_receive_target_check_space (target, ferry_offer_get_total_size (offer),
+                                                    &error));
   g_assert_error (error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_NO_SPACE);
   g_clear_error (&error);
   g_assert_true (ferry_receive_target_check_space (target, 100 * 1024, &error));
   g_assert_no_error (error);
 
-  /* Writing past the end of the disk. */
-  offer = offer_for ("too-big.bin", bytes, size, 0644);
+  /* Writing past the end of the disk anyway. */
   file = ferry_receive_target_open_file (target, ferry_offer_get_entry (offer, 0), NULL, 0,
                                          NULL, &error);
   g_assert_no_error (error);
