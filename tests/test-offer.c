@@ -267,6 +267,55 @@ test_sender_refuses_case_clash (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "top/README"));
 }
 
+static void
+test_sender_refuses_bad_names (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autofree char *top = g_build_filename (fixture->dir, "top", NULL);
+  g_autofree char *bad = g_build_filename (top, "latin1-\xe9t\xe9.txt", NULL);
+  g_autofree char *backslash = g_build_filename (fixture->dir, "back\\slash", NULL);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) other = NULL;
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A Linux name that is not UTF-8 can't be offered: named, escaped. */
+  g_assert_no_errno (g_mkdir (top, 0755));
+  write_file (bad, "x", -1);
+  file = g_file_new_for_path (top);
+  offer = build_offer (&file, 1, &error);
+  g_assert_null (offer);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_INVALID_UTF8);
+  g_assert_nonnull (strstr (error->message, "latin1-\\xE9t\\xE9.txt"));
+  g_clear_error (&error);
+
+  /* Neither can a name the receiver would refuse. */
+  write_file (backslash, "x", -1);
+  other = g_file_new_for_path (backslash);
+  offer = build_offer (&other, 1, &error);
+  g_assert_null (offer);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_FORBIDDEN_CHARACTER);
+}
+
+static void
+test_sender_cancelled (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "a.txt", NULL);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  BuildResult build = { 0 };
+
+  write_file (path, "a", -1);
+  file = g_file_new_for_path (path);
+  g_cancellable_cancel (cancellable);
+  ferry_offer_new_from_files_async (&file, 1, cancellable, build_done_cb, &build);
+  g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
+  g_assert_error (build.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (build.offer);
+  g_clear_error (&build.error);
+}
+
 static char *
 file_entry (const char *path_json)
 {
@@ -581,6 +630,10 @@ main (int   argc,
               fixture_set_up, test_round_trip, fixture_tear_down);
   g_test_add ("/offer/sender-refuses-case-clash", Fixture, NULL,
               fixture_set_up, test_sender_refuses_case_clash, fixture_tear_down);
+  g_test_add ("/offer/sender-refuses-bad-names", Fixture, NULL,
+              fixture_set_up, test_sender_refuses_bad_names, fixture_tear_down);
+  g_test_add ("/offer/sender-cancelled", Fixture, NULL,
+              fixture_set_up, test_sender_cancelled, fixture_tear_down);
   g_test_add ("/offer/hostile", Fixture, NULL,
               fixture_set_up, test_hostile, fixture_tear_down);
   g_test_add_func ("/offer/message-escaping", test_message_escaping);
