@@ -37,6 +37,17 @@
  * code) and frees the nameplate, so one code allows one guess.
  * The nameplate is freed when both sides have closed, or when the mailbox
  * expires (sides still connected are closed with 4410 "expired").
+ *
+ * When one side leaves for any other reason (normal close, lost connection,
+ * a limit), the server first delivers what that side sent, then closes the
+ * other side with 1000 and the reason {"error": "closed", ...}, so nobody
+ * waits on a mailbox that can no longer answer. A mailbox takes at most two
+ * joins in its life: a side that left cannot come back, and nobody can take
+ * its place.
+ *
+ * The server pings every side; a side that answers nothing (no message, no
+ * pong) for the idle timeout is closed with 4408. Ordinary WebSocket
+ * libraries answer pings by themselves.
  */
 
 #pragma once
@@ -67,5 +78,16 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_ERR_RATE_LIMITED      "rate-limited"       /* 429 */
 #define FERRY_RENDEZVOUS_ERR_BAD_CODE          "bad-code"           /* close 4001: PAKE failed, burned */
 #define FERRY_RENDEZVOUS_ERR_INTERNAL          "internal"           /* 500 */
+#define FERRY_RENDEZVOUS_ERR_METHOD            "method-not-allowed" /* 405 */
+#define FERRY_RENDEZVOUS_ERR_FULL              "server-full"        /* 503: total mailbox cap */
+#define FERRY_RENDEZVOUS_ERR_CLOSED            "closed"             /* close 1000: the other side left */
+
+/* libsoup 3.2 has no name for this status. */
+#define FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS 429
+
+/* Limits of the contract itself, independent of a server's configuration. */
+#define FERRY_RENDEZVOUS_MAX_NAMEPLATE_DIGITS  9     /* "1" … "999999999" */
+#define FERRY_RENDEZVOUS_MAX_REQUEST_BODY      16384 /* bytes of an HTTP request body */
+#define FERRY_RENDEZVOUS_MAX_CLOSE_REASON      123   /* bytes: a close frame holds 125 */
 
 G_END_DECLS
