@@ -453,43 +453,61 @@ side_free (Side *side)
   g_free (side);
 }
 
+/* Takes @side out of its mailbox. Called as soon as a close starts (ours
+ * or the client's) or the connection drops, so the nameplate is free by
+ * the time the client learns that it was closed. */
 static void
-side_closed_cb (SoupWebsocketConnection *conn,
-                gpointer                 user_data)
+side_leave (Side    *side,
+            gushort  code)
 {
-  Side *side = user_data;
   Mailbox *mailbox = side->mailbox;
-  gushort code = soup_websocket_connection_get_close_code (conn);
   Side *peer;
 
   if (mailbox == NULL)
-    {
-      side_free (side);
-      return;
-    }
+    return;
 
   mailbox->sides[side->index] = NULL;
   mailbox->left[side->index] = TRUE;
+  side_detach (side);
   peer = mailbox->sides[1 - side->index];
 
   if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing)
     {
       g_message ("burn nameplate=%s client=%s", mailbox->nameplate, side->address);
-      side_free (side);
       mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
                     "The other side used a wrong code");
       return;
     }
 
   g_message ("leave nameplate=%s client=%s code=%u", mailbox->nameplate, side->address, code);
-  side_free (side);
 
+  if (mailbox->left[0] && mailbox->left[1])
+    {
+      mailbox_free (mailbox, 0, NULL, NULL);
+      return;
+    }
+
+  /* The peer's own leave may free the mailbox: nothing after this. */
   if (peer != NULL)
     side_close (peer, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
                 "The other side left");
+}
 
-  if (mailbox->left[0] && mailbox->left[1])
-    mailbox_free (mailbox, 0, NULL, NULL);
+static void
+side_closing_cb (SoupWebsocketConnection *conn,
+                 gpointer                 user_data)
+{
+  side_leave (user_data, soup_websocket_connection_get_close_code (conn));
+}
+
+static void
+side_closed_cb (SoupWebsocketConnection *conn,
+                gpointer                 user_data)
+{
+  Side *side = user_data;
+
+  side_leave (side, soup_websocket_connection_get_close_code (conn));
+  side_free (side);
 }
 
 /* HTTP handlers -------------------------------------------------------- */
@@ -801,6 +819,7 @@ websocket_cb (SoupServer              *server,
   g_signal_connect (conn, "message", G_CALLBACK (side_message_cb), side);
   g_signal_connect (conn, "pong", G_CALLBACK (side_pong_cb), side);
   g_signal_connect (conn, "error", G_CALLBACK (side_error_cb), side);
+  g_signal_connect (conn, "closing", G_CALLBACK (side_closing_cb), side);
   g_signal_connect (conn, "closed", G_CALLBACK (side_closed_cb), side);
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, self->max_message_size);

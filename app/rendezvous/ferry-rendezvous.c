@@ -110,15 +110,15 @@ main (int   argc,
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
-  const struct { const char *name; int value; } limits[] = {
-    { "mailbox-ttl", mailbox_ttl },
-    { "idle-timeout", idle_timeout },
-    { "max-message-size", max_message_size },
-    { "max-queued-messages", max_queued },
-    { "max-mailboxes-per-address", per_address },
-    { "allocations-per-minute", per_minute },
-    { "max-mailboxes", max_mailboxes },
-    { "turn-ttl", turn_ttl },
+  const struct { const char *name; const int *value; } limits[] = {
+    { "mailbox-ttl", &mailbox_ttl },
+    { "idle-timeout", &idle_timeout },
+    { "max-message-size", &max_message_size },
+    { "max-queued-messages", &max_queued },
+    { "max-mailboxes-per-address", &per_address },
+    { "allocations-per-minute", &per_minute },
+    { "max-mailboxes", &max_mailboxes },
+    { "turn-ttl", &turn_ttl },
   };
 
   if (!ferry_init (&error))
@@ -168,14 +168,14 @@ main (int   argc,
       GParamSpecUInt *pspec = G_PARAM_SPEC_UINT (g_object_class_find_property (
                                 G_OBJECT_GET_CLASS (server), limits[i].name));
 
-      if (limits[i].value < 0 || (guint) limits[i].value < pspec->minimum ||
-          (guint) limits[i].value > pspec->maximum)
+      if (*limits[i].value < 0 || (guint) *limits[i].value < pspec->minimum ||
+          (guint) *limits[i].value > pspec->maximum)
         {
           g_printerr ("ferry-rendezvous: --%s must be between %u and %u\n",
                       limits[i].name, pspec->minimum, pspec->maximum);
           return EXIT_FAILURE;
         }
-      g_object_set (server, limits[i].name, (guint) limits[i].value, NULL);
+      g_object_set (server, limits[i].name, (guint) *limits[i].value, NULL);
     }
   g_object_set (server,
                 "turn-secret", turn_secret,
