@@ -174,8 +174,7 @@ request_new (FerryRendezvousClient *self,
       request->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (user_cancelled_cb),
                                                      request->cancellable, NULL);
     }
-  request->timeout_id = g_timeout_add_seconds (self->connect_timeout, request_timeout_cb,
-                                               request);
+  request->timeout_id = g_timeout_add (self->connect_timeout * 1000, request_timeout_cb, request);
   return request;
 }
 

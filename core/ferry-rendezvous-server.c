@@ -848,7 +848,9 @@ websocket_cb (SoupServer              *server,
   g_message ("join nameplate=%s client=%s side=%u", mailbox->nameplate, side->address,
              side->index);
 
-  /* Pings make live clients answer even when they have nothing to say. */
+  /* Pings make live clients answer even when they have nothing to say.
+   * libsoup pings on a whole-second timer, so the first one may take up to
+   * two seconds: hence at least three per timeout, and a minimum of 3 s. */
   soup_websocket_connection_set_keepalive_interval (conn, MAX (1, self->idle_timeout / 3));
   side_schedule_idle (side);
 
@@ -1096,7 +1098,7 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
     uint_param ("mailbox-ttl", "Seconds a mailbox lives", 1, G_MAXINT / 1000,
                 FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL);
   properties[PROP_IDLE_TIMEOUT] =
-    uint_param ("idle-timeout", "Seconds a silent side is kept", 1, G_MAXINT / 1000,
+    uint_param ("idle-timeout", "Seconds a silent side is kept", 3, G_MAXINT / 1000,
                 FERRY_RENDEZVOUS_DEFAULT_IDLE_TIMEOUT);
   properties[PROP_MAX_MESSAGE_SIZE] =
     uint_param ("max-message-size", "Largest message in bytes", 1, 64 * 1024 * 1024,
