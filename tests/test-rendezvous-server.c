@@ -889,6 +889,9 @@ test_junk_http (void)
                      FERRY_RENDEZVOUS_ERR_TOO_LARGE);
   assert_healthy (server);
 
+  g_free (allocate (server, NULL));
+  assert_http_error (server, "GET", FERRY_RENDEZVOUS_PATH_NAMEPLATES "/1", NULL, 400,
+                     FERRY_RENDEZVOUS_ERR_BAD_REQUEST);
   assert_http_error (server, "GET", "/nothing/here", NULL, 404, FERRY_RENDEZVOUS_ERR_NOT_FOUND);
   assert_http_error (server, "GET", FERRY_RENDEZVOUS_PATH_NAMEPLATES "/1/extra", NULL, 404,
                      FERRY_RENDEZVOUS_ERR_NOT_FOUND);
