@@ -22,6 +22,7 @@
 
 #define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
 #define BODY_DATA_KEY          "ferry-request-body"
+#define TIMER_DATA_KEY         "ferry-request-timer"
 
 typedef struct _Mailbox Mailbox;
 
@@ -89,6 +90,7 @@ struct _FerryRendezvousServer
   guint        allocations_per_minute;
   guint        max_mailboxes;
   guint        turn_ttl;
+  guint        request_timeout;
 };
 
 G_DEFINE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, G_TYPE_OBJECT)
@@ -106,6 +108,7 @@ enum {
   PROP_ALLOCATIONS_PER_MINUTE,
   PROP_MAX_MAILBOXES,
   PROP_TURN_TTL,
+  PROP_REQUEST_TIMEOUT,
   N_PROPS
 };
 
@@ -920,6 +923,44 @@ early_handler_cb (SoupServer        *server,
   g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), body);
 }
 
+/* A client that trickles a request byte by byte would hold its connection
+ * forever; libsoup 3.2 has no timeout for reading a request, so cut the
+ * socket ourselves. */
+static gboolean
+request_timeout_cb (gpointer user_data)
+{
+  SoupServerMessage *msg = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  const char *address = soup_server_message_get_remote_host (msg);
+
+  g_message ("limit client=%s error=request-timeout", address != NULL ? address : "unknown");
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+source_destroy_and_unref (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+static void
+request_started_cb (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  GSource *timer = g_timeout_source_new_seconds (self->request_timeout);
+
+  /* The timer lives no longer than the message it watches. */
+  g_source_set_callback (timer, request_timeout_cb, msg, NULL);
+  g_source_attach (timer, NULL);
+  g_object_set_data_full (G_OBJECT (msg), TIMER_DATA_KEY, timer,
+                          (GDestroyNotify) source_destroy_and_unref);
+}
+
 /* libsoup answers some broken requests itself, with an empty body; give
  * those the same JSON error shape as ours. */
 static void
@@ -930,6 +971,7 @@ request_read_cb (SoupServer        *server,
   guint status = soup_server_message_get_status (msg);
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
 
+  g_object_set_data (G_OBJECT (msg), TIMER_DATA_KEY, NULL);
   if (status >= 400 && body->length == 0)
     respond_error (msg, status, error_for_status (status),
                    soup_status_get_phrase (status));
@@ -983,6 +1025,7 @@ uint_field (FerryRendezvousServer *self,
     case PROP_ALLOCATIONS_PER_MINUTE: return &self->allocations_per_minute;
     case PROP_MAX_MAILBOXES: return &self->max_mailboxes;
     case PROP_TURN_TTL: return &self->turn_ttl;
+    case PROP_REQUEST_TIMEOUT: return &self->request_timeout;
     default: return NULL;
     }
 }
@@ -1118,6 +1161,9 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
   properties[PROP_TURN_TTL] =
     uint_param ("turn-ttl", "Seconds a TURN credential is valid", 60, G_MAXINT,
                 FERRY_RENDEZVOUS_DEFAULT_TURN_TTL);
+  properties[PROP_REQUEST_TIMEOUT] =
+    uint_param ("request-timeout", "Seconds a client may take to send one request", 1,
+                G_MAXINT / 1000, FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1135,6 +1181,7 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->allocations_per_minute = FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE;
   self->max_mailboxes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES;
   self->turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
+  self->request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
 
   self->mailboxes = g_hash_table_new (NULL, NULL);
   self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1152,6 +1199,7 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
                            handle_request_cb, self, NULL);
   soup_server_add_websocket_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES, NULL,
                                      (char **) ws_protocols, websocket_cb, self, NULL);
+  g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
   g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
 }
 

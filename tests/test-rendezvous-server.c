@@ -978,6 +978,23 @@ test_junk_tcp (void)
 }
 
 static void
+test_request_timeout (void)
+{
+  const char *args[] = { "--request-timeout", "1", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autoptr(Raw) raw = raw_connect (server);
+  const char *partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  gint64 start = g_get_monotonic_time ();
+
+  /* Half a request, then nothing: the server hangs up. */
+  raw_write (raw, partial, strlen (partial));
+  while (!raw->eof)
+    raw_read_more (raw);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 500 * 1000);
+  assert_healthy (server);
+}
+
+static void
 test_junk_websocket (void)
 {
   g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (NULL);
@@ -1170,6 +1187,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-server/junk/http", test_junk_http);
   g_test_add_func ("/rendezvous-server/junk/tcp", test_junk_tcp);
   g_test_add_func ("/rendezvous-server/junk/websocket", test_junk_websocket);
+  g_test_add_func ("/rendezvous-server/limit/request-timeout", test_request_timeout);
   g_test_add_func ("/rendezvous-server/ice/without-secret", test_ice_without_secret);
   g_test_add_func ("/rendezvous-server/ice/with-secret", test_ice_with_secret);
   g_test_add_func ("/rendezvous-server/help", test_help);

@@ -81,6 +81,7 @@ main (int   argc,
   int per_minute = FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE;
   int max_mailboxes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES;
   int turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
+  int request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
@@ -107,6 +108,8 @@ main (int   argc,
       "Nameplates one client address may ask for per minute", "N" },
     { "max-mailboxes", 0, 0, G_OPTION_ARG_INT, &max_mailboxes,
       "Live mailboxes in all", "N" },
+    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &request_timeout,
+      "Seconds a client may take to send one HTTP request", "SECONDS" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -119,6 +122,7 @@ main (int   argc,
     { "allocations-per-minute", &per_minute },
     { "max-mailboxes", &max_mailboxes },
     { "turn-ttl", &turn_ttl },
+    { "request-timeout", &request_timeout },
   };
 
   if (!ferry_init (&error))
