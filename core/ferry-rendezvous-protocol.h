@@ -80,7 +80,7 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_ERR_INTERNAL          "internal"           /* 500 */
 #define FERRY_RENDEZVOUS_ERR_METHOD            "method-not-allowed" /* 405 */
 #define FERRY_RENDEZVOUS_ERR_FULL              "server-full"        /* 503: total mailbox cap */
-#define FERRY_RENDEZVOUS_ERR_CLOSED            "closed"             /* close 1000: the other side left */
+#define FERRY_RENDEZVOUS_ERR_CLOSED            "closed"             /* close 1000: peer left */
 
 /* libsoup 3.2 has no name for this status. */
 #define FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS 429

@@ -412,7 +412,8 @@ side_message_cb (SoupWebsocketConnection *conn,
 
   if (g_queue_get_length (&mailbox->queue) >= self->max_queued_messages)
     {
-      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS, FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
+      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
                   "Too many messages wait for the other side");
       return;
     }
@@ -582,7 +583,8 @@ handle_allocate (FerryRendezvousServer *self,
   if (state->allocations >= self->allocations_per_minute)
     {
       g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS, FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
                      "Too many codes were asked for; try again in a minute");
       return;
     }
@@ -590,7 +592,8 @@ handle_allocate (FerryRendezvousServer *self,
   if (state->live_mailboxes >= self->max_mailboxes_per_address)
     {
       g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS, FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
                      "Too many codes are in use from this address");
       return;
     }
