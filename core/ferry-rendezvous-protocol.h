@@ -22,6 +22,14 @@
  *
  * Every error answer over HTTP has the status named below and the body
  *   {"error": "<FERRY_RENDEZVOUS_ERR_* string>", "message": "<sentence>"}
+ * Besides the ones named there: 400 for a body that is not a JSON object
+ * (POST /v1/nameplates takes an optional object, e.g. {}), for a nameplate
+ * that is not a number, or for a plain GET on a mailbox; 405 for a wrong
+ * method (with an Allow header); 413 for a body over
+ * FERRY_RENDEZVOUS_MAX_REQUEST_BODY; 429 for too many allocations per
+ * minute or live mailboxes from one address; 503 when the server holds its
+ * maximum of mailboxes. Requests libsoup cannot parse at all get a bare
+ * 400, or a closed connection when the headers exceed 64 KiB.
  *
  * Inside the mailbox every text or binary message one side sends is
  * delivered to the other side, in order; messages sent before the other

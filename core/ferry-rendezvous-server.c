@@ -1258,11 +1258,3 @@ ferry_rendezvous_server_dup_url (FerryRendezvousServer *self)
 
   return url;
 }
-
-guint
-ferry_rendezvous_server_get_n_mailboxes (FerryRendezvousServer *self)
-{
-  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), 0);
-
-  return g_hash_table_size (self->mailboxes);
-}

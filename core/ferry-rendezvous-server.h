@@ -30,6 +30,5 @@ gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *s
                                                         GSocketAddress        *address,
                                                         GError               **error);
 char                  *ferry_rendezvous_server_dup_url (FerryRendezvousServer *self);
-guint                  ferry_rendezvous_server_get_n_mailboxes (FerryRendezvousServer *self);
 
 G_END_DECLS
