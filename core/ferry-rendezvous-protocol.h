@@ -34,6 +34,9 @@
  * Inside the mailbox every text or binary message one side sends is
  * delivered to the other side, in order; messages sent before the other
  * side joined are queued (bounded). The server never looks inside them.
+ * A side that sends a message over the size limit is closed with 4413; one
+ * that overflows the queue, or the bytes a mailbox may carry in its life,
+ * with 4429 "too-many-messages".
  *
  * After the upgrade, errors and endings are told with the WebSocket close
  * code FERRY_RENDEZVOUS_CLOSE_BASE + HTTP status (e.g. 4413) and a close

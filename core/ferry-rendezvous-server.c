@@ -48,6 +48,7 @@ struct _Mailbox
   guint                  n_joined;    /* joins over its life, at most 2 */
   gboolean               left[2];
   GQueue                 queue;       /* QueuedMessage, for a side not joined yet */
+  guint64                carried;     /* bytes relayed or queued, both ways */
 };
 
 typedef struct
@@ -91,6 +92,7 @@ struct _FerryRendezvousServer
   guint        max_mailboxes;
   guint        turn_ttl;
   guint        request_timeout;
+  guint        max_mailbox_bytes;
 };
 
 G_DEFINE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, G_TYPE_OBJECT)
@@ -109,6 +111,7 @@ enum {
   PROP_MAX_MAILBOXES,
   PROP_TURN_TTL,
   PROP_REQUEST_TIMEOUT,
+  PROP_MAX_MAILBOX_BYTES,
   N_PROPS
 };
 
@@ -395,6 +398,16 @@ side_message_cb (SoupWebsocketConnection *conn,
                   "The message is too large");
       return;
     }
+
+  /* libsoup queues without limit what a peer does not read fast enough;
+   * a budget per mailbox keeps that, and the queue below, bounded. */
+  if (mailbox->carried + g_bytes_get_size (message) > self->max_mailbox_bytes)
+    {
+      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
+      return;
+    }
+  mailbox->carried += g_bytes_get_size (message);
 
   other = 1 - side->index;
   peer = mailbox->sides[other];
@@ -1029,6 +1042,7 @@ uint_field (FerryRendezvousServer *self,
     case PROP_MAX_MAILBOXES: return &self->max_mailboxes;
     case PROP_TURN_TTL: return &self->turn_ttl;
     case PROP_REQUEST_TIMEOUT: return &self->request_timeout;
+    case PROP_MAX_MAILBOX_BYTES: return &self->max_mailbox_bytes;
     default: return NULL;
     }
 }
@@ -1167,6 +1181,9 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
   properties[PROP_REQUEST_TIMEOUT] =
     uint_param ("request-timeout", "Seconds a client may take to send one request", 1,
                 G_MAXINT / 1000, FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT);
+  properties[PROP_MAX_MAILBOX_BYTES] =
+    uint_param ("max-mailbox-bytes", "Bytes one mailbox may carry in its life", 1, G_MAXUINT,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1185,6 +1202,7 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->max_mailboxes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES;
   self->turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
   self->request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
+  self->max_mailbox_bytes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES;
 
   self->mailboxes = g_hash_table_new (NULL, NULL);
   self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

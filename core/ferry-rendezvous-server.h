@@ -24,6 +24,7 @@ G_DECLARE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, FERRY, REN
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES          10000
 #define FERRY_RENDEZVOUS_DEFAULT_TURN_TTL               3600  /* seconds */
 #define FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT        30    /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES      (4 * 1024 * 1024)
 
 FerryRendezvousServer *ferry_rendezvous_server_new     (void);
 gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *self,

@@ -805,6 +805,30 @@ test_limit_queued (void)
 }
 
 static void
+test_limit_mailbox_bytes (void)
+{
+  const char *args[] = { "--max-mailbox-bytes", "10000", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autofree char *nameplate = allocate (server, NULL);
+  g_autofree guint8 *chunk = g_malloc0 (4000);
+  g_autoptr(Peer) a = peer_join_ok (server, nameplate);
+  g_autoptr(Peer) b = peer_join_ok (server, nameplate);
+
+  /* 4000 + 4000 fit in 10000 bytes, a third message does not, whoever
+   * sends it. */
+  soup_websocket_connection_send_binary (a->conn, chunk, 4000);
+  peer_wait_messages (b, 1);
+  soup_websocket_connection_send_binary (b->conn, chunk, 4000);
+  peer_wait_messages (a, 1);
+  soup_websocket_connection_send_binary (a->conn, chunk, 4000);
+  assert_closed_with (a, FERRY_RENDEZVOUS_CLOSE_BASE + 429,
+                      FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES);
+  assert_closed_with (b, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED);
+  g_assert_cmpuint (b->messages->len, ==, 1);
+  assert_healthy (server);
+}
+
+static void
 test_limit_per_address (void)
 {
   const char *args[] = { "--max-mailboxes-per-address", "2", NULL };
@@ -1116,7 +1140,8 @@ test_help (void)
   const char *options[] = { "--listen", "--turn-secret", "--stun", "--turn", "--mailbox-ttl",
                             "--idle-timeout", "--max-message-size", "--max-queued-messages",
                             "--max-mailboxes-per-address", "--allocations-per-minute",
-                            "--max-mailboxes" };
+                            "--max-mailboxes", "--max-mailbox-bytes", "--request-timeout",
+                            "--turn-ttl" };
 
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, binary, "--help", NULL);
   g_assert_no_error (error);
@@ -1180,6 +1205,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-server/burn", test_burn);
   g_test_add_func ("/rendezvous-server/limit/message-size", test_limit_message_size);
   g_test_add_func ("/rendezvous-server/limit/queued-messages", test_limit_queued);
+  g_test_add_func ("/rendezvous-server/limit/mailbox-bytes", test_limit_mailbox_bytes);
   g_test_add_func ("/rendezvous-server/limit/mailboxes-per-address", test_limit_per_address);
   g_test_add_func ("/rendezvous-server/limit/allocations-per-minute", test_limit_rate);
   g_test_add_func ("/rendezvous-server/limit/max-mailboxes", test_limit_total);

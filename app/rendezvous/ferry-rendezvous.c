@@ -82,6 +82,7 @@ main (int   argc,
   int max_mailboxes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES;
   int turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
   int request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
+  int mailbox_bytes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
@@ -100,6 +101,8 @@ main (int   argc,
       "Seconds a side may stay silent (no message, no pong)", "SECONDS" },
     { "max-message-size", 0, 0, G_OPTION_ARG_INT, &max_message_size,
       "Largest mailbox message", "BYTES" },
+    { "max-mailbox-bytes", 0, 0, G_OPTION_ARG_INT, &mailbox_bytes,
+      "Bytes one mailbox may carry in its life, both ways", "BYTES" },
     { "max-queued-messages", 0, 0, G_OPTION_ARG_INT, &max_queued,
       "Messages kept for a side that has not joined yet", "N" },
     { "max-mailboxes-per-address", 0, 0, G_OPTION_ARG_INT, &per_address,
@@ -123,6 +126,7 @@ main (int   argc,
     { "max-mailboxes", &max_mailboxes },
     { "turn-ttl", &turn_ttl },
     { "request-timeout", &request_timeout },
+    { "max-mailbox-bytes", &mailbox_bytes },
   };
 
   if (!ferry_init (&error))
