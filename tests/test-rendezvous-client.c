@@ -16,6 +16,7 @@
 #include <libsoup/soup.h>
 
 #include "ferry-mailbox.h"
+#include "ferry-rendezvous-client-private.h"
 #include "ferry-rendezvous-client.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-test-utils.h"
@@ -716,6 +717,41 @@ test_protocol (void)
     }
 }
 
+/* Some endings cannot be caused with a libsoup client (it always answers
+ * pings, so it is never idle): check the whole table of codes. */
+static void
+test_close_codes (void)
+{
+  const struct { gushort code; int error; } table[] = {
+    { 1000, FERRY_RENDEZVOUS_ERROR_CLOSED },
+    { 1001, FERRY_RENDEZVOUS_ERROR_CLOSED },
+    { 1006, FERRY_RENDEZVOUS_ERROR_CLOSED },
+    { 0, FERRY_RENDEZVOUS_ERROR_CLOSED },
+    { 1002, FERRY_RENDEZVOUS_ERROR_PROTOCOL },
+    { 1009, FERRY_RENDEZVOUS_ERROR_TOO_LARGE },
+    { FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERROR_BAD_CODE },
+    { 4404, FERRY_RENDEZVOUS_ERROR_NOT_FOUND },
+    { 4408, FERRY_RENDEZVOUS_ERROR_IDLE },
+    { 4409, FERRY_RENDEZVOUS_ERROR_CROWDED },
+    { 4410, FERRY_RENDEZVOUS_ERROR_EXPIRED },
+    { 4413, FERRY_RENDEZVOUS_ERROR_TOO_LARGE },
+    { 4429, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED },
+    { 4503, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED },
+    { 4500, FERRY_RENDEZVOUS_ERROR_PROTOCOL },
+    { 4000, FERRY_RENDEZVOUS_ERROR_PROTOCOL },
+    { 3000, FERRY_RENDEZVOUS_ERROR_PROTOCOL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (table); i++)
+    {
+      g_autoptr(GError) error = ferry_rendezvous_error_for_close_code (table[i].code);
+
+      g_test_message ("close code %u", table[i].code);
+      g_assert_error (error, FERRY_RENDEZVOUS_ERROR, table[i].error);
+      g_assert_cmpuint (strlen (error->message), >, 0);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -737,6 +773,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-client/connect-timeout", test_connect_timeout);
   g_test_add_func ("/rendezvous-client/cancel", test_cancel);
   g_test_add_func ("/rendezvous-client/protocol", test_protocol);
+  g_test_add_func ("/rendezvous-client/close-codes", test_close_codes);
 
   return g_test_run ();
 }
