@@ -96,7 +96,7 @@ ferry_channel_dispose (GObject *object)
   FerryChannel *self = (FerryChannel *)object;
 
   if (self->mailbox != NULL && !ferry_mailbox_is_closed (self->mailbox))
-    ferry_mailbox_close (self->mailbox, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+    ferry_mailbox_close (self->mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
 
   g_clear_object (&self->mailbox);
   g_clear_object (&self->client);
@@ -308,6 +308,7 @@ create_code_allocate_cb (GObject      *object,
   g_autofree char *nameplate = NULL;
   g_autofree char *code = NULL;
   g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
 
   nameplate = ferry_rendezvous_client_allocate_finish (FERRY_RENDEZVOUS_CLIENT (object),
                                                        result, &error);
@@ -322,9 +323,11 @@ create_code_allocate_cb (GObject      *object,
   code = ferry_code_generate (nameplate, GPOINTER_TO_UINT (g_task_get_task_data (task)));
   ferry_channel_set_code (self, code);
 
+  /* The cancellable is read before the task is handed on: argument order is unspecified. */
+  cancellable = g_task_get_cancellable (task);
   ferry_rendezvous_client_open_mailbox_async (self->client,
                                               nameplate,
-                                              g_task_get_cancellable (task),
+                                              cancellable,
                                               create_code_mailbox_cb,
                                               g_steal_pointer (&task));
 }
@@ -522,6 +525,7 @@ connect_pake_message_cb (GObject      *object,
   FerryChannel *self = g_task_get_source_object (task);
   g_autoptr(GBytes) message = NULL;
   g_autoptr(GBytes) confirmation = NULL;
+  GCancellable *cancellable;
   GError *error = NULL;
 
   message = ferry_mailbox_receive_finish (FERRY_MAILBOX (object), result, &error);
@@ -546,8 +550,9 @@ connect_pake_message_cb (GObject      *object,
     }
 
   ferry_mailbox_send (self->mailbox, confirmation);
+  cancellable = g_task_get_cancellable (task);
   ferry_mailbox_receive_async (self->mailbox,
-                               g_task_get_cancellable (task),
+                               cancellable,
                                connect_confirmation_cb,
                                g_steal_pointer (&task));
 }

@@ -219,32 +219,6 @@ test_same_code_same_key (Fixture       *fixture,
   result_clear (&received);
 }
 
-/* Replaces the last word of @code with another valid word. */
-static char *
-wrong_code_for (const char *code)
-{
-  g_auto(GStrv) parts = g_strsplit (code, "-", -1);
-  guint n = g_strv_length (parts);
-  g_auto(GStrv) candidates = NULL;
-
-  for (char c = 'a'; c <= 'z'; c++)
-    {
-      char prefix[2] = { c, '\0' };
-
-      g_clear_pointer (&candidates, g_strfreev);
-      candidates = ferry_code_complete (prefix, 4);
-      for (guint i = 0; candidates != NULL && candidates[i] != NULL; i++)
-        if (g_strcmp0 (candidates[i], parts[n - 1]) != 0)
-          {
-            g_free (parts[n - 1]);
-            parts[n - 1] = g_strdup (candidates[i]);
-            return g_strjoinv ("-", parts);
-          }
-    }
-
-  g_assert_not_reached ();
-}
-
 static void
 test_wrong_code_fails_both_and_burns (Fixture       *fixture,
                                       gconstpointer  data)
@@ -257,7 +231,7 @@ test_wrong_code_fails_both_and_burns (Fixture       *fixture,
   Result opened = { 0 }, sent = { 0 }, received = { 0 }, again = { 0 };
 
   code = create_code (sender);
-  wrong = wrong_code_for (code);
+  wrong = ferry_test_wrong_code_for (code);
   g_assert_cmpstr (code, !=, wrong);
 
   open_code (receiver, wrong, &opened);
