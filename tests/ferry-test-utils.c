@@ -8,8 +8,11 @@
 #include "config.h"
 
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "ferry-test-utils.h"
+#include "ferry-code.h"
 #include "ferry-version.h"
 
 #define SERVER_START_TIMEOUT_MS 10000
@@ -101,6 +104,14 @@ typedef struct
   gboolean  done;
 } ReadLine;
 
+/* A server must not outlive a test that crashed: it would hold the test's
+ * output pipes open and hang the harness. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void
 read_line_cb (GObject      *object,
               GAsyncResult *result,
@@ -127,6 +138,7 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   FerryTestRendezvous *server;
   const char *binary = g_getenv ("FERRY_RENDEZVOUS_BIN");
   const char *prefix = "listening on ";
@@ -143,8 +155,10 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_ptr_array_add (argv, NULL);
 
   server = g_new0 (FerryTestRendezvous, 1);
-  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                                  &error);
   g_assert_no_error (error);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
@@ -182,4 +196,30 @@ ferry_test_rendezvous_free (FerryTestRendezvous *server)
 
   g_free (server->url);
   g_free (server);
+}
+
+/**
+ * ferry_test_wrong_code_for:
+ * @code: a normalized share code
+ *
+ * Returns: (transfer full): @code with its last word replaced by another
+ *   valid word: the same nameplate, a wrong guess
+ */
+char *
+ferry_test_wrong_code_for (const char *code)
+{
+  g_auto(GStrv) parts = g_strsplit (code, "-", -1);
+  guint n = g_strv_length (parts);
+  g_auto(GStrv) candidates = ferry_code_complete ("a", 2);
+  const char *replacement;
+
+  g_assert_cmpuint (n, >=, 2);
+  g_assert_nonnull (candidates);
+  g_assert_nonnull (candidates[0]);
+  g_assert_nonnull (candidates[1]);
+
+  replacement = g_strcmp0 (candidates[0], parts[n - 1]) != 0 ? candidates[0] : candidates[1];
+  g_free (parts[n - 1]);
+  parts[n - 1] = g_strdup (replacement);
+  return g_strjoinv ("-", parts);
 }
