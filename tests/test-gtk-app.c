@@ -16,6 +16,7 @@
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
 #include "ferry-test-utils.h"
+#include "ferry-version.h"
 #include "ferry-window.h"
 
 #define TIMEOUT_MS 15000
@@ -253,7 +254,23 @@ main (int   argc,
   g_autoptr(GError) error = NULL;
   int ret;
 
-  ferry_test_init (&argc, &argv);
+  /* Not ferry_test_init(): isolating all XDG dirs hides the system's
+   * shared-mime-info, and then GTK cannot even load its own SVG icons.
+   * Only the user's dirs are made private here. */
+  g_autofree char *home = g_dir_make_tmp ("ferry-gtk-test-XXXXXX", NULL);
+  g_assert_nonnull (home);
+  g_setenv ("HOME", home, TRUE);
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *vars[] = { "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME" };
+      g_autofree char *dir = g_build_filename (home, vars[i], NULL);
+
+      g_setenv (vars[i], dir, TRUE);
+    }
+
+  g_test_init (&argc, &argv, NULL);
+  if (!ferry_init (&error))
+    g_error ("%s", error->message);
 
   server = ferry_test_rendezvous_start (NULL);
   g_setenv ("FERRY_RENDEZVOUS", server->url, TRUE);

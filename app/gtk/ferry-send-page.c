@@ -137,7 +137,7 @@ ferry_send_page_send_files (FerrySendPage  *self,
     g_ptr_array_add (self->files, g_object_ref (files[i]));
 
   client = ferry_application_dup_rendezvous_client (app);
-  n_words = g_settings_get_uint (ferry_application_get_settings (app), "code-word-count");
+  n_words = (guint) g_settings_get_int (ferry_application_get_settings (app), "code-word-count");
 
   self->cancellable = g_cancellable_new ();
   self->channel = ferry_channel_new (client);
