@@ -22,10 +22,21 @@
  *
  * Every error answer over HTTP has the status named below and the body
  *   {"error": "<FERRY_RENDEZVOUS_ERR_* string>", "message": "<sentence>"}
+ * Besides the ones named there: 400 for a body that is not a JSON object
+ * (POST /v1/nameplates takes an optional object, e.g. {}), for a nameplate
+ * that is not a number, or for a plain GET on a mailbox; 405 for a wrong
+ * method (with an Allow header); 413 for a body over
+ * FERRY_RENDEZVOUS_MAX_REQUEST_BODY; 429 for too many allocations per
+ * minute or live mailboxes from one address; 503 when the server holds its
+ * maximum of mailboxes. Requests libsoup cannot parse at all get a bare
+ * 400, or a closed connection when the headers exceed 64 KiB.
  *
  * Inside the mailbox every text or binary message one side sends is
  * delivered to the other side, in order; messages sent before the other
  * side joined are queued (bounded). The server never looks inside them.
+ * A side that sends a message over the size limit is closed with 4413; one
+ * that overflows the queue, or the bytes a mailbox may carry in its life,
+ * with 4429 "too-many-messages".
  *
  * After the upgrade, errors and endings are told with the WebSocket close
  * code FERRY_RENDEZVOUS_CLOSE_BASE + HTTP status (e.g. 4413) and a close
@@ -37,6 +48,17 @@
  * code) and frees the nameplate, so one code allows one guess.
  * The nameplate is freed when both sides have closed, or when the mailbox
  * expires (sides still connected are closed with 4410 "expired").
+ *
+ * When one side leaves for any other reason (normal close, lost connection,
+ * a limit), the server first delivers what that side sent, then closes the
+ * other side with 1000 and the reason {"error": "closed", ...}, so nobody
+ * waits on a mailbox that can no longer answer. A mailbox takes at most two
+ * joins in its life: a side that left cannot come back, and nobody can take
+ * its place.
+ *
+ * The server pings every side; a side that answers nothing (no message, no
+ * pong) for the idle timeout is closed with 4408. Ordinary WebSocket
+ * libraries answer pings by themselves.
  */
 
 #pragma once
@@ -67,5 +89,16 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_ERR_RATE_LIMITED      "rate-limited"       /* 429 */
 #define FERRY_RENDEZVOUS_ERR_BAD_CODE          "bad-code"           /* close 4001: PAKE failed, burned */
 #define FERRY_RENDEZVOUS_ERR_INTERNAL          "internal"           /* 500 */
+#define FERRY_RENDEZVOUS_ERR_METHOD            "method-not-allowed" /* 405 */
+#define FERRY_RENDEZVOUS_ERR_FULL              "server-full"        /* 503: total mailbox cap */
+#define FERRY_RENDEZVOUS_ERR_CLOSED            "closed"             /* close 1000: peer left */
+
+/* libsoup 3.2 has no name for this status. */
+#define FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS 429
+
+/* Limits of the contract itself, independent of a server's configuration. */
+#define FERRY_RENDEZVOUS_MAX_NAMEPLATE_DIGITS  9     /* "1" … "999999999" */
+#define FERRY_RENDEZVOUS_MAX_REQUEST_BODY      16384 /* bytes of an HTTP request body */
+#define FERRY_RENDEZVOUS_MAX_CLOSE_REASON      123   /* bytes: a close frame holds 125 */
 
 G_END_DECLS

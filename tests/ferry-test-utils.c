@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "ferry-test-utils.h"
 #include "ferry-version.h"
@@ -101,6 +103,14 @@ typedef struct
   gboolean  done;
 } ReadLine;
 
+/* A server must not outlive a test that crashed: it would hold the test's
+ * output pipes open and hang the harness. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void
 read_line_cb (GObject      *object,
               GAsyncResult *result,
@@ -127,6 +137,7 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   FerryTestRendezvous *server;
   const char *binary = g_getenv ("FERRY_RENDEZVOUS_BIN");
   const char *prefix = "listening on ";
@@ -143,8 +154,10 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_ptr_array_add (argv, NULL);
 
   server = g_new0 (FerryTestRendezvous, 1);
-  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                                  &error);
   g_assert_no_error (error);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));

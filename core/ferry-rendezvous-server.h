@@ -1,0 +1,35 @@
+/* ferry-rendezvous-server.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_TYPE_RENDEZVOUS_SERVER (ferry_rendezvous_server_get_type ())
+
+G_DECLARE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, FERRY, RENDEZVOUS_SERVER,
+                      GObject)
+
+/* Defaults of the limits; each is a property of the same name. */
+#define FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL            3600  /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_IDLE_TIMEOUT           60    /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_MESSAGE_SIZE       65536 /* bytes */
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_QUEUED_MESSAGES    64
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES_PER_ADDR 16
+#define FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE 30
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES          10000
+#define FERRY_RENDEZVOUS_DEFAULT_TURN_TTL               3600  /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT        30    /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES      (4 * 1024 * 1024)
+
+FerryRendezvousServer *ferry_rendezvous_server_new     (void);
+gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *self,
+                                                        GSocketAddress        *address,
+                                                        GError               **error);
+char                  *ferry_rendezvous_server_dup_url (FerryRendezvousServer *self);
+
+G_END_DECLS
