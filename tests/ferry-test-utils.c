@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 
 #include "ferry-test-utils.h"
+#include "ferry-code.h"
 #include "ferry-version.h"
 
 #define SERVER_START_TIMEOUT_MS 10000
@@ -195,4 +196,30 @@ ferry_test_rendezvous_free (FerryTestRendezvous *server)
 
   g_free (server->url);
   g_free (server);
+}
+
+/**
+ * ferry_test_wrong_code_for:
+ * @code: a normalized share code
+ *
+ * Returns: (transfer full): @code with its last word replaced by another
+ *   valid word: the same nameplate, a wrong guess
+ */
+char *
+ferry_test_wrong_code_for (const char *code)
+{
+  g_auto(GStrv) parts = g_strsplit (code, "-", -1);
+  guint n = g_strv_length (parts);
+  g_auto(GStrv) candidates = ferry_code_complete ("a", 2);
+  const char *replacement;
+
+  g_assert_cmpuint (n, >=, 2);
+  g_assert_nonnull (candidates);
+  g_assert_nonnull (candidates[0]);
+  g_assert_nonnull (candidates[1]);
+
+  replacement = g_strcmp0 (candidates[0], parts[n - 1]) != 0 ? candidates[0] : candidates[1];
+  g_free (parts[n - 1]);
+  parts[n - 1] = g_strdup (replacement);
+  return g_strjoinv ("-", parts);
 }

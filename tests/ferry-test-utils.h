@@ -34,6 +34,8 @@ gboolean             ferry_test_wait_for_flag     (const gboolean      *flag,
 gboolean             ferry_test_wait_for_pointer  (gpointer            *pointer,
                                                    guint                timeout_ms);
 
+char                *ferry_test_wrong_code_for    (const char          *code);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryTestRendezvous, ferry_test_rendezvous_free)
 
 G_END_DECLS
