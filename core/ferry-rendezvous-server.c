@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "ferry-frame-guard-stream.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server.h"
 
@@ -118,6 +119,7 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void side_close (Side *side, gushort code, const char *error, const char *message);
+static void upgrade_cb (SoupServerMessage *msg, gpointer user_data);
 
 /* JSON helpers --------------------------------------------------------- */
 
@@ -448,10 +450,11 @@ side_error_cb (SoupWebsocketConnection *conn,
 {
   Side *side = user_data;
 
-  /* libsoup stops reading a frame larger than max-incoming-payload-size
-   * at its header, so it is never buffered; tell the client with our own
-   * code before libsoup drops the connection. */
-  if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+  /* The frame guard (or libsoup's own cap on single frames) stops a
+   * message that is too large at its header, so it is never buffered; tell
+   * the client with our own code before libsoup drops the connection. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) ||
+      g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
     side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
                 "The message is too large");
   else
@@ -686,6 +689,16 @@ handle_join (FerryRendezvousServer *self,
                      "Two sides already use this code");
       return;
     }
+
+  /* No extensions are offered: permessage-deflate would let a small frame
+   * inflate past the size limit. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
+    {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                     "A mailbox is joined with a WebSocket handshake");
+      return;
+    }
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
 }
 
 static void
@@ -817,14 +830,11 @@ handle_request_cb (SoupServer        *server,
 }
 
 static void
-websocket_cb (SoupServer              *server,
-              SoupServerMessage       *msg,
-              const char              *path,
-              SoupWebsocketConnection *conn,
-              gpointer                 user_data)
+side_join (FerryRendezvousServer   *self,
+           const char              *address,
+           const char              *path,
+           SoupWebsocketConnection *conn)
 {
-  FerryRendezvousServer *self = user_data;
-  const char *address = soup_server_message_get_remote_host (msg);
   const char *nameplate = path + strlen (FERRY_RENDEZVOUS_PATH_NAMEPLATES "/");
   Mailbox *mailbox = NULL;
   Side *side;
@@ -886,6 +896,34 @@ websocket_cb (SoupServer              *server,
   if (mailbox->left[1 - side->index])
     side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
                 "The other side left");
+}
+
+/* Takes the connection over from libsoup once the 101 answer is out, as
+ * soup_server_add_websocket_handler() would, but with the client's bytes
+ * going through a FerryFrameGuardStream: libsoup 3.2 caps single frames
+ * only, and would gather a message of many fragments without limit. */
+static void
+upgrade_cb (SoupServerMessage *msg,
+            gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  g_autoptr(SoupServerMessage) keep = g_object_ref (msg);
+  g_autofree char *address = g_strdup (soup_server_message_get_remote_host (msg));
+  g_autoptr(GUri) uri = g_uri_ref (soup_server_message_get_uri (msg));
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GIOStream) guarded = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+
+  g_signal_handlers_disconnect_by_func (msg, upgrade_cb, user_data);
+
+  stream = soup_server_message_steal_connection (msg);
+  guarded = ferry_frame_guard_stream_new (stream, self->max_message_size);
+  conn = soup_websocket_connection_new (guarded, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
+                                        soup_message_headers_get_one (
+                                          soup_server_message_get_request_headers (msg),
+                                          "Origin"),
+                                        FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
+  side_join (self, address, g_uri_get_path (uri), conn);
 }
 
 /* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
@@ -1191,8 +1229,6 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
 static void
 ferry_rendezvous_server_init (FerryRendezvousServer *self)
 {
-  const char *ws_protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
-
   self->mailbox_ttl = FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL;
   self->idle_timeout = FERRY_RENDEZVOUS_DEFAULT_IDLE_TIMEOUT;
   self->max_message_size = FERRY_RENDEZVOUS_DEFAULT_MAX_MESSAGE_SIZE;
@@ -1209,17 +1245,12 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->sweep_id = g_timeout_add_seconds (60, sweep_addresses_cb, self);
 
   self->soup = soup_server_new ("server-header", "ferry-rendezvous ", NULL);
-  /* permessage-deflate would let a small frame inflate past the size cap. */
-  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-
   soup_server_add_early_handler (self->soup, NULL, early_handler_cb, self, NULL);
   soup_server_add_early_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
                                  early_handler_cb, self, NULL);
   soup_server_add_handler (self->soup, NULL, handle_request_cb, self, NULL);
   soup_server_add_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
                            handle_request_cb, self, NULL);
-  soup_server_add_websocket_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES, NULL,
-                                     (char **) ws_protocols, websocket_cb, self, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
   g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
 }
