@@ -9,6 +9,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "ferry-application.h"
@@ -109,17 +111,23 @@ save_screenshot (GtkWidget  *window,
   g_autofree char *path = NULL;
   int width, height;
 
-  wait_for_paint (window);
+  /* A window that was just shown may need one more frame before it has
+   * anything to render: try a few frames, never forever. */
+  for (guint frame = 0; frame < 10 && node == NULL; frame++)
+    {
+      wait_for_paint (window);
 
-  width = gtk_widget_get_width (window);
-  height = gtk_widget_get_height (window);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
+      width = gtk_widget_get_width (window);
+      height = gtk_widget_get_height (window);
+      g_assert_cmpint (width, >, 0);
+      g_assert_cmpint (height, >, 0);
 
-  paintable = gtk_widget_paintable_new (window);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+      g_clear_object (&paintable);
+      paintable = gtk_widget_paintable_new (window);
+      snapshot = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+    }
   g_assert_nonnull (node);
 
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)),
@@ -138,7 +146,7 @@ new_window (void)
 {
   FerryWindow *window = ferry_window_new (app);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 480, 640);
+  gtk_window_set_default_size (GTK_WINDOW (window), 640, 720);
   gtk_window_present (GTK_WINDOW (window));
   return window;
 }
@@ -171,13 +179,13 @@ test_send_and_receive_meet (void)
   g_autoptr(GFile) file = make_file_to_send ();
   g_autofree char *code = NULL;
 
-  save_screenshot (GTK_WIDGET (sender), "send");
+  save_screenshot (GTK_WIDGET (sender), "choose");
 
   ferry_send_page_send_files (send_page, &file, 1);
   wait_for_send_page (sender, "code");
   code = g_strdup (ferry_send_page_get_code (send_page));
   g_assert_nonnull (code);
-  save_screenshot (GTK_WIDGET (sender), "code");
+  save_screenshot (GTK_WIDGET (sender), "send");
 
   ferry_window_show_page (receiver, "receive");
   save_screenshot (GTK_WIDGET (receiver), "receive");
@@ -228,6 +236,8 @@ test_malformed_code_is_explained (void)
 
   /* Nothing is sent: the page stays on the entry and says why. */
   g_assert_cmpstr (ferry_receive_page_get_page_name (receive_page), ==, "enter");
+  g_assert_nonnull (ferry_receive_page_get_hint (receive_page));
+  g_assert_nonnull (strstr (ferry_receive_page_get_hint (receive_page), "“orbit”"));
   save_screenshot (GTK_WIDGET (receiver), "receive-invalid");
 
   gtk_window_destroy (GTK_WINDOW (receiver));
@@ -278,6 +288,9 @@ main (int   argc,
 
   gtk_init ();
   adw_init ();
+
+  /* Screenshots must show where a page ends up, not a crossfade to it. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
   app = ferry_application_new ();
   g_application_register (G_APPLICATION (app), NULL, &error);

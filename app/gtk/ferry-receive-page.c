@@ -311,6 +311,22 @@ ferry_receive_page_get_error_title (FerryReceivePage *self)
   return adw_status_page_get_title (self->error_page);
 }
 
+/**
+ * ferry_receive_page_get_hint:
+ *
+ * Returns: (nullable): the explanation shown under the entry, if any
+ */
+const char *
+ferry_receive_page_get_hint (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->hint_label)))
+    return NULL;
+
+  return gtk_label_get_label (self->hint_label);
+}
+
 static void
 ferry_receive_page_dispose (GObject *object)
 {
@@ -319,8 +335,6 @@ ferry_receive_page_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->channel);
-
-  gtk_widget_dispose_template (GTK_WIDGET (self), FERRY_TYPE_RECEIVE_PAGE);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->dispose (object);
 }

@@ -19,5 +19,6 @@ void ferry_receive_page_receive  (FerryReceivePage *self);
 
 const char *ferry_receive_page_get_page_name   (FerryReceivePage *self);
 const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
+const char *ferry_receive_page_get_hint        (FerryReceivePage *self);
 
 G_END_DECLS

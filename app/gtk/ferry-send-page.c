@@ -293,8 +293,6 @@ ferry_send_page_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->channel);
 
-  gtk_widget_dispose_template (GTK_WIDGET (self), FERRY_TYPE_SEND_PAGE);
-
   G_OBJECT_CLASS (ferry_send_page_parent_class)->dispose (object);
 }
 
