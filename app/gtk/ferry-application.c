@@ -1,0 +1,267 @@
+/* ferry-application.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-application"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "ferry-application.h"
+#include "ferry-preferences-window.h"
+#include "ferry-version.h"
+#include "ferry-window.h"
+
+/* Used when neither the settings nor $FERRY_RENDEZVOUS name a server: the
+ * one build-aux/ferry-run starts next to the app. */
+#define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:8470"
+
+struct _FerryApplication
+{
+  AdwApplication  parent_instance;
+
+  GSettings      *settings;
+};
+
+G_DEFINE_FINAL_TYPE (FerryApplication, ferry_application, ADW_TYPE_APPLICATION)
+
+FerryApplication *
+ferry_application_new (void)
+{
+  GApplicationFlags flags = G_APPLICATION_HANDLES_OPEN;
+
+  /* Tests run two instances side by side on one session bus. */
+  if (g_getenv ("FERRY_NON_UNIQUE") != NULL)
+    flags |= G_APPLICATION_NON_UNIQUE;
+
+  return g_object_new (FERRY_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", flags,
+                       "resource-base-path", "/io/github/ferryapp/Ferry",
+                       NULL);
+}
+
+FerryApplication *
+ferry_application_get_default (void)
+{
+  return FERRY_APPLICATION (g_application_get_default ());
+}
+
+GSettings *
+ferry_application_get_settings (FerryApplication *self)
+{
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  return self->settings;
+}
+
+/**
+ * ferry_application_dup_rendezvous_url:
+ *
+ * The rendezvous server to meet through: the preference when set, else
+ * $FERRY_RENDEZVOUS, else the local server the launcher starts.
+ */
+char *
+ferry_application_dup_rendezvous_url (FerryApplication *self)
+{
+  g_autofree char *url = NULL;
+  const char *env;
+
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  url = g_settings_get_string (self->settings, "rendezvous-url");
+  if (url[0] != '\0')
+    return g_steal_pointer (&url);
+
+  env = g_getenv ("FERRY_RENDEZVOUS");
+  if (env != NULL && env[0] != '\0')
+    return g_strdup (env);
+
+  return g_strdup (DEFAULT_RENDEZVOUS_URL);
+}
+
+FerryRendezvousClient *
+ferry_application_dup_rendezvous_client (FerryApplication *self)
+{
+  g_autofree char *url = ferry_application_dup_rendezvous_url (self);
+
+  return ferry_rendezvous_client_new (url);
+}
+
+static FerryWindow *
+ferry_application_ensure_window (FerryApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window == NULL)
+    window = GTK_WINDOW (ferry_window_new (self));
+
+  return FERRY_WINDOW (window);
+}
+
+static void
+ferry_application_activate (GApplication *app)
+{
+  FerryWindow *window = ferry_application_ensure_window (FERRY_APPLICATION (app));
+
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+/* ferry:CODE links, from a browser or a QR code scanner, open the receive
+ * page with the code filled in; nothing starts until the user confirms. */
+static void
+ferry_application_open (GApplication  *app,
+                        GFile        **files,
+                        int            n_files,
+                        const char    *hint)
+{
+  FerryWindow *window = ferry_application_ensure_window (FERRY_APPLICATION (app));
+
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *uri = g_file_get_uri (files[i]);
+      g_autofree char *scheme = g_uri_parse_scheme (uri);
+
+      if (g_strcmp0 (scheme, "ferry") != 0)
+        {
+          g_warning ("Ignoring %s: Ferry only opens ferry: links", uri);
+          continue;
+        }
+
+      ferry_window_show_receive_code (window, uri + strlen ("ferry:"));
+    }
+
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  FerryApplication *self = user_data;
+  static const char *developers[] = { "The Ferry developers", NULL };
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  AdwAboutWindow *about;
+
+  about = ADW_ABOUT_WINDOW (adw_about_window_new ());
+  g_object_set (about,
+                "transient-for", window,
+                "application-name", _("Ferry"),
+                "application-icon", APP_ID,
+                "developer-name", _("The Ferry developers"),
+                "version", ferry_version (),
+                "website", "https://github.com/ferryapp/ferry",
+                "issue-url", "https://github.com/ferryapp/ferry/issues",
+                "developers", developers,
+                "copyright", "© 2026 The Ferry developers",
+                "license-type", GTK_LICENSE_GPL_3_0,
+                "comments", _("Send files to a friend with a short code, directly whenever "
+                              "the networks allow it."),
+                NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  FerryApplication *self = user_data;
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  FerryPreferencesWindow *preferences;
+
+  preferences = ferry_preferences_window_new (self->settings);
+  gtk_window_set_transient_for (GTK_WINDOW (preferences), window);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
+/* Several windows of one process can each send or receive, which is also
+ * how two windows on one machine try Ferry out. */
+static void
+new_window_action (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  FerryApplication *self = user_data;
+
+  gtk_window_present (GTK_WINDOW (ferry_window_new (self)));
+}
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *parameter,
+             gpointer       user_data)
+{
+  g_application_quit (G_APPLICATION (user_data));
+}
+
+static const GActionEntry app_actions[] = {
+  { "about", about_action },
+  { "new-window", new_window_action },
+  { "preferences", preferences_action },
+  { "quit", quit_action },
+};
+
+static void
+ferry_application_startup (GApplication *app)
+{
+  FerryApplication *self = FERRY_APPLICATION (app);
+  static const char *quit_accels[] = { "<primary>q", NULL };
+  static const char *preferences_accels[] = { "<primary>comma", NULL };
+  static const char *send_accels[] = { "<primary>o", NULL };
+  static const char *new_window_accels[] = { "<primary>n", NULL };
+  static const char *receive_accels[] = { "<primary>r", NULL };
+  g_autoptr(GError) error = NULL;
+
+  G_APPLICATION_CLASS (ferry_application_parent_class)->startup (app);
+
+  if (!ferry_init (&error))
+    g_error ("%s", error->message);
+
+  self->settings = g_settings_new (APP_ID);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
+                                   G_N_ELEMENTS (app_actions), self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
+                                         preferences_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-window",
+                                         new_window_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.choose-files",
+                                         send_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-receive",
+                                         receive_accels);
+}
+
+static void
+ferry_application_dispose (GObject *object)
+{
+  FerryApplication *self = FERRY_APPLICATION (object);
+
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (ferry_application_parent_class)->dispose (object);
+}
+
+static void
+ferry_application_class_init (FerryApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = ferry_application_dispose;
+
+  app_class->activate = ferry_application_activate;
+  app_class->open = ferry_application_open;
+  app_class->startup = ferry_application_startup;
+}
+
+static void
+ferry_application_init (FerryApplication *self)
+{
+}

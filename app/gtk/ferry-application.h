@@ -1,0 +1,24 @@
+/* ferry-application.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+#include "ferry-rendezvous-client.h"
+
+G_BEGIN_DECLS
+
+#define FERRY_TYPE_APPLICATION (ferry_application_get_type ())
+
+G_DECLARE_FINAL_TYPE (FerryApplication, ferry_application, FERRY, APPLICATION, AdwApplication)
+
+FerryApplication      *ferry_application_new                   (void);
+FerryApplication      *ferry_application_get_default           (void);
+GSettings             *ferry_application_get_settings          (FerryApplication *self);
+char                  *ferry_application_dup_rendezvous_url    (FerryApplication *self);
+FerryRendezvousClient *ferry_application_dup_rendezvous_client (FerryApplication *self);
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* ferry-receive-page.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_TYPE_RECEIVE_PAGE (ferry_receive_page_get_type ())
+
+G_DECLARE_FINAL_TYPE (FerryReceivePage, ferry_receive_page, FERRY, RECEIVE_PAGE, AdwBin)
+
+void ferry_receive_page_set_code (FerryReceivePage *self,
+                                  const char       *code);
+void ferry_receive_page_receive  (FerryReceivePage *self);
+
+const char *ferry_receive_page_get_page_name   (FerryReceivePage *self);
+const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
+const char *ferry_receive_page_get_hint        (FerryReceivePage *self);
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* ferry-send-page.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_TYPE_SEND_PAGE (ferry_send_page_get_type ())
+
+G_DECLARE_FINAL_TYPE (FerrySendPage, ferry_send_page, FERRY, SEND_PAGE, AdwBin)
+
+void        ferry_send_page_send_files (FerrySendPage  *self,
+                                        GFile         **files,
+                                        guint           n_files);
+const char *ferry_send_page_get_code   (FerrySendPage  *self);
+
+const char *ferry_send_page_get_page_name   (FerrySendPage *self);
+const char *ferry_send_page_get_error_title (FerrySendPage *self);
+
+G_END_DECLS

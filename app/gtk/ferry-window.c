@@ -1,0 +1,172 @@
+/* ferry-window.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ferry-receive-page.h"
+#include "ferry-send-page.h"
+#include "ferry-window.h"
+
+struct _FerryWindow
+{
+  AdwApplicationWindow  parent_instance;
+
+  AdwToastOverlay      *toast_overlay;
+  AdwViewStack         *view_stack;
+  FerrySendPage        *send_page;
+  FerryReceivePage     *receive_page;
+};
+
+G_DEFINE_FINAL_TYPE (FerryWindow, ferry_window, ADW_TYPE_APPLICATION_WINDOW)
+
+FerryWindow *
+ferry_window_new (FerryApplication *application)
+{
+  g_return_val_if_fail (FERRY_IS_APPLICATION (application), NULL);
+
+  return g_object_new (FERRY_TYPE_WINDOW,
+                       "application", application,
+                       NULL);
+}
+
+/**
+ * ferry_window_show_receive_code:
+ * @code: a share code, e.g. from a ferry: link
+ *
+ * Switches to the receive page with @code filled in, waiting for the user
+ * to confirm: a link alone never starts a transfer.
+ */
+void
+ferry_window_show_receive_code (FerryWindow *self,
+                                const char  *code)
+{
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+  g_return_if_fail (code != NULL);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "receive");
+  ferry_receive_page_set_code (self->receive_page, code);
+}
+
+void
+ferry_window_add_toast (FerryWindow *self,
+                        const char  *title)
+{
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+}
+
+GtkWidget *
+ferry_window_get_send_page (FerryWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->send_page);
+}
+
+GtkWidget *
+ferry_window_get_receive_page (FerryWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->receive_page);
+}
+
+void
+ferry_window_show_page (FerryWindow *self,
+                        const char  *name)
+{
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, name);
+}
+
+static void
+choose_files_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  FerryWindow *self = FERRY_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "send");
+  gtk_widget_activate_action (GTK_WIDGET (self->send_page), "send.choose-files", NULL);
+}
+
+static void
+show_receive_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  FerryWindow *self = FERRY_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "receive");
+  gtk_widget_grab_focus (GTK_WIDGET (self->receive_page));
+}
+
+static void
+show_page_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  FerryWindow *self = FERRY_WINDOW (widget);
+
+  ferry_window_show_page (self, g_variant_get_string (parameter, NULL));
+}
+
+static void
+toast_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  ferry_window_add_toast (FERRY_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+ferry_window_constructed (GObject *object)
+{
+  FerryWindow *self = FERRY_WINDOW (object);
+  GSettings *settings;
+
+  G_OBJECT_CLASS (ferry_window_parent_class)->constructed (object);
+
+  settings = ferry_application_get_settings (FERRY_APPLICATION (g_application_get_default ()));
+  g_settings_bind (settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+}
+
+static void
+ferry_window_class_init (FerryWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = ferry_window_constructed;
+
+  g_type_ensure (FERRY_TYPE_SEND_PAGE);
+  g_type_ensure (FERRY_TYPE_RECEIVE_PAGE);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/ferryapp/Ferry/ferry-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, send_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, receive_page);
+
+  gtk_widget_class_install_action (widget_class, "win.choose-files", NULL, choose_files_action);
+  gtk_widget_class_install_action (widget_class, "win.show-receive", NULL, show_receive_action);
+  gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
+  gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_action);
+}
+
+static void
+ferry_window_init (FerryWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}

@@ -1,0 +1,29 @@
+/* ferry-window.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+#include "ferry-application.h"
+
+G_BEGIN_DECLS
+
+#define FERRY_TYPE_WINDOW (ferry_window_get_type ())
+
+G_DECLARE_FINAL_TYPE (FerryWindow, ferry_window, FERRY, WINDOW, AdwApplicationWindow)
+
+FerryWindow *ferry_window_new               (FerryApplication *application);
+void         ferry_window_show_receive_code (FerryWindow      *self,
+                                             const char       *code);
+void         ferry_window_add_toast         (FerryWindow      *self,
+                                             const char       *title);
+
+GtkWidget   *ferry_window_get_send_page     (FerryWindow      *self);
+GtkWidget   *ferry_window_get_receive_page  (FerryWindow      *self);
+void         ferry_window_show_page         (FerryWindow      *self,
+                                             const char       *name);
+
+G_END_DECLS

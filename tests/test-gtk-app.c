@@ -1,0 +1,310 @@
+/* test-gtk-app.c
+ *
+ * Drives the real app under Xvfb: two windows of one FerryApplication meet
+ * through a real ferry-rendezvous. Saves a screenshot of each page into
+ * $G_TEST_BUILDDIR/screenshots for the metainfo and for people reviewing.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "ferry-application.h"
+#include "ferry-preferences-window.h"
+#include "ferry-receive-page.h"
+#include "ferry-send-page.h"
+#include "ferry-test-utils.h"
+#include "ferry-version.h"
+#include "ferry-window.h"
+
+#define TIMEOUT_MS 15000
+
+static FerryApplication *app;
+static FerryTestRendezvous *server;
+
+typedef struct
+{
+  GtkWidget  *page;
+  const char *(*get_name) (gpointer page);
+  const char *name;
+} PageWait;
+
+static gboolean
+page_shows (gpointer user_data)
+{
+  PageWait *wait = user_data;
+
+  return g_strcmp0 (wait->get_name (wait->page), wait->name) == 0;
+}
+
+static void
+wait_for_send_page (FerryWindow *window,
+                    const char  *name)
+{
+  PageWait wait = {
+    ferry_window_get_send_page (window),
+    (gpointer) ferry_send_page_get_page_name,
+    name,
+  };
+
+  if (!ferry_test_wait_until (page_shows, &wait, TIMEOUT_MS))
+    g_error ("The send page shows “%s”, not “%s”",
+             ferry_send_page_get_page_name (FERRY_SEND_PAGE (wait.page)), name);
+}
+
+static void
+wait_for_receive_page (FerryWindow *window,
+                       const char  *name)
+{
+  PageWait wait = {
+    ferry_window_get_receive_page (window),
+    (gpointer) ferry_receive_page_get_page_name,
+    name,
+  };
+
+  if (!ferry_test_wait_until (page_shows, &wait, TIMEOUT_MS))
+    g_error ("The receive page shows “%s”, not “%s”",
+             ferry_receive_page_get_page_name (FERRY_RECEIVE_PAGE (wait.page)), name);
+}
+
+static void
+after_paint_cb (GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Waits until @window has been painted with its current state, so the
+ * screenshot shows what a person would see now. */
+static void
+wait_for_paint (GtkWidget *window)
+{
+  GdkFrameClock *clock;
+  gboolean painted = FALSE;
+  gulong handler;
+
+  g_assert_true (ferry_test_wait_until ((FerryTestCondition) gtk_widget_get_mapped, window,
+                                        TIMEOUT_MS));
+  clock = gtk_widget_get_frame_clock (window);
+  g_assert_nonnull (clock);
+
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), &painted);
+  gtk_widget_queue_draw (window);
+  g_assert_true (ferry_test_wait_for_flag (&painted, TIMEOUT_MS));
+  g_signal_handler_disconnect (clock, handler);
+}
+
+static void
+save_screenshot (GtkWidget  *window,
+                 const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  int width, height;
+
+  /* A window that was just shown may need one more frame before it has
+   * anything to render: try a few frames, never forever. */
+  for (guint frame = 0; frame < 10 && node == NULL; frame++)
+    {
+      wait_for_paint (window);
+
+      width = gtk_widget_get_width (window);
+      height = gtk_widget_get_height (window);
+      g_assert_cmpint (width, >, 0);
+      g_assert_cmpint (height, >, 0);
+
+      g_clear_object (&paintable);
+      paintable = gtk_widget_paintable_new (window);
+      snapshot = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+    }
+  g_assert_nonnull (node);
+
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+
+  dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "screenshots", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  file = g_strconcat (name, ".png", NULL);
+  path = g_build_filename (dir, file, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("Screenshot: %s", path);
+}
+
+static FerryWindow *
+new_window (void)
+{
+  FerryWindow *window = ferry_window_new (app);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 640, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static GFile *
+make_file_to_send (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (g_get_tmp_dir (), "ferry-hello.txt", NULL);
+
+  g_file_set_contents (path, "Hello from Ferry\n", -1, &error);
+  g_assert_no_error (error);
+  return g_file_new_for_path (path);
+}
+
+static void
+type_code (FerryWindow *window,
+           const char  *code)
+{
+  ferry_window_show_receive_code (window, code);
+  ferry_receive_page_receive (FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (window)));
+}
+
+static void
+test_send_and_receive_meet (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  g_autoptr(GFile) file = make_file_to_send ();
+  g_autofree char *code = NULL;
+
+  save_screenshot (GTK_WIDGET (sender), "choose");
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+  code = g_strdup (ferry_send_page_get_code (send_page));
+  g_assert_nonnull (code);
+  save_screenshot (GTK_WIDGET (sender), "send");
+
+  ferry_window_show_page (receiver, "receive");
+  save_screenshot (GTK_WIDGET (receiver), "receive");
+  type_code (receiver, code);
+
+  wait_for_receive_page (receiver, "connected");
+  wait_for_send_page (sender, "connected");
+  save_screenshot (GTK_WIDGET (receiver), "connected");
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+static void
+test_wrong_code_reaches_error_pages (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  g_autoptr(GFile) file = make_file_to_send ();
+  g_autofree char *wrong = NULL;
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+
+  /* Same nameplate, another word: a guess. */
+  wrong = ferry_test_wrong_code_for (ferry_send_page_get_code (send_page));
+  type_code (receiver, wrong);
+
+  wait_for_receive_page (receiver, "error");
+  wait_for_send_page (sender, "error");
+  g_assert_cmpstr (ferry_receive_page_get_error_title (receive_page), ==, "Wrong Code");
+  g_assert_cmpstr (ferry_send_page_get_error_title (send_page), ==, "Wrong Code");
+  save_screenshot (GTK_WIDGET (receiver), "error");
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+static void
+test_malformed_code_is_explained (void)
+{
+  FerryWindow *receiver = new_window ();
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+
+  type_code (receiver, "orbit-tulip-canvas");
+
+  /* Nothing is sent: the page stays on the entry and says why. */
+  g_assert_cmpstr (ferry_receive_page_get_page_name (receive_page), ==, "enter");
+  g_assert_nonnull (ferry_receive_page_get_hint (receive_page));
+  g_assert_nonnull (strstr (ferry_receive_page_get_hint (receive_page), "“orbit”"));
+  save_screenshot (GTK_WIDGET (receiver), "receive-invalid");
+
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+static void
+test_preferences (void)
+{
+  FerryPreferencesWindow *preferences;
+  GSettings *settings = ferry_application_get_settings (app);
+
+  preferences = ferry_preferences_window_new (settings);
+  gtk_window_set_default_size (GTK_WINDOW (preferences), 520, 560);
+  gtk_window_present (GTK_WINDOW (preferences));
+  save_screenshot (GTK_WIDGET (preferences), "preferences");
+
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  /* Not ferry_test_init(): isolating all XDG dirs hides the system's
+   * shared-mime-info, and then GTK cannot even load its own SVG icons.
+   * Only the user's dirs are made private here. */
+  g_autofree char *home = g_dir_make_tmp ("ferry-gtk-test-XXXXXX", NULL);
+  g_assert_nonnull (home);
+  g_setenv ("HOME", home, TRUE);
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *vars[] = { "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME" };
+      g_autofree char *dir = g_build_filename (home, vars[i], NULL);
+
+      g_setenv (vars[i], dir, TRUE);
+    }
+
+  g_test_init (&argc, &argv, NULL);
+  if (!ferry_init (&error))
+    g_error ("%s", error->message);
+
+  server = ferry_test_rendezvous_start (NULL);
+  g_setenv ("FERRY_RENDEZVOUS", server->url, TRUE);
+  g_setenv ("FERRY_NON_UNIQUE", "1", TRUE);
+
+  gtk_init ();
+  adw_init ();
+
+  /* Screenshots must show where a page ends up, not a crossfade to it. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+
+  app = ferry_application_new ();
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+
+  g_test_add_func ("/gtk-app/send-and-receive-meet", test_send_and_receive_meet);
+  g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);
+  g_test_add_func ("/gtk-app/malformed-code-is-explained", test_malformed_code_is_explained);
+  g_test_add_func ("/gtk-app/preferences", test_preferences);
+
+  ret = g_test_run ();
+
+  g_clear_object (&app);
+  g_clear_pointer (&server, ferry_test_rendezvous_free);
+
+  return ret;
+}
