@@ -18,7 +18,7 @@
 
 /* Used when neither the settings nor $FERRY_RENDEZVOUS name a server: the
  * one build-aux/ferry-run starts next to the app. */
-#define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:8470"
+#define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:4477"
 
 struct _FerryApplication
 {
