@@ -134,8 +134,12 @@ def main():
                     tap.ok(done, description,
                            None if done else 'run `ninja -C build %s-update-po` and translate it'
                            % package)
+                elif done:
+                    # A TODO point that passes is an unexpected pass, which
+                    # meson counts as a failure: mark only what is missing.
+                    tap.ok(True, description)
                 else:
-                    tap.todo(done, description, 'strings from code may lag behind')
+                    tap.todo(False, description, 'strings from code may lag behind')
 
     return tap.finish()
 

@@ -46,7 +46,7 @@
 #define DEFAULT_UPNP_TIMEOUT_MS 2000
 #define DEFAULT_RTT_INTERVAL_MS 2000
 #define COMPONENT_ID            1
-#define PROBE_SIZE              13
+#define PROBE_SIZE              FERRY_ICE_PROBE_SIZE
 #define DEFAULT_STUN_PORT       3478
 #define DEFAULT_TURNS_PORT      5349
 #define MAPPED_PRIORITY         ((105u << 24) | (65535u << 8) | (256u - COMPONENT_ID))
@@ -789,13 +789,15 @@ agent_recv_cb (NiceAgent *agent,
   if (length == 0)
     return;
 
-  if (data[0] < 0x40)
+  if (length == PROBE_SIZE && data[0] == FERRY_ICE_PROBE_PING)
     {
-      if (length == PROBE_SIZE && data[0] == FERRY_ICE_PROBE_PING)
-        send_probe (self, FERRY_ICE_PROBE_PONG, data + 1);
-      else if (length == PROBE_SIZE && data[0] == FERRY_ICE_PROBE_PONG)
-        handle_pong (self, data);
-      /* Anything else in the reserved range is dropped: it is not ours. */
+      send_probe (self, FERRY_ICE_PROBE_PONG, data + 1);
+      return;
+    }
+
+  if (length == PROBE_SIZE && data[0] == FERRY_ICE_PROBE_PONG)
+    {
+      handle_pong (self, data);
       return;
     }
 
@@ -1707,7 +1709,7 @@ ferry_ice_session_set_receive_func (FerryIceSession     *self,
 
 /**
  * ferry_ice_session_send:
- * @data: one datagram; its first byte must be 0x40 or more
+ * @data: one datagram, not shaped like an RTT probe (see ferry-ice-session.h)
  * @length: its size, at most 65507
  *
  * Sends without blocking over the selected pair.
@@ -1727,7 +1729,9 @@ ferry_ice_session_send (FerryIceSession *self,
 
   g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
   g_return_val_if_fail (data != NULL && length > 0 && length <= 65507, FALSE);
-  g_return_val_if_fail (data[0] >= 0x40, FALSE);
+  g_return_val_if_fail (length != PROBE_SIZE ||
+                        (data[0] != FERRY_ICE_PROBE_PING && data[0] != FERRY_ICE_PROBE_PONG),
+                        FALSE);
 
   if (self->agent == NULL || self->state != STATE_CONNECTED)
     return FALSE;

@@ -40,11 +40,17 @@ G_BEGIN_DECLS
  * Datagrams
  * =========
  *
- * ferry_ice_session_send() carries datagrams whose first byte is 0x40 or
- * more (every QUIC v1 packet has its fixed bit 0x40 set). First bytes below
- * 0x40 are reserved: STUN lives in 0x00-0x03 and the session's own RTT
- * probes use FERRY_ICE_PROBE_PING / FERRY_ICE_PROBE_PONG.
+ * ferry_ice_session_send() carries any datagram except one of exactly
+ * FERRY_ICE_PROBE_SIZE bytes starting with FERRY_ICE_PROBE_PING or
+ * FERRY_ICE_PROBE_PONG: those are the session's own RTT probes. The first
+ * byte alone cannot tell them apart: ngtcp2 0.12 always greases QUIC's fixed
+ * bit (RFC 9287), so a QUIC packet may start with any byte. The size can: a
+ * QUIC packet is never shorter than 21 bytes (header protection samples 16
+ * bytes after a 4-byte packet number offset). STUN is told apart by libnice
+ * itself, by its magic cookie and length.
  */
+
+#define FERRY_ICE_PROBE_SIZE       13
 
 #define FERRY_ICE_MESSAGE_MAX_SIZE 4096
 #define FERRY_ICE_PROBE_PING       0x30
