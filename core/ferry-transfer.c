@@ -1327,6 +1327,7 @@ prepare_done_cb (GObject      *object,
       return;
     }
 
+  accept = build_accept (job, &len);
   self->target = g_steal_pointer (&job->target);
   self->top_level = g_steal_pointer (&job->top_level);
   self->resume_offsets = g_steal_pointer (&job->resume_offsets);
@@ -1357,7 +1358,6 @@ prepare_done_cb (GObject      *object,
         }
     }
 
-  accept = build_accept (job, &len);
   control_send (self, FERRY_TRANSFER_FRAME_ACCEPT, accept, len);
   set_state (self, FERRY_TRANSFER_STATE_TRANSFERRING);
   start_progress (self);
@@ -2460,15 +2460,11 @@ ferry_transfer_cancel (FerryTransfer *self,
   if (self->ended)
     return;
 
+  /* The reason travels in the connection close, see transfer_end(). */
   safe = g_utf8_make_valid (reason ? reason : "The transfer was cancelled", -1);
-  if (ferry_quic_connection_is_open (self->quic))
-    {
-      if (strlen (safe) > MAX_REASON)
-        safe[MAX_REASON] = '\0';
-      ferry_quic_connection_close (self->quic, FERRY_TRANSFER_CLOSE_CANCELLED, safe);
-    }
   transfer_end (self, FERRY_TRANSFER_STATE_CANCELLED,
-                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, safe), 0);
+                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, safe),
+                FERRY_TRANSFER_CLOSE_CANCELLED);
 }
 
 FerryTransferState
