@@ -49,6 +49,9 @@ struct _Pipe
   Lane     lanes[2];
   GSource *source;
   gboolean severed;
+  guint64  sever_after;   /* bytes delivered before the pipe goes dead; 0: never */
+  guint64  delivered;
+  gint64   severed_at;
 };
 
 static gboolean
@@ -66,8 +69,14 @@ pipe_deliver (gpointer user_data)
           gsize len;
           const guint8 *data = g_bytes_get_data (datagram, &len);
 
+          if (!pipe->severed && pipe->sever_after > 0 && pipe->delivered >= pipe->sever_after)
+            {
+              pipe->severed = TRUE;
+              pipe->severed_at = g_get_monotonic_time ();
+            }
           if (!pipe->severed)
             ferry_quic_connection_receive_datagram (lane->to, data, len);
+          pipe->delivered += len;
         }
       if (lane->blocked && lane->queue.length < 128)
         {
@@ -521,8 +530,6 @@ act (Run *run)
   switch (run->action)
     {
     case ACT_SEVER:
-      run->link->pipe->severed = TRUE;
-      run->severed_at = g_get_monotonic_time ();
       break;
     case ACT_CANCEL_SENDER:
       ferry_transfer_cancel (run->sender, "Sender changed their mind");
@@ -625,6 +632,12 @@ run_transfer (Run        *run,
   g_autoptr(GFile) folder = g_file_new_for_path (target);
 
   run->link = link;
+  if (run->action == ACT_SEVER)
+    {
+      /* The peer vanishes after this much traffic: no datagram arrives any more. */
+      link->pipe->sever_after = run->action_after;
+      run->acted = TRUE;
+    }
   run->sender = ferry_transfer_new_sender (swap ? link->server : link->client, offer,
                                            sender_store);
   run->receiver = ferry_transfer_new_receiver (swap ? link->client : link->server,
@@ -638,6 +651,8 @@ run_transfer (Run        *run,
   ferry_transfer_run_async (run->receiver, NULL, receiver_done_cb, run);
   ferry_transfer_run_async (run->sender, NULL, sender_done_cb, run);
   g_assert_true (ferry_test_wait_until (both_done, run, RUN_TIMEOUT_MS));
+  if (link->pipe != NULL)
+    run->severed_at = link->pipe->severed_at;
 }
 
 static void
@@ -934,6 +949,7 @@ test_peer_gone_and_resume (Fixture       *fixture,
   g_autofree char *got_root = g_build_filename (fixture->target, "Trip", NULL);
   const char *paths[] = { root, NULL };
   gsize big_size = 48 * 1024 * 1024 + 999;
+  gboolean remove_partial = GPOINTER_TO_INT (data);
   guint64 received_first;
   guint64 sent_second;
   guint64 remainder;
@@ -951,11 +967,12 @@ test_peer_gone_and_resume (Fixture       *fixture,
     Run run = { 0 };
 
     run.action = ACT_SEVER;
-    run.action_after = 3 * FERRY_BLOCK_SIZE;
+    run.action_after = 12 * FERRY_BLOCK_SIZE;
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
     g_assert_true (run.acted);
     g_assert_error (run.sender_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE);
     g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE);
+    g_assert_cmpint (run.severed_at, >, 0);
     g_assert_cmpint (run.sender_ended_at - run.severed_at, <, PEER_GONE_DEADLINE_MS * 1000);
     g_assert_cmpint (run.receiver_ended_at - run.severed_at, <, PEER_GONE_DEADLINE_MS * 1000);
     received_first = ferry_transfer_get_bytes_sent_on_wire (run.receiver);
@@ -966,11 +983,13 @@ test_peer_gone_and_resume (Fixture       *fixture,
     ferry_store_close (receiver_store);
   }
 
-  /* Partial data stays where it was. */
+  /* Partial data stays where it was; unless someone removes it. */
   {
     g_autofree char *partial = g_build_filename (got_root, "video.mp4.ferry-part", NULL);
 
     g_assert_true (g_file_test (partial, G_FILE_TEST_IS_REGULAR));
+    if (remove_partial)
+      g_assert_no_errno (g_unlink (partial));
   }
 
   {
@@ -986,8 +1005,19 @@ test_peer_gone_and_resume (Fixture       *fixture,
     /* Only the missing remainder travelled: what the first run did not
      * write, plus at most the one block that was not yet whole.
      */
-    remainder = ferry_offer_get_total_size (offer) - received_first;
     sent_second = ferry_transfer_get_bytes_sent_on_wire (run.sender);
+    if (remove_partial)
+      {
+        /* Nothing to resume from: the big file starts over, the finished
+         * small one is not sent again.
+         */
+        g_assert_cmpuint (sent_second, ==, big_size);
+        g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.receiver), ==, big_size);
+        run_clear (&run);
+        assert_same_tree (fixture->source, fixture->target);
+        return;
+      }
+    remainder = ferry_offer_get_total_size (offer) - received_first;
     g_test_message ("first run wrote %" G_GUINT64_FORMAT ", second sent %" G_GUINT64_FORMAT
                     " of %" G_GUINT64_FORMAT, received_first, sent_second,
                     ferry_offer_get_total_size (offer));
@@ -1028,7 +1058,7 @@ test_modified_between_attempts (Fixture       *fixture,
     Run run = { 0 };
 
     run.action = ACT_SEVER;
-    run.action_after = 4 * FERRY_BLOCK_SIZE;
+    run.action_after = 8 * FERRY_BLOCK_SIZE;
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
     g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE);
     /* The small file made it. */
@@ -1383,7 +1413,9 @@ main (int   argc,
   ADD ("/transfer/pipe/decline", NULL, test_decline);
   ADD ("/transfer/pipe/cancel-by-sender", GINT_TO_POINTER (TRUE), test_cancel);
   ADD ("/transfer/pipe/cancel-by-receiver", GINT_TO_POINTER (FALSE), test_cancel);
-  ADD ("/transfer/pipe/peer-gone-and-resume", NULL, test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/peer-gone-and-resume", GINT_TO_POINTER (FALSE), test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/resume-partial-removed", GINT_TO_POINTER (TRUE),
+       test_peer_gone_and_resume);
   ADD ("/transfer/pipe/modified-between-attempts", NULL, test_modified_between_attempts);
   ADD ("/transfer/pipe/changed-while-sending", NULL, test_changed_while_sending);
   ADD ("/transfer/pipe/hostile-names", NULL, test_hostile_names);
