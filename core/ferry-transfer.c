@@ -99,6 +99,7 @@ struct _FerryTransfer
   guint64             *resume_offsets;  /* per entry */
   guint8              *started;         /* per entry */
   gint64              *store_file_ids;  /* per entry */
+  FerryReceiveFile   **opened;          /* per entry: re-read partial files to resume */
   GHashTable          *incoming;        /* stream id → Incoming */
 };
 
@@ -556,6 +557,9 @@ transfer_end (FerryTransfer      *self,
         if (!((Outgoing *) value)->reading)
           g_hash_table_iter_remove (&iter);
     }
+  if (self->opened != NULL)
+    for (guint i = 0; i < ferry_offer_get_n_entries (self->offer); i++)
+      g_clear_pointer (&self->opened[i], ferry_receive_file_free);
   if (self->incoming != NULL)
     {
       g_hash_table_iter_init (&iter, self->incoming);
@@ -1099,6 +1103,8 @@ typedef struct
   GHashTable          *reserved;          /* top-level names newly reserved */
   guint64             *resume_offsets;
   guint8              *skip;
+  guint8              *discard;           /* stored blocks no longer backed by the disk */
+  FerryReceiveFile   **opened;            /* partial files re-read for resuming */
   GArray              *resume;            /* ResumePoint */
   guint64              resumed;
 } PrepareJob;
@@ -1116,14 +1122,19 @@ prepare_job_free (gpointer data)
 {
   PrepareJob *job = data;
 
-  g_clear_object (&job->offer);
   g_clear_object (&job->folder);
   g_clear_object (&job->target);
   g_clear_pointer (&job->top_level, g_hash_table_unref);
   g_clear_pointer (&job->reserved, g_hash_table_unref);
+  if (job->opened != NULL)
+    for (guint i = 0; i < ferry_offer_get_n_entries (job->offer); i++)
+      g_clear_pointer (&job->opened[i], ferry_receive_file_free);
+  g_free (job->opened);
   g_free (job->resume_offsets);
   g_free (job->skip);
+  g_free (job->discard);
   g_clear_pointer (&job->resume, g_array_unref);
+  g_clear_object (&job->offer);
   g_free (job);
 }
 
@@ -1163,6 +1174,8 @@ prepare_thread (GTask        *task,
   job->reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   job->resume_offsets = g_new0 (guint64, n);
   job->skip = g_new0 (guint8, n);
+  job->discard = g_new0 (guint8, n);
+  job->opened = g_new0 (FerryReceiveFile *, n);
   job->resume = g_array_new (FALSE, TRUE, sizeof (ResumePoint));
   g_array_set_clear_func (job->resume, resume_point_clear);
 
@@ -1185,22 +1198,8 @@ prepare_thread (GTask        *task,
           continue;
         }
 
-      if (stored != NULL && stored->verified != NULL && stored->verified->len > 0)
-        {
-          guint64 offset = ferry_store_file_get_resume_offset (stored);
-          guint n_blocks = (guint) ((offset + FERRY_BLOCK_SIZE - 1) / FERRY_BLOCK_SIZE);
-          ResumePoint point = { i, offset, g_ptr_array_new_with_free_func (g_free) };
-          const guint8 *hashes = g_bytes_get_data (stored->verified_hashes, NULL);
-
-          for (guint b = 0; b < n_blocks; b++)
-            g_ptr_array_add (point.hashes,
-                             ferry_hash_to_hex (hashes + (gsize) b * FERRY_HASH_SIZE));
-          job->resume_offsets[i] = offset;
-          if (n_blocks > 0)
-            g_array_append_val (job->resume, point);
-          else
-            g_ptr_array_unref (point.hashes);
-        }
+      if (stored != NULL && stored->verified != NULL)
+        job->resume_offsets[i] = ferry_store_file_get_resume_offset (stored);
       missing += size - job->resume_offsets[i];
     }
 
@@ -1253,6 +1252,56 @@ prepare_thread (GTask        *task,
           g_task_return_error (task, error);
           return;
         }
+    }
+
+  /* Re-read what is to be resumed: the partial file must still hold the
+   * blocks the store recorded (someone may have deleted or changed it).
+   * If not, the file starts over and its stored blocks are dropped.
+   */
+  for (guint i = 0; i < n; i++)
+    {
+      const FerryOfferEntry *entry = ferry_offer_get_entry (job->offer, i);
+      g_autofree char *local = NULL;
+      g_autoptr(GError) local_error = NULL;
+      FerryStoreFile *stored;
+      FerryReceiveFile *file;
+      ResumePoint point;
+      const guint8 *hashes;
+      guint n_blocks;
+      gboolean same = TRUE;
+
+      if (job->resume_offsets[i] == 0 || job->skip[i])
+        continue;
+      stored = ferry_store_transfer_find_file (job->store_transfer,
+                                               ferry_offer_entry_get_path (entry));
+      local = local_path_for (job->top_level, ferry_offer_entry_get_path (entry));
+      file = ferry_receive_target_open_file (job->target, entry, local, job->resume_offsets[i],
+                                             cancellable, &local_error);
+      n_blocks = file ? ferry_receive_file_get_n_complete_blocks (file) : 0;
+      hashes = g_bytes_get_data (stored->verified_hashes, NULL);
+      for (guint b = 0; file != NULL && b < n_blocks; b++)
+        same = same && memcmp (ferry_receive_file_get_block_hash (file, b),
+                               hashes + (gsize) b * FERRY_HASH_SIZE, FERRY_HASH_SIZE) == 0;
+      if (file == NULL || !same)
+        {
+          g_debug ("Not resuming %s: %s", local,
+                   local_error ? local_error->message : "the partial file changed");
+          g_clear_pointer (&file, ferry_receive_file_free);
+          job->resume_offsets[i] = 0;
+          job->discard[i] = TRUE;
+          continue;
+        }
+
+      job->opened[i] = file;
+      if (n_blocks == 0)
+        continue;
+      point.index = i;
+      point.offset = job->resume_offsets[i];
+      point.hashes = g_ptr_array_new_with_free_func (g_free);
+      for (guint b = 0; b < n_blocks; b++)
+        g_ptr_array_add (point.hashes, ferry_hash_to_hex (ferry_receive_file_get_block_hash (file,
+                                                                                          b)));
+      g_array_append_val (job->resume, point);
     }
 
   g_task_return_boolean (task, TRUE);
@@ -1327,10 +1376,16 @@ prepare_done_cb (GObject      *object,
       return;
     }
 
+  accept = build_accept (job, &len);
   self->target = g_steal_pointer (&job->target);
   self->top_level = g_steal_pointer (&job->top_level);
   self->resume_offsets = g_steal_pointer (&job->resume_offsets);
   self->started = g_steal_pointer (&job->skip);   /* skipped files count as started */
+  self->opened = g_steal_pointer (&job->opened);
+  for (guint i = 0; i < n; i++)
+    if (job->discard[i] && self->store != NULL && self->store_file_ids != NULL
+        && self->store_file_ids[i] != 0)
+      ferry_store_discard_blocks_async (self->store, self->store_file_ids[i], NULL, NULL, NULL);
   self->bytes_resumed = job->resumed;
   for (guint i = 0; i < n; i++)
     {
@@ -1357,7 +1412,6 @@ prepare_done_cb (GObject      *object,
         }
     }
 
-  accept = build_accept (job, &len);
   control_send (self, FERRY_TRANSFER_FRAME_ACCEPT, accept, len);
   set_state (self, FERRY_TRANSFER_STATE_TRANSFERRING);
   start_progress (self);
@@ -1704,6 +1758,10 @@ incoming_start (Incoming *in)
   self->bytes_done -= self->resume_offsets[in->index] - in->start;
   in->n_recorded = (guint) (in->start / FERRY_BLOCK_SIZE);
 
+  if (self->opened[in->index] != NULL && in->start == self->resume_offsets[in->index])
+    in->file = g_steal_pointer (&self->opened[in->index]);
+  g_clear_pointer (&self->opened[in->index], ferry_receive_file_free);
+
   /* The sender could not confirm all our blocks: the ones after its start
    * are dropped from the store; those before are recorded again below.
    */
@@ -2014,7 +2072,6 @@ ferry_transfer_finalize (GObject *object)
   g_clear_pointer (&self->incoming, g_hash_table_unref);
   g_clear_object (&self->quic);
   g_clear_object (&self->store);
-  g_clear_object (&self->offer);
   g_clear_object (&self->default_folder);
   g_clear_object (&self->target_folder);
   g_clear_object (&self->target);
@@ -2029,6 +2086,11 @@ ferry_transfer_finalize (GObject *object)
   g_free (self->resume_offsets);
   g_free (self->started);
   g_free (self->store_file_ids);
+  if (self->opened != NULL)
+    for (guint i = 0; i < ferry_offer_get_n_entries (self->offer); i++)
+      g_clear_pointer (&self->opened[i], ferry_receive_file_free);
+  g_free (self->opened);
+  g_clear_object (&self->offer);
 
   G_OBJECT_CLASS (ferry_transfer_parent_class)->finalize (object);
 }
@@ -2460,15 +2522,11 @@ ferry_transfer_cancel (FerryTransfer *self,
   if (self->ended)
     return;
 
+  /* The reason travels in the connection close, see transfer_end(). */
   safe = g_utf8_make_valid (reason ? reason : "The transfer was cancelled", -1);
-  if (ferry_quic_connection_is_open (self->quic))
-    {
-      if (strlen (safe) > MAX_REASON)
-        safe[MAX_REASON] = '\0';
-      ferry_quic_connection_close (self->quic, FERRY_TRANSFER_CLOSE_CANCELLED, safe);
-    }
   transfer_end (self, FERRY_TRANSFER_STATE_CANCELLED,
-                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, safe), 0);
+                g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, safe),
+                FERRY_TRANSFER_CLOSE_CANCELLED);
 }
 
 FerryTransferState
