@@ -123,6 +123,16 @@ ferry_session_fail (FerrySession *self,
   ferry_session_end (self, error);
 }
 
+/* Whatever still holds the connection after the session is gone must not
+ * reach back into it. */
+static gboolean
+drop_datagram (const guint8 *data,
+               gsize         len,
+               gpointer      user_data)
+{
+  return TRUE;
+}
+
 static void
 ferry_session_dispose (GObject *object)
 {
@@ -136,7 +146,7 @@ ferry_session_dispose (GObject *object)
   if (self->ice != NULL)
     ferry_ice_session_set_receive_func (self->ice, NULL, NULL, NULL);
   if (self->quic != NULL)
-    ferry_quic_connection_set_send_func (self->quic, NULL, NULL, NULL);
+    ferry_quic_connection_set_send_func (self->quic, drop_datagram, NULL, NULL);
 
   g_clear_object (&self->transfer);
   g_clear_object (&self->quic);
