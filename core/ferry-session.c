@@ -753,6 +753,7 @@ start_link (FerrySession *self)
       ferry_session_fail (self, error);
       return;
     }
+  ferry_quic_connection_set_idle_timeout (self->quic, FERRY_SESSION_IDLE_TIMEOUT_MS);
 
   self->signalling = ferry_signalling_new (self->channel);
   g_signal_connect_object (self->signalling, "message::" FERRY_SESSION_HELLO_TYPE,

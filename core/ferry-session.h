@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 /* The signalling message type that carries the QUIC certificate fingerprint. */
 #define FERRY_SESSION_HELLO_TYPE "hello"
 #define FERRY_SESSION_PROTOCOL_VERSION 1
+/* A peer that vanishes (killed, unplugged) is reported after this much
+ * silence; keep-alives go out at a third of it. */
+#define FERRY_SESSION_IDLE_TIMEOUT_MS 15000
 
 /**
  * FerrySessionState:

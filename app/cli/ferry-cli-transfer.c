@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
@@ -42,6 +43,7 @@ typedef struct
   gboolean      progress_shown;
   gint64        last_progress;
   char         *last_path;
+  GDataInputStream *input;
 } Cli;
 
 static void
@@ -52,6 +54,7 @@ cli_clear (Cli *cli)
   g_clear_object (&cli->cancellable);
   g_clear_error (&cli->error);
   g_clear_pointer (&cli->last_path, g_free);
+  g_clear_object (&cli->input);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Cli, cli_clear)
@@ -406,23 +409,60 @@ report_error (Cli          *cli,
   }
 }
 
-/* Asks on the terminal; scripts say --yes. */
-static gboolean
-ask_accept (Cli *cli)
+static void
+answer_offer (Cli      *cli,
+              gboolean  accept)
 {
-  char answer[16] = "";
+  if (ferry_session_get_state (cli->session) != FERRY_SESSION_STATE_OFFER_RECEIVED)
+    return;
+
+  if (accept)
+    ferry_session_accept (cli->session, NULL);
+  else
+    ferry_session_decline (cli->session, _("The receiver declined."));
+}
+
+static void
+answer_read_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autofree char *line = NULL;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result,
+                                                    NULL, NULL);
+  answer_offer (cli, line != NULL && (line[0] == 'y' || line[0] == 'Y'));
+}
+
+/* Asks on the terminal without blocking the main loop, which keeps the
+ * connection alive while a person decides; scripts say --yes. Runs from an
+ * idle callback, not from inside the transport's callbacks. */
+static gboolean
+ask_offer_cb (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  report_offer (cli, ferry_session_get_offer (cli->session));
 
   if (cli->yes)
-    return TRUE;
+    answer_offer (cli, TRUE);
+  else if (!isatty (STDIN_FILENO))
+    answer_offer (cli, FALSE);
+  else
+    {
+      g_printerr (_("Accept? [y/N] "));
+      if (cli->input == NULL)
+        {
+          g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
 
-  if (!isatty (STDIN_FILENO))
-    return FALSE;
+          cli->input = g_data_input_stream_new (in);
+        }
+      g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, cli->cancellable,
+                                           answer_read_cb, cli);
+    }
 
-  g_printerr (_("Accept? [y/N] "));
-  if (fgets (answer, sizeof answer, stdin) == NULL)
-    return FALSE;
-
-  return answer[0] == 'y' || answer[0] == 'Y';
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -467,11 +507,7 @@ session_notify_cb (FerrySession *session,
   else if (g_str_equal (name, "state") &&
            ferry_session_get_state (session) == FERRY_SESSION_STATE_OFFER_RECEIVED)
     {
-      report_offer (cli, ferry_session_get_offer (session));
-      if (ask_accept (cli))
-        ferry_session_accept (session, NULL);
-      else
-        ferry_session_decline (session, _("The receiver declined."));
+      g_idle_add (ask_offer_cb, cli);
     }
 }
 
@@ -505,11 +541,13 @@ cli_run (Cli *cli)
   guint sigint;
 
   cli->loop = g_main_loop_new (NULL, FALSE);
+  cli->cancellable = g_cancellable_new ();
   g_signal_connect (cli->session, "notify", G_CALLBACK (session_notify_cb), cli);
   sigint = g_unix_signal_add (SIGINT, interrupted_cb, cli);
 
   ferry_session_run_async (cli->session, NULL, run_cb, cli);
   g_main_loop_run (cli->loop);
+  g_cancellable_cancel (cli->cancellable);
 
   g_source_remove (sigint);
 
