@@ -141,3 +141,19 @@ ferry_error_dup_description (const GError *error)
 
   return g_strdup (error->message);
 }
+
+/**
+ * ferry_error_dup_details:
+ *
+ * Returns: (transfer full): what “Copy Details” puts on the clipboard for a
+ *   bug report: the stable id, the error's domain and code, and its message
+ */
+char *
+ferry_error_dup_details (const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  return g_strdup_printf ("Ferry %s\nerror: %s (%s %d)\n%s\n",
+                          PACKAGE_VERSION, ferry_error_get_id (error),
+                          g_quark_to_string (error->domain), error->code, error->message);
+}

@@ -220,25 +220,6 @@ report_offer (Cli        *cli,
     g_print (_("  … and %u more\n"), n - MAX_LISTED_ENTRIES);
 }
 
-static const char *
-path_sentence (FerryPath *path)
-{
-  switch (ferry_path_get_kind (path))
-    {
-    case FERRY_PATH_KIND_DIRECT_LAN:
-      return _("Direct · local network");
-    case FERRY_PATH_KIND_DIRECT_INTERNET:
-      return ferry_path_get_mapped (path) != FERRY_PATH_MAPPING_NONE
-        ? _("Direct · internet, port mapped")
-        : _("Direct · internet");
-    case FERRY_PATH_KIND_RELAYED:
-      return _("Relayed");
-    case FERRY_PATH_KIND_UNKNOWN:
-    default:
-      return NULL;
-    }
-}
-
 static void
 report_path (Cli       *cli,
              FerryPath *path)
@@ -288,10 +269,11 @@ report_path (Cli       *cli,
     }
 
   end_progress_line (cli);
-  if (ferry_path_get_kind (path) == FERRY_PATH_KIND_RELAYED)
-    g_print (_("Path: Relayed via %s\n"), ferry_path_get_relay_server (path));
-  else
-    g_print (_("Path: %s (%s)\n"), path_sentence (path), mapped);
+  {
+    g_autofree char *label = ferry_path_dup_label (path);
+
+    g_print (_("Path: %s\n"), label);
+  }
 }
 
 static void

@@ -25,6 +25,7 @@ struct _FerryApplication
   AdwApplication  parent_instance;
 
   GSettings      *settings;
+  FerryStore     *store;
 };
 
 G_DEFINE_FINAL_TYPE (FerryApplication, ferry_application, ADW_TYPE_APPLICATION)
@@ -90,6 +91,55 @@ ferry_application_dup_rendezvous_client (FerryApplication *self)
   g_autofree char *url = ferry_application_dup_rendezvous_url (self);
 
   return ferry_rendezvous_client_new (url);
+}
+
+/**
+ * ferry_application_get_store:
+ *
+ * Returns: (transfer none) (nullable): the history and resume database, once
+ *   open; transfers work without it, they just cannot resume
+ */
+FerryStore *
+ferry_application_get_store (FerryApplication *self)
+{
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  return self->store;
+}
+
+/**
+ * ferry_application_dup_download_folder:
+ *
+ * Returns: (transfer full): the folder from the preferences, else the XDG
+ *   download folder, else the home folder
+ */
+GFile *
+ferry_application_dup_download_folder (FerryApplication *self)
+{
+  g_autofree char *folder = NULL;
+  const char *download;
+
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  folder = g_settings_get_string (self->settings, "download-folder");
+  if (folder[0] != '\0')
+    return g_file_new_for_path (folder);
+
+  download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  return g_file_new_for_path (download != NULL ? download : g_get_home_dir ());
+}
+
+static void
+store_open_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(FerryApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->store = ferry_store_open_finish (result, &error);
+  if (self->store == NULL)
+    g_warning ("History and resume are off: %s", error->message);
 }
 
 static FerryWindow *
@@ -224,6 +274,7 @@ ferry_application_startup (GApplication *app)
     g_error ("%s", error->message);
 
   self->settings = g_settings_new (APP_ID);
+  ferry_store_open_async (NULL, NULL, store_open_cb, g_object_ref (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);
@@ -244,6 +295,9 @@ ferry_application_dispose (GObject *object)
   FerryApplication *self = FERRY_APPLICATION (object);
 
   g_clear_object (&self->settings);
+  if (self->store != NULL)
+    ferry_store_close (self->store);
+  g_clear_object (&self->store);
 
   G_OBJECT_CLASS (ferry_application_parent_class)->dispose (object);
 }
