@@ -39,6 +39,7 @@ struct _FerryReceivePage
   char           *clipboard_code;
   FerrySession   *session;
   GFile          *target_folder;
+  GFile          *chosen_folder;
   GCancellable   *cancellable;
 };
 
@@ -221,11 +222,17 @@ ferry_receive_page_receive (FerryReceivePage *self)
 
   client = ferry_application_dup_rendezvous_client (app);
   self->cancellable = g_cancellable_new ();
-  self->target_folder = ferry_application_dup_download_folder (app);
+  /* A folder picked for resuming wins over the download folder, once. */
+  self->target_folder = self->chosen_folder != NULL
+    ? g_steal_pointer (&self->chosen_folder)
+    : ferry_application_dup_download_folder (app);
   self->session = ferry_session_new_receiver (client, ferry_application_get_store (app), code,
                                               self->target_folder);
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   ferry_transfer_view_set_session (self->transfer_view, self->session);
+  if (GTK_IS_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))))
+    ferry_application_watch_session (app, GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                     self->session);
 
   gtk_stack_set_visible_child_name (self->stack, "connecting");
   ferry_session_run_async (self->session, self->cancellable, run_cb, g_object_ref (self));
@@ -373,6 +380,25 @@ cancel_action (GtkWidget  *widget,
   if (self->session != NULL)
     ferry_session_cancel (self->session, _("The receiver cancelled."));
   ferry_receive_page_reset (self);
+}
+
+/**
+ * ferry_receive_page_set_target_folder:
+ * @folder: where the next receive lands
+ *
+ * Used to resume: the verified part of an interrupted transfer waits in
+ * @folder, so the next transfer with the same files lands there too.
+ */
+void
+ferry_receive_page_set_target_folder (FerryReceivePage *self,
+                                      GFile            *folder)
+{
+  g_return_if_fail (FERRY_IS_RECEIVE_PAGE (self));
+  g_return_if_fail (G_IS_FILE (folder));
+
+  ferry_receive_page_reset (self);
+  g_set_object (&self->chosen_folder, folder);
+  gtk_widget_grab_focus (GTK_WIDGET (self->code_entry));
 }
 
 /**
@@ -582,6 +608,7 @@ ferry_receive_page_finalize (GObject *object)
   FerryReceivePage *self = FERRY_RECEIVE_PAGE (object);
 
   g_clear_pointer (&self->clipboard_code, g_free);
+  g_clear_object (&self->chosen_folder);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->finalize (object);
 }

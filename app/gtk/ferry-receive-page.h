@@ -24,6 +24,8 @@ const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
 const char *ferry_receive_page_get_hint        (FerryReceivePage *self);
 
 void        ferry_receive_page_accept          (FerryReceivePage *self);
+void        ferry_receive_page_set_target_folder (FerryReceivePage *self,
+                                                  GFile            *folder);
 void        ferry_receive_page_decline         (FerryReceivePage *self);
 FerryTransferView *ferry_receive_page_get_transfer_view (FerryReceivePage *self);
 

@@ -172,6 +172,9 @@ ferry_send_page_send_files (FerrySendPage  *self,
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   g_signal_connect (self->session, "notify::transfer", G_CALLBACK (session_transfer_cb), self);
   ferry_transfer_view_set_session (self->transfer_view, self->session);
+  if (GTK_IS_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))))
+    ferry_application_watch_session (app, GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                     self->session);
 
   gtk_stack_set_visible_child_name (self->stack, "preparing");
   ferry_session_run_async (self->session, self->cancellable, run_cb, g_object_ref (self));
