@@ -837,6 +837,22 @@ test_tree (Fixture       *fixture,
   g_assert_cmpuint (count_entries (empty), ==, 0);
 }
 
+/* Only folders: nothing to stream, the folders still appear. */
+static void
+test_folders_only (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *root = g_build_filename (fixture->source, "skeleton", NULL);
+  g_autofree char *inner = g_build_filename (root, "bones", NULL);
+  g_autofree char *got = g_build_filename (fixture->target, "skeleton", "bones", NULL);
+  const char *paths[] = { root, NULL };
+
+  g_assert_no_errno (g_mkdir (root, 0755));
+  g_assert_no_errno (g_mkdir (inner, 0755));
+  send_and_compare (fixture, TRANSPORT_PIPE, paths, FALSE, FALSE);
+  g_assert_true (g_file_test (got, G_FILE_TEST_IS_DIR));
+}
+
 static void
 test_many_files (Fixture       *fixture,
                  gconstpointer  data)
@@ -1469,6 +1485,7 @@ main (int   argc,
   ADD ("/transfer/pipe/one-byte", GINT_TO_POINTER (TRANSPORT_PIPE), test_one_byte);
   ADD ("/transfer/pipe/large-file", GINT_TO_POINTER (TRANSPORT_PIPE), test_large_file);
   ADD ("/transfer/pipe/tree", GINT_TO_POINTER (TRANSPORT_PIPE), test_tree);
+  ADD ("/transfer/pipe/folders-only", NULL, test_folders_only);
   ADD ("/transfer/pipe/many-files", GINT_TO_POINTER (TRANSPORT_PIPE), test_many_files);
   ADD ("/transfer/pipe/name-taken", NULL, test_name_taken);
   ADD ("/transfer/pipe/decline", NULL, test_decline);
