@@ -37,6 +37,7 @@ struct _FerryTransfer
 {
   GObject              parent_instance;
 
+  GMainContext        *context;         /* the connection's */
   FerryQuicConnection *quic;
   FerryStore          *store;
   FerryOffer          *offer;
@@ -320,6 +321,19 @@ progress_notify (FerryTransfer *self)
   g_object_thaw_notify (object);
 }
 
+static void
+stop_progress (FerryTransfer *self)
+{
+  GSource *source;
+
+  if (self->progress_source == 0)
+    return;
+  source = g_main_context_find_source_by_id (self->context, self->progress_source);
+  if (source != NULL)
+    g_source_destroy (source);
+  self->progress_source = 0;
+}
+
 static gboolean
 progress_tick (gpointer user_data)
 {
@@ -334,7 +348,13 @@ start_progress (FerryTransfer *self)
     return;
   self->last_tick_time = g_get_monotonic_time ();
   self->last_tick_bytes = self->bytes_done - self->bytes_resumed;
-  self->progress_source = g_timeout_add (PROGRESS_INTERVAL_MS, progress_tick, self);
+  {
+    g_autoptr(GSource) source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
+
+    g_source_set_callback (source, progress_tick, self, NULL);
+    g_source_set_static_name (source, "[ferry] transfer progress");
+    self->progress_source = g_source_attach (source, self->context);
+  }
 }
 
 /* Control stream */
@@ -543,7 +563,7 @@ transfer_end (FerryTransfer      *self,
       ferry_quic_connection_close (self->quic, close_code, reason);
     }
 
-  g_clear_handle_id (&self->progress_source, g_source_remove);
+  stop_progress (self);
   progress_notify (self);
   set_state (self, state);
 
@@ -2058,7 +2078,7 @@ ferry_transfer_dispose (GObject *object)
 
   if (self->quic != NULL)
     g_signal_handlers_disconnect_by_data (self->quic, self);
-  g_clear_handle_id (&self->progress_source, g_source_remove);
+  stop_progress (self);
 
   G_OBJECT_CLASS (ferry_transfer_parent_class)->dispose (object);
 }
@@ -2079,6 +2099,7 @@ ferry_transfer_finalize (GObject *object)
   g_clear_pointer (&self->control_in, g_byte_array_unref);
   g_clear_pointer (&self->store_transfer, ferry_store_transfer_free);
   g_clear_pointer (&self->top_level, g_hash_table_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->current_file);
   g_free (self->notified_current);
   g_free (self->start_offsets);
@@ -2203,6 +2224,7 @@ ferry_transfer_init (FerryTransfer *self)
   self->control_id = -1;
   self->eta_seconds = -1;
   self->control_in = g_byte_array_new ();
+  self->context = g_main_context_ref_thread_default ();
   ferry_offer_limits_init_default (&self->limits);
 }
 
@@ -2336,7 +2358,10 @@ static void
 run_cancelled_cb (GCancellable  *cancellable,
                   FerryTransfer *self)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT, cancel_idle, g_object_ref (self), g_object_unref);
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_callback (source, cancel_idle, g_object_ref (self), g_object_unref);
+  g_source_attach (source, self->context);
 }
 
 static void
