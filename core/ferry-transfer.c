@@ -30,6 +30,9 @@
 /* The sender keeps this much queued per file stream before it waits. */
 #define STREAM_SEND_BUFFER ((guint64) 4 * 1024 * 1024)
 
+/* The receiver hands at most this much to a writer thread at once. */
+#define WRITE_BATCH ((gsize) 4 * 1024 * 1024)
+
 /* Longest reason carried in a connection close. */
 #define MAX_REASON 1000
 
@@ -49,6 +52,7 @@ struct _FerryTransfer
   FerryTransferState   state;
   GError              *error;
   gboolean             ended;
+  gboolean             draining;
   GTask               *run_task;
   GCancellable        *run_cancellable;
   gulong               run_cancelled_id;
@@ -168,14 +172,12 @@ ferry_transfer_state_get_type (void)
 typedef struct
 {
   FerryTransfer         *self;
-  guint                  index;
   const FerryOfferEntry *entry;
   gint64                 stream_id;
   guint64                offset;       /* next byte to read */
   GFileInputStream      *stream;       /* owned by the read job while reading */
   GBytes                *pending;      /* read, not yet written */
   gboolean               reading;
-  gboolean               done;
 } Outgoing;
 
 /* Receiver: one file arriving. */
@@ -567,9 +569,11 @@ transfer_end (FerryTransfer      *self,
   progress_notify (self);
   set_state (self, state);
 
-  /* Readers and writers still in a thread clean up when they come back;
-   * a receiver's queued bytes are still written, so they count for resuming.
+  /* Readers and writers still in a thread clean up when they come back.
+   * When the peer vanished, a receiver's queued bytes are still written so
+   * that they count for resuming; after a cancel or failure they are dropped.
    */
+  self->draining = g_error_matches (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE);
   if (self->outgoing != NULL)
     {
       g_hash_table_iter_init (&iter, self->outgoing);
@@ -587,7 +591,7 @@ transfer_end (FerryTransfer      *self,
         {
           Incoming *in = value;
 
-          if (!in->busy && in->file != NULL && in->queue.head != NULL)
+          if (!in->busy && in->file != NULL && in->queue.head != NULL && self->draining)
             incoming_schedule (in);
           if (!in->busy)
             g_hash_table_iter_remove (&iter);
@@ -891,7 +895,6 @@ outgoing_pump (Outgoing *out)
 
       if (fin)
         {
-          out->done = TRUE;
           self->n_active--;
           g_hash_table_remove (self->outgoing, &out->stream_id);
           sender_pump_files (self);
@@ -977,7 +980,6 @@ sender_pump_files (FerryTransfer *self)
         {
           out = g_new0 (Outgoing, 1);
           out->self = self;
-          out->index = self->next_file;
           out->entry = entry;
           out->stream_id = stream_id;
           out->offset = self->start_offsets[self->next_file];
@@ -1664,7 +1666,7 @@ write_done_cb (GObject      *object,
 
   if (self->ended)
     {
-      if (in->file != NULL && in->queue.head != NULL)
+      if (in->file != NULL && in->queue.head != NULL && self->draining)
         incoming_schedule (in);
       else
         g_hash_table_remove (self->incoming, &in->stream_id);
@@ -1709,6 +1711,7 @@ incoming_schedule (Incoming *in)
   FerryTransfer *self = in->self;
   g_autoptr(GTask) task = NULL;
   WriteJob *job;
+  gsize batch = 0;
 
   if (in->busy || in->finished)
     return;
@@ -1723,9 +1726,18 @@ incoming_schedule (Incoming *in)
   job->local_path = in->local_path;
   job->start = in->start;
   job->file = g_steal_pointer (&in->file);
-  job->chunks = in->queue;
-  g_queue_init (&in->queue);
-  job->finish = in->fin_seen && !self->ended;
+  /* Bounded batches: credit flows back and progress moves while a big
+   * file is written.
+   */
+  g_queue_init (&job->chunks);
+  while (in->queue.head != NULL && batch < WRITE_BATCH)
+    {
+      GBytes *chunk = g_queue_pop_head (&in->queue);
+
+      batch += g_bytes_get_size (chunk);
+      g_queue_push_tail (&job->chunks, chunk);
+    }
+  job->finish = in->fin_seen && !self->ended && in->queue.head == NULL;
 
   in->busy = TRUE;
   self->n_workers++;
