@@ -1006,6 +1006,13 @@ test_cancel (Fixture       *fixture,
 
 /* Interruption and resume */
 
+typedef enum
+{
+  DAMAGE_NONE,
+  DAMAGE_REMOVE,
+  DAMAGE_CORRUPT,
+} Damage;
+
 static void
 test_peer_gone_and_resume (Fixture       *fixture,
                            gconstpointer  data)
@@ -1016,7 +1023,7 @@ test_peer_gone_and_resume (Fixture       *fixture,
   g_autofree char *got_root = g_build_filename (fixture->target, "Trip", NULL);
   const char *paths[] = { root, NULL };
   gsize big_size = 48 * 1024 * 1024 + 999;
-  gboolean remove_partial = GPOINTER_TO_INT (data);
+  Damage damage = GPOINTER_TO_INT (data);
   guint64 received_first;
   guint64 sent_second;
   guint64 remainder;
@@ -1055,8 +1062,17 @@ test_peer_gone_and_resume (Fixture       *fixture,
     g_autofree char *partial = g_build_filename (got_root, "video.mp4.ferry-part", NULL);
 
     g_assert_true (g_file_test (partial, G_FILE_TEST_IS_REGULAR));
-    if (remove_partial)
+    if (damage == DAMAGE_REMOVE)
       g_assert_no_errno (g_unlink (partial));
+    else if (damage == DAMAGE_CORRUPT)
+      {
+        /* Someone scribbles into the verified part of the partial file. */
+        int fd = open (partial, O_WRONLY);
+
+        g_assert_cmpint (fd, >=, 0);
+        g_assert_cmpint (pwrite (fd, "scribble", 8, FERRY_BLOCK_SIZE + 10), ==, 8);
+        close (fd);
+      }
   }
 
   {
@@ -1073,10 +1089,10 @@ test_peer_gone_and_resume (Fixture       *fixture,
      * write, plus at most the one block that was not yet whole.
      */
     sent_second = ferry_transfer_get_bytes_sent_on_wire (run.sender);
-    if (remove_partial)
+    if (damage != DAMAGE_NONE)
       {
-        /* Nothing to resume from: the big file starts over, the finished
-         * small one is not sent again.
+        /* Nothing sound to resume from: the big file starts over, the
+         * finished small one is not sent again.
          */
         g_assert_cmpuint (sent_second, ==, big_size);
         g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.receiver), ==, big_size);
@@ -1493,8 +1509,11 @@ main (int   argc,
   ADD ("/transfer/pipe/cancel-by-receiver", GINT_TO_POINTER (CANCEL_RECEIVER), test_cancel);
   ADD ("/transfer/pipe/cancel-by-cancellable", GINT_TO_POINTER (CANCEL_RECEIVER_CANCELLABLE),
        test_cancel);
-  ADD ("/transfer/pipe/peer-gone-and-resume", GINT_TO_POINTER (FALSE), test_peer_gone_and_resume);
-  ADD ("/transfer/pipe/resume-partial-removed", GINT_TO_POINTER (TRUE),
+  ADD ("/transfer/pipe/peer-gone-and-resume", GINT_TO_POINTER (DAMAGE_NONE),
+       test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/resume-partial-removed", GINT_TO_POINTER (DAMAGE_REMOVE),
+       test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/resume-partial-damaged", GINT_TO_POINTER (DAMAGE_CORRUPT),
        test_peer_gone_and_resume);
   ADD ("/transfer/pipe/modified-between-attempts", NULL, test_modified_between_attempts);
   ADD ("/transfer/pipe/changed-while-sending", NULL, test_changed_while_sending);
