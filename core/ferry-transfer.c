@@ -1387,6 +1387,11 @@ prepare_done_cb (GObject      *object,
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
+      /* Let go of the target folder now, not whenever the task is freed. */
+      g_clear_object (&job->target);
+      if (job->opened != NULL)
+        for (guint i = 0; i < n; i++)
+          g_clear_pointer (&job->opened[i], ferry_receive_file_free);
       if (!self->ended)
         fail_from_receive_error (self, error);
       maybe_complete (self);
@@ -2372,6 +2377,8 @@ run_cancelled_cb (GCancellable  *cancellable,
 {
   g_autoptr(GSource) source = g_idle_source_new ();
 
+  /* Not starved by the traffic of the transfer it stops. */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, cancel_idle, g_object_ref (self), g_object_unref);
   g_source_attach (source, self->context);
 }
