@@ -1477,7 +1477,9 @@ ferry_quic_connection_finalize (GObject *object)
 
   /* ngtcp2 still points into stream chunks, so the connection goes first. */
   g_clear_pointer (&self->conn, ngtcp2_conn_del);
-  g_queue_clear (&self->ready);
+  /* The ready queue's links live inside the streams (freed with the table
+   * below): forget them, never free them. */
+  g_queue_init (&self->ready);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   if (self->session != NULL)
     gnutls_deinit (self->session);
