@@ -30,6 +30,9 @@
 /* The sender keeps this much queued per file stream before it waits. */
 #define STREAM_SEND_BUFFER ((guint64) 4 * 1024 * 1024)
 
+/* The receiver hands at most this much to a writer thread at once. */
+#define WRITE_BATCH ((gsize) 4 * 1024 * 1024)
+
 /* Longest reason carried in a connection close. */
 #define MAX_REASON 1000
 
@@ -37,6 +40,7 @@ struct _FerryTransfer
 {
   GObject              parent_instance;
 
+  GMainContext        *context;         /* the connection's */
   FerryQuicConnection *quic;
   FerryStore          *store;
   FerryOffer          *offer;
@@ -48,6 +52,7 @@ struct _FerryTransfer
   FerryTransferState   state;
   GError              *error;
   gboolean             ended;
+  gboolean             draining;
   GTask               *run_task;
   GCancellable        *run_cancellable;
   gulong               run_cancelled_id;
@@ -167,14 +172,12 @@ ferry_transfer_state_get_type (void)
 typedef struct
 {
   FerryTransfer         *self;
-  guint                  index;
   const FerryOfferEntry *entry;
   gint64                 stream_id;
   guint64                offset;       /* next byte to read */
   GFileInputStream      *stream;       /* owned by the read job while reading */
   GBytes                *pending;      /* read, not yet written */
   gboolean               reading;
-  gboolean               done;
 } Outgoing;
 
 /* Receiver: one file arriving. */
@@ -320,6 +323,19 @@ progress_notify (FerryTransfer *self)
   g_object_thaw_notify (object);
 }
 
+static void
+stop_progress (FerryTransfer *self)
+{
+  GSource *source;
+
+  if (self->progress_source == 0)
+    return;
+  source = g_main_context_find_source_by_id (self->context, self->progress_source);
+  if (source != NULL)
+    g_source_destroy (source);
+  self->progress_source = 0;
+}
+
 static gboolean
 progress_tick (gpointer user_data)
 {
@@ -334,7 +350,13 @@ start_progress (FerryTransfer *self)
     return;
   self->last_tick_time = g_get_monotonic_time ();
   self->last_tick_bytes = self->bytes_done - self->bytes_resumed;
-  self->progress_source = g_timeout_add (PROGRESS_INTERVAL_MS, progress_tick, self);
+  {
+    g_autoptr(GSource) source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
+
+    g_source_set_callback (source, progress_tick, self, NULL);
+    g_source_set_static_name (source, "[ferry] transfer progress");
+    self->progress_source = g_source_attach (source, self->context);
+  }
 }
 
 /* Control stream */
@@ -543,13 +565,15 @@ transfer_end (FerryTransfer      *self,
       ferry_quic_connection_close (self->quic, close_code, reason);
     }
 
-  g_clear_handle_id (&self->progress_source, g_source_remove);
+  stop_progress (self);
   progress_notify (self);
   set_state (self, state);
 
-  /* Readers and writers still in a thread clean up when they come back;
-   * a receiver's queued bytes are still written, so they count for resuming.
+  /* Readers and writers still in a thread clean up when they come back.
+   * When the peer vanished, a receiver's queued bytes are still written so
+   * that they count for resuming; after a cancel or failure they are dropped.
    */
+  self->draining = g_error_matches (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE);
   if (self->outgoing != NULL)
     {
       g_hash_table_iter_init (&iter, self->outgoing);
@@ -567,7 +591,7 @@ transfer_end (FerryTransfer      *self,
         {
           Incoming *in = value;
 
-          if (!in->busy && in->file != NULL && in->queue.head != NULL)
+          if (!in->busy && in->file != NULL && in->queue.head != NULL && self->draining)
             incoming_schedule (in);
           if (!in->busy)
             g_hash_table_iter_remove (&iter);
@@ -871,7 +895,6 @@ outgoing_pump (Outgoing *out)
 
       if (fin)
         {
-          out->done = TRUE;
           self->n_active--;
           g_hash_table_remove (self->outgoing, &out->stream_id);
           sender_pump_files (self);
@@ -957,7 +980,6 @@ sender_pump_files (FerryTransfer *self)
         {
           out = g_new0 (Outgoing, 1);
           out->self = self;
-          out->index = self->next_file;
           out->entry = entry;
           out->stream_id = stream_id;
           out->offset = self->start_offsets[self->next_file];
@@ -1365,6 +1387,11 @@ prepare_done_cb (GObject      *object,
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
+      /* Let go of the target folder now, not whenever the task is freed. */
+      g_clear_object (&job->target);
+      if (job->opened != NULL)
+        for (guint i = 0; i < n; i++)
+          g_clear_pointer (&job->opened[i], ferry_receive_file_free);
       if (!self->ended)
         fail_from_receive_error (self, error);
       maybe_complete (self);
@@ -1644,7 +1671,7 @@ write_done_cb (GObject      *object,
 
   if (self->ended)
     {
-      if (in->file != NULL && in->queue.head != NULL)
+      if (in->file != NULL && in->queue.head != NULL && self->draining)
         incoming_schedule (in);
       else
         g_hash_table_remove (self->incoming, &in->stream_id);
@@ -1689,6 +1716,7 @@ incoming_schedule (Incoming *in)
   FerryTransfer *self = in->self;
   g_autoptr(GTask) task = NULL;
   WriteJob *job;
+  gsize batch = 0;
 
   if (in->busy || in->finished)
     return;
@@ -1703,9 +1731,18 @@ incoming_schedule (Incoming *in)
   job->local_path = in->local_path;
   job->start = in->start;
   job->file = g_steal_pointer (&in->file);
-  job->chunks = in->queue;
-  g_queue_init (&in->queue);
-  job->finish = in->fin_seen && !self->ended;
+  /* Bounded batches: credit flows back and progress moves while a big
+   * file is written.
+   */
+  g_queue_init (&job->chunks);
+  while (in->queue.head != NULL && batch < WRITE_BATCH)
+    {
+      GBytes *chunk = g_queue_pop_head (&in->queue);
+
+      batch += g_bytes_get_size (chunk);
+      g_queue_push_tail (&job->chunks, chunk);
+    }
+  job->finish = in->fin_seen && !self->ended && in->queue.head == NULL;
 
   in->busy = TRUE;
   self->n_workers++;
@@ -2058,7 +2095,7 @@ ferry_transfer_dispose (GObject *object)
 
   if (self->quic != NULL)
     g_signal_handlers_disconnect_by_data (self->quic, self);
-  g_clear_handle_id (&self->progress_source, g_source_remove);
+  stop_progress (self);
 
   G_OBJECT_CLASS (ferry_transfer_parent_class)->dispose (object);
 }
@@ -2079,6 +2116,7 @@ ferry_transfer_finalize (GObject *object)
   g_clear_pointer (&self->control_in, g_byte_array_unref);
   g_clear_pointer (&self->store_transfer, ferry_store_transfer_free);
   g_clear_pointer (&self->top_level, g_hash_table_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->current_file);
   g_free (self->notified_current);
   g_free (self->start_offsets);
@@ -2203,6 +2241,7 @@ ferry_transfer_init (FerryTransfer *self)
   self->control_id = -1;
   self->eta_seconds = -1;
   self->control_in = g_byte_array_new ();
+  self->context = g_main_context_ref_thread_default ();
   ferry_offer_limits_init_default (&self->limits);
 }
 
@@ -2336,7 +2375,12 @@ static void
 run_cancelled_cb (GCancellable  *cancellable,
                   FerryTransfer *self)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT, cancel_idle, g_object_ref (self), g_object_unref);
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  /* Not starved by the traffic of the transfer it stops. */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, cancel_idle, g_object_ref (self), g_object_unref);
+  g_source_attach (source, self->context);
 }
 
 static void

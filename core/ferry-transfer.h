@@ -40,8 +40,19 @@
  * reason) is FERRY_TRANSFER_ERROR_PEER_GONE. A successful transfer leaves
  * the connection open for its owner to close.
  *
- * The connection's idle timeout (30 s by default in FerryQuicConnection)
- * decides how fast a vanished peer is noticed; keep it at most 30 s.
+ * Resuming. The receiver re-reads each partial file it means to resume
+ * before accepting; when it is gone or no longer holds the recorded blocks,
+ * that file starts over. The sender confirms every offered block hash
+ * against its own, so a file changed since the last attempt (or a damaged
+ * partial) is never completed from old bytes.
+ *
+ * For whoever sets up the connection: the QUIC idle timeout decides how
+ * fast a vanished peer is noticed; set FERRY_TRANSFER_IDLE_TIMEOUT_MS with
+ * ferry_quic_connection_set_idle_timeout() before the handshake. The
+ * receiver returns flow-control credit only once bytes are on disk, so its
+ * memory is bounded by the connection's receive window (64 MiB by default;
+ * lower it with ferry_quic_connection_set_connection_window() on small
+ * machines). The sender sets the per-stream send buffer to 4 MiB.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -62,6 +73,7 @@ G_BEGIN_DECLS
 #define FERRY_TRANSFER_FILE_HEADER_SIZE 12
 #define FERRY_TRANSFER_MAX_FRAME        ((guint32) 64 * 1024 * 1024)
 #define FERRY_TRANSFER_FILES_IN_FLIGHT  4
+#define FERRY_TRANSFER_IDLE_TIMEOUT_MS  20000
 
 #define FERRY_TRANSFER_FRAME_OFFER        'O'
 #define FERRY_TRANSFER_FRAME_ACCEPT       'A'

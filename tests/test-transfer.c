@@ -505,6 +505,11 @@ typedef struct
   gint64         sender_ended_at;
   gint64         receiver_ended_at;
   guint          n_progress;
+  guint          n_sender_notifies;
+  guint64        max_rate;
+  gint64         max_eta;
+  gint64         transferring_at;
+  GCancellable  *receiver_cancellable;
 } Run;
 
 static void
@@ -535,7 +540,10 @@ act (Run *run)
       ferry_transfer_cancel (run->sender, "Sender changed their mind");
       break;
     case ACT_CANCEL_RECEIVER:
-      ferry_transfer_cancel (run->receiver, "Receiver needs the bandwidth");
+      if (run->receiver_cancellable != NULL)
+        g_cancellable_cancel (run->receiver_cancellable);
+      else
+        ferry_transfer_cancel (run->receiver, "Receiver needs the bandwidth");
       break;
     case ACT_FILL_DISK:
       {
@@ -563,6 +571,18 @@ receiver_progress_cb (FerryTransfer *transfer,
   if (!run->acted && run->action != ACT_NONE && run->action != ACT_FILL_DISK
       && ferry_transfer_get_bytes_sent_on_wire (transfer) > run->action_after)
     act (run);
+}
+
+static void
+sender_progress_cb (FerryTransfer *transfer,
+                    GParamSpec    *pspec,
+                    Run           *run)
+{
+  run->n_sender_notifies++;
+  run->max_rate = MAX (run->max_rate, ferry_transfer_get_rate (transfer));
+  run->max_eta = MAX (run->max_eta, ferry_transfer_get_eta_seconds (transfer));
+  if (run->transferring_at == 0)
+    run->transferring_at = g_get_monotonic_time ();
 }
 
 static void
@@ -615,6 +635,7 @@ run_clear (Run *run)
   g_clear_error (&run->sender_error);
   g_clear_error (&run->receiver_error);
   g_free (run->fill_path);
+  g_clear_object (&run->receiver_cancellable);
 }
 
 /* Runs a sender of @offer on the link's client and a receiver into
@@ -647,8 +668,9 @@ run_transfer (Run        *run,
   g_signal_connect (run->receiver, "notify::bytes-sent-on-wire",
                     G_CALLBACK (receiver_progress_cb), run);
   g_signal_connect (run->receiver, "notify::state", G_CALLBACK (receiver_state_cb), run);
+  g_signal_connect (run->sender, "notify::bytes-done", G_CALLBACK (sender_progress_cb), run);
 
-  ferry_transfer_run_async (run->receiver, NULL, receiver_done_cb, run);
+  ferry_transfer_run_async (run->receiver, run->receiver_cancellable, receiver_done_cb, run);
   ferry_transfer_run_async (run->sender, NULL, sender_done_cb, run);
   g_assert_true (ferry_test_wait_until (both_done, run, RUN_TIMEOUT_MS));
   if (link->pipe != NULL)
@@ -674,7 +696,8 @@ static void
 send_and_compare (Fixture             *fixture,
                   Transport            transport,
                   const char * const  *paths,
-                  gboolean             swap)
+                  gboolean             swap,
+                  gboolean             check_progress)
 {
   g_autoptr(Link) link = link_new (transport, 0);
   g_autoptr(FerryOffer) offer = offer_for (paths);
@@ -687,6 +710,23 @@ send_and_compare (Fixture             *fixture,
   run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, swap);
   assert_success (&run);
   g_assert_true (run.offered);
+
+  if (check_progress)
+    {
+      gint64 elapsed_ms = (run.sender_ended_at - run.transferring_at) / 1000;
+
+      /* Progress is reported, with a rate and an estimate, but at most
+       * about ten times a second.
+       */
+      g_test_message ("%u progress notifications in %" G_GINT64_FORMAT " ms, top rate %"
+                      G_GUINT64_FORMAT " B/s", run.n_sender_notifies, elapsed_ms, run.max_rate);
+      g_assert_cmpuint (run.n_sender_notifies, >=, 2);
+      g_assert_cmpuint (run.n_sender_notifies, <=, elapsed_ms / 100 + 3);
+      g_assert_cmpuint (run.max_rate, >, 0);
+      g_assert_cmpint (run.max_eta, >=, 0);
+      g_assert_cmpstr (ferry_transfer_get_current_file (run.receiver), ==,
+                       ferry_offer_entry_get_path (ferry_offer_get_entry (offer, 0)));
+    }
 
   /* Every byte went over the wire once: nothing was resumed. */
   g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==,
@@ -729,7 +769,7 @@ test_empty_file (Fixture       *fixture,
   const char *paths[] = { path, NULL };
 
   write_text (path, "", 0644);
-  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE);
+  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE, FALSE);
 }
 
 static void
@@ -742,7 +782,7 @@ test_one_byte (Fixture       *fixture,
   write_text (path, "x", 0755);
   /* Over libnice, the sender is the QUIC server: roles must not matter. */
   send_and_compare (fixture, GPOINTER_TO_INT (data), paths,
-                    GPOINTER_TO_INT (data) == TRANSPORT_NICE);
+                    GPOINTER_TO_INT (data) == TRANSPORT_NICE, FALSE);
 }
 
 static void
@@ -754,7 +794,7 @@ test_large_file (Fixture       *fixture,
 
   write_prng_file (path, 200 * 1024 * 1024 + 12345, 0x1234567);
   g_assert_no_errno (g_chmod (path, 0644));
-  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE);
+  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE, TRUE);
 }
 
 static void
@@ -790,11 +830,27 @@ test_tree (Fixture       *fixture,
 
   make_unicode_tree (fixture->source, &root);
   paths[0] = root;
-  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE);
+  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE, FALSE);
 
   empty = g_build_filename (fixture->target, "Fotos ☀ Été", "empty folder", NULL);
   g_assert_true (g_file_test (empty, G_FILE_TEST_IS_DIR));
   g_assert_cmpuint (count_entries (empty), ==, 0);
+}
+
+/* Only folders: nothing to stream, the folders still appear. */
+static void
+test_folders_only (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *root = g_build_filename (fixture->source, "skeleton", NULL);
+  g_autofree char *inner = g_build_filename (root, "bones", NULL);
+  g_autofree char *got = g_build_filename (fixture->target, "skeleton", "bones", NULL);
+  const char *paths[] = { root, NULL };
+
+  g_assert_no_errno (g_mkdir (root, 0755));
+  g_assert_no_errno (g_mkdir (inner, 0755));
+  send_and_compare (fixture, TRANSPORT_PIPE, paths, FALSE, FALSE);
+  g_assert_true (g_file_test (got, G_FILE_TEST_IS_DIR));
 }
 
 static void
@@ -825,7 +881,7 @@ test_many_files (Fixture       *fixture,
     }
 
   start = g_get_monotonic_time ();
-  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE);
+  send_and_compare (fixture, GPOINTER_TO_INT (data), paths, FALSE, FALSE);
   g_test_message ("2000 files in %.2f s", (g_get_monotonic_time () - start) / 1e6);
 }
 
@@ -897,11 +953,19 @@ test_decline (Fixture       *fixture,
   run_clear (&run);
 }
 
+typedef enum
+{
+  CANCEL_SENDER,
+  CANCEL_RECEIVER,
+  CANCEL_RECEIVER_CANCELLABLE,
+} CancelKind;
+
 static void
 test_cancel (Fixture       *fixture,
              gconstpointer  data)
 {
-  gboolean from_sender = GPOINTER_TO_INT (data);
+  CancelKind kind = GPOINTER_TO_INT (data);
+  gboolean from_sender = kind == CANCEL_SENDER;
   g_autofree char *path = g_build_filename (fixture->source, "movie.mkv", NULL);
   g_autofree char *final = g_build_filename (fixture->target, "movie.mkv", NULL);
   g_autofree char *partial = g_build_filename (fixture->target, "movie.mkv.ferry-part", NULL);
@@ -915,6 +979,8 @@ test_cancel (Fixture       *fixture,
   write_prng_file (path, 120 * 1024 * 1024, 7);
   offer = offer_for (paths);
   run.action = from_sender ? ACT_CANCEL_SENDER : ACT_CANCEL_RECEIVER;
+  if (kind == CANCEL_RECEIVER_CANCELLABLE)
+    run.receiver_cancellable = g_cancellable_new ();
   run.action_after = 2 * 1024 * 1024;
   run_transfer (&run, link, offer, NULL, NULL, fixture->target, FALSE);
   g_assert_true (run.acted);
@@ -923,8 +989,9 @@ test_cancel (Fixture       *fixture,
   remote = from_sender ? run.receiver_error : run.sender_error;
   g_assert_error (local, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_error (remote, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_CANCELLED_BY_PEER);
-  g_assert_cmpstr (remote->message, ==,
-                   from_sender ? "Sender changed their mind" : "Receiver needs the bandwidth");
+  if (kind != CANCEL_RECEIVER_CANCELLABLE)
+    g_assert_cmpstr (remote->message, ==,
+                     from_sender ? "Sender changed their mind" : "Receiver needs the bandwidth");
   g_assert_cmpint (ferry_transfer_get_state (run.sender), ==, FERRY_TRANSFER_STATE_CANCELLED);
   g_assert_cmpint (ferry_transfer_get_state (run.receiver), ==, FERRY_TRANSFER_STATE_CANCELLED);
 
@@ -939,6 +1006,13 @@ test_cancel (Fixture       *fixture,
 
 /* Interruption and resume */
 
+typedef enum
+{
+  DAMAGE_NONE,
+  DAMAGE_REMOVE,
+  DAMAGE_CORRUPT,
+} Damage;
+
 static void
 test_peer_gone_and_resume (Fixture       *fixture,
                            gconstpointer  data)
@@ -949,7 +1023,7 @@ test_peer_gone_and_resume (Fixture       *fixture,
   g_autofree char *got_root = g_build_filename (fixture->target, "Trip", NULL);
   const char *paths[] = { root, NULL };
   gsize big_size = 48 * 1024 * 1024 + 999;
-  gboolean remove_partial = GPOINTER_TO_INT (data);
+  Damage damage = GPOINTER_TO_INT (data);
   guint64 received_first;
   guint64 sent_second;
   guint64 remainder;
@@ -988,8 +1062,17 @@ test_peer_gone_and_resume (Fixture       *fixture,
     g_autofree char *partial = g_build_filename (got_root, "video.mp4.ferry-part", NULL);
 
     g_assert_true (g_file_test (partial, G_FILE_TEST_IS_REGULAR));
-    if (remove_partial)
+    if (damage == DAMAGE_REMOVE)
       g_assert_no_errno (g_unlink (partial));
+    else if (damage == DAMAGE_CORRUPT)
+      {
+        /* Someone scribbles into the verified part of the partial file. */
+        int fd = open (partial, O_WRONLY);
+
+        g_assert_cmpint (fd, >=, 0);
+        g_assert_cmpint (pwrite (fd, "scribble", 8, FERRY_BLOCK_SIZE + 10), ==, 8);
+        close (fd);
+      }
   }
 
   {
@@ -1006,10 +1089,10 @@ test_peer_gone_and_resume (Fixture       *fixture,
      * write, plus at most the one block that was not yet whole.
      */
     sent_second = ferry_transfer_get_bytes_sent_on_wire (run.sender);
-    if (remove_partial)
+    if (damage != DAMAGE_NONE)
       {
-        /* Nothing to resume from: the big file starts over, the finished
-         * small one is not sent again.
+        /* Nothing sound to resume from: the big file starts over, the
+         * finished small one is not sent again.
          */
         g_assert_cmpuint (sent_second, ==, big_size);
         g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.receiver), ==, big_size);
@@ -1031,8 +1114,15 @@ test_peer_gone_and_resume (Fixture       *fixture,
     run_clear (&run);
   }
 
-  /* Resumed into the same folder, not "Trip (1)". */
+  /* Resumed into the same folder, not "Trip (1)", as the same transfer. */
   assert_same_tree (fixture->source, fixture->target);
+  {
+    g_autoptr(GPtrArray) received = history (fixture->receiver_db);
+
+    g_assert_cmpuint (received->len, ==, 1);
+    g_assert_cmpint (((FerryStoreTransfer *) received->pdata[0])->state, ==,
+                     FERRY_STORE_TRANSFER_COMPLETED);
+  }
 }
 
 static void
@@ -1335,6 +1425,13 @@ mount_small_tmpfs (const char *path,
   return TRUE;
 }
 
+/* Lazily: a worker thread may still be letting go of its folder. */
+static void
+unmount_tmpfs (const char *path)
+{
+  g_assert_no_errno (umount2 (path, MNT_DETACH));
+}
+
 static void
 test_no_space_upfront (Fixture       *fixture,
                        gconstpointer  data)
@@ -1356,10 +1453,13 @@ test_no_space_upfront (Fixture       *fixture,
   }
   g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_NO_SPACE);
   g_assert_error (run.sender_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_NO_SPACE);
+  /* The sender reads the receiver's own explanation. */
+  g_assert_cmpstr (run.sender_error->message, ==, run.receiver_error->message);
+  g_assert_nonnull (strstr (run.sender_error->message, "free on the disk"));
   g_assert_cmpuint (count_entries (fixture->target), ==, 0);
   g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==, 0);
   run_clear (&run);
-  g_assert_no_errno (umount (fixture->target));
+  unmount_tmpfs (fixture->target);
 }
 
 static void
@@ -1392,7 +1492,7 @@ test_no_space_midway (Fixture       *fixture,
   g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
   run_clear (&run);
   g_assert_no_errno (g_unlink (partial));
-  g_assert_no_errno (umount (fixture->target));
+  unmount_tmpfs (fixture->target);
 }
 
 int
@@ -1408,13 +1508,19 @@ main (int   argc,
   ADD ("/transfer/pipe/one-byte", GINT_TO_POINTER (TRANSPORT_PIPE), test_one_byte);
   ADD ("/transfer/pipe/large-file", GINT_TO_POINTER (TRANSPORT_PIPE), test_large_file);
   ADD ("/transfer/pipe/tree", GINT_TO_POINTER (TRANSPORT_PIPE), test_tree);
+  ADD ("/transfer/pipe/folders-only", NULL, test_folders_only);
   ADD ("/transfer/pipe/many-files", GINT_TO_POINTER (TRANSPORT_PIPE), test_many_files);
   ADD ("/transfer/pipe/name-taken", NULL, test_name_taken);
   ADD ("/transfer/pipe/decline", NULL, test_decline);
-  ADD ("/transfer/pipe/cancel-by-sender", GINT_TO_POINTER (TRUE), test_cancel);
-  ADD ("/transfer/pipe/cancel-by-receiver", GINT_TO_POINTER (FALSE), test_cancel);
-  ADD ("/transfer/pipe/peer-gone-and-resume", GINT_TO_POINTER (FALSE), test_peer_gone_and_resume);
-  ADD ("/transfer/pipe/resume-partial-removed", GINT_TO_POINTER (TRUE),
+  ADD ("/transfer/pipe/cancel-by-sender", GINT_TO_POINTER (CANCEL_SENDER), test_cancel);
+  ADD ("/transfer/pipe/cancel-by-receiver", GINT_TO_POINTER (CANCEL_RECEIVER), test_cancel);
+  ADD ("/transfer/pipe/cancel-by-cancellable", GINT_TO_POINTER (CANCEL_RECEIVER_CANCELLABLE),
+       test_cancel);
+  ADD ("/transfer/pipe/peer-gone-and-resume", GINT_TO_POINTER (DAMAGE_NONE),
+       test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/resume-partial-removed", GINT_TO_POINTER (DAMAGE_REMOVE),
+       test_peer_gone_and_resume);
+  ADD ("/transfer/pipe/resume-partial-damaged", GINT_TO_POINTER (DAMAGE_CORRUPT),
        test_peer_gone_and_resume);
   ADD ("/transfer/pipe/modified-between-attempts", NULL, test_modified_between_attempts);
   ADD ("/transfer/pipe/changed-while-sending", NULL, test_changed_while_sending);
