@@ -569,6 +569,32 @@ transfer_state_cb (FerryTransfer *transfer,
     }
 }
 
+/* The transfer keeps the path in the history; a path that changes mid-way
+ * (say, relayed first, direct once a better pair wins) is recorded too. */
+static void
+record_path (FerrySession *self)
+{
+  FerryPathKind kind;
+
+  if (self->transfer == NULL || self->path == NULL)
+    return;
+
+  kind = ferry_path_get_kind (self->path);
+  if (kind == FERRY_PATH_KIND_UNKNOWN)
+    return;
+
+  ferry_transfer_set_path (self->transfer, ferry_path_kind_to_string (kind),
+                           ferry_path_get_relay_server (self->path));
+}
+
+static void
+path_kind_cb (FerryPath    *path,
+              GParamSpec   *pspec,
+              FerrySession *self)
+{
+  record_path (self);
+}
+
 static void
 handshake_cb (GObject      *object,
               GAsyncResult *result,
@@ -594,6 +620,7 @@ handshake_cb (GObject      *object,
 
   g_signal_connect_object (self->transfer, "notify::state",
                            G_CALLBACK (transfer_state_cb), self, 0);
+  record_path (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSFER]);
 
   ferry_transfer_run_async (self->transfer, self->cancellable, transfer_run_cb,
@@ -677,6 +704,7 @@ connector_connect_cb (GObject      *object,
 
   self->ice = g_steal_pointer (&ice);
   self->path = path != NULL ? g_object_ref (path) : g_object_ref (ferry_ice_session_get_path (self->ice));
+  g_signal_connect_object (self->path, "notify::kind", G_CALLBACK (path_kind_cb), self, 0);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
 
   /* Early QUIC packets are kept by the connection until its handshake starts. */

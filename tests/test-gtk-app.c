@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "ferry-application.h"
+#include "ferry-history-page.h"
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
@@ -148,7 +149,7 @@ new_window (void)
 {
   FerryWindow *window = ferry_window_new (app);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 640, 720);
+  gtk_window_set_default_size (GTK_WINDOW (window), 800, 720);
   gtk_window_present (GTK_WINDOW (window));
   return window;
 }
@@ -225,6 +226,25 @@ transfer_started (gpointer user_data)
   return transfer != NULL && ferry_transfer_get_bytes_done (transfer) > 0;
 }
 
+static gboolean
+history_has_both (gpointer user_data)
+{
+  FerryHistoryPage *page = user_data;
+  gboolean sent = FALSE, received = FALSE;
+
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (strstr (text, "Completed") == NULL || strstr (text, "Direct · local network") == NULL)
+        continue;
+      sent |= g_str_has_prefix (text, "Sent 1 file");
+      received |= g_str_has_prefix (text, "Received 1 file");
+    }
+
+  return sent && received;
+}
+
 /* A real transfer between two windows, driven through the pages' own
  * entry points, as the buttons do. */
 static void
@@ -266,6 +286,13 @@ test_send_and_receive (void)
   save_screenshot (GTK_WIDGET (receiver), "done");
 
   assert_received (file);
+
+  /* Both windows share the app's SQLite store: the history has both ends,
+   * with their path and outcome. */
+  ferry_window_show_page (receiver, "history");
+  g_assert_true (ferry_test_wait_until (history_has_both, ferry_window_get_history_page (receiver),
+                                        TIMEOUT_MS));
+  save_screenshot (GTK_WIDGET (receiver), "history");
 
   gtk_window_destroy (GTK_WINDOW (sender));
   gtk_window_destroy (GTK_WINDOW (receiver));
@@ -425,6 +452,9 @@ main (int   argc,
   g_application_register (G_APPLICATION (app), NULL, &error);
   g_assert_no_error (error);
   g_settings_set_string (ferry_application_get_settings (app), "download-folder", download_dir);
+  /* The test's private session bus has no notification server, and GLib
+   * warns (fatally here) when it finds none. */
+  g_settings_set_boolean (ferry_application_get_settings (app), "notifications", FALSE);
 
   g_test_add_func ("/gtk-app/send-and-receive", test_send_and_receive);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);
