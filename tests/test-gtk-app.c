@@ -149,7 +149,7 @@ new_window (void)
 {
   FerryWindow *window = ferry_window_new (app);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 800, 720);
+  gtk_window_set_default_size (GTK_WINDOW (window), 600, 700);
   gtk_window_present (GTK_WINDOW (window));
   return window;
 }
