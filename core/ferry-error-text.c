@@ -12,8 +12,13 @@
 
 #include "ferry-code.h"
 #include "ferry-error-text.h"
+#include "ferry-ice-session.h"
+#include "ferry-offer.h"
 #include "ferry-pake.h"
+#include "ferry-quic.h"
 #include "ferry-rendezvous-client.h"
+#include "ferry-store.h"
+#include "ferry-transfer.h"
 
 /* One table turns every error Ferry can end with into what the app shows as
  * a headline and what ferry-cli prints as a stable id, so both say the same
@@ -44,6 +49,35 @@ static const ErrorText error_texts[] = {
   { ferry_rendezvous_error_quark, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED, "rate-limited",
     N_("Too Many Attempts") },
   { ferry_rendezvous_error_quark, -1, "server-error", N_("The Server Ended the Connection") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_DECLINED, "declined",
+    N_("The Receiver Said No") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_CANCELLED_BY_PEER, "cancelled-by-peer",
+    N_("Cancelled by the Other Side") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_PEER_GONE, "peer-gone",
+    N_("The Other Side Is Gone") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_HOSTILE_OFFER, "unsafe-offer",
+    N_("Unsafe Files Refused") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_NO_SPACE, "no-space",
+    N_("Not Enough Disk Space") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_VERIFY_FAILED, "verify-failed",
+    N_("A File Arrived Damaged") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER, "changed-on-sender",
+    N_("A File Changed While Sending") },
+  { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_IO, "file-error",
+    N_("Can’t Read or Write a File") },
+  { ferry_transfer_error_quark, -1, "transfer-failed", N_("The Transfer Failed") },
+  { ferry_offer_error_quark, -1, "unsafe-offer", N_("Unsafe Files Refused") },
+  { ferry_ice_error_quark, FERRY_ICE_ERROR_TIMEOUT, "no-path",
+    N_("No Connection to the Other Side") },
+  { ferry_ice_error_quark, FERRY_ICE_ERROR_FAILED, "no-path",
+    N_("No Connection to the Other Side") },
+  { ferry_ice_error_quark, -1, "connection-failed", N_("The Connection Failed") },
+  { ferry_quic_error_quark, FERRY_QUIC_ERROR_PEER_VERIFICATION, "not-verified",
+    N_("The Other Side Could Not Be Verified") },
+  { ferry_quic_error_quark, FERRY_QUIC_ERROR_IDLE_TIMEOUT, "peer-gone",
+    N_("The Other Side Is Gone") },
+  { ferry_quic_error_quark, -1, "connection-failed", N_("The Connection Failed") },
+  { ferry_store_error_quark, -1, "storage-error", N_("Can’t Keep Track of Transfers") },
 };
 
 static const ErrorText *
@@ -106,4 +140,20 @@ ferry_error_dup_description (const GError *error)
   g_return_val_if_fail (error != NULL, NULL);
 
   return g_strdup (error->message);
+}
+
+/**
+ * ferry_error_dup_details:
+ *
+ * Returns: (transfer full): what “Copy Details” puts on the clipboard for a
+ *   bug report: the stable id, the error's domain and code, and its message
+ */
+char *
+ferry_error_dup_details (const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  return g_strdup_printf ("Ferry %s\nerror: %s (%s %d)\n%s\n",
+                          PACKAGE_VERSION, ferry_error_get_id (error),
+                          g_quark_to_string (error->domain), error->code, error->message);
 }

@@ -12,5 +12,6 @@ G_BEGIN_DECLS
 char       *ferry_error_dup_title       (const GError *error);
 char       *ferry_error_dup_description (const GError *error);
 const char *ferry_error_get_id          (const GError *error);
+char       *ferry_error_dup_details     (const GError *error);
 
 G_END_DECLS

@@ -11,6 +11,8 @@
 
 #include <gio/gio.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "ferry-path.h"
 
 /**
@@ -641,4 +643,49 @@ static void
 ferry_path_init (FerryPath *self)
 {
   self->rtt_ms = -1;
+}
+
+/**
+ * ferry_path_dup_label:
+ *
+ * The path in the words the app's badge and ferry-cli show: "Direct · local
+ * network", "Direct · internet", "Direct · port mapped (PCP)" or "Relayed
+ * via HOST".
+ *
+ * Returns: (transfer full) (nullable): the label, or %NULL while unknown
+ */
+char *
+ferry_path_dup_label (FerryPath *self)
+{
+  g_return_val_if_fail (FERRY_IS_PATH (self), NULL);
+
+  switch (ferry_path_get_kind (self))
+    {
+    case FERRY_PATH_KIND_DIRECT_LAN:
+      return g_strdup (_("Direct · local network"));
+
+    case FERRY_PATH_KIND_DIRECT_INTERNET:
+      switch (ferry_path_get_mapped (self))
+        {
+        case FERRY_PATH_MAPPING_UPNP:
+          return g_strdup (_("Direct · port mapped (UPnP)"));
+        case FERRY_PATH_MAPPING_PCP:
+          return g_strdup (_("Direct · port mapped (PCP)"));
+        case FERRY_PATH_MAPPING_NAT_PMP:
+          return g_strdup (_("Direct · port mapped (NAT-PMP)"));
+        case FERRY_PATH_MAPPING_NONE:
+        default:
+          return g_strdup (_("Direct · internet"));
+        }
+
+    case FERRY_PATH_KIND_RELAYED:
+      /* Translators: %s is the relay (TURN) server, e.g. turn.example.org:3478 */
+      return g_strdup_printf (_("Relayed via %s"),
+                              ferry_path_get_relay_server (self) != NULL
+                              ? ferry_path_get_relay_server (self) : _("a relay"));
+
+    case FERRY_PATH_KIND_UNKNOWN:
+    default:
+      return NULL;
+    }
 }

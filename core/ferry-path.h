@@ -85,6 +85,7 @@ void             ferry_path_update_pair          (FerryPath           *self,
 void             ferry_path_set_rtt_ms           (FerryPath           *self,
                                                   double               rtt_ms);
 void             ferry_path_reset                (FerryPath           *self);
+char            *ferry_path_dup_label            (FerryPath           *self);
 
 char            *ferry_path_format_address       (const NiceAddress   *address);
 

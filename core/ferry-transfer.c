@@ -69,6 +69,8 @@ struct _FerryTransfer
 
   /* Store */
   gint64               store_transfer_id;
+  char                *path_kind;
+  char                *path_relay;
   FerryStoreTransfer  *store_transfer;
 
   /* Progress */
@@ -1330,6 +1332,7 @@ prepare_thread (GTask        *task,
 }
 
 static void receiver_check_all_done (FerryTransfer *self);
+static void record_path (FerryTransfer *self);
 
 static char *
 build_accept (PrepareJob *job,
@@ -1484,6 +1487,7 @@ begin_receive_cb (GObject      *object,
 
       self->store_transfer = transfer;
       self->store_transfer_id = transfer->id;
+      record_path (self);
       self->store_file_ids = g_new0 (gint64, n);
       for (guint i = 0; i < n; i++)
         {
@@ -2118,6 +2122,8 @@ ferry_transfer_finalize (GObject *object)
   g_clear_pointer (&self->top_level, g_hash_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->current_file);
+  g_free (self->path_kind);
+  g_free (self->path_relay);
   g_free (self->notified_current);
   g_free (self->start_offsets);
   g_free (self->skip);
@@ -2358,7 +2364,56 @@ begin_send_cb (GObject      *object,
     g_debug ("Could not record the transfer: %s", error->message);
   else
     self->store_transfer_id = transfer->id;
+  record_path (self);
   maybe_complete (self);
+}
+
+static void
+path_recorded_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_store_update_finish (FERRY_STORE (object), result, &error))
+    g_debug ("Could not record the path: %s", error->message);
+}
+
+/* The history shows how the bytes went; written once the transfer has its
+ * row, and again when the path changes. */
+static void
+record_path (FerryTransfer *self)
+{
+  if (self->store == NULL || self->store_transfer_id == 0 || self->path_kind == NULL)
+    return;
+
+  ferry_store_set_path_async (self->store, self->store_transfer_id, self->path_kind,
+                              self->path_relay, NULL, path_recorded_cb, NULL);
+}
+
+/**
+ * ferry_transfer_set_path:
+ * @kind: the path kind, as ferry_path_kind_to_string() spells it
+ * @relay: (nullable): the relay server when relayed
+ *
+ * Tells the transfer which path it runs over, for the history.
+ */
+void
+ferry_transfer_set_path (FerryTransfer *self,
+                         const char    *kind,
+                         const char    *relay)
+{
+  g_return_if_fail (FERRY_IS_TRANSFER (self));
+  g_return_if_fail (kind != NULL);
+
+  if (g_strcmp0 (self->path_kind, kind) == 0 && g_strcmp0 (self->path_relay, relay) == 0)
+    return;
+
+  g_free (self->path_kind);
+  self->path_kind = g_strdup (kind);
+  g_free (self->path_relay);
+  self->path_relay = g_strdup (relay);
+  record_path (self);
 }
 
 static gboolean

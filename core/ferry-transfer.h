@@ -181,5 +181,8 @@ const char         *ferry_transfer_get_current_file  (FerryTransfer        *self
 guint               ferry_transfer_get_n_files_done  (FerryTransfer        *self);
 const GError       *ferry_transfer_get_error         (FerryTransfer        *self);
 GFile              *ferry_transfer_get_target_folder (FerryTransfer        *self);
+void                ferry_transfer_set_path          (FerryTransfer        *self,
+                                                      const char           *kind,
+                                                      const char           *relay);
 
 G_END_DECLS

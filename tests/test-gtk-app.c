@@ -14,9 +14,12 @@
 #include <glib/gstdio.h>
 
 #include "ferry-application.h"
+#include "ferry-history-page.h"
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
+#include "ferry-session.h"
+#include "ferry-transfer-view.h"
 #include "ferry-test-utils.h"
 #include "ferry-version.h"
 #include "ferry-window.h"
@@ -146,20 +149,52 @@ new_window (void)
 {
   FerryWindow *window = ferry_window_new (app);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 640, 720);
+  gtk_window_set_default_size (GTK_WINDOW (window), 600, 700);
   gtk_window_present (GTK_WINDOW (window));
   return window;
 }
 
+static char *send_dir;
+static char *download_dir;
+
+/* A file of @size pseudo-random bytes in its own folder under the test's
+ * home; the app downloads into another folder there. */
 static GFile *
-make_file_to_send (void)
+make_file_to_send (const char *name,
+                   gsize       size)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *path = g_build_filename (g_get_tmp_dir (), "ferry-hello.txt", NULL);
+  g_autofree char *path = g_build_filename (send_dir, name, NULL);
+  g_autofree guint8 *data = g_malloc (MAX (size, 1));
+  guint32 state = 0x9e3779b9;
 
-  g_file_set_contents (path, "Hello from Ferry\n", -1, &error);
+  for (gsize i = 0; i < size; i++)
+    {
+      state ^= state << 13;
+      state ^= state >> 17;
+      state ^= state << 5;
+      data[i] = (guint8) state;
+    }
+
+  g_file_set_contents (path, (const char *) data, (gssize) size, &error);
   g_assert_no_error (error);
   return g_file_new_for_path (path);
+}
+
+static void
+assert_received (GFile *sent)
+{
+  g_autofree char *name = g_file_get_basename (sent);
+  g_autofree char *arrived = g_build_filename (download_dir, name, NULL);
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  gsize a_len, b_len;
+  g_autoptr(GError) error = NULL;
+
+  g_file_load_contents (sent, NULL, &a, &a_len, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (arrived, &b, &b_len, NULL));
+  g_assert_cmpmem (a, a_len, b, b_len);
 }
 
 static void
@@ -170,13 +205,56 @@ type_code (FerryWindow *window,
   ferry_receive_page_receive (FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (window)));
 }
 
+static const char *
+badge_of (FerryWindow *window,
+          gboolean     sender)
+{
+  FerryTransferView *view = sender
+    ? ferry_send_page_get_transfer_view (FERRY_SEND_PAGE (ferry_window_get_send_page (window)))
+    : ferry_receive_page_get_transfer_view (FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (window)));
+
+  return ferry_transfer_view_get_path_label (view);
+}
+
+static gboolean
+transfer_started (gpointer user_data)
+{
+  FerryReceivePage *page = user_data;
+  FerrySession *session = ferry_transfer_view_get_session (ferry_receive_page_get_transfer_view (page));
+  FerryTransfer *transfer = session != NULL ? ferry_session_get_transfer (session) : NULL;
+
+  return transfer != NULL && ferry_transfer_get_bytes_done (transfer) > 0;
+}
+
+static gboolean
+history_has_both (gpointer user_data)
+{
+  FerryHistoryPage *page = user_data;
+  gboolean sent = FALSE, received = FALSE;
+
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (strstr (text, "Completed") == NULL || strstr (text, "Direct · local network") == NULL)
+        continue;
+      sent |= g_str_has_prefix (text, "Sent 1 file");
+      received |= g_str_has_prefix (text, "Received 1 file");
+    }
+
+  return sent && received;
+}
+
+/* A real transfer between two windows, driven through the pages' own
+ * entry points, as the buttons do. */
 static void
-test_send_and_receive_meet (void)
+test_send_and_receive (void)
 {
   FerryWindow *sender = new_window ();
   FerryWindow *receiver = new_window ();
   FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
-  g_autoptr(GFile) file = make_file_to_send ();
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  g_autoptr(GFile) file = make_file_to_send ("Ferry Photos.tar", 150 * 1024 * 1024 + 7);
   g_autofree char *code = NULL;
 
   save_screenshot (GTK_WIDGET (sender), "choose");
@@ -191,9 +269,82 @@ test_send_and_receive_meet (void)
   save_screenshot (GTK_WIDGET (receiver), "receive");
   type_code (receiver, code);
 
-  wait_for_receive_page (receiver, "connected");
-  wait_for_send_page (sender, "connected");
-  save_screenshot (GTK_WIDGET (receiver), "connected");
+  /* The offer is shown before anything is written, with the path known. */
+  wait_for_receive_page (receiver, "offer");
+  g_assert_cmpstr (badge_of (receiver, FALSE), ==, "Direct · local network");
+  save_screenshot (GTK_WIDGET (receiver), "offer");
+
+  ferry_receive_page_accept (receive_page);
+  wait_for_receive_page (receiver, "transfer");
+  g_assert_true (ferry_test_wait_until (transfer_started, receive_page, TIMEOUT_MS));
+  save_screenshot (GTK_WIDGET (receiver), "transfer");
+
+  wait_for_receive_page (receiver, "done");
+  wait_for_send_page (sender, "done");
+  g_assert_cmpstr (badge_of (sender, TRUE), ==, "Direct · local network");
+  g_assert_cmpstr (badge_of (receiver, FALSE), ==, "Direct · local network");
+  save_screenshot (GTK_WIDGET (receiver), "done");
+
+  assert_received (file);
+
+  /* Both windows share the app's SQLite store: the history has both ends,
+   * with their path and outcome. */
+  ferry_window_show_page (receiver, "history");
+  g_assert_true (ferry_test_wait_until (history_has_both, ferry_window_get_history_page (receiver),
+                                        TIMEOUT_MS));
+  save_screenshot (GTK_WIDGET (receiver), "history");
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+static void
+test_decline_reaches_error_page (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  g_autoptr(GFile) file = make_file_to_send ("declined.txt", 1000);
+  g_autofree char *arrived = g_build_filename (download_dir, "declined.txt", NULL);
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+  type_code (receiver, ferry_send_page_get_code (send_page));
+  wait_for_receive_page (receiver, "offer");
+
+  ferry_receive_page_decline (receive_page);
+  g_assert_cmpstr (ferry_receive_page_get_page_name (receive_page), ==, "enter");
+  wait_for_send_page (sender, "error");
+  g_assert_cmpstr (ferry_send_page_get_error_title (send_page), ==, "The Receiver Said No");
+  g_assert_false (g_file_test (arrived, G_FILE_TEST_EXISTS));
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+static void
+test_cancel_reaches_error_page (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  g_autoptr(GFile) file = make_file_to_send ("cancelled.bin", 400 * 1024 * 1024);
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+  type_code (receiver, ferry_send_page_get_code (send_page));
+  wait_for_receive_page (receiver, "offer");
+  ferry_receive_page_accept (receive_page);
+  g_assert_true (ferry_test_wait_until (transfer_started, receive_page, TIMEOUT_MS));
+
+  /* The sender's Cancel button. */
+  gtk_widget_activate_action (GTK_WIDGET (send_page), "send.cancel", NULL);
+  g_assert_cmpstr (ferry_send_page_get_page_name (send_page), ==, "choose");
+  wait_for_receive_page (receiver, "error");
+  g_assert_cmpstr (ferry_receive_page_get_error_title (receive_page), ==,
+                   "Cancelled by the Other Side");
 
   gtk_window_destroy (GTK_WINDOW (sender));
   gtk_window_destroy (GTK_WINDOW (receiver));
@@ -206,7 +357,7 @@ test_wrong_code_reaches_error_pages (void)
   FerryWindow *receiver = new_window ();
   FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
   FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
-  g_autoptr(GFile) file = make_file_to_send ();
+  g_autoptr(GFile) file = make_file_to_send ("guess.txt", 10);
   g_autofree char *wrong = NULL;
 
   ferry_send_page_send_files (send_page, &file, 1);
@@ -279,6 +430,11 @@ main (int   argc,
     }
 
   g_test_init (&argc, &argv, NULL);
+
+  send_dir = g_build_filename (home, "outgoing", NULL);
+  download_dir = g_build_filename (home, "Downloads", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (send_dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (download_dir, 0755), ==, 0);
   if (!ferry_init (&error))
     g_error ("%s", error->message);
 
@@ -295,8 +451,14 @@ main (int   argc,
   app = ferry_application_new ();
   g_application_register (G_APPLICATION (app), NULL, &error);
   g_assert_no_error (error);
+  g_settings_set_string (ferry_application_get_settings (app), "download-folder", download_dir);
+  /* The test's private session bus has no notification server, and GLib
+   * warns (fatally here) when it finds none. */
+  g_settings_set_boolean (ferry_application_get_settings (app), "notifications", FALSE);
 
-  g_test_add_func ("/gtk-app/send-and-receive-meet", test_send_and_receive_meet);
+  g_test_add_func ("/gtk-app/send-and-receive", test_send_and_receive);
+  g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);
+  g_test_add_func ("/gtk-app/cancel-reaches-error-page", test_cancel_reaches_error_page);
   g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);
   g_test_add_func ("/gtk-app/malformed-code-is-explained", test_malformed_code_is_explained);
   g_test_add_func ("/gtk-app/preferences", test_preferences);

@@ -25,9 +25,17 @@ struct _FerryApplication
   AdwApplication  parent_instance;
 
   GSettings      *settings;
+  FerryStore     *store;
 };
 
 G_DEFINE_FINAL_TYPE (FerryApplication, ferry_application, ADW_TYPE_APPLICATION)
+
+enum {
+  TRANSFERS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 FerryApplication *
 ferry_application_new (void)
@@ -90,6 +98,177 @@ ferry_application_dup_rendezvous_client (FerryApplication *self)
   g_autofree char *url = ferry_application_dup_rendezvous_url (self);
 
   return ferry_rendezvous_client_new (url);
+}
+
+/**
+ * ferry_application_get_store:
+ *
+ * Returns: (transfer none) (nullable): the history and resume database, once
+ *   open; transfers work without it, they just cannot resume
+ */
+FerryStore *
+ferry_application_get_store (FerryApplication *self)
+{
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  return self->store;
+}
+
+/**
+ * ferry_application_dup_download_folder:
+ *
+ * Returns: (transfer full): the folder from the preferences, else the XDG
+ *   download folder, else the home folder
+ */
+GFile *
+ferry_application_dup_download_folder (FerryApplication *self)
+{
+  g_autofree char *folder = NULL;
+  const char *download;
+
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
+
+  folder = g_settings_get_string (self->settings, "download-folder");
+  if (folder[0] != '\0')
+    return g_file_new_for_path (folder);
+
+  download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  return g_file_new_for_path (download != NULL ? download : g_get_home_dir ());
+}
+
+/* What the application keeps for each running session: the suspend
+ * inhibition while bytes may move, and the window to notify for. */
+typedef struct
+{
+  FerryApplication *app;
+  GtkWindow        *window;
+  guint             inhibit_cookie;
+} Watch;
+
+static void
+watch_free (gpointer data)
+{
+  Watch *watch = data;
+
+  if (watch->inhibit_cookie != 0)
+    gtk_application_uninhibit (GTK_APPLICATION (watch->app), watch->inhibit_cookie);
+  g_clear_weak_pointer (&watch->window);
+  g_free (watch);
+}
+
+static void
+notify_if_away (FerryApplication *self,
+                Watch            *watch,
+                FerrySession     *session,
+                const char       *title,
+                const char       *body)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *id = g_strdup_printf ("session-%p", (gpointer) session);
+
+  if (!g_settings_get_boolean (self->settings, "notifications"))
+    return;
+  /* Someone looking at the window sees it already. */
+  if (watch->window != NULL && gtk_window_is_active (watch->window))
+    return;
+
+  notification = g_notification_new (title);
+  if (body != NULL)
+    g_notification_set_body (notification, body);
+  g_notification_set_default_action (notification, "app.activate");
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+watch_state_cb (FerrySession *session,
+                GParamSpec   *pspec,
+                Watch        *watch)
+{
+  FerryApplication *self = watch->app;
+  FerrySessionState state = ferry_session_get_state (session);
+  gboolean busy = state == FERRY_SESSION_STATE_CONNECTING ||
+                  state == FERRY_SESSION_STATE_OFFER_RECEIVED ||
+                  state == FERRY_SESSION_STATE_TRANSFERRING;
+
+  if (busy && watch->inhibit_cookie == 0)
+    watch->inhibit_cookie = gtk_application_inhibit (GTK_APPLICATION (self), watch->window,
+                                                     GTK_APPLICATION_INHIBIT_SUSPEND,
+                                                     _("Files are being transferred"));
+  else if (!busy && watch->inhibit_cookie != 0)
+    {
+      gtk_application_uninhibit (GTK_APPLICATION (self), watch->inhibit_cookie);
+      watch->inhibit_cookie = 0;
+    }
+
+  switch (state)
+    {
+    case FERRY_SESSION_STATE_OFFER_RECEIVED:
+      notify_if_away (self, watch, session, _("Files Offered"),
+                      _("Open Ferry to see them and accept or decline."));
+      break;
+
+    case FERRY_SESSION_STATE_DONE:
+      notify_if_away (self, watch, session,
+                      ferry_session_is_sender (session) ? _("Files Sent") : _("Files Received"),
+                      _("Every file arrived and was verified."));
+      g_signal_emit (self, signals[TRANSFERS_CHANGED], 0);
+      break;
+
+    case FERRY_SESSION_STATE_FAILED:
+      if (!g_error_matches (ferry_session_get_error (session), G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        notify_if_away (self, watch, session, _("Transfer Failed"),
+                        ferry_session_get_error (session)->message);
+      g_signal_emit (self, signals[TRANSFERS_CHANGED], 0);
+      break;
+
+    case FERRY_SESSION_STATE_NEW:
+    case FERRY_SESSION_STATE_PREPARING:
+    case FERRY_SESSION_STATE_WAITING:
+    case FERRY_SESSION_STATE_CONNECTING:
+    case FERRY_SESSION_STATE_TRANSFERRING:
+    default:
+      break;
+    }
+}
+
+/**
+ * ferry_application_watch_session:
+ * @window: the window showing @session
+ *
+ * Keeps the computer awake while @session may move bytes, notifies when it
+ * needs the user or ends while @window is in the background, and tells the
+ * history to refresh when it ends.
+ */
+void
+ferry_application_watch_session (FerryApplication *self,
+                                 GtkWindow        *window,
+                                 FerrySession     *session)
+{
+  Watch *watch;
+
+  g_return_if_fail (FERRY_IS_APPLICATION (self));
+  g_return_if_fail (GTK_IS_WINDOW (window));
+  g_return_if_fail (FERRY_IS_SESSION (session));
+
+  watch = g_new0 (Watch, 1);
+  watch->app = self;
+  g_set_weak_pointer (&watch->window, window);
+
+  g_signal_connect_data (session, "notify::state", G_CALLBACK (watch_state_cb), watch,
+                         (GClosureNotify) (void (*) (void)) watch_free, 0);
+}
+
+static void
+store_open_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(FerryApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->store = ferry_store_open_finish (result, &error);
+  if (self->store == NULL)
+    g_warning ("History and resume are off: %s", error->message);
 }
 
 static FerryWindow *
@@ -200,7 +379,17 @@ quit_action (GSimpleAction *action,
   g_application_quit (G_APPLICATION (user_data));
 }
 
+/* A notification's default action: bring Ferry to the front. */
+static void
+activate_action (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  g_application_activate (G_APPLICATION (user_data));
+}
+
 static const GActionEntry app_actions[] = {
+  { "activate", activate_action },
   { "about", about_action },
   { "new-window", new_window_action },
   { "preferences", preferences_action },
@@ -224,6 +413,7 @@ ferry_application_startup (GApplication *app)
     g_error ("%s", error->message);
 
   self->settings = g_settings_new (APP_ID);
+  ferry_store_open_async (NULL, NULL, store_open_cb, g_object_ref (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);
@@ -244,6 +434,9 @@ ferry_application_dispose (GObject *object)
   FerryApplication *self = FERRY_APPLICATION (object);
 
   g_clear_object (&self->settings);
+  if (self->store != NULL)
+    ferry_store_close (self->store);
+  g_clear_object (&self->store);
 
   G_OBJECT_CLASS (ferry_application_parent_class)->dispose (object);
 }
@@ -259,6 +452,15 @@ ferry_application_class_init (FerryApplicationClass *klass)
   app_class->activate = ferry_application_activate;
   app_class->open = ferry_application_open;
   app_class->startup = ferry_application_startup;
+
+  /**
+   * FerryApplication::transfers-changed:
+   *
+   * A transfer ended, so the history has something new.
+   */
+  signals[TRANSFERS_CHANGED] =
+    g_signal_new ("transfers-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

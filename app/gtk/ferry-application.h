@@ -8,6 +8,8 @@
 #include <adwaita.h>
 
 #include "ferry-rendezvous-client.h"
+#include "ferry-session.h"
+#include "ferry-store.h"
 
 G_BEGIN_DECLS
 
@@ -20,5 +22,10 @@ FerryApplication      *ferry_application_get_default           (void);
 GSettings             *ferry_application_get_settings          (FerryApplication *self);
 char                  *ferry_application_dup_rendezvous_url    (FerryApplication *self);
 FerryRendezvousClient *ferry_application_dup_rendezvous_client (FerryApplication *self);
+FerryStore            *ferry_application_get_store             (FerryApplication *self);
+GFile                 *ferry_application_dup_download_folder   (FerryApplication *self);
+void                   ferry_application_watch_session         (FerryApplication *self,
+                                                                GtkWindow        *window,
+                                                                FerrySession     *session);
 
 G_END_DECLS

@@ -12,10 +12,11 @@
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
-#include "ferry-channel.h"
 #include "ferry-code.h"
 #include "ferry-error-text.h"
 #include "ferry-receive-page.h"
+#include "ferry-session.h"
+#include "ferry-transfer-view.h"
 
 #define MAX_SUGGESTIONS 4
 
@@ -29,11 +30,21 @@ struct _FerryReceivePage
   GtkLabel       *hint_label;
   GtkButton      *paste_button;
   AdwStatusPage  *error_page;
+  AdwStatusPage  *offer_page;
+  GtkListBox     *offer_list;
+  AdwActionRow   *destination_row;
+  AdwStatusPage  *done_page;
+  FerryTransferView *transfer_view;
 
   char           *clipboard_code;
-  FerryChannel   *channel;
+  FerrySession   *session;
+  GFile          *target_folder;
+  GFile          *chosen_folder;
   GCancellable   *cancellable;
 };
+
+/* The offer page lists this many entries; the rest are summed up. */
+#define MAX_LISTED_ENTRIES 50
 
 G_DEFINE_FINAL_TYPE (FerryReceivePage, ferry_receive_page, ADW_TYPE_BIN)
 
@@ -55,9 +66,11 @@ ferry_receive_page_reset (FerryReceivePage *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
 
-  if (self->channel != NULL)
-    ferry_channel_close (self->channel);
-  g_clear_object (&self->channel);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
+  g_clear_object (&self->target_folder);
+  ferry_transfer_view_set_session (self->transfer_view, NULL);
 
   gtk_widget_set_visible (GTK_WIDGET (self->hint_label), FALSE);
   gtk_stack_set_visible_child_name (self->stack, "enter");
@@ -76,40 +89,106 @@ ferry_receive_page_set_code (FerryReceivePage *self,
 }
 
 static void
-connect_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+run_cb (GObject      *object,
+        GAsyncResult *result,
+        gpointer      user_data)
 {
   g_autoptr(FerryReceivePage) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!ferry_channel_connect_finish (FERRY_CHANNEL (object), result, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        ferry_receive_page_show_error (self, error);
-      return;
-    }
+  if (ferry_session_run_finish (FERRY_SESSION (object), result, &error) ||
+      FERRY_SESSION (object) != self->session)
+    return;
 
-  gtk_stack_set_visible_child_name (self->stack, "connected");
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    ferry_receive_page_show_error (self, error);
 }
 
 static void
-open_code_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
+show_destination (FerryReceivePage *self)
 {
-  g_autoptr(FerryReceivePage) self = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *name = g_file_get_parse_name (self->target_folder);
 
-  if (!ferry_channel_open_code_finish (FERRY_CHANNEL (object), result, &error))
+  adw_action_row_set_subtitle (self->destination_row, name);
+}
+
+/* Everything the sender offers is shown before a single byte is written. */
+static void
+show_offer (FerryReceivePage *self)
+{
+  FerryOffer *offer = ferry_session_get_offer (self->session);
+  g_autofree char *size = g_format_size (ferry_offer_get_total_size (offer));
+  g_autofree char *title = NULL;
+  GtkWidget *child;
+  guint n = ferry_offer_get_n_entries (offer);
+  guint n_files = ferry_offer_get_n_files (offer);
+
+  title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u File Offered", "%u Files Offered",
+                                        n_files), n_files);
+  adw_status_page_set_title (self->offer_page, title);
+  adw_status_page_set_description (self->offer_page, size);
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->offer_list))) != NULL)
+    gtk_list_box_remove (self->offer_list, child);
+
+  for (guint i = 0; i < n && i < MAX_LISTED_ENTRIES; i++)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        ferry_receive_page_show_error (self, error);
-      return;
+      const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
+      gboolean folder = ferry_offer_entry_get_kind (entry) == FERRY_OFFER_ENTRY_FOLDER;
+      g_autofree char *escaped = ferry_offer_escape_name (ferry_offer_entry_get_path (entry), -1);
+      g_autofree char *entry_size = g_format_size (ferry_offer_entry_get_size (entry));
+      GtkWidget *row = adw_action_row_new ();
+
+      /* Names come from the other side: never markup. */
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), escaped);
+      if (!folder)
+        adw_action_row_set_subtitle (ADW_ACTION_ROW (row), entry_size);
+      adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
+                                    folder ? "folder-symbolic" : "text-x-generic-symbolic");
+      gtk_list_box_append (self->offer_list, row);
     }
 
-  ferry_channel_connect_async (self->channel, self->cancellable, connect_cb,
-                               g_object_ref (self));
+  if (n > MAX_LISTED_ENTRIES)
+    {
+      g_autofree char *more = g_strdup_printf (_("… and %u more"), n - MAX_LISTED_ENTRIES);
+      GtkWidget *row = adw_action_row_new ();
+
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), more);
+      gtk_list_box_append (self->offer_list, row);
+    }
+
+  show_destination (self);
+  gtk_stack_set_visible_child_name (self->stack, "offer");
+}
+
+static void
+session_state_cb (FerrySession     *session,
+                  GParamSpec       *pspec,
+                  FerryReceivePage *self)
+{
+  switch (ferry_session_get_state (session))
+    {
+    case FERRY_SESSION_STATE_OFFER_RECEIVED:
+      show_offer (self);
+      break;
+
+    case FERRY_SESSION_STATE_TRANSFERRING:
+      gtk_stack_set_visible_child_name (self->stack, "transfer");
+      break;
+
+    case FERRY_SESSION_STATE_DONE:
+      gtk_stack_set_visible_child_name (self->stack, "done");
+      break;
+
+    case FERRY_SESSION_STATE_NEW:
+    case FERRY_SESSION_STATE_PREPARING:
+    case FERRY_SESSION_STATE_WAITING:
+    case FERRY_SESSION_STATE_CONNECTING:
+    case FERRY_SESSION_STATE_FAILED:
+    default:
+      break;
+    }
 }
 
 /**
@@ -143,11 +222,20 @@ ferry_receive_page_receive (FerryReceivePage *self)
 
   client = ferry_application_dup_rendezvous_client (app);
   self->cancellable = g_cancellable_new ();
-  self->channel = ferry_channel_new (client);
+  /* A folder picked for resuming wins over the download folder, once. */
+  self->target_folder = self->chosen_folder != NULL
+    ? g_steal_pointer (&self->chosen_folder)
+    : ferry_application_dup_download_folder (app);
+  self->session = ferry_session_new_receiver (client, ferry_application_get_store (app), code,
+                                              self->target_folder);
+  g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
+  ferry_transfer_view_set_session (self->transfer_view, self->session);
+  if (GTK_IS_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))))
+    ferry_application_watch_session (app, GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                     self->session);
 
   gtk_stack_set_visible_child_name (self->stack, "connecting");
-  ferry_channel_open_code_async (self->channel, code, self->cancellable, open_code_cb,
-                                 g_object_ref (self));
+  ferry_session_run_async (self->session, self->cancellable, run_cb, g_object_ref (self));
 }
 
 static void
@@ -287,7 +375,179 @@ cancel_action (GtkWidget  *widget,
                const char *action_name,
                GVariant   *parameter)
 {
-  ferry_receive_page_reset (FERRY_RECEIVE_PAGE (widget));
+  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
+
+  if (self->session != NULL)
+    ferry_session_cancel (self->session, _("The receiver cancelled."));
+  ferry_receive_page_reset (self);
+}
+
+/**
+ * ferry_receive_page_set_target_folder:
+ * @folder: where the next receive lands
+ *
+ * Used to resume: the verified part of an interrupted transfer waits in
+ * @folder, so the next transfer with the same files lands there too.
+ */
+void
+ferry_receive_page_set_target_folder (FerryReceivePage *self,
+                                      GFile            *folder)
+{
+  g_return_if_fail (FERRY_IS_RECEIVE_PAGE (self));
+  g_return_if_fail (G_IS_FILE (folder));
+
+  ferry_receive_page_reset (self);
+  g_set_object (&self->chosen_folder, folder);
+  gtk_widget_grab_focus (GTK_WIDGET (self->code_entry));
+}
+
+/**
+ * ferry_receive_page_accept:
+ *
+ * Accepts the offer shown, into the folder shown under it.
+ */
+void
+ferry_receive_page_accept (FerryReceivePage *self)
+{
+  g_return_if_fail (FERRY_IS_RECEIVE_PAGE (self));
+
+  if (self->session == NULL ||
+      ferry_session_get_state (self->session) != FERRY_SESSION_STATE_OFFER_RECEIVED)
+    return;
+
+  gtk_stack_set_visible_child_name (self->stack, "transfer");
+  ferry_session_accept (self->session, self->target_folder);
+}
+
+void
+ferry_receive_page_decline (FerryReceivePage *self)
+{
+  g_return_if_fail (FERRY_IS_RECEIVE_PAGE (self));
+
+  if (self->session == NULL ||
+      ferry_session_get_state (self->session) != FERRY_SESSION_STATE_OFFER_RECEIVED)
+    return;
+
+  ferry_session_decline (self->session, _("The receiver declined."));
+  ferry_receive_page_reset (self);
+}
+
+static void
+accept_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  ferry_receive_page_accept (FERRY_RECEIVE_PAGE (widget));
+}
+
+static void
+decline_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  ferry_receive_page_decline (FERRY_RECEIVE_PAGE (widget));
+}
+
+static void
+save_as_response_cb (GtkNativeDialog  *dialog,
+                     int               response,
+                     FerryReceivePage *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+
+      if (folder != NULL)
+        {
+          g_set_object (&self->target_folder, folder);
+          show_destination (self);
+          ferry_receive_page_accept (self);
+        }
+    }
+
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+save_as_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (_("Save the Files Into"),
+                                         GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                         _("_Save Here"),
+                                         _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (save_as_response_cb), widget);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* What arrived: the single top-level item of the offer, or the folder. */
+static GFile *
+dup_received (FerryReceivePage *self)
+{
+  FerryTransfer *transfer = self->session ? ferry_session_get_transfer (self->session) : NULL;
+  GFile *folder = transfer != NULL ? ferry_transfer_get_target_folder (transfer) : NULL;
+
+  return g_object_ref (folder != NULL ? folder : self->target_folder);
+}
+
+static void
+open_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  g_autoptr(GFile) file = dup_received (FERRY_RECEIVE_PAGE (widget));
+  g_autofree char *uri = g_file_get_uri (file);
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+}
+
+static void
+show_in_folder_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
+  g_autofree char *uri = g_file_get_uri (self->target_folder);
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+}
+
+static void
+copy_details_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
+  const GError *error = self->session != NULL ? ferry_session_get_error (self->session) : NULL;
+  g_autofree char *details = NULL;
+
+  if (error == NULL)
+    return;
+
+  details = ferry_error_dup_details (error);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), details);
+}
+
+/**
+ * ferry_receive_page_get_transfer_view:
+ *
+ * Returns: (transfer none): the view of the running transfer
+ */
+FerryTransferView *
+ferry_receive_page_get_transfer_view (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return self->transfer_view;
 }
 
 /**
@@ -334,7 +594,10 @@ ferry_receive_page_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->channel);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
+  g_clear_object (&self->target_folder);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->dispose (object);
 }
@@ -345,6 +608,7 @@ ferry_receive_page_finalize (GObject *object)
   FerryReceivePage *self = FERRY_RECEIVE_PAGE (object);
 
   g_clear_pointer (&self->clipboard_code, g_free);
+  g_clear_object (&self->chosen_folder);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->finalize (object);
 }
@@ -369,16 +633,30 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, hint_label);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, paste_button);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, error_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_list);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, destination_row);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, done_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, transfer_view);
   gtk_widget_class_bind_template_callback (widget_class, code_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, code_activate_cb);
 
   gtk_widget_class_install_action (widget_class, "receive.receive", NULL, receive_action);
   gtk_widget_class_install_action (widget_class, "receive.paste", NULL, paste_action);
   gtk_widget_class_install_action (widget_class, "receive.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "receive.accept", NULL, accept_action);
+  gtk_widget_class_install_action (widget_class, "receive.save-as", NULL, save_as_action);
+  gtk_widget_class_install_action (widget_class, "receive.decline", NULL, decline_action);
+  gtk_widget_class_install_action (widget_class, "receive.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "receive.show-in-folder", NULL,
+                                   show_in_folder_action);
+  gtk_widget_class_install_action (widget_class, "receive.copy-details", NULL,
+                                   copy_details_action);
 }
 
 static void
 ferry_receive_page_init (FerryReceivePage *self)
 {
+  g_type_ensure (FERRY_TYPE_TRANSFER_VIEW);
   gtk_widget_init_template (GTK_WIDGET (self));
 }

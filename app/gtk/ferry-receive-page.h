@@ -7,6 +7,8 @@
 
 #include <adwaita.h>
 
+#include "ferry-transfer-view.h"
+
 G_BEGIN_DECLS
 
 #define FERRY_TYPE_RECEIVE_PAGE (ferry_receive_page_get_type ())
@@ -20,5 +22,11 @@ void ferry_receive_page_receive  (FerryReceivePage *self);
 const char *ferry_receive_page_get_page_name   (FerryReceivePage *self);
 const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
 const char *ferry_receive_page_get_hint        (FerryReceivePage *self);
+
+void        ferry_receive_page_accept          (FerryReceivePage *self);
+void        ferry_receive_page_set_target_folder (FerryReceivePage *self,
+                                                  GFile            *folder);
+void        ferry_receive_page_decline         (FerryReceivePage *self);
+FerryTransferView *ferry_receive_page_get_transfer_view (FerryReceivePage *self);
 
 G_END_DECLS

@@ -10,10 +10,12 @@
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
-#include "ferry-channel.h"
+#include "ferry-code.h"
+#include "ferry-session.h"
 #include "ferry-error-text.h"
 #include "ferry-qr.h"
 #include "ferry-send-page.h"
+#include "ferry-transfer-view.h"
 
 struct _FerrySendPage
 {
@@ -23,11 +25,11 @@ struct _FerrySendPage
   GtkLabel       *code_label;
   GtkPicture     *qr_picture;
   GtkLabel       *status_label;
-  AdwStatusPage  *connected_page;
+  AdwStatusPage  *done_page;
   AdwStatusPage  *error_page;
+  FerryTransferView *transfer_view;
 
-  GPtrArray      *files;
-  FerryChannel   *channel;
+  FerrySession   *session;
   GCancellable   *cancellable;
 };
 
@@ -51,70 +53,96 @@ ferry_send_page_reset (FerrySendPage *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
 
-  if (self->channel != NULL)
-    ferry_channel_close (self->channel);
-  g_clear_object (&self->channel);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
+  ferry_transfer_view_set_session (self->transfer_view, NULL);
 
-  g_ptr_array_set_size (self->files, 0);
   gtk_label_set_label (self->code_label, "");
   gtk_picture_set_paintable (self->qr_picture, NULL);
   gtk_stack_set_visible_child_name (self->stack, "choose");
 }
 
 static void
-connect_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+run_cb (GObject      *object,
+        GAsyncResult *result,
+        gpointer      user_data)
 {
   g_autoptr(FerrySendPage) self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!ferry_channel_connect_finish (FERRY_CHANNEL (object), result, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        ferry_send_page_show_error (self, error);
-      return;
-    }
+  /* A session this page already let go of (cancelled, replaced) ends quietly. */
+  if (ferry_session_run_finish (FERRY_SESSION (object), result, &error) ||
+      FERRY_SESSION (object) != self->session)
+    return;
 
-  gtk_stack_set_visible_child_name (self->stack, "connected");
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    ferry_send_page_show_error (self, error);
 }
 
 static void
-create_code_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
+show_code (FerrySendPage *self)
 {
-  g_autoptr(FerrySendPage) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkTexture) qr = NULL;
-  g_autofree char *code = NULL;
-  g_autofree char *uri = NULL;
-
-  code = ferry_channel_create_code_finish (FERRY_CHANNEL (object), result, &error);
-  if (code == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        ferry_send_page_show_error (self, error);
-      return;
-    }
-
-  uri = g_strconcat ("ferry:", code, NULL);
-  qr = ferry_qr_texture_new (uri, 8);
+  const char *code = ferry_session_get_code (self->session);
+  g_autofree char *uri = g_strconcat ("ferry:", code, NULL);
+  g_autoptr(GdkTexture) qr = ferry_qr_texture_new (uri, 8);
 
   gtk_label_set_label (self->code_label, code);
   gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (qr));
   gtk_label_set_label (self->status_label, _("Waiting for the receiver…"));
   gtk_stack_set_visible_child_name (self->stack, "code");
+}
 
-  ferry_channel_connect_async (self->channel, self->cancellable, connect_cb,
-                               g_object_ref (self));
+/* The page follows the session: one step, one page. */
+static void
+session_state_cb (FerrySession  *session,
+                  GParamSpec    *pspec,
+                  FerrySendPage *self)
+{
+  switch (ferry_session_get_state (session))
+    {
+    case FERRY_SESSION_STATE_WAITING:
+      show_code (self);
+      break;
+
+    case FERRY_SESSION_STATE_CONNECTING:
+      gtk_label_set_label (self->status_label, _("Connecting to the receiver…"));
+      break;
+
+    case FERRY_SESSION_STATE_OFFER_RECEIVED:
+    case FERRY_SESSION_STATE_TRANSFERRING:
+      gtk_stack_set_visible_child_name (self->stack, "transfer");
+      break;
+
+    case FERRY_SESSION_STATE_DONE:
+      gtk_stack_set_visible_child_name (self->stack, "done");
+      break;
+
+    case FERRY_SESSION_STATE_NEW:
+    case FERRY_SESSION_STATE_PREPARING:
+    case FERRY_SESSION_STATE_FAILED:
+    default:
+      break;
+    }
+}
+
+/* Once QUIC is up the sender waits for the receiver's answer: show the
+ * transfer with its path right away. */
+static void
+session_transfer_cb (FerrySession  *session,
+                     GParamSpec    *pspec,
+                     FerrySendPage *self)
+{
+  if (ferry_session_get_transfer (session) != NULL)
+    gtk_stack_set_visible_child_name (self->stack, "transfer");
 }
 
 /**
  * ferry_send_page_send_files:
  *
  * Starts sending @files: asks the rendezvous server for a code and shows
- * it, with a QR code of its ferry: link, until the receiver arrives.
+ * it, with a QR code of its ferry: link, until the receiver arrives; then
+ * the transfer.
  */
 void
 ferry_send_page_send_files (FerrySendPage  *self,
@@ -123,7 +151,7 @@ ferry_send_page_send_files (FerrySendPage  *self,
 {
   FerryApplication *app = ferry_application_get_default ();
   g_autoptr(FerryRendezvousClient) client = NULL;
-  guint n_words;
+  int n_words;
 
   g_return_if_fail (FERRY_IS_SEND_PAGE (self));
   g_return_if_fail (files != NULL || n_files == 0);
@@ -133,19 +161,23 @@ ferry_send_page_send_files (FerrySendPage  *self,
 
   ferry_send_page_reset (self);
 
-  for (guint i = 0; i < n_files; i++)
-    g_ptr_array_add (self->files, g_object_ref (files[i]));
-
   client = ferry_application_dup_rendezvous_client (app);
-  n_words = (guint) g_settings_get_int (ferry_application_get_settings (app), "code-word-count");
+  n_words = g_settings_get_int (ferry_application_get_settings (app), "code-word-count");
 
   self->cancellable = g_cancellable_new ();
-  self->channel = ferry_channel_new (client);
+  self->session = ferry_session_new_sender (client, ferry_application_get_store (app),
+                                            files, n_files);
+  ferry_session_set_word_count (self->session, (guint) CLAMP (n_words, FERRY_CODE_MIN_WORDS,
+                                                               FERRY_CODE_MAX_WORDS));
+  g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
+  g_signal_connect (self->session, "notify::transfer", G_CALLBACK (session_transfer_cb), self);
+  ferry_transfer_view_set_session (self->transfer_view, self->session);
+  if (GTK_IS_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))))
+    ferry_application_watch_session (app, GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                     self->session);
 
   gtk_stack_set_visible_child_name (self->stack, "preparing");
-
-  ferry_channel_create_code_async (self->channel, n_words, self->cancellable,
-                                   create_code_cb, g_object_ref (self));
+  ferry_session_run_async (self->session, self->cancellable, run_cb, g_object_ref (self));
 }
 
 const char *
@@ -154,10 +186,10 @@ ferry_send_page_get_code (FerrySendPage *self)
   g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
 
   /* The code counts once it is shown, i.e. once its mailbox is open. */
-  if (self->channel == NULL || ferry_channel_get_state (self->channel) == FERRY_CHANNEL_STATE_NEW)
+  if (self->session == NULL || ferry_session_get_state (self->session) < FERRY_SESSION_STATE_WAITING)
     return NULL;
 
-  return ferry_channel_get_code (self->channel);
+  return ferry_session_get_code (self->session);
 }
 
 static void
@@ -242,7 +274,41 @@ cancel_action (GtkWidget  *widget,
                const char *action_name,
                GVariant   *parameter)
 {
-  ferry_send_page_reset (FERRY_SEND_PAGE (widget));
+  FerrySendPage *self = FERRY_SEND_PAGE (widget);
+
+  /* The receiver is told, and the session cleans up behind itself. */
+  if (self->session != NULL)
+    ferry_session_cancel (self->session, _("The sender cancelled."));
+  ferry_send_page_reset (self);
+}
+
+static void
+copy_details_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  FerrySendPage *self = FERRY_SEND_PAGE (widget);
+  const GError *error = self->session != NULL ? ferry_session_get_error (self->session) : NULL;
+  g_autofree char *details = NULL;
+
+  if (error == NULL)
+    return;
+
+  details = ferry_error_dup_details (error);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), details);
+}
+
+/**
+ * ferry_send_page_get_transfer_view:
+ *
+ * Returns: (transfer none): the view of the running transfer
+ */
+FerryTransferView *
+ferry_send_page_get_transfer_view (FerrySendPage *self)
+{
+  g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
+
+  return self->transfer_view;
 }
 
 static gboolean
@@ -291,19 +357,11 @@ ferry_send_page_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->channel);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
 
   G_OBJECT_CLASS (ferry_send_page_parent_class)->dispose (object);
-}
-
-static void
-ferry_send_page_finalize (GObject *object)
-{
-  FerrySendPage *self = FERRY_SEND_PAGE (object);
-
-  g_clear_pointer (&self->files, g_ptr_array_unref);
-
-  G_OBJECT_CLASS (ferry_send_page_parent_class)->finalize (object);
 }
 
 static void
@@ -313,7 +371,6 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ferry_send_page_dispose;
-  object_class->finalize = ferry_send_page_finalize;
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/ferryapp/Ferry/ferry-send-page.ui");
@@ -321,7 +378,8 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerrySendPage, code_label);
   gtk_widget_class_bind_template_child (widget_class, FerrySendPage, qr_picture);
   gtk_widget_class_bind_template_child (widget_class, FerrySendPage, status_label);
-  gtk_widget_class_bind_template_child (widget_class, FerrySendPage, connected_page);
+  gtk_widget_class_bind_template_child (widget_class, FerrySendPage, done_page);
+  gtk_widget_class_bind_template_child (widget_class, FerrySendPage, transfer_view);
   gtk_widget_class_bind_template_child (widget_class, FerrySendPage, error_page);
 
   gtk_widget_class_install_action (widget_class, "send.choose-files", NULL, choose_files_action);
@@ -329,6 +387,8 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
                                    choose_folder_action);
   gtk_widget_class_install_action (widget_class, "send.copy-code", NULL, copy_code_action);
   gtk_widget_class_install_action (widget_class, "send.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "send.copy-details", NULL,
+                                   copy_details_action);
 }
 
 static void
@@ -336,9 +396,8 @@ ferry_send_page_init (FerrySendPage *self)
 {
   GtkDropTarget *target;
 
+  g_type_ensure (FERRY_TYPE_TRANSFER_VIEW);
   gtk_widget_init_template (GTK_WIDGET (self));
-
-  self->files = g_ptr_array_new_with_free_func (g_object_unref);
 
   target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (target, "drop", G_CALLBACK (drop_cb), self);

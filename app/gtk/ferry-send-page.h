@@ -7,6 +7,8 @@
 
 #include <adwaita.h>
 
+#include "ferry-transfer-view.h"
+
 G_BEGIN_DECLS
 
 #define FERRY_TYPE_SEND_PAGE (ferry_send_page_get_type ())
@@ -20,5 +22,7 @@ const char *ferry_send_page_get_code   (FerrySendPage  *self);
 
 const char *ferry_send_page_get_page_name   (FerrySendPage *self);
 const char *ferry_send_page_get_error_title (FerrySendPage *self);
+
+FerryTransferView *ferry_send_page_get_transfer_view (FerrySendPage *self);
 
 G_END_DECLS

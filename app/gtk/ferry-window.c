@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ferry-history-page.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
 #include "ferry-window.h"
@@ -21,6 +22,7 @@ struct _FerryWindow
   AdwViewStack         *view_stack;
   FerrySendPage        *send_page;
   FerryReceivePage     *receive_page;
+  FerryHistoryPage     *history_page;
 };
 
 G_DEFINE_FINAL_TYPE (FerryWindow, ferry_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -60,6 +62,37 @@ ferry_window_add_toast (FerryWindow *self,
   g_return_if_fail (FERRY_IS_WINDOW (self));
 
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+}
+
+/**
+ * ferry_window_resume_receive:
+ * @target_folder: where the interrupted transfer was landing
+ *
+ * Prepares a receive into @target_folder, where the verified part of an
+ * interrupted transfer waits: the sender sends the same files again and
+ * only what is missing travels.
+ */
+void
+ferry_window_resume_receive (FerryWindow *self,
+                             const char  *target_folder)
+{
+  g_autoptr(GFile) folder = NULL;
+
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+  g_return_if_fail (target_folder != NULL);
+
+  folder = g_file_new_for_path (target_folder);
+  adw_view_stack_set_visible_child_name (self->view_stack, "receive");
+  ferry_receive_page_set_target_folder (self->receive_page, folder);
+  ferry_window_add_toast (self, _("Enter the sender’s new code to receive the rest"));
+}
+
+GtkWidget *
+ferry_window_get_history_page (FerryWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_WINDOW (self), NULL);
+
+  return GTK_WIDGET (self->history_page);
 }
 
 GtkWidget *
@@ -151,6 +184,7 @@ ferry_window_class_init (FerryWindowClass *klass)
 
   g_type_ensure (FERRY_TYPE_SEND_PAGE);
   g_type_ensure (FERRY_TYPE_RECEIVE_PAGE);
+  g_type_ensure (FERRY_TYPE_HISTORY_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/ferryapp/Ferry/ferry-window.ui");
@@ -158,6 +192,7 @@ ferry_window_class_init (FerryWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, send_page);
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, receive_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, history_page);
 
   gtk_widget_class_install_action (widget_class, "win.choose-files", NULL, choose_files_action);
   gtk_widget_class_install_action (widget_class, "win.show-receive", NULL, show_receive_action);

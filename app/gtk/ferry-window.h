@@ -22,6 +22,9 @@ void         ferry_window_add_toast         (FerryWindow      *self,
                                              const char       *title);
 
 GtkWidget   *ferry_window_get_send_page     (FerryWindow      *self);
+GtkWidget   *ferry_window_get_history_page  (FerryWindow      *self);
+void         ferry_window_resume_receive    (FerryWindow      *self,
+                                             const char       *target_folder);
 GtkWidget   *ferry_window_get_receive_page  (FerryWindow      *self);
 void         ferry_window_show_page         (FerryWindow      *self,
                                              const char       *name);

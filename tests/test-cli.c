@@ -1,0 +1,483 @@
+/* test-cli.c
+ *
+ * ferry-cli as a script uses it: two real processes meeting through a real
+ * ferry-rendezvous, watched through their --json event lines.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <sodium.h>
+
+#include "ferry-test-utils.h"
+
+#define TIMEOUT_MS 30000
+/* A vanished peer must be reported within this (the 30 s). */
+#define PEER_GONE_MS 30000
+#define BLOCK_SIZE (1024 * 1024)
+
+typedef struct
+{
+  GSubprocess      *process;
+  GDataInputStream *out;
+  GPtrArray        *events;   /* JsonObject */
+  gboolean          exited;
+  int               status;
+  gboolean          reading;
+} Cli;
+
+typedef struct
+{
+  FerryTestRendezvous *server;
+  char                *dir;
+  char                *source;
+  char                *target;
+} Fixture;
+
+static void cli_read_next (Cli *cli);
+
+static void
+read_line_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autofree char *line = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  cli->reading = FALSE;
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result,
+                                                    NULL, &error);
+  if (line == NULL)
+    return;
+
+  /* Every line of --json output is one JSON object: anything else fails. */
+  json_parser_load_from_data (parser, line, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  g_ptr_array_add (cli->events, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+
+  cli_read_next (cli);
+}
+
+static void
+cli_read_next (Cli *cli)
+{
+  cli->reading = TRUE;
+  g_data_input_stream_read_line_async (cli->out, G_PRIORITY_DEFAULT, NULL, read_line_cb, cli);
+}
+
+static void
+wait_cb (GObject      *object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Cli *cli = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (object), result, NULL);
+  cli->status = g_subprocess_get_if_exited (G_SUBPROCESS (object))
+    ? g_subprocess_get_exit_status (G_SUBPROCESS (object))
+    : -1;
+  cli->exited = TRUE;
+}
+
+/* Starts ferry-cli with its own XDG_DATA_HOME (its own SQLite store, as on
+ * its own machine); NULL-terminated arguments. */
+static Cli *
+cli_spawn (Fixture    *fixture,
+           const char *home,
+           const char *code,
+           const char *first,
+           ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_home = g_build_filename (fixture->dir, home, NULL);
+  Cli *cli = g_new0 (Cli, 1);
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("FERRY_CLI_BIN"));
+  va_start (args, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_subprocess_launcher_setenv (launcher, "FERRY_RENDEZVOUS", fixture->server->url, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  if (code != NULL)
+    g_subprocess_launcher_setenv (launcher, "FERRY_CODE", code, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "FERRY_CODE");
+
+  cli->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                               &error);
+  g_assert_no_error (error);
+  cli->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (cli->process));
+  cli->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  cli_read_next (cli);
+  g_subprocess_wait_async (cli->process, NULL, wait_cb, cli);
+
+  return cli;
+}
+
+static gboolean
+cli_done (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  /* Exited, and every line it wrote has been read. */
+  return cli->exited && !cli->reading;
+}
+
+static void
+cli_free (Cli *cli)
+{
+  if (!cli->exited)
+    {
+      g_subprocess_force_exit (cli->process);
+      g_assert_true (ferry_test_wait_for_flag (&cli->exited, TIMEOUT_MS));
+    }
+  g_assert_true (ferry_test_wait_until (cli_done, cli, TIMEOUT_MS));
+  g_clear_object (&cli->out);
+  g_clear_object (&cli->process);
+  g_clear_pointer (&cli->events, g_ptr_array_unref);
+  g_free (cli);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cli, cli_free)
+
+static JsonObject *
+cli_find_event (Cli        *cli,
+                const char *name)
+{
+  for (guint i = 0; i < cli->events->len; i++)
+    {
+      JsonObject *event = g_ptr_array_index (cli->events, i);
+
+      if (g_strcmp0 (json_object_get_string_member (event, "event"), name) == 0)
+        return event;
+    }
+
+  return NULL;
+}
+
+typedef struct
+{
+  Cli        *cli;
+  const char *name;
+} EventWait;
+
+static gboolean
+has_event (gpointer user_data)
+{
+  EventWait *wait = user_data;
+
+  return cli_find_event (wait->cli, wait->name) != NULL;
+}
+
+static JsonObject *
+cli_wait_event (Cli        *cli,
+                const char *name)
+{
+  EventWait wait = { cli, name };
+
+  if (!ferry_test_wait_until (has_event, &wait, TIMEOUT_MS))
+    g_error ("ferry-cli never reported “%s”", name);
+
+  return cli_find_event (cli, name);
+}
+
+static int
+cli_wait_exit (Cli *cli)
+{
+  g_assert_true (ferry_test_wait_until (cli_done, cli, TIMEOUT_MS));
+  return cli->status;
+}
+
+static void
+write_random (const char *path,
+              gsize       size,
+              guint32     seed)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+  guint8 key[crypto_stream_chacha20_KEYBYTES] = { 0 };
+  g_autofree guint8 *data = g_malloc (MAX (size, 1));
+
+  memcpy (key, &seed, sizeof seed);
+  crypto_stream_chacha20 (data, size, nonce, key);
+  g_file_set_contents (path, (const char *) data, (gssize) size, &error);
+  g_assert_no_error (error);
+}
+
+static void
+assert_same_contents (const char *a,
+                      const char *b)
+{
+  g_autofree char *a_data = NULL;
+  g_autofree char *b_data = NULL;
+  gsize a_len, b_len;
+
+  g_assert_true (g_file_get_contents (a, &a_data, &a_len, NULL));
+  g_assert_true (g_file_get_contents (b, &b_data, &b_len, NULL));
+  g_assert_cmpmem (a_data, a_len, b_data, b_len);
+}
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autofree char *path = NULL;
+
+  fixture->server = ferry_test_rendezvous_start (NULL);
+  fixture->dir = g_dir_make_tmp ("ferry-cli-XXXXXX", NULL);
+  fixture->source = g_build_filename (fixture->dir, "Reise", NULL);
+  fixture->target = g_build_filename (fixture->dir, "in", NULL);
+  g_assert_cmpint (g_mkdir (fixture->source, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (fixture->target, 0755), ==, 0);
+
+  path = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
+  write_random (path, 123457, 7);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", fixture->dir);
+
+  g_assert_cmpint (system (command), ==, 0);
+  g_clear_pointer (&fixture->dir, g_free);
+  g_clear_pointer (&fixture->source, g_free);
+  g_clear_pointer (&fixture->target, g_free);
+  g_clear_pointer (&fixture->server, ferry_test_rendezvous_free);
+}
+
+static char *
+start_sender (Fixture  *fixture,
+              Cli     **sender)
+{
+  g_autofree char *uri = NULL;
+  JsonObject *event;
+
+  *sender = cli_spawn (fixture, "sender", NULL, "send", "--json", fixture->source, NULL);
+  event = cli_wait_event (*sender, "code");
+  uri = g_strconcat ("ferry:", json_object_get_string_member (event, "code"), NULL);
+  g_assert_cmpstr (json_object_get_string_member (event, "uri"), ==, uri);
+
+  return g_strdup (json_object_get_string_member (event, "code"));
+}
+
+static void
+test_send_receive (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *code = start_sender (fixture, &sender);
+  g_autofree char *sent = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise",
+                                               "notes – Übersicht.txt", NULL);
+  JsonObject *offer, *path, *done;
+
+  /* The code comes through the environment, not argv. */
+  receiver = cli_spawn (fixture, "receiver", code, "receive", "--json", "--yes",
+                        "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+
+  offer = cli_find_event (receiver, "offer");
+  g_assert_nonnull (offer);
+  g_assert_cmpint (json_object_get_int_member (offer, "files"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (offer, "bytes"), ==, 123457);
+
+  path = cli_find_event (receiver, "path");
+  g_assert_nonnull (path);
+  g_assert_cmpstr (json_object_get_string_member (path, "kind"), ==, "direct-lan");
+  g_assert_nonnull (cli_find_event (sender, "path"));
+
+  done = cli_find_event (receiver, "done");
+  g_assert_nonnull (done);
+  g_assert_cmpint (json_object_get_int_member (done, "bytes"), ==, 123457);
+  g_assert_nonnull (cli_find_event (sender, "done"));
+  g_assert_null (cli_find_event (sender, "error"));
+
+  assert_same_contents (sent, arrived);
+}
+
+static void
+test_wrong_code (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *code = start_sender (fixture, &sender);
+  g_autofree char *wrong = ferry_test_wrong_code_for (code);
+  JsonObject *error;
+
+  receiver = cli_spawn (fixture, "receiver", wrong, "receive", "--json", "--yes",
+                        "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 1);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 1);
+  error = cli_find_event (receiver, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "error"), ==, "wrong-code");
+  g_assert_cmpstr (json_object_get_string_member (cli_find_event (sender, "error"), "error"),
+                   ==, "wrong-code");
+  g_assert_null (cli_find_event (receiver, "done"));
+}
+
+static void
+test_malformed_code (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(Cli) receiver = NULL;
+  JsonObject *error;
+
+  receiver = cli_spawn (fixture, "receiver", "orbit-tulip-canvas", "receive", "--json",
+                        "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 1);
+  error = cli_find_event (receiver, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "error"), ==, "invalid-code");
+  g_assert_nonnull (strstr (json_object_get_string_member (error, "message"), "orbit"));
+}
+
+/* Without --yes and without a terminal to ask on, the receiver declines. */
+static void
+test_decline (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *code = start_sender (fixture, &sender);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise", NULL);
+
+  receiver = cli_spawn (fixture, "receiver", code, "receive", "--json",
+                        "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (sender), ==, 1);
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 1);
+  g_assert_nonnull (cli_find_event (receiver, "offer"));
+  g_assert_cmpstr (json_object_get_string_member (cli_find_event (sender, "error"), "error"),
+                   ==, "declined");
+  g_assert_false (g_file_test (arrived, G_FILE_TEST_EXISTS));
+}
+
+typedef struct
+{
+  Cli     *cli;
+  gint64   at_least;
+} ProgressWait;
+
+static gboolean
+progress_reached (gpointer user_data)
+{
+  ProgressWait *wait = user_data;
+
+  for (guint i = wait->cli->events->len; i > 0; i--)
+    {
+      JsonObject *event = g_ptr_array_index (wait->cli->events, i - 1);
+
+      if (g_strcmp0 (json_object_get_string_member (event, "event"), "progress") == 0)
+        return json_object_get_int_member (event, "bytes") >= wait->at_least;
+    }
+
+  return FALSE;
+}
+
+/* The sender is killed outright mid-transfer; the receiver says so within
+ * 30 s, and the same send run again sends only what is missing. */
+static void
+test_kill_and_resume (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const gsize size = 160 * BLOCK_SIZE + 4321;
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autoptr(Cli) sender2 = NULL;
+  g_autoptr(Cli) receiver2 = NULL;
+  g_autofree char *big = g_build_filename (fixture->source, "big.bin", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise", "big.bin", NULL);
+  g_autofree char *code = NULL;
+  g_autofree char *code2 = NULL;
+  ProgressWait wait;
+  JsonObject *error, *done, *sent;
+  gint64 killed_at, resumed, on_wire;
+
+  write_random (big, size, 42);
+
+  code = start_sender (fixture, &sender);
+  receiver = cli_spawn (fixture, "receiver", code, "receive", "--json", "--yes",
+                        "--output", fixture->target, NULL);
+
+  wait = (ProgressWait) { receiver, (gint64) size / 4 };
+  g_assert_true (ferry_test_wait_until (progress_reached, &wait, TIMEOUT_MS));
+  g_subprocess_send_signal (sender->process, SIGKILL);
+  killed_at = g_get_monotonic_time ();
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 1);
+  g_assert_cmpint ((g_get_monotonic_time () - killed_at) / 1000, <, PEER_GONE_MS);
+  error = cli_find_event (receiver, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "error"), ==, "peer-gone");
+  g_assert_false (g_file_test (arrived, G_FILE_TEST_EXISTS));
+
+  /* The same send again, with a new code, into the same folder. */
+  code2 = start_sender (fixture, &sender2);
+  receiver2 = cli_spawn (fixture, "receiver", code2, "receive", "--json", "--yes",
+                         "--output", fixture->target, NULL);
+  g_assert_cmpint (cli_wait_exit (receiver2), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender2), ==, 0);
+
+  done = cli_find_event (receiver2, "done");
+  sent = cli_find_event (sender2, "done");
+  g_assert_nonnull (done);
+  g_assert_nonnull (sent);
+  resumed = json_object_get_int_member (done, "resumed");
+  on_wire = json_object_get_int_member (sent, "on_wire");
+  g_test_message ("resumed %" G_GINT64_FORMAT " bytes, sent %" G_GINT64_FORMAT " of %"
+                  G_GSIZE_FORMAT, resumed, on_wire, size);
+
+  /* At least the quarter seen before the kill was kept, and the sender put
+   * only the rest on the wire (plus the small file). */
+  g_assert_cmpint (resumed, >=, (gint64) size / 4 - 2 * BLOCK_SIZE);
+  g_assert_cmpint (on_wire, <=, (gint64) size - resumed + 123457);
+  g_assert_cmpint (on_wire, <, (gint64) size);
+
+  assert_same_contents (big, arrived);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ferry_test_init (&argc, &argv);
+
+  g_test_add ("/cli/send-receive", Fixture, NULL,
+              fixture_setup, test_send_receive, fixture_teardown);
+  g_test_add ("/cli/wrong-code", Fixture, NULL,
+              fixture_setup, test_wrong_code, fixture_teardown);
+  g_test_add ("/cli/malformed-code", Fixture, NULL,
+              fixture_setup, test_malformed_code, fixture_teardown);
+  g_test_add ("/cli/decline", Fixture, NULL,
+              fixture_setup, test_decline, fixture_teardown);
+  g_test_add ("/cli/kill-and-resume", Fixture, NULL,
+              fixture_setup, test_kill_and_resume, fixture_teardown);
+
+  return g_test_run ();
+}
