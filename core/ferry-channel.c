@@ -273,10 +273,11 @@ ferry_channel_start_pake (FerryChannel  *self,
   ferry_channel_set_state (self, FERRY_CHANNEL_STATE_WAITING);
 }
 
+/* Both sides, once their mailbox is open: leave the PAKE message in it. */
 static void
-create_code_mailbox_cb (GObject      *object,
-                        GAsyncResult *result,
-                        gpointer      user_data)
+mailbox_opened_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   FerryChannel *self = g_task_get_source_object (task);
@@ -294,8 +295,9 @@ create_code_mailbox_cb (GObject      *object,
       return;
     }
 
-  ferry_channel_start_pake (self, mailbox, FERRY_PAKE_ROLE_SENDER);
-  g_task_return_pointer (task, g_strdup (self->code), g_free);
+  ferry_channel_start_pake (self, mailbox,
+                            self->is_sender ? FERRY_PAKE_ROLE_SENDER : FERRY_PAKE_ROLE_RECEIVER);
+  g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -328,7 +330,7 @@ create_code_allocate_cb (GObject      *object,
   ferry_rendezvous_client_open_mailbox_async (self->client,
                                               nameplate,
                                               cancellable,
-                                              create_code_mailbox_cb,
+                                              mailbox_opened_cb,
                                               g_steal_pointer (&task));
 }
 
@@ -381,32 +383,10 @@ ferry_channel_create_code_finish (FerryChannel  *self,
   g_return_val_if_fail (FERRY_IS_CHANNEL (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
 
-static void
-open_code_mailbox_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  FerryChannel *self = g_task_get_source_object (task);
-  g_autoptr(FerryMailbox) mailbox = NULL;
-  g_autoptr(GError) error = NULL;
-
-  mailbox = ferry_rendezvous_client_open_mailbox_finish (FERRY_RENDEZVOUS_CLIENT (object),
-                                                         result, &error);
-  self->busy = FALSE;
-
-  if (mailbox == NULL)
-    {
-      ferry_channel_set_state (self, FERRY_CHANNEL_STATE_FAILED);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  ferry_channel_start_pake (self, mailbox, FERRY_PAKE_ROLE_RECEIVER);
-  g_task_return_boolean (task, TRUE);
+  return g_strdup (self->code);
 }
 
 /**
@@ -453,7 +433,7 @@ ferry_channel_open_code_async (FerryChannel        *self,
   ferry_rendezvous_client_open_mailbox_async (self->client,
                                               nameplate,
                                               cancellable,
-                                              open_code_mailbox_cb,
+                                              mailbox_opened_cb,
                                               g_steal_pointer (&task));
 }
 

@@ -8,6 +8,9 @@
 #include "config.h"
 
 #include <string.h>
+
+#include <glib/gstdio.h>
+#include <sodium.h>
 #include <signal.h>
 #include <sys/prctl.h>
 
@@ -222,4 +225,51 @@ ferry_test_wrong_code_for (const char *code)
   g_free (parts[n - 1]);
   parts[n - 1] = g_strdup (replacement);
   return g_strjoinv ("-", parts);
+}
+
+/**
+ * ferry_test_remove_tree:
+ * @path: a folder a test made
+ *
+ * Deletes @path and everything in it, without following symbolic links.
+ */
+void
+ferry_test_remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        ferry_test_remove_tree (child);
+      else
+        g_assert_no_errno (g_unlink (child));
+    }
+  g_rmdir (path);
+}
+
+/**
+ * ferry_test_write_random_file:
+ * @seed: the same seed gives the same bytes
+ *
+ * Writes @size pseudo-random bytes (a ChaCha20 key stream), fast enough for
+ * files of hundreds of megabytes.
+ */
+void
+ferry_test_write_random_file (const char *path,
+                              gsize       size,
+                              guint32     seed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc (MAX (size, 1));
+  guint8 nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+  guint8 key[crypto_stream_chacha20_KEYBYTES] = { 0 };
+
+  memcpy (key, &seed, sizeof seed);
+  crypto_stream_chacha20 (data, size, nonce, key);
+  g_file_set_contents (path, (const char *) data, (gssize) size, &error);
+  g_assert_no_error (error);
 }

@@ -35,6 +35,10 @@ gboolean             ferry_test_wait_for_pointer  (gpointer            *pointer,
                                                    guint                timeout_ms);
 
 char                *ferry_test_wrong_code_for    (const char          *code);
+void                 ferry_test_remove_tree       (const char          *path);
+void                 ferry_test_write_random_file (const char          *path,
+                                                   gsize                size,
+                                                   guint32              seed);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryTestRendezvous, ferry_test_rendezvous_free)
 

@@ -206,22 +206,6 @@ cli_wait_exit (Cli *cli)
 }
 
 static void
-write_random (const char *path,
-              gsize       size,
-              guint32     seed)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
-  guint8 key[crypto_stream_chacha20_KEYBYTES] = { 0 };
-  g_autofree guint8 *data = g_malloc (MAX (size, 1));
-
-  memcpy (key, &seed, sizeof seed);
-  crypto_stream_chacha20 (data, size, nonce, key);
-  g_file_set_contents (path, (const char *) data, (gssize) size, &error);
-  g_assert_no_error (error);
-}
-
-static void
 assert_same_contents (const char *a,
                       const char *b)
 {
@@ -248,16 +232,14 @@ fixture_setup (Fixture       *fixture,
   g_assert_cmpint (g_mkdir (fixture->target, 0755), ==, 0);
 
   path = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
-  write_random (path, 123457, 7);
+  ferry_test_write_random_file (path, 123457, 7);
 }
 
 static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
-  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", fixture->dir);
-
-  g_assert_cmpint (system (command), ==, 0);
+  ferry_test_remove_tree (fixture->dir);
   g_clear_pointer (&fixture->dir, g_free);
   g_clear_pointer (&fixture->source, g_free);
   g_clear_pointer (&fixture->target, g_free);
@@ -419,7 +401,7 @@ test_kill_and_resume (Fixture       *fixture,
   JsonObject *error, *done, *sent;
   gint64 killed_at, resumed, on_wire;
 
-  write_random (big, size, 42);
+  ferry_test_write_random_file (big, size, 42);
 
   code = start_sender (fixture, &sender);
   receiver = cli_spawn (fixture, "receiver", code, "receive", "--json", "--yes",

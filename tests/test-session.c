@@ -39,22 +39,6 @@ typedef struct
 } Run;
 
 static void
-write_file (const char *path,
-            gsize       size,
-            guint32     seed)
-{
-  g_autofree guint8 *data = g_malloc (size + 1);
-  g_autoptr(GError) error = NULL;
-  guint8 nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
-  guint8 key[crypto_stream_chacha20_KEYBYTES] = { 0 };
-
-  memcpy (key, &seed, sizeof seed);
-  crypto_stream_chacha20 (data, size, nonce, key);
-  g_file_set_contents (path, (const char *) data, size, &error);
-  g_assert_no_error (error);
-}
-
-static void
 store_open_cb (GObject      *object,
                GAsyncResult *result,
                gpointer      user_data)
@@ -100,13 +84,13 @@ fixture_setup (Fixture       *fixture,
   g_assert_cmpint (g_mkdir_with_parents (target, 0755), ==, 0);
 
   path = g_build_filename (source, "big.bin", NULL);
-  write_file (path, 5 * 1024 * 1024 + 17, 1);
+  ferry_test_write_random_file (path, 5 * 1024 * 1024 + 17, 1);
   g_free (path);
   path = g_build_filename (nested, "meer.jpg", NULL);
-  write_file (path, 300000, 2);
+  ferry_test_write_random_file (path, 300000, 2);
   g_free (path);
   path = g_build_filename (source, "leer.txt", NULL);
-  write_file (path, 0, 3);
+  ferry_test_write_random_file (path, 0, 3);
   g_free (path);
   path = g_build_filename (source, "Leerer Ordner", NULL);
   g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
@@ -121,13 +105,11 @@ static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
-  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", fixture->dir);
-
   ferry_store_close (fixture->sender_store);
   ferry_store_close (fixture->receiver_store);
   g_clear_object (&fixture->sender_store);
   g_clear_object (&fixture->receiver_store);
-  g_assert_cmpint (system (command), ==, 0);
+  ferry_test_remove_tree (fixture->dir);
   g_clear_object (&fixture->source);
   g_clear_object (&fixture->target);
   g_clear_pointer (&fixture->dir, g_free);

@@ -13,7 +13,7 @@
 
 #include "ferry-application.h"
 #include "ferry-code.h"
-#include "ferry-error-text.h"
+#include "ferry-error-page.h"
 #include "ferry-receive-page.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
@@ -29,7 +29,7 @@ struct _FerryReceivePage
   GtkBox         *suggestions_box;
   GtkLabel       *hint_label;
   GtkButton      *paste_button;
-  AdwStatusPage  *error_page;
+  FerryErrorPage *error_page;
   AdwStatusPage  *offer_page;
   GtkListBox     *offer_list;
   AdwActionRow   *destination_row;
@@ -52,11 +52,7 @@ static void
 ferry_receive_page_show_error (FerryReceivePage *self,
                                const GError     *error)
 {
-  g_autofree char *title = ferry_error_dup_title (error);
-  g_autofree char *description = ferry_error_dup_description (error);
-
-  adw_status_page_set_title (self->error_page, title);
-  adw_status_page_set_description (self->error_page, description);
+  ferry_error_page_set_error (self->error_page, error);
   gtk_stack_set_visible_child_name (self->stack, "error");
 }
 
@@ -521,22 +517,6 @@ show_in_folder_action (GtkWidget  *widget,
   gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
 }
 
-static void
-copy_details_action (GtkWidget  *widget,
-                     const char *action_name,
-                     GVariant   *parameter)
-{
-  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
-  const GError *error = self->session != NULL ? ferry_session_get_error (self->session) : NULL;
-  g_autofree char *details = NULL;
-
-  if (error == NULL)
-    return;
-
-  details = ferry_error_dup_details (error);
-  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), details);
-}
-
 /**
  * ferry_receive_page_get_transfer_view:
  *
@@ -568,7 +548,7 @@ ferry_receive_page_get_error_title (FerryReceivePage *self)
 {
   g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
 
-  return adw_status_page_get_title (self->error_page);
+  return ferry_error_page_get_title (self->error_page);
 }
 
 /**
@@ -650,13 +630,12 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   gtk_widget_class_install_action (widget_class, "receive.open", NULL, open_action);
   gtk_widget_class_install_action (widget_class, "receive.show-in-folder", NULL,
                                    show_in_folder_action);
-  gtk_widget_class_install_action (widget_class, "receive.copy-details", NULL,
-                                   copy_details_action);
 }
 
 static void
 ferry_receive_page_init (FerryReceivePage *self)
 {
   g_type_ensure (FERRY_TYPE_TRANSFER_VIEW);
+  g_type_ensure (FERRY_TYPE_ERROR_PAGE);
   gtk_widget_init_template (GTK_WIDGET (self));
 }

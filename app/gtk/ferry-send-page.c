@@ -12,7 +12,7 @@
 #include "ferry-application.h"
 #include "ferry-code.h"
 #include "ferry-session.h"
-#include "ferry-error-text.h"
+#include "ferry-error-page.h"
 #include "ferry-qr.h"
 #include "ferry-send-page.h"
 #include "ferry-transfer-view.h"
@@ -26,7 +26,7 @@ struct _FerrySendPage
   GtkPicture     *qr_picture;
   GtkLabel       *status_label;
   AdwStatusPage  *done_page;
-  AdwStatusPage  *error_page;
+  FerryErrorPage *error_page;
   FerryTransferView *transfer_view;
 
   FerrySession   *session;
@@ -39,11 +39,7 @@ static void
 ferry_send_page_show_error (FerrySendPage *self,
                             const GError  *error)
 {
-  g_autofree char *title = ferry_error_dup_title (error);
-  g_autofree char *description = ferry_error_dup_description (error);
-
-  adw_status_page_set_title (self->error_page, title);
-  adw_status_page_set_description (self->error_page, description);
+  ferry_error_page_set_error (self->error_page, error);
   gtk_stack_set_visible_child_name (self->stack, "error");
 }
 
@@ -282,22 +278,6 @@ cancel_action (GtkWidget  *widget,
   ferry_send_page_reset (self);
 }
 
-static void
-copy_details_action (GtkWidget  *widget,
-                     const char *action_name,
-                     GVariant   *parameter)
-{
-  FerrySendPage *self = FERRY_SEND_PAGE (widget);
-  const GError *error = self->session != NULL ? ferry_session_get_error (self->session) : NULL;
-  g_autofree char *details = NULL;
-
-  if (error == NULL)
-    return;
-
-  details = ferry_error_dup_details (error);
-  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), details);
-}
-
 /**
  * ferry_send_page_get_transfer_view:
  *
@@ -347,7 +327,7 @@ ferry_send_page_get_error_title (FerrySendPage *self)
 {
   g_return_val_if_fail (FERRY_IS_SEND_PAGE (self), NULL);
 
-  return adw_status_page_get_title (self->error_page);
+  return ferry_error_page_get_title (self->error_page);
 }
 
 static void
@@ -387,8 +367,6 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
                                    choose_folder_action);
   gtk_widget_class_install_action (widget_class, "send.copy-code", NULL, copy_code_action);
   gtk_widget_class_install_action (widget_class, "send.cancel", NULL, cancel_action);
-  gtk_widget_class_install_action (widget_class, "send.copy-details", NULL,
-                                   copy_details_action);
 }
 
 static void
@@ -397,6 +375,7 @@ ferry_send_page_init (FerrySendPage *self)
   GtkDropTarget *target;
 
   g_type_ensure (FERRY_TYPE_TRANSFER_VIEW);
+  g_type_ensure (FERRY_TYPE_ERROR_PAGE);
   gtk_widget_init_template (GTK_WIDGET (self));
 
   target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
