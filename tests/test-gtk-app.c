@@ -299,6 +299,59 @@ test_send_and_receive (void)
 }
 
 static void
+cli_exited_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  gboolean *exited = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (object), result, NULL);
+  *exited = TRUE;
+}
+
+/* The app sends to another process: ferry-cli, as a friend on a terminal. */
+static void
+test_send_to_cli (void)
+{
+  FerryWindow *sender = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  g_autoptr(GFile) file = make_file_to_send ("for the terminal.bin", 3 * 1024 * 1024 + 1);
+  g_autofree char *out_dir = g_build_filename (download_dir, "cli", NULL);
+  g_autofree char *arrived = g_build_filename (out_dir, "for the terminal.bin", NULL);
+  g_autofree char *data_home = g_build_filename (g_get_home_dir (), "cli-data", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) cli = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sent_data = NULL;
+  g_autofree char *got_data = NULL;
+  gsize sent_len, got_len;
+  gboolean exited = FALSE;
+
+  g_assert_cmpint (g_mkdir_with_parents (out_dir, 0755), ==, 0);
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_setenv (launcher, "FERRY_CODE", ferry_send_page_get_code (send_page), TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("FERRY_CLI_BIN"),
+                                     "receive", "--json", "--yes", "--output", out_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (cli, NULL, cli_exited_cb, &exited);
+
+  wait_for_send_page (sender, "done");
+  g_assert_true (ferry_test_wait_for_flag (&exited, TIMEOUT_MS));
+  g_assert_true (g_subprocess_get_successful (cli));
+  g_assert_cmpstr (badge_of (sender, TRUE), ==, "Direct · local network");
+
+  g_assert_true (g_file_load_contents (file, NULL, &sent_data, &sent_len, NULL, NULL));
+  g_assert_true (g_file_get_contents (arrived, &got_data, &got_len, NULL));
+  g_assert_cmpmem (sent_data, sent_len, got_data, got_len);
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+}
+
+static void
 test_decline_reaches_error_page (void)
 {
   FerryWindow *sender = new_window ();
@@ -457,6 +510,7 @@ main (int   argc,
   g_settings_set_boolean (ferry_application_get_settings (app), "notifications", FALSE);
 
   g_test_add_func ("/gtk-app/send-and-receive", test_send_and_receive);
+  g_test_add_func ("/gtk-app/send-to-cli", test_send_to_cli);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);
   g_test_add_func ("/gtk-app/cancel-reaches-error-page", test_cancel_reaches_error_page);
   g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);
