@@ -447,6 +447,23 @@ test_malformed_code_is_explained (void)
   gtk_window_destroy (GTK_WINDOW (receiver));
 }
 
+/* A ferry: link (from a browser or a QR scanner) fills in the code and
+ * waits for the user: a link alone never starts anything. */
+static void
+test_ferry_link_fills_code (void)
+{
+  FerryWindow *window = new_window ();
+  FerryReceivePage *page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (window));
+  g_autoptr(GFile) link = g_file_new_for_uri ("ferry:7-orbit-tulip-canvas");
+
+  g_application_open (G_APPLICATION (app), &link, 1, "");
+
+  g_assert_cmpstr (ferry_receive_page_get_entered_code (page), ==, "7-orbit-tulip-canvas");
+  g_assert_cmpstr (ferry_receive_page_get_page_name (page), ==, "enter");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_preferences (void)
 {
@@ -515,6 +532,7 @@ main (int   argc,
   g_test_add_func ("/gtk-app/cancel-reaches-error-page", test_cancel_reaches_error_page);
   g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);
   g_test_add_func ("/gtk-app/malformed-code-is-explained", test_malformed_code_is_explained);
+  g_test_add_func ("/gtk-app/ferry-link-fills-code", test_ferry_link_fills_code);
   g_test_add_func ("/gtk-app/preferences", test_preferences);
 
   ret = g_test_run ();

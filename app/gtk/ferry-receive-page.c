@@ -552,6 +552,19 @@ ferry_receive_page_get_error_title (FerryReceivePage *self)
 }
 
 /**
+ * ferry_receive_page_get_entered_code:
+ *
+ * Returns: the text in the code entry, as typed or filled in from a link
+ */
+const char *
+ferry_receive_page_get_entered_code (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return gtk_editable_get_text (GTK_EDITABLE (self->code_entry));
+}
+
+/**
  * ferry_receive_page_get_hint:
  *
  * Returns: (nullable): the explanation shown under the entry, if any
