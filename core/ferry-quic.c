@@ -108,6 +108,7 @@ struct _FerryQuicConnection
 
   gnutls_session_t            session;
   ngtcp2_conn                *conn;
+  gboolean                    creating_conn;   /* inside ngtcp2_conn_*_new () */
   ngtcp2_crypto_conn_ref      conn_ref;
   struct sockaddr_in          local_addr;
   struct sockaddr_in          remote_addr;
@@ -933,8 +934,17 @@ rand_cb (uint8_t                *dest,
          size_t                  destlen,
          const ngtcp2_rand_ctx  *rand_ctx)
 {
+  FerryQuicConnection *self = rand_ctx->native_handle;
+
   /* ngtcp2 uses this for unpredictable but non-secret values. */
   (void) gnutls_rnd (GNUTLS_RND_RANDOM, dest, destlen);
+
+  /* ngtcp2 0.12 always offers to grease the QUIC bit and, on the flip of one random byte
+   * while it makes the connection, clears it in half its packets when the peer offers
+   * too. Datagrams must keep first bytes of 0x40 and up (ferry-ice-session.h: below that
+   * is STUN and the session's RTT probes), so that coin always lands on "keep the bit". */
+  if (self != NULL && self->creating_conn && destlen == 1)
+    dest[0] &= 0xfe;
 }
 
 static int
@@ -1365,6 +1375,7 @@ create_conn (FerryQuicConnection  *self,
     return FALSE;
 
   ngtcp2_settings_default (&settings);
+  settings.rand_ctx.native_handle = self;
   settings.initial_ts = now_ns ();
   settings.cc_algo = cc_algos[self->cc];
   settings.max_tx_udp_payload_size = self->max_udp_payload;
@@ -1400,6 +1411,7 @@ create_conn (FerryQuicConnection  *self,
                        "Could not create a connection ID");
           return FALSE;
         }
+      self->creating_conn = TRUE;
       rv = ngtcp2_conn_client_new (&self->conn, &dcid, &scid, &self->path,
                                    NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
                                    NULL, self);
@@ -1415,11 +1427,13 @@ create_conn (FerryQuicConnection  *self,
                        "Could not create a reset token");
           return FALSE;
         }
+      self->creating_conn = TRUE;
       rv = ngtcp2_conn_server_new (&self->conn, &client_hd->scid, &scid, &self->path,
                                    client_hd->version, &callbacks, &settings, &params,
                                    NULL, self);
     }
 
+  self->creating_conn = FALSE;
   if (rv != 0)
     {
       g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INTERNAL,
