@@ -7,8 +7,9 @@
  *
  * Every row moves bytes between two separate processes (this binary re-executed in the
  * "peer" role, see ferry-lab.h): on 127.0.0.1, and in the NAT lab between two namespaces
- * "a" and "b" whose links are shaped by the kernel (ferry-netem for 20 ms of delay each
- * way and the loss, TBF for 100 Mbit/s), so the packets take the real kernel path.
+ * "a" and "b" (public hosts) whose path is shaped by the kernel in the internet namespace
+ * between them (ferry-netem for 20 ms of delay and the random loss each way, TBF for
+ * 100 Mbit/s each way), so the packets take the real kernel path.
  *
  *   Ferry      FerryQuicConnection (BBRv2) over a FerryIceSession; the ICE signalling and
  *              the QUIC fingerprints go through this parent, over the children's pipes
@@ -1298,10 +1299,13 @@ run_parent (guint64     size,
 
               g_print ("%s:\n", link);
               lab = ferry_lab_new (hosts, FALSE, &error);
-              /* Half the RTT each way; the loss on the data direction (a → b) only. */
+              /* The shaping sits in the internet namespace, which forwards between a and b:
+               * half the RTT, the loss and the rate each way. Not in a's own namespace: there
+               * the packets held back still count against the sending socket (TCP Small
+               * Queues), which would throttle TCP to a few Mbit/s. */
               if (lab == NULL
-                  || !ferry_lab_netem (lab, "a", LINK_RTT_MS / 2, losses[i], LINK_RATE, &error)
-                  || !ferry_lab_netem (lab, "b", LINK_RTT_MS / 2, 0, LINK_RATE, &error))
+                  || !ferry_lab_netem (lab, "inet", LINK_RTT_MS / 2, losses[i], LINK_RATE,
+                                       &error))
                 {
                   g_printerr ("The lab could not be built: %s\n", error->message);
                   return 1;

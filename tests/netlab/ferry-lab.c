@@ -267,7 +267,7 @@ ferry_lab_rendezvous_ip (FerryLab *lab)
 
 /**
  * ferry_lab_netem:
- * @host: a host name
+ * @host: a host name, or "inet" (then every packet it forwards between hosts is shaped)
  * @delay_ms: delay added to every packet leaving the host's namespace
  * @loss_percent: share of those packets dropped at random
  * @rate: (nullable): a tc rate such as "100mbit" for the host's interfaces
