@@ -3,7 +3,7 @@
  * The transfer benchmark of the "Files" issue: one command, one table.
  *
  *   bench-transfer [--size MB] [--loopback-size MB] [--slow-size MB] [--rss-size MiB]
- *                  [--only loopback|lab] [--output FILE.md]
+ *                  [--only loopback|lab] [--ferry-only] [--output FILE.md]
  *
  * Every row moves bytes between two separate processes (this binary re-executed in the
  * "peer" role, see ferry-lab.h): on 127.0.0.1, and in the NAT lab between two namespaces
@@ -275,6 +275,16 @@ peer_sender_done (Peer *peer)
 
   if (peer->waiting == NULL)
     return;
+  if (peer->quic != NULL && g_getenv ("FERRY_BENCH_VERBOSE") != NULL)
+    {
+      FerryQuicStats stats;
+
+      ferry_quic_connection_get_stats (peer->quic, &stats);
+      g_printerr ("sender: srtt %" G_GUINT64_FORMAT " us, min rtt %" G_GUINT64_FORMAT
+                  " us, cwnd %" G_GUINT64_FORMAT ", delivery %.1f Mbit/s, payload %u\n",
+                  stats.smoothed_rtt_us, stats.min_rtt_us, stats.cwnd,
+                  stats.delivery_rate * 8 / 1e6, stats.max_udp_payload);
+    }
   ferry_lab_request_reply (g_steal_pointer (&peer->waiting), "ok %s %" G_GINT64_FORMAT " %"
                            G_GUINT64_FORMAT, hash, peer->quic != NULL ? peer->connect_us : -1,
                            peak_rss_kib ());
@@ -1138,12 +1148,16 @@ add_row (Run *run,
 }
 
 /* Rows of one link: Ferry, TCP BBR, TCP CUBIC, PseudoTCP. */
+static gboolean ferry_only;
+
 static void
 run_link (Run     *run,
           guint64  size,
           guint64  slow_size)
 {
   add_row (run, run_ferry (run, size));
+  if (ferry_only)
+    return;
   add_row (run, run_tcp (run, KIND_TCP_BBR, size));
   /* Loss-based CUBIC and PseudoTCP crawl under loss: a smaller size keeps the run short. */
   add_row (run, run_tcp (run, KIND_TCP_CUBIC, run->loss > 0 ? slow_size : size));
@@ -1356,6 +1370,8 @@ main (int   argc,
       "MB for PseudoTCP on the link and CUBIC under loss (12)", "MB" },
     { "rss-size", 0, 0, G_OPTION_ARG_INT, &rss_mib, "MiB of the memory row (1024)", "MIB" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these rows", "loopback|lab" },
+    { "ferry-only", 0, 0, G_OPTION_ARG_NONE, &ferry_only,
+      "Only Ferry's rows (to tune the transport)", NULL },
     { "output", 0, 0, G_OPTION_ARG_FILENAME, &output, "Also write the table here", "FILE.md" },
     { NULL }
   };
