@@ -3,7 +3,8 @@
  * The transfer benchmark of the "Files" issue: one command, one table.
  *
  *   bench-transfer [--size MB] [--loopback-size MB] [--slow-size MB] [--rss-size MiB]
- *                  [--only loopback|lab] [--ferry-only] [--output FILE.md]
+ *                  [--only loopback|lab] [--ferry-only] [--cc bbr2|bbr|cubic]
+ *                  [--output FILE.md]
  *
  * Every row moves bytes between two separate processes (this binary re-executed in the
  * "peer" role, see ferry-lab.h): on 127.0.0.1, and in the NAT lab between two namespaces
@@ -474,14 +475,17 @@ ferry_on_local_message (FerryIceSession *session,
                            ferry_quic_connection_get_local_fingerprint (peer->quic), blob);
 }
 
-/* ferry-init send|recv LOCAL_IP */
+/* ferry-init send|recv LOCAL_IP CC ("default" or a FerryQuicCongestionControl nick) */
 static void
 ferry_init (Peer             *peer,
             const char       *direction,
             const char       *local_ip,
+            const char       *cc,
             FerryLabRequest  *request)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GEnumClass) cc_class = g_type_class_ref (FERRY_TYPE_QUIC_CONGESTION_CONTROL);
+  GEnumValue *cc_value = g_enum_get_value_by_nick (cc_class, cc);
 
   peer->sender = g_str_equal (direction, "send");
   peer->messages = g_string_new (NULL);
@@ -493,6 +497,8 @@ ferry_init (Peer             *peer,
       peer_fail (peer, "QUIC: %s", error->message);
       return;
     }
+  if (cc_value != NULL)
+    ferry_quic_connection_set_congestion_control (peer->quic, cc_value->value);
   ferry_quic_connection_set_send_func (peer->quic, ferry_send_datagram, peer, NULL);
   g_signal_connect (peer->quic, "stream-data", G_CALLBACK (ferry_on_data), peer);
   g_signal_connect (peer->quic, "stream-writable", G_CALLBACK (ferry_on_writable), peer);
@@ -856,8 +862,8 @@ peer_command (const char * const *words,
 
   if (peer->error != NULL)
     ferry_lab_request_reply (request, "error %s", peer->error);
-  else if (g_str_equal (cmd, "ferry-init") && n == 3)
-    ferry_init (peer, words[1], words[2], request);
+  else if (g_str_equal (cmd, "ferry-init") && n == 4)
+    ferry_init (peer, words[1], words[2], words[3], request);
   else if (g_str_equal (cmd, "ferry-remote") && n == 3)
     ferry_remote (peer, words[1], words[2], request);
   else if (g_str_equal (cmd, "ferry-send") && n == 2)
@@ -1045,6 +1051,9 @@ finish_row (Run         *run,
   row->mbit = micros > 0 ? (double) received * 8 / micros : 0;
 }
 
+/* --cc: Ferry's congestion controller, "default" for whatever Ferry uses. */
+static char *ferry_cc;
+
 static Row *
 run_ferry (Run     *run,
            guint64  size)
@@ -1060,8 +1069,10 @@ run_ferry (Run     *run,
   row->connect_ms = -1;
   sender = start_peer (run, "a", &why);
   receiver = start_peer (run, "b", &why);
-  s_init = call (sender, SETUP_TIMEOUT_MS, &why, "ferry-init send %s", host_addr (run, "a"));
-  r_init = call (receiver, SETUP_TIMEOUT_MS, &why, "ferry-init recv %s", host_addr (run, "b"));
+  s_init = call (sender, SETUP_TIMEOUT_MS, &why, "ferry-init send %s %s",
+                 host_addr (run, "a"), ferry_cc);
+  r_init = call (receiver, SETUP_TIMEOUT_MS, &why, "ferry-init recv %s %s",
+                 host_addr (run, "b"), ferry_cc);
   if (why == NULL && (g_strv_length (s_init) != 3 || g_strv_length (r_init) != 3))
     why = g_strdup ("bad init answer");
   if (why == NULL)
@@ -1370,6 +1381,8 @@ main (int   argc,
       "MB for PseudoTCP on the link and CUBIC under loss (12)", "MB" },
     { "rss-size", 0, 0, G_OPTION_ARG_INT, &rss_mib, "MiB of the memory row (1024)", "MIB" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these rows", "loopback|lab" },
+    { "cc", 0, 0, G_OPTION_ARG_STRING, &ferry_cc,
+      "Ferry's congestion control (bbr2, bbr, cubic; default: Ferry's own)", "NAME" },
     { "ferry-only", 0, 0, G_OPTION_ARG_NONE, &ferry_only,
       "Only Ferry's rows (to tune the transport)", NULL },
     { "output", 0, 0, G_OPTION_ARG_FILENAME, &output, "Also write the table here", "FILE.md" },
@@ -1393,6 +1406,8 @@ main (int   argc,
       g_printerr ("%s\n", error->message);
       return 2;
     }
+  if (ferry_cc == NULL)
+    ferry_cc = g_strdup ("default");
   if (size_mb <= 0 || loopback_mb <= 0 || slow_mb <= 0 || rss_mib <= 64
       || (only != NULL && !g_str_equal (only, "loopback") && !g_str_equal (only, "lab")))
     {
