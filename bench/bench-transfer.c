@@ -944,7 +944,7 @@ typedef struct
   const char *link;
   double      loss;
   GPtrArray  *rows;
-  gboolean    wrong_bytes;
+  gboolean    failed;
 } Run;
 
 static void
@@ -1026,13 +1026,18 @@ finish_row (Run         *run,
 {
   guint64 received, micros;
 
+  if (*why != NULL && strstr (*why, " unavailable (") != NULL)
+    {
+      /* This kernel (or user) cannot pick that congestion control: say so, no failure. */
+      row->mbit = -1;
+      row->note = g_strdup (*why);
+      return;
+    }
   if (*why != NULL || result == NULL || g_strv_length (result) < 5)
     {
       row->mbit = -1;
       row->note = g_strdup_printf ("failed: %s", *why != NULL ? *why : "bad answer");
-      if (!g_str_has_prefix (row->note, "failed: bbr unavailable")
-          && !g_str_has_prefix (row->note, "failed: cubic unavailable"))
-        run->wrong_bytes = TRUE;
+      run->failed = TRUE;
       return;
     }
   received = g_ascii_strtoull (result[1], NULL, 10);
@@ -1042,10 +1047,10 @@ finish_row (Run         *run,
     {
       g_printerr ("\n!!!!! WRONG BYTES: %s on %s: sent %" G_GUINT64_FORMAT " bytes hashing %s, "
                   "received %" G_GUINT64_FORMAT " hashing %s !!!!!\n\n", kind_names[row->kind],
-                  row->link, row->size, sent_hash, received, result[3]);
+                  run->link, row->size, sent_hash, received, result[3]);
       row->mbit = -1;
       row->note = g_strdup ("WRONG BYTES");
-      run->wrong_bytes = TRUE;
+      run->failed = TRUE;
       return;
     }
   row->mbit = micros > 0 ? (double) received * 8 / micros : 0;
@@ -1209,6 +1214,7 @@ format_table (GPtrArray  *rows,
       g_autofree char *speed = NULL;
       g_autofree char *ratio = NULL;
       g_autofree char *connect = NULL;
+      g_autofree char *rss = NULL;
 
       moved = row->size % MIB == 0 && row->size >= 64 * MIB
         ? g_strdup_printf ("%" G_GUINT64_FORMAT " MiB", row->size / MIB)
@@ -1219,9 +1225,13 @@ format_table (GPtrArray  *rows,
         ? g_strdup_printf ("%.2f×", row->mbit / bbr->mbit) : g_strdup ("–");
       connect = row->connect_ms >= 0 ? g_strdup_printf ("%.0f ms", row->connect_ms)
                                      : g_strdup ("–");
-      g_string_append_printf (out, "| %s | %s | %s | %s | %s | %s | %.1f / %.1f MiB |\n",
+      rss = row->sender_kib > 0 && row->receiver_kib > 0
+        ? g_strdup_printf ("%.1f / %.1f MiB", row->sender_kib / 1024.0,
+                           row->receiver_kib / 1024.0)
+        : g_strdup ("–");
+      g_string_append_printf (out, "| %s | %s | %s | %s | %s | %s | %s |\n",
                               kind_names[row->kind], row->link, moved, speed, ratio, connect,
-                              row->sender_kib / 1024.0, row->receiver_kib / 1024.0);
+                              rss);
       if (row->kind == KIND_FERRY && g_str_equal (row->link, "loopback (memory)"))
         {
           if (small == NULL || row->size < small->size)
@@ -1294,7 +1304,7 @@ run_parent (guint64     size,
       run.link = "loopback (memory)";
       add_row (&run, run_ferry (&run, 64 * MIB));
       add_row (&run, run_ferry (&run, rss_size));
-      wrong |= run.wrong_bytes;
+      wrong |= run.failed;
     }
 
   if (only == NULL || g_str_equal (only, "lab"))
@@ -1337,7 +1347,7 @@ run_parent (guint64     size,
                 }
               run.lab = lab;
               run_link (&run, size, slow_size);
-              wrong |= run.wrong_bytes;
+              wrong |= run.failed;
             }
         }
     }
