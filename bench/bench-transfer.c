@@ -4,7 +4,7 @@
  *
  *   bench-transfer [--size MB] [--loopback-size MB] [--slow-size MB] [--rss-size MiB]
  *                  [--only loopback|lab] [--ferry-only] [--cc bbr2|bbr|cubic]
- *                  [--output FILE.md]
+ *                  [--socket-buffer BYTES] [--output FILE.md]
  *
  * Every row moves bytes between two separate processes (this binary re-executed in the
  * "peer" role, see ferry-lab.h): on 127.0.0.1, and in the NAT lab between two namespaces
@@ -23,7 +23,9 @@
  * "Connect" is the time from handing both ICE sessions each other's signalling to the end
  * of the QUIC handshake, measured by the QUIC client. "Peak RSS" is VmHWM of each process.
  *
- * Without root (no lab) only the loopback rows run, after a loud message.
+ * Without root (no lab) only the loopback rows run, after a loud message. With
+ * FERRY_BENCH_VERBOSE set, Ferry's sender prints its QUIC statistics and the receiver its
+ * namespace's UDP counters (RcvbufErrors) to stderr.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -209,6 +211,7 @@ typedef struct
   gint64               stream_id;
   gboolean             all_written;
   GSource             *retry;
+  int                  socket_buffer;
 
   /* TCP */
   int                  listen_fd;
@@ -263,6 +266,16 @@ peer_reply_result (Peer            *peer,
 static void
 peer_receiver_done (Peer *peer)
 {
+  if (g_getenv ("FERRY_BENCH_VERBOSE") != NULL)
+    {
+      g_autofree char *snmp = NULL;
+      const char *udp;
+
+      /* RcvbufErrors: datagrams the kernel dropped because this process read too late. */
+      if (g_file_get_contents ("/proc/net/snmp", &snmp, NULL, NULL)
+          && (udp = strstr (snmp, "Udp:")) != NULL)
+        g_printerr ("receiver's UDP counters:\n%s\n", udp);
+    }
   peer->sink.done = TRUE;
   if (peer->waiting != NULL)
     peer_reply_result (peer, g_steal_pointer (&peer->waiting));
@@ -455,6 +468,20 @@ ferry_on_ice_connected (GObject      *object,
       peer_fail (peer, "ICE: %s", error->message);
       return;
     }
+  if (peer->socket_buffer > 0)
+    {
+      /* An experiment for the ICE session (--socket-buffer): its one stream is stream 1. */
+      NiceAgent *agent = ferry_ice_session_get_agent (peer->ice);
+      g_autoptr(GSocket) socket = nice_agent_get_selected_socket (agent, 1, 1);
+
+      if (socket == NULL
+          || !g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, peer->socket_buffer, &error)
+          || !g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, peer->socket_buffer, &error))
+        {
+          peer_fail (peer, "socket buffer: %s", error != NULL ? error->message : "no socket");
+          return;
+        }
+    }
   ferry_quic_connection_handshake_async (peer->quic, NULL, ferry_on_handshake, peer);
 }
 
@@ -475,17 +502,21 @@ ferry_on_local_message (FerryIceSession *session,
                            ferry_quic_connection_get_local_fingerprint (peer->quic), blob);
 }
 
-/* ferry-init send|recv LOCAL_IP CC ("default" or a FerryQuicCongestionControl nick) */
+/* ferry-init send|recv LOCAL_IP CC SOCKET_BUFFER
+ * CC is "default" or a FerryQuicCongestionControl nick; SOCKET_BUFFER 0 leaves libnice's. */
 static void
 ferry_init (Peer             *peer,
             const char       *direction,
             const char       *local_ip,
             const char       *cc,
+            const char       *socket_buffer,
             FerryLabRequest  *request)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GEnumClass) cc_class = g_type_class_ref (FERRY_TYPE_QUIC_CONGESTION_CONTROL);
   GEnumValue *cc_value = g_enum_get_value_by_nick (cc_class, cc);
+
+  peer->socket_buffer = (int) g_ascii_strtoll (socket_buffer, NULL, 10);
 
   peer->sender = g_str_equal (direction, "send");
   peer->messages = g_string_new (NULL);
@@ -862,8 +893,8 @@ peer_command (const char * const *words,
 
   if (peer->error != NULL)
     ferry_lab_request_reply (request, "error %s", peer->error);
-  else if (g_str_equal (cmd, "ferry-init") && n == 4)
-    ferry_init (peer, words[1], words[2], words[3], request);
+  else if (g_str_equal (cmd, "ferry-init") && n == 5)
+    ferry_init (peer, words[1], words[2], words[3], words[4], request);
   else if (g_str_equal (cmd, "ferry-remote") && n == 3)
     ferry_remote (peer, words[1], words[2], request);
   else if (g_str_equal (cmd, "ferry-send") && n == 2)
@@ -1058,6 +1089,8 @@ finish_row (Run         *run,
 
 /* --cc: Ferry's congestion controller, "default" for whatever Ferry uses. */
 static char *ferry_cc;
+/* --socket-buffer: SO_RCVBUF/SO_SNDBUF for the ICE socket, 0 to leave them alone. */
+static int socket_buffer;
 
 static Row *
 run_ferry (Run     *run,
@@ -1074,10 +1107,10 @@ run_ferry (Run     *run,
   row->connect_ms = -1;
   sender = start_peer (run, "a", &why);
   receiver = start_peer (run, "b", &why);
-  s_init = call (sender, SETUP_TIMEOUT_MS, &why, "ferry-init send %s %s",
-                 host_addr (run, "a"), ferry_cc);
-  r_init = call (receiver, SETUP_TIMEOUT_MS, &why, "ferry-init recv %s %s",
-                 host_addr (run, "b"), ferry_cc);
+  s_init = call (sender, SETUP_TIMEOUT_MS, &why, "ferry-init send %s %s %d",
+                 host_addr (run, "a"), ferry_cc, socket_buffer);
+  r_init = call (receiver, SETUP_TIMEOUT_MS, &why, "ferry-init recv %s %s %d",
+                 host_addr (run, "b"), ferry_cc, socket_buffer);
   if (why == NULL && (g_strv_length (s_init) != 3 || g_strv_length (r_init) != 3))
     why = g_strdup ("bad init answer");
   if (why == NULL)
@@ -1244,15 +1277,17 @@ format_table (GPtrArray  *rows,
   for (guint i = 0; i < rows->len; i++)
     {
       Row *row = g_ptr_array_index (rows, i);
-      Row *ptcp;
+      Row *ptcp, *bbr;
 
       if (row->kind != KIND_FERRY || row->mbit < 0 || g_str_has_prefix (row->link, "loopback"))
         continue;
+      bbr = find_row (rows, KIND_TCP_BBR, row->link);
       if (row->loss > 0)
         g_string_append_printf (goals, "- Ferry at %.0f %% loss: %.1f Mbit/s = %.0f %% of the "
-                                "%d Mbit/s link (goal ≥ 90 %%): **%s**\n", row->loss, row->mbit,
-                                row->mbit, LINK_MBIT, row->mbit >= 0.9 * LINK_MBIT
-                                ? "met" : "MISSED");
+                                "%d Mbit/s link (goal ≥ 90 %%; kernel TCP BBR: %.1f Mbit/s): "
+                                "**%s**\n", row->loss, row->mbit, row->mbit, LINK_MBIT,
+                                bbr != NULL ? bbr->mbit : 0.0,
+                                row->mbit >= 0.9 * LINK_MBIT ? "met" : "MISSED");
       ptcp = find_row (rows, KIND_PSEUDOTCP, row->link);
       if (ptcp != NULL && ptcp->mbit > 0)
         g_string_append_printf (goals, "- Ferry vs PseudoTCP on %s: %.1f× (goal ≥ 8×): **%s**\n",
@@ -1393,6 +1428,9 @@ main (int   argc,
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these rows", "loopback|lab" },
     { "cc", 0, 0, G_OPTION_ARG_STRING, &ferry_cc,
       "Ferry's congestion control (bbr2, bbr, cubic; default: Ferry's own)", "NAME" },
+    { "socket-buffer", 0, 0, G_OPTION_ARG_INT, &socket_buffer,
+      "Set SO_RCVBUF and SO_SNDBUF of Ferry's ICE socket (an experiment; default: leave)",
+      "BYTES" },
     { "ferry-only", 0, 0, G_OPTION_ARG_NONE, &ferry_only,
       "Only Ferry's rows (to tune the transport)", NULL },
     { "output", 0, 0, G_OPTION_ARG_FILENAME, &output, "Also write the table here", "FILE.md" },
@@ -1418,7 +1456,7 @@ main (int   argc,
     }
   if (ferry_cc == NULL)
     ferry_cc = g_strdup ("default");
-  if (size_mb <= 0 || loopback_mb <= 0 || slow_mb <= 0 || rss_mib <= 64
+  if (size_mb <= 0 || loopback_mb <= 0 || socket_buffer < 0 || slow_mb <= 0 || rss_mib <= 64
       || (only != NULL && !g_str_equal (only, "loopback") && !g_str_equal (only, "lab")))
     {
       g_printerr ("Bad arguments; see --help\n");
