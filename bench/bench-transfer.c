@@ -1283,7 +1283,7 @@ format_table (GPtrArray  *rows,
         continue;
       bbr = find_row (rows, KIND_TCP_BBR, row->link);
       if (row->loss > 0)
-        g_string_append_printf (goals, "- Ferry at %.0f %% loss: %.1f Mbit/s = %.0f %% of the "
+        g_string_append_printf (goals, "- Ferry at %.0f %% loss: %.1f Mbit/s = %.1f %% of the "
                                 "%d Mbit/s link (goal ≥ 90 %%; kernel TCP BBR: %.1f Mbit/s): "
                                 "**%s**\n", row->loss, row->mbit, row->mbit, LINK_MBIT,
                                 bbr != NULL ? bbr->mbit : 0.0,
