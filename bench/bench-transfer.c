@@ -1285,7 +1285,8 @@ format_table (GPtrArray  *rows,
       if (row->loss > 0)
         g_string_append_printf (goals, "- Ferry at %.0f %% loss: %.1f Mbit/s = %.1f %% of the "
                                 "%d Mbit/s link (goal ≥ 90 %%; kernel TCP BBR: %.1f Mbit/s): "
-                                "**%s**\n", row->loss, row->mbit, row->mbit * 100 / LINK_MBIT, LINK_MBIT,
+                                "**%s**\n", row->loss, row->mbit,
+                                row->mbit * 100 / LINK_MBIT, LINK_MBIT,
                                 bbr != NULL ? bbr->mbit : 0.0,
                                 row->mbit >= 0.9 * LINK_MBIT ? "met" : "MISSED");
       ptcp = find_row (rows, KIND_PSEUDOTCP, row->link);
