@@ -102,6 +102,9 @@ pipe_send (const guint8 *data,
 
   g_assert_cmpuint (len, >=, 1);
   g_assert_cmpuint (len, <=, 1452);
+  /* The ICE session carries only datagrams with the QUIC bit set (ferry-ice-session.h):
+   * ngtcp2 must never grease it away, on either side of any connection. */
+  g_assert_cmphex (data[0] & 0x40, ==, 0x40);
 
   if (lane->queue.length >= pipe->capacity)
     {

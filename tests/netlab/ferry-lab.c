@@ -266,7 +266,46 @@ ferry_lab_rendezvous_ip (FerryLab *lab)
 }
 
 /**
+ * ferry_lab_netem:
+ * @host: a host name, or "inet" (then every packet it forwards between hosts is shaped)
+ * @delay_ms: delay added to every packet leaving the host's namespace
+ * @loss_percent: share of those packets dropped at random
+ * @rate: (nullable): a tc rate such as "100mbit" for the host's interfaces
+ *
+ * Shapes the host's outgoing link (lab.sh lab_netem) for the rest of the lab's life.
+ */
+gboolean
+ferry_lab_netem (FerryLab    *lab,
+                 const char  *host,
+                 guint        delay_ms,
+                 double       loss_percent,
+                 const char  *rate,
+                 GError     **error)
+{
+  char loss[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autofree char *line = NULL;
+  g_autofree char *answer = NULL;
+
+  g_ascii_dtostr (loss, sizeof loss, loss_percent);
+  line = g_strdup_printf ("netem %s -d %u -l %s%s%s\n", host, delay_ms, loss,
+                          rate != NULL ? " -r " : "", rate != NULL ? rate : "");
+  if (!g_output_stream_write_all (g_subprocess_get_stdin_pipe (lab->process), line,
+                                  strlen (line), NULL, NULL, error))
+    return FALSE;
+  answer = read_line (lab->out, LAB_START_TIMEOUT_MS, error);
+  if (answer == NULL)
+    return FALSE;
+  if (!g_str_equal (answer, "ok"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "lab_netem failed on %s", host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * ferry_lab_spawnv:
+ * @lab: (nullable): the lab, or %NULL to start @argv right here, in no namespace
  * @where: a host name, "inet", or a namespace name from ferry_lab_router_ns()
  *
  * Starts @argv inside that namespace (`ip netns exec`).
@@ -280,10 +319,13 @@ ferry_lab_spawnv (FerryLab            *lab,
 {
   g_autoptr(GPtrArray) full = g_ptr_array_new ();
 
-  g_ptr_array_add (full, (gpointer) "ip");
-  g_ptr_array_add (full, (gpointer) "netns");
-  g_ptr_array_add (full, (gpointer) "exec");
-  g_ptr_array_add (full, (gpointer) ferry_lab_ns (lab, where));
+  if (lab != NULL)
+    {
+      g_ptr_array_add (full, (gpointer) "ip");
+      g_ptr_array_add (full, (gpointer) "netns");
+      g_ptr_array_add (full, (gpointer) "exec");
+      g_ptr_array_add (full, (gpointer) ferry_lab_ns (lab, where));
+    }
   for (guint i = 0; argv[i] != NULL; i++)
     g_ptr_array_add (full, (gpointer) argv[i]);
   g_ptr_array_add (full, NULL);
@@ -332,7 +374,8 @@ ferry_lab_run (FerryLab    *lab,
 
 /**
  * ferry_lab_child_new:
- * @where: a host name, "inet" or a namespace name
+ * @lab: (nullable): the lab, or %NULL to run the child here, in no namespace
+ * @where: a host name, "inet" or a namespace name (ignored without a lab)
  * @role: the role this test binary plays there (see ferry_lab_run_role())
  *
  * Re-executes the running test binary inside the namespace in @role.

@@ -50,6 +50,12 @@ const char    *ferry_lab_router_ns       (FerryLab            *lab,
 const char    *ferry_lab_coturn          (FerryLab            *lab);
 const char    *ferry_lab_turn_secret     (FerryLab            *lab);
 const char    *ferry_lab_rendezvous_ip   (FerryLab            *lab);
+gboolean       ferry_lab_netem           (FerryLab            *lab,
+                                          const char          *host,
+                                          guint                delay_ms,
+                                          double               loss_percent,
+                                          const char          *rate,
+                                          GError             **error);
 GSubprocess   *ferry_lab_spawnv          (FerryLab            *lab,
                                           const char          *where,
                                           GSubprocessFlags     flags,

@@ -60,6 +60,8 @@
 #     builds the lab, prints lab_env lines and then the line "ready", and keeps the lab until
 #     its stdin reaches end of file (the parent closed it or died) or it gets a signal; then it
 #     tears everything down and exits. A crashed test therefore never leaves a lab behind.
+#     While it holds the lab, each stdin line "netem NAME [-d MS] [-l PCT] [-r RATE]" runs
+#     lab_netem and is answered with one line, "ok" or "failed".
 #   lab.sh check   exits 0 when a lab can be built here, else prints why and exits 1.
 
 LAB_COTURN_IP=11.0.0.2
@@ -491,8 +493,17 @@ _lab_serve () {
   fi
   lab_env
   echo ready
-  # Hold the lab until the parent closes our stdin or goes away.
-  while read -r _; do :; done
+  # Hold the lab until the parent closes our stdin or goes away. Meanwhile a line
+  # "netem NAME OPTIONS…" shapes a host's link (lab_netem) and is answered "ok" or "failed".
+  local cmd args
+  while read -r cmd args; do
+    case $cmd in
+      netem)
+        # shellcheck disable=SC2086 # the options are words on purpose
+        if lab_netem $args >&2; then echo ok; else echo failed; fi ;;
+      *) echo failed ;;
+    esac
+  done
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

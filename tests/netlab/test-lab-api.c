@@ -189,6 +189,83 @@ test_lab_api (void)
   g_assert_null (strstr (namespaces, alice_ns));
 }
 
+/* ferry_lab_netem() shapes the path between two public hosts in the internet namespace,
+ * and refuses a host the lab does not have. */
+static void
+test_lab_netem (void)
+{
+  const char * const hosts[] = { "x:none", "y:none", NULL };
+  g_autoptr(FerryLab) lab = NULL;
+  g_autoptr(FerryLabChild) x = NULL;
+  g_autoptr(FerryLabChild) y = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *expected = NULL;
+  gint64 sent_at, took_ms;
+
+  if (g_getenv ("FERRY_NETEM") == NULL)
+    {
+      g_test_skip ("no ferry-netem (libnetfilter_queue missing)");
+      return;
+    }
+  lab = ferry_lab_new (hosts, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (ferry_lab_netem (lab, "inet", 150, 0, "10mbit", &error));
+  g_assert_no_error (error);
+  g_assert_false (ferry_lab_netem (lab, "nobody", 10, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_clear_error (&error);
+
+  x = ferry_lab_child_new (lab, "x", "udp", &error);
+  g_assert_no_error (error);
+  y = ferry_lab_child_new (lab, "y", "udp", &error);
+  g_assert_no_error (error);
+  reply = ferry_lab_child_call (y, CALL_MS, "bind 7400");
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+  reply = ferry_lab_child_call (x, CALL_MS, "bind 7401");
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+
+  sent_at = g_get_monotonic_time ();
+  reply = ferry_lab_child_call (x, CALL_MS, "send %s 7400 late", ferry_lab_addr (lab, "y"));
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+  reply = ferry_lab_child_call (y, CALL_MS, "recv 5000");
+  took_ms = (g_get_monotonic_time () - sent_at) / 1000;
+  expected = g_strdup_printf ("ok %s:7401 late", ferry_lab_addr (lab, "x"));
+  g_assert_cmpstr (reply, ==, expected);
+  g_test_message ("one way through the shaped internet: %" G_GINT64_FORMAT " ms", took_ms);
+  g_assert_cmpint (took_ms, >=, 150);
+  g_assert_cmpint (took_ms, <, 1000);
+}
+
+/* Without a lab, a child runs right here: two of them talk over 127.0.0.1. */
+static void
+test_local_child (void)
+{
+  g_autoptr(FerryLabChild) a = NULL;
+  g_autoptr(FerryLabChild) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = NULL;
+
+  a = ferry_lab_child_new (NULL, NULL, "udp", &error);
+  g_assert_no_error (error);
+  b = ferry_lab_child_new (NULL, NULL, "udp", &error);
+  g_assert_no_error (error);
+  reply = ferry_lab_child_call (b, CALL_MS, "bind 7410");
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+  reply = ferry_lab_child_call (a, CALL_MS, "bind 7411");
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+  reply = ferry_lab_child_call (a, CALL_MS, "send 127.0.0.1 7410 here");
+  g_assert_cmpstr (reply, ==, "ok");
+  g_clear_pointer (&reply, g_free);
+  reply = ferry_lab_child_call (b, CALL_MS, "recv 5000");
+  g_assert_cmpstr (reply, ==, "ok 127.0.0.1:7411 here");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -214,5 +291,7 @@ main (int   argc,
 
   ferry_test_init (&argc, &argv);
   g_test_add_func ("/netlab/lab-api", test_lab_api);
+  g_test_add_func ("/netlab/lab-netem", test_lab_netem);
+  g_test_add_func ("/netlab/local-child", test_local_child);
   return g_test_run ();
 }
