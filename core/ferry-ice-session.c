@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -889,6 +891,27 @@ agent_component_state_changed_cb (NiceAgent *agent,
     }
 }
 
+/* libnice leaves its sockets at the kernel's default buffers (about 200 KiB),
+ * and a receiver that is busy for a moment (writing, hashing) then drops
+ * datagrams, which the sender's congestion control reads as loss. Larger
+ * buffers on the pair in use absorb that; the kernel caps them at its
+ * rmem_max/wmem_max, so this is best effort. */
+#define SOCKET_BUFFER_SIZE (4 * 1024 * 1024)
+
+static void
+enlarge_socket_buffers (FerryIceSession *self)
+{
+  g_autoptr(GSocket) socket = NULL;
+
+  socket = nice_agent_get_selected_socket (self->agent, self->stream_id, COMPONENT_ID);
+  if (socket == NULL)
+    return;
+
+  if (!g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER_SIZE, NULL) ||
+      !g_socket_set_option (socket, SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER_SIZE, NULL))
+    g_debug ("Could not enlarge the socket buffers of the selected pair");
+}
+
 static void
 agent_new_selected_pair_cb (NiceAgent     *agent,
                             guint          stream_id,
@@ -900,6 +923,7 @@ agent_new_selected_pair_cb (NiceAgent     *agent,
   FerryIceSession *self = user_data;
 
   update_path (self);
+  enlarge_socket_buffers (self);
 
   /* A new pair means a new RTT: measure it at once. */
   if (self->state == STATE_CONNECTED)

@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -255,6 +257,36 @@ check_host_lan_path (FerryPath  *path,
   g_assert_null (ferry_path_get_relay_server (path));
 }
 
+static gint64
+read_sysctl (const char *path)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  return g_ascii_strtoll (text, NULL, 10);
+}
+
+/* The pair in use gets larger socket buffers than the kernel's default,
+ * as much as the kernel allows (it doubles what it grants, up to twice its
+ * maximum). */
+static void
+check_socket_buffers (FerryIceSession *session)
+{
+  NiceAgent *agent = ferry_ice_session_get_agent (session);
+  g_autoptr(GSocket) socket = nice_agent_get_selected_socket (agent, 1, 1);
+  gint64 rmem_max = read_sysctl ("/proc/sys/net/core/rmem_max");
+  gint64 rmem_default = read_sysctl ("/proc/sys/net/core/rmem_default");
+  gint size = 0;
+
+  g_assert_nonnull (socket);
+  g_assert_true (g_socket_get_option (socket, SOL_SOCKET, SO_RCVBUF, &size, NULL));
+  if (rmem_max > 0)
+    g_assert_cmpint (size, ==, MIN (2 * rmem_max, 2 * 4 * 1024 * 1024));
+  if (rmem_default > 0 && rmem_max > rmem_default)
+    g_assert_cmpint (size, >, rmem_default);
+}
+
 static void
 run_loopback (const char *ip,
               const char *prefix)
@@ -290,6 +322,8 @@ run_loopback (const char *ip,
 
   exchange_datagrams (&pair.a, &pair.b, 1500, 64);
   exchange_datagrams (&pair.b, &pair.a, 1500, 64);
+  check_socket_buffers (pair.a.session);
+  check_socket_buffers (pair.b.session);
 
   g_assert_true (ferry_test_wait_until (rtt_known, path_a, WAIT_MS));
   g_assert_true (ferry_test_wait_until (rtt_known, path_b, WAIT_MS));
