@@ -338,6 +338,7 @@ local_message_cb (FerryIceSession *session,
   g_autoptr(JsonObject) body = NULL;
   JsonObject *ice;
 
+  g_debug ("Local ICE message: %s", message);
   node = json_from_string (message, NULL);
   g_return_if_fail (node != NULL && JSON_NODE_HOLDS_OBJECT (node));
   ice = json_node_get_object (node);

@@ -14,6 +14,8 @@
 #     11.0.0.2  coturn (STUN/TURN, UDP+TCP 3478)      $LAB_COTURN_IP
 #     11.0.0.3  reserved for ferry-rendezvous          $LAB_RENDEZVOUS_IP
 #     11.0.0.4 … 11.0.0.9  free server addresses for tests (e.g. UDP echo servers)
+#     11.0.0.12 coturn's second address (STUN only), so a client can compare the
+#               mappings two server addresses see (easy vs hard NAT) $LAB_COTURN_IP2
 #   site k (1…250):  inet "s<k>" 11.0.k.1/24  <->  router or public host "wan" 11.0.k.2/24
 #   LAN of site k:   192.168.k.0/24, bridge "lan" in the router at .1, hosts from .10 on
 #   CGNAT site k:    carrier "c-SITE" holds 11.0.k.2; 100.64.k.0/24 between carrier and home
@@ -44,8 +46,9 @@
 #   lab_public_addr NAME        the internet-side address of the host's outermost router
 #   lab_gateway NAME            the host's default gateway (empty for nogw)
 #   lab_router NAME             the namespace of the host's (home) router (empty for none)
-#   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478, use-auth-secret with
-#                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM; waits until it listens
+#   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478 and $LAB_COTURN_IP2:3478,
+#                               use-auth-secret with $LAB_TURN_SECRET, realm $LAB_TURN_REALM;
+#                               waits until it listens
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
 #   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
 #                               shapes every packet leaving NAME's namespace (its own and, on
@@ -63,6 +66,7 @@
 #   lab.sh check   exits 0 when a lab can be built here, else prints why and exits 1.
 
 LAB_COTURN_IP=11.0.0.2
+LAB_COTURN_IP2=11.0.0.12
 LAB_RENDEZVOUS_IP=11.0.0.3
 LAB_TURN_REALM=ferry.lab
 LAB_ID=
@@ -143,7 +147,7 @@ lab_init () {
   LAB_TURN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   _lab_ns_add inet || return 1
   local a
-  for a in 2 3 4 5 6 7 8 9; do
+  for a in 2 3 4 5 6 7 8 9 12; do
     ip -n "${LAB_NS[inet]}" addr add "11.0.0.$a/32" dev lo || return 1
   done
 }
@@ -218,6 +222,10 @@ table ip ferrylab {
   chain input {
     type filter hook input priority filter + 10; policy accept;
     $input
+    # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
+    # such a packet would leave a conntrack entry that makes the router's next mapping for
+    # that peer clash and take another port, so two easy NATs could never punch through.
+    iifname "wan" meta l4proto udp ct state new drop
   }
 }
 EOF
@@ -391,6 +399,7 @@ lab_start_coturn () {
   local conf="$LAB_DIR/turnserver.conf"
   cat > "$conf" <<EOF
 listening-ip=$LAB_COTURN_IP
+listening-ip=$LAB_COTURN_IP2
 relay-ip=$LAB_COTURN_IP
 listening-port=3478
 min-port=49152
@@ -403,6 +412,13 @@ no-tls
 no-dtls
 no-cli
 no-tcp-relay
+# As a public TURN server should: no relaying into private networks. Here it also matters
+# because coturn drops a whole allocation when a send to a peer fails (the lab's internet
+# has no route to the 192.168/16 host candidates peers offer).
+denied-peer-ip=10.0.0.0-10.255.255.255
+denied-peer-ip=100.64.0.0-100.127.255.255
+denied-peer-ip=172.16.0.0-172.31.255.255
+denied-peer-ip=192.168.0.0-192.168.255.255
 userdb=$LAB_DIR/turndb
 pidfile=$LAB_DIR/turnserver.pid
 log-file=stdout
@@ -418,6 +434,7 @@ lab_env () {
   echo "dir - $LAB_DIR"
   echo "ns inet ${LAB_NS[inet]}"
   echo "coturn - $LAB_COTURN_IP:3478"
+  echo "coturn2 - $LAB_COTURN_IP2:3478"
   echo "turn-secret - $LAB_TURN_SECRET"
   echo "turn-realm - $LAB_TURN_REALM"
   echo "rendezvous - $LAB_RENDEZVOUS_IP"
