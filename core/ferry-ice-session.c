@@ -1601,7 +1601,9 @@ ferry_ice_session_dup_host_addresses (FerryIceSession *self)
 
 /**
  * ferry_ice_session_add_mapped_candidate:
- * @protocol: %FERRY_PATH_MAPPING_PCP or %FERRY_PATH_MAPPING_NAT_PMP
+ * @protocol: %FERRY_PATH_MAPPING_PCP, %FERRY_PATH_MAPPING_NAT_PMP or
+ *   %FERRY_PATH_MAPPING_UPNP (a UPnP IGD mapping made outside libnice, whose
+ *   own UPnP candidate 0.1.21 drops as redundant next to a STUN one)
  * @mapped: the external address and port the router mapped
  * @base: the host candidate that mapping forwards to
  *
@@ -1625,7 +1627,8 @@ ferry_ice_session_add_mapped_candidate (FerryIceSession     *self,
   GSList *candidates;
 
   g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
-  g_return_val_if_fail (protocol == FERRY_PATH_MAPPING_PCP ||
+  g_return_val_if_fail (protocol == FERRY_PATH_MAPPING_UPNP ||
+                        protocol == FERRY_PATH_MAPPING_PCP ||
                         protocol == FERRY_PATH_MAPPING_NAT_PMP, FALSE);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (mapped), FALSE);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (base), FALSE);
