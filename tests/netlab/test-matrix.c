@@ -437,6 +437,75 @@ static const Row rows[] = {
     FERRY_PATH_KIND_DIRECT_LAN, FERRY_PATH_MAPPING_NONE, NULL },
 };
 
+typedef struct
+{
+  const char *host;
+  const char *mapping;
+  gboolean    portmap;      /* miniupnpd answers UPnP, NAT-PMP and PCP */
+  gboolean    turn_udp;
+} NetcheckRow;
+
+static const NetcheckRow netcheck_rows[] = {
+  { "pub1", "easy", FALSE, TRUE },
+  { "easy1", "easy", FALSE, TRUE },
+  { "hard1", "hard", FALSE, TRUE },
+  { "mpcp", "hard", TRUE, TRUE },
+  { "cgnat", "easy", FALSE, TRUE },
+  /* No UDP at all: no STUN answer, so no verdict, and TURN only over TCP. */
+  { "blocked", "unknown", FALSE, FALSE },
+};
+
+static void
+test_netcheck (gconstpointer data)
+{
+  const NetcheckRow *row = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *out = NULL;
+  JsonObject *report;
+  JsonObject *portmap;
+  JsonObject *turn;
+  JsonArray *public;
+
+  g_assert_nonnull (g_getenv ("FERRY_CLI"));
+  out = ferry_lab_run (lab, row->host, &error, g_getenv ("FERRY_CLI"),
+                       "--rendezvous", rendezvous_url, "netcheck", "--json", NULL);
+  g_assert_no_error (error);
+  node = json_from_string (out, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *compact = json_to_string (node, FALSE);
+
+    g_test_message ("netcheck on %s: %s", row->host, compact);
+  }
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  report = json_node_get_object (node);
+
+  g_assert_cmpstr (json_object_get_string_member (report, "mapping"), ==, row->mapping);
+  public = json_object_get_array_member (report, "public_addresses");
+  if (g_str_equal (row->mapping, "unknown"))
+    g_assert_cmpuint (json_array_get_length (public), ==, 0);
+  else
+    {
+      g_assert_cmpuint (json_array_get_length (public), ==, 1);
+      g_assert_cmpstr (json_array_get_string_element (public, 0), ==,
+                       ferry_lab_public_addr (lab, row->host));
+    }
+
+  portmap = json_object_get_object_member (report, "portmap");
+  g_assert_cmpint (json_object_get_boolean_member (portmap, "upnp"), ==, row->portmap);
+  g_assert_cmpint (json_object_get_boolean_member (portmap, "nat-pmp"), ==, row->portmap);
+  g_assert_cmpint (json_object_get_boolean_member (portmap, "pcp"), ==, row->portmap);
+
+  turn = json_object_get_object_member (report, "turn");
+  g_assert_cmpint (json_object_get_boolean_member (turn, "udp"), ==, row->turn_udp);
+  g_assert_true (json_object_get_boolean_member (turn, "tcp"));
+
+  /* The PCP probe deletes its mapping before netcheck ends. */
+  if (row->portmap)
+    g_assert_cmpuint (router_mappings (row->host), ==, 0);
+}
+
 static void
 write_table (void)
 {
@@ -495,6 +564,13 @@ main (int   argc,
                                                rows[i].sender, rows[i].receiver);
 
       g_test_add_data_func (name, &rows[i], test_row);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (netcheck_rows); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/netlab/netcheck/%s", netcheck_rows[i].host);
+
+      g_test_add_data_func (name, &netcheck_rows[i], test_netcheck);
     }
 
   status = g_test_run ();
