@@ -50,12 +50,14 @@ struct _FerryNetcheck
 
   FerryRendezvousClient *client;
   guint                  timeout_ms;
+  gboolean               portmap;
 };
 
 enum {
   PROP_0,
   PROP_CLIENT,
   PROP_TIMEOUT,
+  PROP_PORTMAP,
   N_PROPS
 };
 
@@ -273,6 +275,7 @@ typedef struct
   GSource       *ssdp_timer;
   guint          ssdp_sent;
   gboolean       ssdp_done;
+  gboolean       portmap;
   gboolean       upnp;
 
   gboolean       natpmp;
@@ -1003,8 +1006,11 @@ fetch_ice_cb (GObject      *object,
   /* One count of our own so that no probe finishing early completes the run. */
   run->pending = 1;
   stun_begin (task);
-  ssdp_begin (task);
-  portmap_begin (task);
+  if (run->portmap)
+    {
+      ssdp_begin (task);
+      portmap_begin (task);
+    }
   turn_begin (task);
   probe_finished (task);
 }
@@ -1032,6 +1038,7 @@ ferry_netcheck_run_async (FerryNetcheck       *self,
 
   run = g_new0 (Run, 1);
   run->timeout_ms = self->timeout_ms;
+  run->portmap = self->portmap;
   run->cancellable = g_cancellable_new ();
   run->stun = g_ptr_array_new_with_free_func ((GDestroyNotify) stun_probe_free);
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
@@ -1156,6 +1163,30 @@ ferry_netcheck_set_timeout (FerryNetcheck *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
 }
 
+gboolean
+ferry_netcheck_get_portmap (FerryNetcheck *self)
+{
+  g_return_val_if_fail (FERRY_IS_NETCHECK (self), FALSE);
+  return self->portmap;
+}
+
+/**
+ * ferry_netcheck_set_portmap:
+ * @enabled: whether to ask the router (UPnP, NAT-PMP, PCP); %TRUE by default
+ */
+void
+ferry_netcheck_set_portmap (FerryNetcheck *self,
+                            gboolean       enabled)
+{
+  g_return_if_fail (FERRY_IS_NETCHECK (self));
+
+  enabled = !!enabled;
+  if (self->portmap == enabled)
+    return;
+  self->portmap = enabled;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORTMAP]);
+}
+
 static void
 ferry_netcheck_finalize (GObject *object)
 {
@@ -1182,6 +1213,9 @@ ferry_netcheck_get_property (GObject    *object,
     case PROP_TIMEOUT:
       g_value_set_uint (value, self->timeout_ms);
       break;
+    case PROP_PORTMAP:
+      g_value_set_boolean (value, self->portmap);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1202,6 +1236,9 @@ ferry_netcheck_set_property (GObject      *object,
       break;
     case PROP_TIMEOUT:
       ferry_netcheck_set_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_PORTMAP:
+      ferry_netcheck_set_portmap (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1225,6 +1262,9 @@ ferry_netcheck_class_init (FerryNetcheckClass *klass)
     g_param_spec_uint ("timeout", NULL, NULL, 1, G_MAXUINT,
                        FERRY_NETCHECK_DEFAULT_TIMEOUT_MS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PORTMAP] =
+    g_param_spec_boolean ("portmap", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1232,4 +1272,5 @@ static void
 ferry_netcheck_init (FerryNetcheck *self)
 {
   self->timeout_ms = FERRY_NETCHECK_DEFAULT_TIMEOUT_MS;
+  self->portmap = TRUE;
 }

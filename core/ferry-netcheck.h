@@ -49,6 +49,9 @@ FerryNetcheck      *ferry_netcheck_new                     (FerryRendezvousClien
 guint               ferry_netcheck_get_timeout             (FerryNetcheck      *self);
 void                ferry_netcheck_set_timeout             (FerryNetcheck      *self,
                                                             guint               timeout_ms);
+gboolean            ferry_netcheck_get_portmap             (FerryNetcheck      *self);
+void                ferry_netcheck_set_portmap             (FerryNetcheck      *self,
+                                                            gboolean            enabled);
 void                ferry_netcheck_run_async               (FerryNetcheck      *self,
                                                             GCancellable       *cancellable,
                                                             GAsyncReadyCallback callback,
