@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "ferry-channel.h"
 #include "ferry-connector.h"
 #include "ferry-signalling.h"
@@ -247,16 +249,33 @@ has_session (gpointer user_data)
 }
 
 static void
+relay_gathered_cb (FerryIceSession *session,
+                   const char      *message,
+                   gpointer         user_data)
+{
+  gboolean *gathered = user_data;
+
+  if (strstr (message, " typ relay") != NULL)
+    *gathered = TRUE;
+}
+
+static void
 test_cancel (Fixture       *fixture,
              gconstpointer  data)
 {
   g_autoptr(FerryConnector) a = make_connector (fixture, 0);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Result result = { 0 };
+  gboolean gathered = FALSE;
 
   ferry_signalling_start (fixture->signalling[0]);
   ferry_connector_connect_async (a, cancellable, connect_cb, &result);
   g_assert_true (ferry_test_wait_until (has_session, a, TIMEOUT_MS));
+  /* Cancel while checking, not while libnice still resolves its STUN server (it warns
+   * then, and warnings are fatal here). */
+  g_signal_connect (ferry_connector_get_session (a), "local-message",
+                    G_CALLBACK (relay_gathered_cb), &gathered);
+  g_assert_true (ferry_test_wait_for_flag (&gathered, TIMEOUT_MS));
   g_cancellable_cancel (cancellable);
   g_assert_true (ferry_test_wait_for_flag (&result.done, TIMEOUT_MS));
   g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

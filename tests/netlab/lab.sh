@@ -14,8 +14,8 @@
 #     11.0.0.2  coturn (STUN/TURN, UDP+TCP 3478)      $LAB_COTURN_IP
 #     11.0.0.3  reserved for ferry-rendezvous          $LAB_RENDEZVOUS_IP
 #     11.0.0.4 … 11.0.0.9  free server addresses for tests (e.g. UDP echo servers)
-#     11.0.0.12 coturn's second address (STUN only), so a client can compare the
-#               mappings two server addresses see (easy vs hard NAT) $LAB_COTURN_IP2
+#     11.0.0.12 a second coturn, STUN only, so a client can compare the mappings two
+#               server addresses see (easy vs hard NAT)      $LAB_COTURN_IP2
 #   site k (1…250):  inet "s<k>" 11.0.k.1/24  <->  router or public host "wan" 11.0.k.2/24
 #   LAN of site k:   192.168.k.0/24, bridge "lan" in the router at .1, hosts from .10 on
 #   CGNAT site k:    carrier "c-SITE" holds 11.0.k.2; 100.64.k.0/24 between carrier and home
@@ -46,9 +46,9 @@
 #   lab_public_addr NAME        the internet-side address of the host's outermost router
 #   lab_gateway NAME            the host's default gateway (empty for nogw)
 #   lab_router NAME             the namespace of the host's (home) router (empty for none)
-#   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478 and $LAB_COTURN_IP2:3478,
-#                               use-auth-secret with $LAB_TURN_SECRET, realm $LAB_TURN_REALM;
-#                               waits until it listens
+#   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478, use-auth-secret with
+#                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM, and a STUN-only one
+#                               on $LAB_COTURN_IP2:3478; waits until both listen
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
 #   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
 #                               shapes every packet leaving NAME's namespace (its own and, on
@@ -399,7 +399,6 @@ lab_start_coturn () {
   local conf="$LAB_DIR/turnserver.conf"
   cat > "$conf" <<EOF
 listening-ip=$LAB_COTURN_IP
-listening-ip=$LAB_COTURN_IP2
 relay-ip=$LAB_COTURN_IP
 listening-port=3478
 min-port=49152
@@ -425,7 +424,32 @@ log-file=stdout
 simple-log
 EOF
   lab_spawn inet coturn turnserver -c "$conf" >/dev/null || return 1
-  lab_wait_udp inet 3478
+  lab_wait_udp inet 3478 || return 1
+  # A second, STUN-only coturn on its own address: a client compares what two server
+  # addresses see to tell easy from hard NAT. (One coturn on two addresses would turn on
+  # RFC 5780 tests, whose answers from the other address NATs drop while clients wait.)
+  cat > "$LAB_DIR/turnserver2.conf" <<EOF2
+listening-ip=$LAB_COTURN_IP2
+listening-port=3478
+stun-only
+no-tls
+no-dtls
+no-cli
+userdb=$LAB_DIR/turndb2
+pidfile=$LAB_DIR/turnserver2.pid
+log-file=stdout
+simple-log
+EOF2
+  lab_spawn inet coturn2 turnserver -c "$LAB_DIR/turnserver2.conf" >/dev/null || return 1
+  local waited=0
+  until ip netns exec "${LAB_NS[inet]}" ss -Hlun "src $LAB_COTURN_IP2:3478" | grep -q .; do
+    if [ "$waited" -ge 5000 ]; then
+      _lab_err "the second coturn does not listen on $LAB_COTURN_IP2:3478"
+      return 1
+    fi
+    sleep 0.02
+    waited=$((waited + 20))
+  done
 }
 
 lab_env () {
