@@ -1038,6 +1038,30 @@ flush_pending_remote (FerryIceSession *self)
     }
 }
 
+/* Whether @stun is also a UDP TURN server we allocate on. libnice 0.1.21 then takes the
+ * STUN server's binding response on the shared socket for TURN traffic and drops it, and
+ * gathering waits for that request to time out (about two seconds). The Allocate answer
+ * carries our server-reflexive address anyway, so such a STUN server is skipped. */
+static gboolean
+stun_is_turn_udp_server (FerryIceSession *self,
+                         IceServer       *stun)
+{
+  if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
+      (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0)
+    return FALSE;
+
+  for (guint i = 0; i < self->servers->len; i++)
+    {
+      IceServer *turn = g_ptr_array_index (self->servers, i);
+
+      if (turn->is_turn && turn->relay_type == NICE_RELAY_TYPE_TURN_UDP && turn->ip != NULL &&
+          turn->port == stun->port && g_str_equal (turn->ip, stun->ip))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static void
 start_gathering (FerryIceSession *self)
 {
@@ -1061,7 +1085,8 @@ start_gathering (FerryIceSession *self)
       if (!server->is_turn)
         {
           /* libnice takes one STUN server; the first usable one wins. */
-          if (stun_set || (self->candidate_types & FERRY_ICE_CANDIDATE_SRFLX) == 0)
+          if (stun_set || (self->candidate_types & FERRY_ICE_CANDIDATE_SRFLX) == 0 ||
+              stun_is_turn_udp_server (self, server))
             continue;
           g_object_set (self->agent,
                         "stun-server", server->ip,
