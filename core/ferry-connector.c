@@ -29,12 +29,15 @@
  *   host socket: UPnP IGD through gupnp-igd, PCP and NAT-PMP through our
  *   clients, all at once and each with a short timeout. (Not libnice's own
  *   UPnP: 0.1.21 drops its UPnP candidate as redundant whenever the STUN
- *   server reflected the same socket, which is every time.) A mapping is offered to the
- *   peer as one more candidate; the end of our candidates waits for the
- *   probes at most FERRY_CONNECTOR_HOLD_MS, so a network without a mapping
- *   router loses no more than that. Mappings are renewed while the connector
- *   lives and deleted when it closes (close waits for that, bounded by the
- *   clients' timeouts) or is disposed.
+ *   server reflected the same socket, which is every time.) A mapping is
+ *   offered to the peer as one more candidate; the end of our candidates
+ *   waits for the probes at most the portmap-timeout plus
+ *   FERRY_CONNECTOR_HOLD_SLACK_MS (one second by default), so a network
+ *   without a mapping router loses no more than that. (UPnP often needs
+ *   longer: an IGD may delay its SSDP answer by up to the search's MX of
+ *   three seconds, as miniupnpd does.) Mappings are renewed while the
+ *   connector lives and deleted when it closes (close waits for that, bounded
+ *   by the clients' timeouts) or is disposed.
  *
  * Errors are the layers' own: %FERRY_RENDEZVOUS_ERROR (no servers, or the
  * peer left: %FERRY_RENDEZVOUS_ERROR_CLOSED), %FERRY_ICE_ERROR (nothing
@@ -121,7 +124,7 @@ hold_timeout_cb (gpointer user_data)
   FerryConnector *self = user_data;
 
   g_debug ("Port-mapping probes still running after %u ms; not waiting for them",
-           FERRY_CONNECTOR_HOLD_MS);
+           self->portmap_timeout_ms + FERRY_CONNECTOR_HOLD_SLACK_MS);
   g_clear_pointer (&self->hold_source, g_source_unref);
   release_hold (self);
   return G_SOURCE_REMOVE;
@@ -665,7 +668,8 @@ fetch_ice_cb (GObject      *object,
     {
       ferry_ice_session_hold_end_of_candidates (self->session);
       self->holding = TRUE;
-      self->hold_source = g_timeout_source_new (FERRY_CONNECTOR_HOLD_MS);
+      self->hold_source = g_timeout_source_new (self->portmap_timeout_ms +
+                                                FERRY_CONNECTOR_HOLD_SLACK_MS);
       g_source_set_callback (self->hold_source, hold_timeout_cb, self, NULL);
       g_source_attach (self->hold_source, NULL);
     }
@@ -1040,7 +1044,7 @@ ferry_connector_class_init (FerryConnectorClass *klass)
     g_param_spec_uint ("portmap", NULL, NULL, 0, FERRY_CONNECTOR_PORTMAP_ALL,
                        FERRY_CONNECTOR_PORTMAP_ALL, rw);
   properties[PROP_PORTMAP_TIMEOUT] =
-    g_param_spec_uint ("portmap-timeout", NULL, NULL, 1, FERRY_CONNECTOR_HOLD_MS,
+    g_param_spec_uint ("portmap-timeout", NULL, NULL, 1, FERRY_CONNECTOR_MAX_PORTMAP_TIMEOUT_MS,
                        FERRY_CONNECTOR_DEFAULT_PORTMAP_TIMEOUT_MS, rw);
   /* FerryIceCandidateTypes flags. */
   properties[PROP_CANDIDATE_TYPES] =
