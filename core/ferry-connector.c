@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <libgupnp-igd/gupnp-simple-igd.h>
+
 #include "ferry-connector.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
@@ -24,13 +26,18 @@
  *   (`{"type": "ice", "ice": {...}}`); the peer's that arrive before our
  *   session exists are kept and handed over when it does;
  * - while the session gathers, the router is asked for a port mapping of our
- *   host socket: UPnP IGD by libnice itself, PCP and NAT-PMP by our clients,
- *   all at once and each with a short timeout. A mapping is offered to the
- *   peer as one more candidate; the end of our candidates waits for the
- *   probes at most FERRY_CONNECTOR_HOLD_MS, so a network without a mapping
- *   router loses no more than that. Mappings are renewed while the connector
- *   lives and deleted when it closes (close waits for that, bounded by the
- *   clients' timeouts) or is disposed.
+ *   host socket: UPnP IGD through gupnp-igd, PCP and NAT-PMP through our
+ *   clients, all at once and each with a short timeout. (Not libnice's own
+ *   UPnP: 0.1.21 drops its UPnP candidate as redundant whenever the STUN
+ *   server reflected the same socket, which is every time.) A mapping is
+ *   offered to the peer as one more candidate; the end of our candidates
+ *   waits for the probes at most the portmap-timeout plus
+ *   FERRY_CONNECTOR_HOLD_SLACK_MS (one second by default), so a network
+ *   without a mapping router loses no more than that. (UPnP often needs
+ *   longer: an IGD may delay its SSDP answer by up to the search's MX of
+ *   three seconds, as miniupnpd does.) Mappings are renewed while the
+ *   connector lives and deleted when it closes (close waits for that, bounded
+ *   by the clients' timeouts) or is disposed.
  *
  * Errors are the layers' own: %FERRY_RENDEZVOUS_ERROR (no servers, or the
  * peer left: %FERRY_RENDEZVOUS_ERROR_CLOSED), %FERRY_ICE_ERROR (nothing
@@ -59,6 +66,9 @@ struct _FerryConnector
   gulong                  closed_id;
   GError                 *signalling_error;
 
+  GUPnPSimpleIgd         *igd;
+  guint16                 upnp_port;
+  guint                   upnp_pending : 1;
   GSource                *hold_source;
   GSource                *probe_idle;
   GInetSocketAddress     *base;
@@ -114,7 +124,7 @@ hold_timeout_cb (gpointer user_data)
   FerryConnector *self = user_data;
 
   g_debug ("Port-mapping probes still running after %u ms; not waiting for them",
-           FERRY_CONNECTOR_HOLD_MS);
+           self->portmap_timeout_ms + FERRY_CONNECTOR_HOLD_SLACK_MS);
   g_clear_pointer (&self->hold_source, g_source_unref);
   release_hold (self);
   return G_SOURCE_REMOVE;
@@ -138,6 +148,51 @@ already_offered (FerryConnector     *self,
 }
 
 static void
+probe_done (FerryConnector *self)
+{
+  g_assert (self->pending_probes > 0);
+  self->pending_probes--;
+  if (self->pending_probes == 0)
+    release_hold (self);
+}
+
+/* Offers a mapping to the peer unless an equal one was offered already. */
+static void
+offer_mapping (FerryConnector   *self,
+               FerryPathMapping  protocol,
+               GInetAddress     *address,
+               guint16           port)
+{
+  g_autoptr(GSocketAddress) external = g_inet_socket_address_new (address, port);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (external));
+
+  if (already_offered (self, G_INET_SOCKET_ADDRESS (external)))
+    return;
+
+  if (!ferry_ice_session_add_mapped_candidate (self->session, protocol,
+                                              G_INET_SOCKET_ADDRESS (external),
+                                              self->base, &error))
+    {
+      g_debug ("Cannot offer the %s mapping %s: %s",
+               ferry_path_mapping_to_string (protocol), text, error->message);
+      return;
+    }
+
+  g_debug ("Offering the %s mapping %s", ferry_path_mapping_to_string (protocol), text);
+  g_ptr_array_add (self->offered, g_object_ref (external));
+  if (self->local_mapping == FERRY_PATH_MAPPING_NONE)
+    self->local_mapping = protocol;
+}
+
+static gboolean
+can_offer (FerryConnector *self)
+{
+  return self->holding && self->session != NULL &&
+         !g_cancellable_is_cancelled (self->cancellable);
+}
+
+static void
 probe_cb (GObject      *object,
           GAsyncResult *result,
           gpointer      user_data)
@@ -145,7 +200,6 @@ probe_cb (GObject      *object,
   g_autoptr(FerryConnector) self = user_data;
   g_autoptr(FerryPortMapping) mapping = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) external = NULL;
   FerryPathMapping protocol;
 
   if (g_async_result_is_tagged (result, ferry_portmap_pcp_map_async))
@@ -159,15 +213,11 @@ probe_cb (GObject      *object,
       protocol = FERRY_PATH_MAPPING_NAT_PMP;
     }
 
-  g_assert (self->pending_probes > 0);
-  self->pending_probes--;
-
   if (mapping == NULL)
     {
       g_debug ("No %s mapping: %s", ferry_path_mapping_to_string (protocol), error->message);
     }
-  else if (!self->holding || self->session == NULL ||
-           g_cancellable_is_cancelled (self->cancellable))
+  else if (!can_offer (self))
     {
       /* Too late to offer it: trickle ICE has no candidate after the end. Give it back. */
       g_debug ("A %s mapping came too late; deleting it",
@@ -176,37 +226,66 @@ probe_cb (GObject      *object,
     }
   else
     {
-      external = g_inet_socket_address_new (ferry_port_mapping_get_external_address (mapping),
-                                            ferry_port_mapping_get_external_port (mapping));
-
       /* Keep every mapping we got, even one equal to another protocol's (miniupnpd
        * shares them): deleting it could delete the one we offer. */
       g_ptr_array_add (self->renewers,
                        ferry_portmap_renewer_new (mapping,
                                                   ferry_port_mapping_get_lifetime (mapping)));
-
-      if (!already_offered (self, G_INET_SOCKET_ADDRESS (external)))
-        {
-          if (ferry_ice_session_add_mapped_candidate (self->session, protocol,
-                                                      G_INET_SOCKET_ADDRESS (external),
-                                                      self->base, &error))
-            {
-              g_autofree char *text = ferry_port_mapping_to_string (mapping);
-
-              g_debug ("Offering %s", text);
-              g_ptr_array_add (self->offered, g_object_ref (external));
-              if (self->local_mapping == FERRY_PATH_MAPPING_NONE)
-                self->local_mapping = protocol;
-            }
-          else
-            {
-              g_debug ("Cannot offer the mapping: %s", error->message);
-            }
-        }
+      offer_mapping (self, protocol, ferry_port_mapping_get_external_address (mapping),
+                     ferry_port_mapping_get_external_port (mapping));
     }
 
-  if (self->pending_probes == 0)
-    release_hold (self);
+  probe_done (self);
+}
+
+/* gupnp-igd emits this again on renewals and address changes; only the first answer is
+ * a probe result. */
+static void
+igd_mapped_cb (GUPnPSimpleIgd *igd,
+               const char     *proto,
+               const char     *external_ip,
+               const char     *replaces_external_ip,
+               guint           external_port,
+               const char     *local_ip,
+               guint           local_port,
+               const char     *description,
+               gpointer        user_data)
+{
+  FerryConnector *self = user_data;
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (!self->upnp_pending)
+    return;
+  self->upnp_pending = FALSE;
+
+  address = g_inet_address_new_from_string (external_ip);
+  if (address == NULL || external_port == 0 || external_port > G_MAXUINT16)
+    g_debug ("The UPnP router mapped to an unusable address “%s”", external_ip);
+  else if (can_offer (self))
+    offer_mapping (self, FERRY_PATH_MAPPING_UPNP, address, external_port);
+  else
+    g_debug ("The UPnP mapping came too late to offer");
+
+  probe_done (self);
+}
+
+static void
+igd_error_cb (GUPnPSimpleIgd *igd,
+              GError         *error,
+              const char     *proto,
+              guint           external_port,
+              const char     *local_ip,
+              guint           local_port,
+              const char     *description,
+              gpointer        user_data)
+{
+  FerryConnector *self = user_data;
+
+  g_debug ("No UPnP mapping: %s", error != NULL ? error->message : "unknown error");
+  if (!self->upnp_pending)
+    return;
+  self->upnp_pending = FALSE;
+  probe_done (self);
 }
 
 static gboolean
@@ -241,15 +320,30 @@ start_probes_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
 
-  server = ferry_portmap_default_server (&error);
-  if (server == NULL)
+  /* The hold is released when the last probe answers; count them all first. */
+  self->pending_probes++;
+
+  if (self->portmap & FERRY_CONNECTOR_PORTMAP_UPNP)
     {
-      g_debug ("No port mapping: %s", error->message);
-      release_hold (self);
-      return G_SOURCE_REMOVE;
+      g_autofree char *local_ip =
+        g_inet_address_to_string (g_inet_socket_address_get_address (self->base));
+
+      self->upnp_port = g_inet_socket_address_get_port (self->base);
+      self->upnp_pending = TRUE;
+      self->pending_probes++;
+      self->igd = gupnp_simple_igd_new ();
+      g_signal_connect (self->igd, "mapped-external-port", G_CALLBACK (igd_mapped_cb), self);
+      g_signal_connect (self->igd, "error-mapping-port", G_CALLBACK (igd_error_cb), self);
+      gupnp_simple_igd_add_port (self->igd, "UDP", self->upnp_port, local_ip, self->upnp_port,
+                                 FERRY_CONNECTOR_MAPPING_LIFETIME_S, "Ferry");
     }
 
-  if (self->portmap & FERRY_CONNECTOR_PORTMAP_PCP)
+  server = (self->portmap & (FERRY_CONNECTOR_PORTMAP_PCP | FERRY_CONNECTOR_PORTMAP_NATPMP))
+           ? ferry_portmap_default_server (&error) : NULL;
+  if (server == NULL && error != NULL)
+    g_debug ("No PCP or NAT-PMP: %s", error->message);
+
+  if (server != NULL && (self->portmap & FERRY_CONNECTOR_PORTMAP_PCP))
     {
       self->pending_probes++;
       ferry_portmap_pcp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP,
@@ -259,7 +353,7 @@ start_probes_cb (gpointer user_data)
                                    self->portmap_timeout_ms, self->cancellable,
                                    probe_cb, g_object_ref (self));
     }
-  if (self->portmap & FERRY_CONNECTOR_PORTMAP_NATPMP)
+  if (server != NULL && (self->portmap & FERRY_CONNECTOR_PORTMAP_NATPMP))
     {
       self->pending_probes++;
       ferry_portmap_natpmp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP,
@@ -270,33 +364,71 @@ start_probes_cb (gpointer user_data)
                                       probe_cb, g_object_ref (self));
     }
 
+  probe_done (self);
   return G_SOURCE_REMOVE;
 }
 
 typedef struct
 {
-  guint   pending;
-  GTask  *task;
+  guint    pending;
+  GTask   *task;
+  GSource *timeout;
 } Release;
 
-static void
-release_cb (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+/* A router that stops answering must not hold up closing: the caller hears back after
+ * this long at the latest, while the deletions carry on. */
+#define RELEASE_TIMEOUT_MS 3000
+
+static gboolean
+release_timeout_cb (gpointer user_data)
 {
   Release *release = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!ferry_portmap_renewer_release_finish (FERRY_PORTMAP_RENEWER (object), result, &error))
-    g_debug ("Could not delete a port mapping: %s", error->message);
+  g_debug ("Port mappings still being deleted after %u ms; not waiting", RELEASE_TIMEOUT_MS);
+  if (release->task != NULL)
+    g_task_return_boolean (release->task, TRUE);
+  g_clear_object (&release->task);
+  g_clear_pointer (&release->timeout, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
 
+static void
+release_one (Release *release)
+{
   if (--release->pending > 0)
     return;
 
   if (release->task != NULL)
     g_task_return_boolean (release->task, TRUE);
   g_clear_object (&release->task);
+  if (release->timeout != NULL)
+    {
+      g_source_destroy (release->timeout);
+      g_source_unref (release->timeout);
+    }
   g_free (release);
+}
+
+static void
+release_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_portmap_renewer_release_finish (FERRY_PORTMAP_RENEWER (object), result, &error))
+    g_debug ("Could not delete a port mapping: %s", error->message);
+  release_one (user_data);
+}
+
+/* gupnp-igd keeps itself alive until the router answered its DeletePortMapping (or its
+ * request timeout passed), so its finalization is the end of the UPnP deletion. */
+static void
+igd_gone_cb (gpointer  user_data,
+             GObject  *where_the_object_was)
+{
+  g_debug ("UPnP mappings deleted");
+  release_one (user_data);
 }
 
 /* Deletes every mapping; @task (nullable) completes when all are gone or failed, each
@@ -306,24 +438,33 @@ release_mappings (FerryConnector *self,
                   GTask          *task)
 {
   g_autoptr(GPtrArray) renewers = g_steal_pointer (&self->renewers);
+  GUPnPSimpleIgd *igd = g_steal_pointer (&self->igd);
   Release *release;
 
   self->renewers = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_set_size (self->offered, 0);
 
-  if (renewers->len == 0)
-    {
-      if (task != NULL)
-        g_task_return_boolean (task, TRUE);
-      return;
-    }
-
+  /* One extra count, dropped at the end, so nothing completes while we start. */
   release = g_new0 (Release, 1);
-  release->pending = renewers->len;
+  release->pending = 1 + renewers->len;
   release->task = task != NULL ? g_object_ref (task) : NULL;
+  release->timeout = g_timeout_source_new (RELEASE_TIMEOUT_MS);
+  g_source_set_callback (release->timeout, release_timeout_cb, release, NULL);
+  g_source_attach (release->timeout, NULL);
   for (guint i = 0; i < renewers->len; i++)
     ferry_portmap_renewer_release_async (g_ptr_array_index (renewers, i), NULL,
                                          release_cb, release);
+
+  if (igd != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (igd, self);
+      release->pending++;
+      g_object_weak_ref (G_OBJECT (igd), igd_gone_cb, release);
+      gupnp_simple_igd_remove_port (igd, "UDP", self->upnp_port);
+    }
+  g_clear_object (&igd);
+
+  release_one (release);
 }
 
 /* Signalling ------------------------------------------------------------ */
@@ -338,14 +479,14 @@ local_message_cb (FerryIceSession *session,
   g_autoptr(JsonObject) body = NULL;
   JsonObject *ice;
 
+  g_debug ("Local ICE message: %s", message);
   node = json_from_string (message, NULL);
   g_return_if_fail (node != NULL && JSON_NODE_HOLDS_OBJECT (node));
   ice = json_node_get_object (node);
 
   /* The credentials come right before libnice gathers, which makes the host
    * candidates at once: from the next main-loop turn on there is a socket to map. */
-  if ((self->portmap & (FERRY_CONNECTOR_PORTMAP_PCP | FERRY_CONNECTOR_PORTMAP_NATPMP)) &&
-      !self->probes_started &&
+  if (self->portmap != FERRY_CONNECTOR_PORTMAP_NONE && !self->probes_started &&
       g_strcmp0 (json_object_get_string_member_with_default (ice, "type", NULL),
                  "credentials") == 0)
     {
@@ -519,16 +660,16 @@ fetch_ice_cb (GObject      *object,
   ferry_ice_session_set_candidate_types (self->session, self->candidate_types);
   ferry_ice_session_set_relay_transports (self->session, self->relay_transports);
   ferry_ice_session_set_timeout (self->session, self->timeout_ms);
-  ferry_ice_session_set_upnp (self->session, (self->portmap & FERRY_CONNECTOR_PORTMAP_UPNP) != 0);
-  ferry_ice_session_set_upnp_timeout (self->session, self->portmap_timeout_ms);
+  ferry_ice_session_set_upnp (self->session, FALSE);
   g_signal_connect_object (self->session, "local-message", G_CALLBACK (local_message_cb),
                            self, G_CONNECT_DEFAULT);
 
-  if (self->portmap & (FERRY_CONNECTOR_PORTMAP_PCP | FERRY_CONNECTOR_PORTMAP_NATPMP))
+  if (self->portmap != FERRY_CONNECTOR_PORTMAP_NONE)
     {
       ferry_ice_session_hold_end_of_candidates (self->session);
       self->holding = TRUE;
-      self->hold_source = g_timeout_source_new (FERRY_CONNECTOR_HOLD_MS);
+      self->hold_source = g_timeout_source_new (self->portmap_timeout_ms +
+                                                FERRY_CONNECTOR_HOLD_SLACK_MS);
       g_source_set_callback (self->hold_source, hold_timeout_cb, self, NULL);
       g_source_attach (self->hold_source, NULL);
     }
@@ -714,8 +855,8 @@ ferry_connector_get_path (FerryConnector *self)
 /**
  * ferry_connector_get_local_mapping:
  *
- * Returns: the protocol of the first PCP/NAT-PMP mapping this side offered,
- *   %FERRY_PATH_MAPPING_NONE if none (libnice's UPnP ones show in the path)
+ * Returns: the protocol of the first port mapping this side offered,
+ *   %FERRY_PATH_MAPPING_NONE if none
  */
 FerryPathMapping
 ferry_connector_get_local_mapping (FerryConnector *self)
@@ -727,13 +868,14 @@ ferry_connector_get_local_mapping (FerryConnector *self)
 /**
  * ferry_connector_get_n_mappings:
  *
- * Returns: how many PCP/NAT-PMP mappings are held (renewed) right now
+ * Returns: how many port mappings (PCP, NAT-PMP, and the UPnP one) are held
+ *   and renewed right now
  */
 guint
 ferry_connector_get_n_mappings (FerryConnector *self)
 {
   g_return_val_if_fail (FERRY_IS_CONNECTOR (self), 0);
-  return self->renewers->len;
+  return self->renewers->len + (self->igd != NULL ? 1 : 0);
 }
 
 static void
@@ -776,6 +918,7 @@ ferry_connector_dispose (GObject *object)
   /* Nobody waits here: each renewer keeps itself alive until its delete is done. */
   if (self->renewers != NULL)
     release_mappings (self, NULL);
+  g_clear_object (&self->igd);
 
   G_OBJECT_CLASS (ferry_connector_parent_class)->dispose (object);
 }
@@ -901,7 +1044,7 @@ ferry_connector_class_init (FerryConnectorClass *klass)
     g_param_spec_uint ("portmap", NULL, NULL, 0, FERRY_CONNECTOR_PORTMAP_ALL,
                        FERRY_CONNECTOR_PORTMAP_ALL, rw);
   properties[PROP_PORTMAP_TIMEOUT] =
-    g_param_spec_uint ("portmap-timeout", NULL, NULL, 1, FERRY_CONNECTOR_HOLD_MS,
+    g_param_spec_uint ("portmap-timeout", NULL, NULL, 1, FERRY_CONNECTOR_MAX_PORTMAP_TIMEOUT_MS,
                        FERRY_CONNECTOR_DEFAULT_PORTMAP_TIMEOUT_MS, rw);
   /* FerryIceCandidateTypes flags. */
   properties[PROP_CANDIDATE_TYPES] =

@@ -37,10 +37,13 @@ typedef enum
 /* The signalling message type that carries ICE messages. */
 #define FERRY_CONNECTOR_MESSAGE_TYPE "ice"
 
-/* A network without port mapping must cost no visible delay: probes give up after this,
- * and end-of-candidates waits for them at most FERRY_CONNECTOR_HOLD_MS. */
+/* A network without port mapping must cost no visible delay: probes give up after the
+ * portmap-timeout, and end-of-candidates waits for them at most that plus
+ * FERRY_CONNECTOR_HOLD_SLACK_MS (gathering the host socket to map comes first): one second
+ * by default. */
 #define FERRY_CONNECTOR_DEFAULT_PORTMAP_TIMEOUT_MS 700
-#define FERRY_CONNECTOR_HOLD_MS                    1000
+#define FERRY_CONNECTOR_HOLD_SLACK_MS              300
+#define FERRY_CONNECTOR_MAX_PORTMAP_TIMEOUT_MS     10000
 #define FERRY_CONNECTOR_DEFAULT_TIMEOUT_MS         30000
 /* What we ask a router for; the renewer renews at half of what it grants. */
 #define FERRY_CONNECTOR_MAPPING_LIFETIME_S         600

@@ -1064,6 +1064,30 @@ flush_pending_remote (FerryIceSession *self)
     }
 }
 
+/* Whether @stun is also a UDP TURN server we allocate on. libnice 0.1.21 then takes the
+ * STUN server's binding response on the shared socket for TURN traffic and drops it, and
+ * gathering waits for that request to time out (about two seconds). The Allocate answer
+ * carries our server-reflexive address anyway, so such a STUN server is skipped. */
+static gboolean
+stun_is_turn_udp_server (FerryIceSession *self,
+                         IceServer       *stun)
+{
+  if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
+      (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0)
+    return FALSE;
+
+  for (guint i = 0; i < self->servers->len; i++)
+    {
+      IceServer *turn = g_ptr_array_index (self->servers, i);
+
+      if (turn->is_turn && turn->relay_type == NICE_RELAY_TYPE_TURN_UDP && turn->ip != NULL &&
+          turn->port == stun->port && g_str_equal (turn->ip, stun->ip))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static void
 start_gathering (FerryIceSession *self)
 {
@@ -1087,7 +1111,8 @@ start_gathering (FerryIceSession *self)
       if (!server->is_turn)
         {
           /* libnice takes one STUN server; the first usable one wins. */
-          if (stun_set || (self->candidate_types & FERRY_ICE_CANDIDATE_SRFLX) == 0)
+          if (stun_set || (self->candidate_types & FERRY_ICE_CANDIDATE_SRFLX) == 0 ||
+              stun_is_turn_udp_server (self, server))
             continue;
           g_object_set (self->agent,
                         "stun-server", server->ip,
@@ -1627,7 +1652,9 @@ ferry_ice_session_dup_host_addresses (FerryIceSession *self)
 
 /**
  * ferry_ice_session_add_mapped_candidate:
- * @protocol: %FERRY_PATH_MAPPING_PCP or %FERRY_PATH_MAPPING_NAT_PMP
+ * @protocol: %FERRY_PATH_MAPPING_PCP, %FERRY_PATH_MAPPING_NAT_PMP or
+ *   %FERRY_PATH_MAPPING_UPNP (a UPnP IGD mapping made outside libnice, whose
+ *   own UPnP candidate 0.1.21 drops as redundant next to a STUN one)
  * @mapped: the external address and port the router mapped
  * @base: the host candidate that mapping forwards to
  *
@@ -1651,7 +1678,8 @@ ferry_ice_session_add_mapped_candidate (FerryIceSession     *self,
   GSList *candidates;
 
   g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
-  g_return_val_if_fail (protocol == FERRY_PATH_MAPPING_PCP ||
+  g_return_val_if_fail (protocol == FERRY_PATH_MAPPING_UPNP ||
+                        protocol == FERRY_PATH_MAPPING_PCP ||
                         protocol == FERRY_PATH_MAPPING_NAT_PMP, FALSE);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (mapped), FALSE);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (base), FALSE);

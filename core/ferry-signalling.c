@@ -194,7 +194,9 @@ ferry_signalling_get_channel (FerrySignalling *self)
  * ferry_signalling_start:
  *
  * Starts reading the channel. Connect the #FerrySignalling::message handlers
- * first: a message of a type without a handler is dropped.
+ * first: a message of a type without a handler is dropped. The read loop
+ * keeps the router alive until the channel ends or ferry_signalling_close()
+ * is called, so call it when done.
  */
 void
 ferry_signalling_start (FerrySignalling *self)

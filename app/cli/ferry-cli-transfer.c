@@ -21,7 +21,8 @@
 #include <json-glib/json-glib.h>
 #include <qrencode.h>
 
-#include "ferry-cli-transfer.h"
+#include "ferry-cli-commands.h"
+#include "ferry-rendezvous-client.h"
 #include "ferry-code.h"
 #include "ferry-error-text.h"
 #include "ferry-session.h"
@@ -586,13 +587,25 @@ cli_init (Cli       *cli,
   cli->tty = !json && isatty (STDOUT_FILENO);
 }
 
-int
-ferry_cli_send (FerryRendezvousClient  *client,
-                int                     argc,
-                char                  **argv)
+/* send and receive meet through the local server that build-aux/ferry-run
+ * starts when no other is named. */
+#define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:4477"
+
+static FerryRendezvousClient *
+dup_client (FerryCliContext *context)
 {
+  return ferry_rendezvous_client_new (context->rendezvous_url != NULL
+                                      ? context->rendezvous_url : DEFAULT_RENDEZVOUS_URL);
+}
+
+int
+ferry_cli_send (FerryCliContext  *context,
+                int               argc,
+                char            **argv)
+{
+  g_autoptr(FerryRendezvousClient) client = dup_client (context);
   g_auto(Cli) cli = { 0 };
-  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(FerryStore) store = NULL;
   g_autoptr(GError) error = NULL;
@@ -604,9 +617,9 @@ ferry_cli_send (FerryRendezvousClient  *client,
     { NULL }
   };
 
-  context = g_option_context_new (_("PATH… — send files and folders"));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  options = g_option_context_new (_("PATH… — send files and folders"));
+  g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli send: %s\n", error->message);
       return 2;
@@ -657,12 +670,13 @@ read_code (const char *argument)
 }
 
 int
-ferry_cli_receive (FerryRendezvousClient  *client,
-                   int                     argc,
-                   char                  **argv)
+ferry_cli_receive (FerryCliContext  *context,
+                   int               argc,
+                   char            **argv)
 {
+  g_autoptr(FerryRendezvousClient) client = dup_client (context);
   g_auto(Cli) cli = { 0 };
-  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GOptionContext) options = NULL;
   g_autoptr(FerryStore) store = NULL;
   g_autoptr(GFile) folder = NULL;
   g_autoptr(GError) error = NULL;
@@ -678,12 +692,12 @@ ferry_cli_receive (FerryRendezvousClient  *client,
     { NULL }
   };
 
-  context = g_option_context_new (_("[CODE] — receive what the sender offers"));
-  g_option_context_set_description (context,
+  options = g_option_context_new (_("[CODE] — receive what the sender offers"));
+  g_option_context_set_description (options,
                                     _("The code can also come from $FERRY_CODE or a prompt, "
                                       "which keeps it out of the process list."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli receive: %s\n", error->message);
       return 2;

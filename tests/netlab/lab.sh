@@ -14,6 +14,8 @@
 #     11.0.0.2  coturn (STUN/TURN, UDP+TCP 3478)      $LAB_COTURN_IP
 #     11.0.0.3  reserved for ferry-rendezvous          $LAB_RENDEZVOUS_IP
 #     11.0.0.4 … 11.0.0.9  free server addresses for tests (e.g. UDP echo servers)
+#     11.0.0.12 a second coturn, STUN only, so a client can compare the mappings two
+#               server addresses see (easy vs hard NAT)      $LAB_COTURN_IP2
 #   site k (1…250):  inet "s<k>" 11.0.k.1/24  <->  router or public host "wan" 11.0.k.2/24
 #   LAN of site k:   192.168.k.0/24, bridge "lan" in the router at .1, hosts from .10 on
 #   CGNAT site k:    carrier "c-SITE" holds 11.0.k.2; 100.64.k.0/24 between carrier and home
@@ -45,7 +47,8 @@
 #   lab_gateway NAME            the host's default gateway (empty for nogw)
 #   lab_router NAME             the namespace of the host's (home) router (empty for none)
 #   lab_start_coturn            real coturn on $LAB_COTURN_IP:3478, use-auth-secret with
-#                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM; waits until it listens
+#                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM, and a STUN-only one
+#                               on $LAB_COTURN_IP2:3478; waits until both listen
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
 #   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
 #                               shapes every packet leaving NAME's namespace (its own and, on
@@ -65,6 +68,7 @@
 #   lab.sh check   exits 0 when a lab can be built here, else prints why and exits 1.
 
 LAB_COTURN_IP=11.0.0.2
+LAB_COTURN_IP2=11.0.0.12
 LAB_RENDEZVOUS_IP=11.0.0.3
 LAB_TURN_REALM=ferry.lab
 LAB_ID=
@@ -145,7 +149,7 @@ lab_init () {
   LAB_TURN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   _lab_ns_add inet || return 1
   local a
-  for a in 2 3 4 5 6 7 8 9; do
+  for a in 2 3 4 5 6 7 8 9 12; do
     ip -n "${LAB_NS[inet]}" addr add "11.0.0.$a/32" dev lo || return 1
   done
 }
@@ -220,6 +224,10 @@ table ip ferrylab {
   chain input {
     type filter hook input priority filter + 10; policy accept;
     $input
+    # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
+    # such a packet would leave a conntrack entry that makes the router's next mapping for
+    # that peer clash and take another port, so two easy NATs could never punch through.
+    iifname "wan" meta l4proto udp ct state new drop
   }
 }
 EOF
@@ -405,13 +413,45 @@ no-tls
 no-dtls
 no-cli
 no-tcp-relay
+# As a public TURN server should: no relaying into private networks. Here it also matters
+# because coturn drops a whole allocation when a send to a peer fails (the lab's internet
+# has no route to the 192.168/16 host candidates peers offer).
+denied-peer-ip=10.0.0.0-10.255.255.255
+denied-peer-ip=100.64.0.0-100.127.255.255
+denied-peer-ip=172.16.0.0-172.31.255.255
+denied-peer-ip=192.168.0.0-192.168.255.255
 userdb=$LAB_DIR/turndb
 pidfile=$LAB_DIR/turnserver.pid
 log-file=stdout
 simple-log
 EOF
   lab_spawn inet coturn turnserver -c "$conf" >/dev/null || return 1
-  lab_wait_udp inet 3478
+  lab_wait_udp inet 3478 || return 1
+  # A second, STUN-only coturn on its own address: a client compares what two server
+  # addresses see to tell easy from hard NAT. (One coturn on two addresses would turn on
+  # RFC 5780 tests, whose answers from the other address NATs drop while clients wait.)
+  cat > "$LAB_DIR/turnserver2.conf" <<EOF2
+listening-ip=$LAB_COTURN_IP2
+listening-port=3478
+stun-only
+no-tls
+no-dtls
+no-cli
+userdb=$LAB_DIR/turndb2
+pidfile=$LAB_DIR/turnserver2.pid
+log-file=stdout
+simple-log
+EOF2
+  lab_spawn inet coturn2 turnserver -c "$LAB_DIR/turnserver2.conf" >/dev/null || return 1
+  local waited=0
+  until ip netns exec "${LAB_NS[inet]}" ss -Hlun "src $LAB_COTURN_IP2:3478" | grep -q .; do
+    if [ "$waited" -ge 5000 ]; then
+      _lab_err "the second coturn does not listen on $LAB_COTURN_IP2:3478"
+      return 1
+    fi
+    sleep 0.02
+    waited=$((waited + 20))
+  done
 }
 
 lab_env () {
@@ -420,6 +460,7 @@ lab_env () {
   echo "dir - $LAB_DIR"
   echo "ns inet ${LAB_NS[inet]}"
   echo "coturn - $LAB_COTURN_IP:3478"
+  echo "coturn2 - $LAB_COTURN_IP2:3478"
   echo "turn-secret - $LAB_TURN_SECRET"
   echo "turn-realm - $LAB_TURN_REALM"
   echo "rendezvous - $LAB_RENDEZVOUS_IP"
