@@ -22,7 +22,9 @@ G_DECLARE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, FERRY, REN
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES_PER_ADDR 16
 #define FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE 30
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES          10000
-#define FERRY_RENDEZVOUS_DEFAULT_TURN_TTL               3600  /* seconds */
+/* coturn checks the credential again at every allocation refresh, so it must
+ * outlive the longest relayed transfer: a day, like coturn's own examples. */
+#define FERRY_RENDEZVOUS_DEFAULT_TURN_TTL               86400 /* seconds */
 #define FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT        30    /* seconds */
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES      (4 * 1024 * 1024)
 

@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 
 #include "ferry-rendezvous-protocol.h"
+#include "ferry-rendezvous-server.h"
 #include "ferry-test-utils.h"
 
 #define TIMEOUT_MS 10000
@@ -1195,7 +1196,7 @@ test_ice_with_secret (void)
   g_setenv ("FERRY_TURN_SECRET", "from the environment", TRUE);
   env_server = ferry_test_rendezvous_start (env_args);
   g_unsetenv ("FERRY_TURN_SECRET");
-  assert_turn_credential (env_server, "from the environment", 3600);
+  assert_turn_credential (env_server, "from the environment", FERRY_RENDEZVOUS_DEFAULT_TURN_TTL);
 }
 
 static void
