@@ -328,7 +328,8 @@ report_progress (Cli      *cli,
 
       g_printerr ("\r%s %s / %s  %s/s  ", bar->str, done_text, total_text, rate_text);
       if (eta >= 0)
-        g_printerr (_("%" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT " left "), eta / 60, eta % 60);
+        /* Translators: minutes:seconds left, e.g. "3:07 left" */
+        g_printerr (_("%d:%02d left "), (int) (eta / 60), (int) (eta % 60));
       cli->progress_shown = TRUE;
     }
 }
