@@ -444,6 +444,67 @@ test_kill_and_resume (Fixture       *fixture,
   assert_same_contents (big, arrived);
 }
 
+/* The receiver is killed outright mid-transfer; the sender says so within
+ * 30 s, and the same receive run again (new code, same folder) gets only
+ * what its store cannot prove it holds. */
+static void
+test_kill_receiver_and_resume (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  const gsize size = 160 * BLOCK_SIZE + 999;
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autoptr(Cli) sender2 = NULL;
+  g_autoptr(Cli) receiver2 = NULL;
+  g_autofree char *big = g_build_filename (fixture->source, "big.bin", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise", "big.bin", NULL);
+  g_autofree char *code = NULL;
+  g_autofree char *code2 = NULL;
+  ProgressWait wait;
+  JsonObject *error, *done, *sent;
+  gint64 killed_at, resumed, on_wire;
+
+  ferry_test_write_random_file (big, size, 43);
+
+  code = start_sender (fixture, &sender);
+  receiver = cli_spawn (fixture, "receiver", code, "receive", "--json", "--yes",
+                        "--output", fixture->target, NULL);
+
+  /* Half way, so batches of verified blocks have reached the store. */
+  wait = (ProgressWait) { receiver, (gint64) size / 2 };
+  g_assert_true (ferry_test_wait_until (progress_reached, &wait, TIMEOUT_MS));
+  g_subprocess_send_signal (receiver->process, SIGKILL);
+  killed_at = g_get_monotonic_time ();
+
+  g_assert_cmpint (cli_wait_exit (sender), ==, 1);
+  g_assert_cmpint ((g_get_monotonic_time () - killed_at) / 1000, <, PEER_GONE_MS);
+  error = cli_find_event (sender, "error");
+  g_assert_nonnull (error);
+  g_assert_cmpstr (json_object_get_string_member (error, "error"), ==, "peer-gone");
+
+  code2 = start_sender (fixture, &sender2);
+  receiver2 = cli_spawn (fixture, "receiver", code2, "receive", "--json", "--yes",
+                         "--output", fixture->target, NULL);
+  g_assert_cmpint (cli_wait_exit (receiver2), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender2), ==, 0);
+
+  done = cli_find_event (receiver2, "done");
+  sent = cli_find_event (sender2, "done");
+  g_assert_nonnull (done);
+  g_assert_nonnull (sent);
+  resumed = json_object_get_int_member (done, "resumed");
+  on_wire = json_object_get_int_member (sent, "on_wire");
+  g_test_message ("resumed %" G_GINT64_FORMAT " bytes, sent %" G_GINT64_FORMAT " of %"
+                  G_GSIZE_FORMAT, resumed, on_wire, size);
+
+  /* Only batches committed before the kill count, so some of the half may
+   * travel again, but most of it must not. */
+  g_assert_cmpint (resumed, >=, (gint64) size / 4);
+  g_assert_cmpint (on_wire, <=, (gint64) size - resumed + 123457);
+
+  assert_same_contents (big, arrived);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -460,6 +521,8 @@ main (int   argc,
               fixture_setup, test_decline, fixture_teardown);
   g_test_add ("/cli/kill-and-resume", Fixture, NULL,
               fixture_setup, test_kill_and_resume, fixture_teardown);
+  g_test_add ("/cli/kill-receiver-and-resume", Fixture, NULL,
+              fixture_setup, test_kill_receiver_and_resume, fixture_teardown);
 
   return g_test_run ();
 }
