@@ -37,6 +37,8 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "ferry-hasher.h"
 #include "ferry-store.h"
 
@@ -98,6 +100,15 @@ static const char * const migrations[] = {
   "  SELECT id, direction, transfer_key, state AS outcome, peer_name, target_folder,"
   "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay,"
   "         error_message"
+  "  FROM transfers ORDER BY created_at DESC, id DESC;",
+
+  /* 1 → 2: what the sender chose, so the history can send it again. */
+  "ALTER TABLE transfers ADD COLUMN sources TEXT;"
+  "DROP VIEW history;"
+  "CREATE VIEW history AS"
+  "  SELECT id, direction, transfer_key, state AS outcome, peer_name, target_folder,"
+  "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay,"
+  "         error_message, sources"
   "  FROM transfers ORDER BY created_at DESC, id DESC;",
 };
 
@@ -307,6 +318,7 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->path_kind);
   g_free (transfer->relay);
   g_free (transfer->error_message);
+  g_strfreev (transfer->sources);
   g_clear_pointer (&transfer->files, g_ptr_array_unref);
   g_free (transfer);
 }
@@ -902,6 +914,66 @@ return_db_error (FerryStore *self,
   g_task_return_error (task, error);
 }
 
+/* The chosen items of a send, as a JSON array of absolute paths: names may
+ * hold any byte but NUL, so no separator character would do. */
+static char *
+sources_to_json (FerryOffer *offer)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  guint n = 0;
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < ferry_offer_get_n_entries (offer); i++)
+    {
+      const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
+      GFile *file = ferry_offer_entry_get_local_file (entry);
+      g_autofree char *path = NULL;
+
+      /* Only the top-level items: the rest is inside them. */
+      if (strchr (ferry_offer_entry_get_path (entry), '/') != NULL || file == NULL)
+        continue;
+      path = g_file_get_path (file);
+      if (path == NULL)
+        continue;
+      json_builder_add_string_value (builder, path);
+      n++;
+    }
+  json_builder_end_array (builder);
+
+  if (n == 0)
+    return NULL;
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}
+
+static GStrv
+sources_from_json (const char *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GStrvBuilder) builder = NULL;
+  JsonArray *array;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL) ||
+      !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    return NULL;
+
+  array = json_node_get_array (json_parser_get_root (parser));
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+        g_strv_builder_add (builder, json_node_get_string (node));
+    }
+
+  return g_strv_builder_end (builder);
+}
+
 static FerryStoreTransfer *
 transfer_from_row (sqlite3_stmt *stmt)
 {
@@ -924,13 +996,14 @@ transfer_from_row (sqlite3_stmt *stmt)
   transfer->path_kind = column_dup_text (stmt, 11);
   transfer->relay = column_dup_text (stmt, 12);
   transfer->error_message = column_dup_text (stmt, 13);
+  transfer->sources = sources_from_json ((const char *) sqlite3_column_text (stmt, 14));
 
   return transfer;
 }
 
 #define TRANSFER_COLUMNS \
   "id, direction, transfer_key, state, peer_name, target_folder, created_at, " \
-  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message"
+  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources"
 
 /* Loads a transfer with its files and their verified blocks. */
 static FerryStoreTransfer *
@@ -1202,6 +1275,7 @@ job_begin_transfer (FerryStore *self,
   FerryOffer *offer = request->offer;
   g_autofree char *transfer_key = ferry_offer_dup_transfer_key (offer);
   g_autofree char *selection_key = ferry_offer_dup_selection_key (offer);
+  g_autofree char *sources = direction == FERRY_STORE_SEND ? sources_to_json (offer) : NULL;
   const char *target = request->text1;
   const char *peer = request->text2;
   g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -1233,6 +1307,7 @@ job_begin_transfer (FerryStore *self,
       stmt = db_prepare (self->db,
                          "UPDATE transfers SET transfer_key = ?, state = 'active', "
                          "total_bytes = ?, n_files = ?, peer_name = coalesce (?, peer_name), "
+                         "sources = coalesce (?, sources), "
                          "finished_at = NULL, error_message = NULL WHERE id = ?", &error);
       if (stmt == NULL)
         goto failed;
@@ -1240,7 +1315,8 @@ job_begin_transfer (FerryStore *self,
       sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) ferry_offer_get_total_size (offer));
       sqlite3_bind_int (stmt, 3, (int) ferry_offer_get_n_files (offer));
       bind_text_or_null (stmt, 4, peer);
-      sqlite3_bind_int64 (stmt, 5, id);
+      bind_text_or_null (stmt, 5, sources);
+      sqlite3_bind_int64 (stmt, 6, id);
       if (!db_step_done (self->db, stmt, &error))
         goto failed;
     }
@@ -1248,8 +1324,8 @@ job_begin_transfer (FerryStore *self,
     {
       stmt = db_prepare (self->db,
                          "INSERT INTO transfers (direction, transfer_key, selection_key, state, "
-                         "peer_name, target_folder, created_at, total_bytes, n_files) "
-                         "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)", &error);
+                         "peer_name, target_folder, created_at, total_bytes, n_files, sources) "
+                         "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)", &error);
       if (stmt == NULL)
         goto failed;
       sqlite3_bind_text (stmt, 1, direction_names[direction], -1, SQLITE_STATIC);
@@ -1260,6 +1336,7 @@ job_begin_transfer (FerryStore *self,
       sqlite3_bind_int64 (stmt, 6, g_get_real_time ());
       sqlite3_bind_int64 (stmt, 7, (sqlite3_int64) ferry_offer_get_total_size (offer));
       sqlite3_bind_int (stmt, 8, (int) ferry_offer_get_n_files (offer));
+      bind_text_or_null (stmt, 9, sources);
       if (!db_step_done (self->db, stmt, &error))
         goto failed;
       id = sqlite3_last_insert_rowid (self->db);
@@ -1949,7 +2026,7 @@ job_list_history (FerryStore *self,
   stmt = db_prepare (self->db,
                      "SELECT id, direction, transfer_key, outcome, peer_name, target_folder, "
                      "created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, "
-                     "relay, error_message FROM history LIMIT ?", &error);
+                     "relay, error_message, sources FROM history LIMIT ?", &error);
   if (stmt == NULL)
     {
       g_task_return_error (task, error);

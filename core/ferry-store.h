@@ -35,7 +35,7 @@ typedef enum
 GQuark ferry_store_error_quark (void);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FERRY_STORE_SCHEMA_VERSION 1
+#define FERRY_STORE_SCHEMA_VERSION 2
 
 /* Verified blocks are committed together once this many are waiting, or
  * FERRY_STORE_BATCH_INTERVAL_MS after the first one, whichever comes first.
@@ -115,6 +115,8 @@ guint64 ferry_store_file_get_resume_offset (const FerryStoreFile *file);
  * @target_folder: (nullable): the receiving folder
  * @created_at: microseconds since the Unix epoch
  * @finished_at: microseconds since the Unix epoch, 0 while not finished
+ * @sources: (nullable): when sending, the absolute paths of the chosen files
+ *   and folders, so an interrupted send can be sent again
  * @total_bytes: sum of file sizes
  * @bytes_done: bytes sent or verified
  * @n_files: number of files (folders not counted)
@@ -141,6 +143,7 @@ typedef struct
   char                    *path_kind;
   char                    *relay;
   char                    *error_message;
+  GStrv                    sources;
   gboolean                 resumed;
   GPtrArray               *files;
 } FerryStoreTransfer;

@@ -60,6 +60,22 @@ wait_for_send_page (FerryWindow *window,
 }
 
 static void
+wait_for_send_page_within (FerryWindow *window,
+                           const char  *name,
+                           guint        timeout_ms)
+{
+  PageWait wait = {
+    ferry_window_get_send_page (window),
+    (gpointer) ferry_send_page_get_page_name,
+    name,
+  };
+
+  if (!ferry_test_wait_until (page_shows, &wait, timeout_ms))
+    g_error ("The send page shows “%s”, not “%s”",
+             ferry_send_page_get_page_name (FERRY_SEND_PAGE (wait.page)), name);
+}
+
+static void
 wait_for_receive_page (FerryWindow *window,
                        const char  *name)
 {
@@ -351,6 +367,120 @@ test_send_to_cli (void)
   gtk_window_destroy (GTK_WINDOW (sender));
 }
 
+static GSubprocess *
+spawn_cli_receiver (const char *code,
+                    const char *out_dir,
+                    const char *data_home)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  GSubprocess *cli;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_setenv (launcher, "FERRY_CODE", code, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  cli = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("FERRY_CLI_BIN"),
+                                     "receive", "--json", "--yes", "--output", out_dir, NULL);
+  g_assert_no_error (error);
+  return cli;
+}
+
+static gboolean
+sent_at_least_half (gpointer user_data)
+{
+  FerrySendPage *page = user_data;
+  FerrySession *session = ferry_transfer_view_get_session (ferry_send_page_get_transfer_view (page));
+  FerryTransfer *transfer = session != NULL ? ferry_session_get_transfer (session) : NULL;
+
+  return transfer != NULL &&
+         ferry_transfer_get_bytes_done (transfer) * 2 >= ferry_transfer_get_bytes_total (transfer);
+}
+
+static gboolean
+history_has_interrupted_send (gpointer user_data)
+{
+  FerryHistoryPage *page = user_data;
+
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (g_str_has_prefix (text, "Sent 1 file") && strstr (text, "Interrupted") != NULL)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* A send interrupted by the receiver vanishing is resumed from the
+ * history: the same file goes again with a new code, and the receiver,
+ * saving into the same folder, gets only what it lacks. */
+static void
+test_resume_send_from_history (void)
+{
+  FerryWindow *window = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (window));
+  FerryHistoryPage *history = FERRY_HISTORY_PAGE (ferry_window_get_history_page (window));
+  g_autoptr(GFile) file = make_file_to_send ("resume me.bin", 120 * 1024 * 1024 + 5);
+  g_autofree char *out_dir = g_build_filename (download_dir, "resumed", NULL);
+  g_autofree char *data_home = g_build_filename (g_get_home_dir (), "cli-resume-data", NULL);
+  g_autofree char *arrived = g_build_filename (out_dir, "resume me.bin", NULL);
+  g_autoptr(GSubprocess) first = NULL;
+  g_autoptr(GSubprocess) second = NULL;
+  g_autofree char *sent_data = NULL;
+  g_autofree char *got_data = NULL;
+  gsize sent_len, got_len;
+  gboolean exited = FALSE;
+  guint row = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (out_dir, 0755), ==, 0);
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (window, "code");
+  first = spawn_cli_receiver (ferry_send_page_get_code (send_page), out_dir, data_home);
+  g_assert_true (ferry_test_wait_until (sent_at_least_half, send_page, TIMEOUT_MS));
+  g_subprocess_force_exit (first);
+
+  /* The app notices within its idle timeout and says so. */
+  wait_for_send_page_within (window, "error", 30000);
+  g_assert_cmpstr (ferry_send_page_get_error_title (send_page), ==, "The Other Side Is Gone");
+
+  ferry_window_show_page (window, "history");
+  g_assert_true (ferry_test_wait_until (history_has_interrupted_send, history, TIMEOUT_MS));
+  for (row = 0; row < ferry_history_page_get_n_rows (history); row++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (history, row);
+
+      if (g_str_has_prefix (text, "Sent 1 file") && strstr (text, "Interrupted") != NULL)
+        break;
+    }
+  g_assert_true (ferry_history_page_activate_resume (history, row));
+
+  /* Resume sends the same file with a new code. */
+  wait_for_send_page (window, "code");
+  second = spawn_cli_receiver (ferry_send_page_get_code (send_page), out_dir, data_home);
+  g_subprocess_wait_async (second, NULL, cli_exited_cb, &exited);
+  wait_for_send_page (window, "done");
+  g_assert_true (ferry_test_wait_for_flag (&exited, TIMEOUT_MS));
+  g_assert_true (g_subprocess_get_successful (second));
+
+  /* Only the rest travelled the second time. */
+  {
+    FerrySession *session = ferry_transfer_view_get_session (
+      ferry_send_page_get_transfer_view (send_page));
+    FerryTransfer *transfer = ferry_session_get_transfer (session);
+
+    g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (transfer), <,
+                      ferry_transfer_get_bytes_total (transfer));
+  }
+
+  g_assert_true (g_file_load_contents (file, NULL, &sent_data, &sent_len, NULL, NULL));
+  g_assert_true (g_file_get_contents (arrived, &got_data, &got_len, NULL));
+  g_assert_cmpmem (sent_data, sent_len, got_data, got_len);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_decline_reaches_error_page (void)
 {
@@ -528,6 +658,7 @@ main (int   argc,
 
   g_test_add_func ("/gtk-app/send-and-receive", test_send_and_receive);
   g_test_add_func ("/gtk-app/send-to-cli", test_send_to_cli);
+  g_test_add_func ("/gtk-app/resume-send-from-history", test_resume_send_from_history);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);
   g_test_add_func ("/gtk-app/cancel-reaches-error-page", test_cancel_reaches_error_page);
   g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);

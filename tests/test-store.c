@@ -248,7 +248,7 @@ test_schema (Fixture       *fixture,
     g_autofree char *version = raw_query (db, "PRAGMA user_version");
     g_autofree char *journal = raw_query (db, "PRAGMA journal_mode");
 
-    g_assert_cmpstr (version, ==, "1");
+    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
     g_assert_cmpstr (journal, ==, "wal");
   }
   for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
@@ -364,10 +364,127 @@ test_v0_migration (Fixture       *fixture,
     g_autofree char *blocks = raw_query (db, "SELECT count(*) FROM blocks");
 
     g_assert_cmpstr (value, ==, "precious");
-    g_assert_cmpstr (version, ==, "1");
+    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
     g_assert_cmpstr (blocks, ==, "0");
   }
   sqlite3_close (db);
+}
+
+/* A database written by the first release (schema 1) keeps its history and
+ * gains the column for what a send chose. */
+static void
+test_v1_migration (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(FerryStore) store = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GError) error = NULL;
+  FerryStoreTransfer *old;
+  sqlite3 *db;
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  ferry_store_close (store);
+  g_clear_object (&store);
+
+  /* Turn it back into what schema 1 looked like, with one transfer. */
+  db = raw_open (fixture->db_path);
+  raw_exec (db, "DROP VIEW history;"
+                "ALTER TABLE transfers DROP COLUMN sources;"
+                "CREATE VIEW history AS"
+                "  SELECT id, direction, transfer_key, state AS outcome, peer_name,"
+                "         target_folder, created_at, finished_at, total_bytes, bytes_done,"
+                "         n_files, path_kind, relay, error_message"
+                "  FROM transfers ORDER BY created_at DESC, id DESC;"
+                "INSERT INTO transfers (direction, transfer_key, selection_key, state,"
+                "  created_at, total_bytes, n_files, path_kind)"
+                "  VALUES ('send', 'k', 's', 'completed', 1, 42, 1, 'relayed');"
+                "PRAGMA user_version = 1;");
+  sqlite3_close (db);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  history = store_history (store);
+  ferry_store_close (store);
+
+  g_assert_cmpuint (history->len, ==, 1);
+  old = g_ptr_array_index (history, 0);
+  g_assert_cmpuint (old->total_bytes, ==, 42);
+  g_assert_cmpstr (old->path_kind, ==, "relayed");
+  g_assert_null (old->sources);
+
+  db = raw_open (fixture->db_path);
+  {
+    g_autofree char *version = raw_query (db, "PRAGMA user_version");
+
+    g_assert_cmpstr (version, ==, "2");
+  }
+  sqlite3_close (db);
+}
+
+static void
+offer_built_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(FerryOffer **) user_data = ferry_offer_new_from_files_finish (result, &error);
+  g_assert_no_error (error);
+}
+
+/* A send remembers the files and folders that were chosen, so the history
+ * can send them again; a receive does not. */
+static void
+test_send_sources (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(FerryStore) store = NULL;
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(FerryStoreTransfer) sent = NULL;
+  g_autoptr(FerryStoreTransfer) received = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file_path = g_build_filename (fixture->dir, "notes.txt", NULL);
+  g_autofree char *folder_path = g_build_filename (fixture->dir, "Fotos", NULL);
+  g_autofree char *inner_path = g_build_filename (folder_path, "a.jpg", NULL);
+  g_autofree char *target = g_build_filename (fixture->dir, "in", NULL);
+  GFile *files[2];
+
+  g_assert_no_errno (g_mkdir (folder_path, 0755));
+  ferry_test_write_random_file (file_path, 1000, 1);
+  ferry_test_write_random_file (inner_path, 2000, 2);
+  files[0] = g_file_new_for_path (file_path);
+  files[1] = g_file_new_for_path (folder_path);
+  ferry_offer_new_from_files_async (files, 2, NULL, offer_built_cb, &offer);
+  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &offer, TIMEOUT_MS));
+  g_object_unref (files[0]);
+  g_object_unref (files[1]);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  sent = store_begin (store, FERRY_STORE_SEND, offer, NULL);
+  received = store_begin (store, FERRY_STORE_RECEIVE, offer, target);
+  history = store_history (store);
+  ferry_store_close (store);
+
+  g_assert_cmpuint (history->len, ==, 2);
+  for (guint i = 0; i < history->len; i++)
+    {
+      FerryStoreTransfer *transfer = g_ptr_array_index (history, i);
+
+      if (transfer->direction == FERRY_STORE_RECEIVE)
+        {
+          g_assert_null (transfer->sources);
+          continue;
+        }
+
+      /* The two chosen items, not what is inside the folder. */
+      g_assert_nonnull (transfer->sources);
+      g_assert_cmpuint (g_strv_length (transfer->sources), ==, 2);
+      g_assert_true (g_strv_contains ((const char * const *) transfer->sources, file_path));
+      g_assert_true (g_strv_contains ((const char * const *) transfer->sources, folder_path));
+    }
 }
 
 static void
@@ -823,6 +940,10 @@ main (int   argc,
               fixture_set_up, test_future_version, fixture_tear_down);
   g_test_add ("/store/v0-migration", Fixture, NULL,
               fixture_set_up, test_v0_migration, fixture_tear_down);
+  g_test_add ("/store/v1-migration", Fixture, NULL,
+              fixture_set_up, test_v1_migration, fixture_tear_down);
+  g_test_add ("/store/send-sources", Fixture, NULL,
+              fixture_set_up, test_send_sources, fixture_tear_down);
   g_test_add ("/store/not-a-database", Fixture, NULL,
               fixture_set_up, test_not_a_database, fixture_tear_down);
   g_test_add ("/store/batched-blocks", Fixture, NULL,

@@ -82,10 +82,24 @@ resume_clicked_cb (GtkButton *button,
                    gpointer   user_data)
 {
   const char *folder = g_object_get_data (G_OBJECT (button), "target-folder");
+  const char * const *sources = g_object_get_data (G_OBJECT (button), "sources");
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (button));
 
-  if (FERRY_IS_WINDOW (root))
+  if (!FERRY_IS_WINDOW (root))
+    return;
+
+  if (sources != NULL)
+    ferry_window_resume_send (FERRY_WINDOW (root), sources);
+  else
     ferry_window_resume_receive (FERRY_WINDOW (root), folder);
+}
+
+static gboolean
+is_unfinished (FerryStoreTransferState state)
+{
+  return state == FERRY_STORE_TRANSFER_INTERRUPTED ||
+         state == FERRY_STORE_TRANSFER_ACTIVE ||
+         state == FERRY_STORE_TRANSFER_FAILED;
 }
 
 static GtkWidget *
@@ -114,20 +128,32 @@ make_row (const FerryStoreTransfer *transfer)
   adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
                                 sent ? "document-send-symbolic" : "folder-download-symbolic");
 
-  /* What was verified is kept: a receive can pick up where it stopped. */
-  if (!sent && transfer->target_folder != NULL &&
-      (transfer->state == FERRY_STORE_TRANSFER_INTERRUPTED ||
-       transfer->state == FERRY_STORE_TRANSFER_ACTIVE ||
-       transfer->state == FERRY_STORE_TRANSFER_FAILED))
+  /* What was verified is kept on the receiving side: sending the same
+   * files again into the same folder moves only the rest. A send resumes
+   * by sending what was chosen again; a receive by waiting in the same
+   * folder for the sender's new code. */
+  if (is_unfinished (transfer->state) &&
+      (sent ? transfer->sources != NULL : transfer->target_folder != NULL))
     {
       GtkWidget *button = gtk_button_new_with_mnemonic (_("_Resume"));
 
       gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-      gtk_widget_set_tooltip_text (button, _("Receive the rest with a new code from the sender"));
-      g_object_set_data_full (G_OBJECT (button), "target-folder",
-                              g_strdup (transfer->target_folder), g_free);
+      if (sent)
+        {
+          gtk_widget_set_tooltip_text (button, _("Send the same files again with a new code"));
+          g_object_set_data_full (G_OBJECT (button), "sources",
+                                  g_strdupv (transfer->sources), (GDestroyNotify) g_strfreev);
+        }
+      else
+        {
+          gtk_widget_set_tooltip_text (button,
+                                       _("Receive the rest with a new code from the sender"));
+          g_object_set_data_full (G_OBJECT (button), "target-folder",
+                                  g_strdup (transfer->target_folder), g_free);
+        }
       g_signal_connect (button, "clicked", G_CALLBACK (resume_clicked_cb), NULL);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+      g_object_set_data (G_OBJECT (row), "resume-button", button);
     }
 
   return row;
@@ -200,6 +226,32 @@ ferry_history_page_get_n_rows (FerryHistoryPage *self)
     n++;
 
   return n;
+}
+
+/**
+ * ferry_history_page_activate_resume:
+ * @index: a row
+ *
+ * Presses the row's Resume button, as a person would.
+ *
+ * Returns: %FALSE if the row has none
+ */
+gboolean
+ferry_history_page_activate_resume (FerryHistoryPage *self,
+                                    guint             index)
+{
+  GtkListBoxRow *row;
+  GtkWidget *button;
+
+  g_return_val_if_fail (FERRY_IS_HISTORY_PAGE (self), FALSE);
+
+  row = gtk_list_box_get_row_at_index (self->list, (int) index);
+  button = row != NULL ? g_object_get_data (G_OBJECT (row), "resume-button") : NULL;
+  if (button == NULL)
+    return FALSE;
+
+  g_signal_emit_by_name (button, "clicked");
+  return TRUE;
 }
 
 /**

@@ -17,5 +17,7 @@ void   ferry_history_page_reload      (FerryHistoryPage *self);
 guint  ferry_history_page_get_n_rows  (FerryHistoryPage *self);
 char  *ferry_history_page_dup_row_text (FerryHistoryPage *self,
                                         guint             index);
+gboolean ferry_history_page_activate_resume (FerryHistoryPage *self,
+                                             guint             index);
 
 G_END_DECLS

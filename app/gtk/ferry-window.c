@@ -87,6 +87,29 @@ ferry_window_resume_receive (FerryWindow *self,
   ferry_window_add_toast (self, _("Enter the sender’s new code to receive the rest"));
 }
 
+/**
+ * ferry_window_resume_send:
+ * @sources: the absolute paths of the files and folders chosen before
+ *
+ * Sends an interrupted send's files again with a new code; the receiver,
+ * saving into the same folder, gets only what it does not hold yet.
+ */
+void
+ferry_window_resume_send (FerryWindow        *self,
+                          const char * const *sources)
+{
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+  g_return_if_fail (sources != NULL);
+
+  for (guint i = 0; sources[i] != NULL; i++)
+    g_ptr_array_add (files, g_file_new_for_path (sources[i]));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "send");
+  ferry_send_page_send_files (self->send_page, (GFile **) files->pdata, files->len);
+}
+
 GtkWidget *
 ferry_window_get_history_page (FerryWindow *self)
 {

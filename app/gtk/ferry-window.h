@@ -25,6 +25,8 @@ GtkWidget   *ferry_window_get_send_page     (FerryWindow      *self);
 GtkWidget   *ferry_window_get_history_page  (FerryWindow      *self);
 void         ferry_window_resume_receive    (FerryWindow      *self,
                                              const char       *target_folder);
+void         ferry_window_resume_send       (FerryWindow        *self,
+                                             const char * const *sources);
 GtkWidget   *ferry_window_get_receive_page  (FerryWindow      *self);
 void         ferry_window_show_page         (FerryWindow      *self,
                                              const char       *name);
