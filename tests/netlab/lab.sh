@@ -123,7 +123,23 @@ _lab_link () {
   ip -n "$ns1" link add name "$if1" type veth peer name "$if2" netns "$ns2" || return 1
   [ -z "$a1" ] || ip -n "$ns1" addr add "$a1" dev "$if1" || return 1
   [ -z "$a2" ] || ip -n "$ns2" addr add "$a2" dev "$if2" || return 1
-  ip -n "$ns1" link set "$if1" up && ip -n "$ns2" link set "$if2" up
+  ip -n "$ns1" link set "$if1" up && ip -n "$ns2" link set "$if2" up || return 1
+  _lab_wait_carrier "$ns1" "$if1" && _lab_wait_carrier "$ns2" "$if2"
+}
+
+# A veth reports carrier (IFF_RUNNING) a moment after both ends are up, and programs that
+# list usable interfaces (libnice among them) skip one without it: a link counts as made
+# only once the kernel says LOWER_UP, within a deadline.
+_lab_wait_carrier () {
+  local ns=$1 dev=$2 waited=0
+  until ip -n "$ns" -o link show dev "$dev" 2>/dev/null | grep -q 'LOWER_UP'; do
+    if [ "$waited" -ge 5000 ]; then
+      _lab_err "$dev in $ns has no carrier after 5 s"
+      return 1
+    fi
+    sleep 0.01
+    waited=$((waited + 10))
+  done
 }
 
 # A lab whose owner was killed with SIGKILL (no trap runs then) leaves its namespaces behind.
