@@ -347,6 +347,9 @@ router_mappings (const char *host)
   return n;
 }
 
+/* Sessions a mapped row may take to go direct (see test_row). */
+#define MAPPED_ATTEMPTS 3
+
 static void
 test_row (gconstpointer data)
 {
@@ -397,10 +400,12 @@ test_row (gconstpointer data)
       /* libnice 0.1.21 (regular nomination) sometimes nominates a relay pair that became
        * valid a moment before the direct pair through the mapping, which the peer only
        * starts checking once the mapping exists (UPnP takes ~100 ms). The session still
-       * works, relayed; one more session must then go direct. A second relayed one fails. */
+       * works, relayed; a new session must then go direct, within MAPPED_ATTEMPTS: more
+       * relayed ones in a row fail the row. This is a known limit of the product (see the
+       * README's connectivity section), not of the lab. */
       expected_relayed = g_strdup_printf ("ok relayed none %s ",
                                           ferry_path_mapping_to_string (row->mapped));
-      if (!mappable || attempt > 1 ||
+      if (!mappable || attempt >= MAPPED_ATTEMPTS ||
           !g_str_has_prefix (row->mapped_receives ? received : sent, expected_relayed))
         break;
 
