@@ -30,8 +30,9 @@
  *   clients, all at once and each with a short timeout. (Not libnice's own
  *   UPnP: 0.1.21 drops its UPnP candidate as redundant whenever the STUN
  *   server reflected the same socket, which is every time.) A mapping is
- *   offered to the peer as one more candidate; the end of our candidates
- *   waits for the probes at most the portmap-timeout plus
+ *   offered to the peer as one more candidate; the end of our direct
+ *   candidates (and so the relays, which come after them: "Relays last" in
+ *   ferry-ice-session.c) waits for the probes at most the portmap-timeout plus
  *   FERRY_CONNECTOR_HOLD_SLACK_MS (one second by default), so a network
  *   without a mapping router loses no more than that. (UPnP often needs
  *   longer: an IGD may delay its SSDP answer by up to the search's MX of

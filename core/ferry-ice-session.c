@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "ferry-ice-session.h"
+#include "ferry-network-watch.h"
 
 /**
  * FerryIceSession:
@@ -35,6 +36,19 @@
  * exactly what it is on the wire: the peer's checks to the mapped address
  * reach our host socket, where libnice answers them as usual.
  *
+ * Relays last: libnice 0.1.21's regular nomination stops as soon as two
+ * pairs are valid and nominates the best of them, once, for good. Relay
+ * pairs validate quickly (a TURN server answers everyone), while a pair
+ * through a port mapping that arrives a moment later starts frozen behind
+ * every waiting pair and is checked too late: the session ran relayed
+ * although a direct path existed. So relays come last: the TURN servers are
+ * given to libnice, and the peer's relay candidates to the agent, only once
+ * both sides have sent every direct candidate ("end-of-direct-candidates")
+ * and direct checks have had relay-delay to succeed, or at relay-hold-max
+ * after gathering started at the latest. A direct pair that validated by
+ * then wins the nomination (the best of the valid pairs is chosen); a
+ * session that connects directly before never allocates a relay.
+ *
  * RTT: libnice does not report the round-trip time of its STUN checks, so
  * the session probes it itself once connected: every rtt-interval it sends a
  * 13-byte FERRY_ICE_PROBE_PING datagram carrying a monotonic timestamp, the
@@ -52,10 +66,25 @@
 #define DEFAULT_STUN_PORT       3478
 #define DEFAULT_TURNS_PORT      5349
 #define MAPPED_PRIORITY         ((105u << 24) | (65535u << 8) | (256u - COMPONENT_ID))
+#define DEFAULT_NETWORK_WAIT_MS   15000
+#define DEFAULT_RELAY_DELAY_MS    500
+#define DEFAULT_RELAY_HOLD_MAX_MS 6000
+/* A STUN server that does not answer (UDP blocked) keeps libnice gathering
+ * for seconds; the direct candidates count as complete after this long. */
+#define DIRECT_GATHER_CAP_MS      1000
+
+typedef enum
+{
+  RELAYS_NOT_HELD,   /* relays gathered with the rest (relay-only, or no direct types) */
+  RELAYS_HELD,       /* relays kept back until the direct phase is over */
+  RELAYS_GATHERING,  /* TURN servers handed to libnice, allocations running */
+  RELAYS_DONE,
+} RelayState;
 
 typedef enum
 {
   STATE_NEW,
+  STATE_WAITING_NETWORK,
   STATE_RESOLVING,
   STATE_CONNECTING,
   STATE_CONNECTED,
@@ -99,6 +128,10 @@ struct _FerryIceSession
   FerryPath               *path;
 
   GPtrArray               *servers;          /* IceServer */
+  gboolean                 local_addresses_given;
+  guint                    network_wait_ms;
+  FerryNetworkWatch       *network_watch;
+  GSource                 *network_wait_source;
   FerryIceCandidateTypes   candidate_types;
   FerryIceRelayTransports  relay_transports;
   guint                    timeout_ms;
@@ -114,7 +147,17 @@ struct _FerryIceSession
   guint                    n_mapped_sent;
   guint                    eoc_holds;
   gboolean                 gathering_done;
+  gboolean                 direct_done;
+  gboolean                 remote_direct_done;
   gboolean                 eoc_sent;
+
+  RelayState               relay_state;
+  guint                    relay_delay_ms;
+  guint                    relay_hold_max_ms;
+  GPtrArray               *held_remote;      /* the peer's relay candidates, until released */
+  GSource                 *relay_delay_source;
+  GSource                 *relay_hold_source;
+  GSource                 *direct_cap_source;
 
   GTask                   *connect_task;
   GCancellable            *internal_cancellable;
@@ -160,6 +203,10 @@ enum {
   PROP_UPNP,
   PROP_UPNP_TIMEOUT,
   PROP_RTT_INTERVAL,
+  PROP_RELAY_DELAY,
+  PROP_RELAY_HOLD_MAX,
+  PROP_NETWORK_WAIT,
+  PROP_WAITING_FOR_NETWORK,
   N_PROPS
 };
 
@@ -174,6 +221,12 @@ static guint signals[N_SIGNALS];
 
 static void ice_server_free (IceServer *server);
 static void teardown (FerryIceSession *self);
+static void release_relays (FerryIceSession *self,
+                            const char      *why);
+static void clear_source (GSource **source);
+static void resolve_cb (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (IceServer, ice_server_free)
 
@@ -635,19 +688,6 @@ emit_candidate (FerryIceSession     *self,
   emit_message (self, builder);
 }
 
-static void
-emit_end_of_candidates (FerryIceSession *self)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "end-of-candidates");
-  json_builder_end_object (builder);
-
-  emit_message (self, builder);
-}
-
 /* Path ------------------------------------------------------------------ */
 
 static void
@@ -848,6 +888,7 @@ finish_connect (FerryIceSession *self,
     }
 
   set_connected (self, TRUE);
+  release_relays (self, "connected directly");
   start_probes (self);
   if (task != NULL)
     g_task_return_boolean (task, TRUE);
@@ -863,6 +904,16 @@ lose_connection (FerryIceSession *self,
   g_signal_emit (self, signals[FAILED], 0, owned);
 }
 
+static gboolean
+has_selected_pair (FerryIceSession *self)
+{
+  NiceCandidate *local = NULL;
+  NiceCandidate *remote = NULL;
+
+  return nice_agent_get_selected_pair (self->agent, self->stream_id, COMPONENT_ID,
+                                       &local, &remote);
+}
+
 static void
 agent_component_state_changed_cb (NiceAgent *agent,
                                   guint      stream_id,
@@ -874,7 +925,12 @@ agent_component_state_changed_cb (NiceAgent *agent,
 
   g_debug ("component state %s", nice_component_state_to_string (state));
 
-  if (state == NICE_COMPONENT_STATE_READY && self->state == STATE_CONNECTING)
+  /* CONNECTED already means a nominated pair (the selected one) carries
+   * data; libnice only reaches READY once every better pair still being
+   * checked has failed, which for unreachable private addresses takes
+   * seconds. Regular nomination nominates once, so the pair stays. */
+  if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+      self->state == STATE_CONNECTING && has_selected_pair (self))
     {
       update_path (self);
       finish_connect (self, NULL);
@@ -967,14 +1023,151 @@ agent_new_candidate_cb (NiceAgent     *agent,
   emit_candidate (self, candidate, local_candidate_mapping (self, candidate));
 }
 
+static void flush_pending_remote (FerryIceSession *self);
+
+static void
+emit_simple_message (FerryIceSession *self,
+                     const char      *type)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, type);
+  json_builder_end_object (builder);
+
+  emit_message (self, builder);
+}
+
 static void
 maybe_emit_end_of_candidates (FerryIceSession *self)
 {
-  if (!self->gathering_done || self->eoc_holds > 0 || self->eoc_sent || self->agent == NULL)
+  if (!self->direct_done || self->eoc_sent || self->agent == NULL ||
+      self->relay_state == RELAYS_HELD || self->relay_state == RELAYS_GATHERING)
     return;
 
   self->eoc_sent = TRUE;
-  emit_end_of_candidates (self);
+  emit_simple_message (self, "end-of-candidates");
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+/* Relays last (see the class comment) ------------------------------------ */
+
+/* Gives the TURN servers to libnice, which allocates on every host socket and
+ * trickles the relay candidates as they come, and the peer's relay candidates
+ * to the agent. A session already connected directly needs no relay. */
+static void
+release_relays (FerryIceSession *self,
+                const char      *why)
+{
+  guint added = 0;
+
+  if (self->relay_state != RELAYS_HELD || self->agent == NULL)
+    return;
+
+  clear_source (&self->relay_delay_source);
+  clear_source (&self->relay_hold_source);
+
+  if (self->state != STATE_CONNECTED)
+    {
+      for (guint i = 0; i < self->servers->len; i++)
+        {
+          IceServer *server = g_ptr_array_index (self->servers, i);
+
+          if (!server_in_use (self, server))
+            continue;
+          if (nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID,
+                                         server->ip, server->port,
+                                         server->username, server->password,
+                                         server->relay_type))
+            added++;
+          else
+            g_debug ("libnice refused TURN server %s:%u", server->ip, server->port);
+        }
+    }
+
+  g_debug ("Releasing the relays (%s): %u TURN server(s), %u relay candidate(s) of the peer",
+           why, added, self->held_remote->len);
+  self->relay_state = added > 0 ? RELAYS_GATHERING : RELAYS_DONE;
+
+  for (guint i = 0; i < self->held_remote->len; i++)
+    g_ptr_array_add (self->pending_remote, g_steal_pointer (&self->held_remote->pdata[i]));
+  g_ptr_array_set_size (self->held_remote, 0);
+
+  flush_pending_remote (self);
+  maybe_emit_end_of_candidates (self);
+}
+
+static gboolean
+relay_delay_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->relay_delay_source, g_source_unref);
+  release_relays (self, "direct checks had their time");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+relay_hold_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->relay_hold_source, g_source_unref);
+  release_relays (self, "held for relay-hold-max");
+  return G_SOURCE_REMOVE;
+}
+
+/* Once both sides' direct candidates are all known, their checks get
+ * relay-delay to validate before relay pairs may compete. */
+static void
+maybe_schedule_release (FerryIceSession *self)
+{
+  if (self->relay_state != RELAYS_HELD || !self->direct_done || !self->remote_direct_done ||
+      self->relay_delay_source != NULL)
+    return;
+
+  self->relay_delay_source = g_timeout_source_new (self->relay_delay_ms);
+  g_source_set_callback (self->relay_delay_source, relay_delay_cb, self, NULL);
+  g_source_attach (self->relay_delay_source, self->context);
+}
+
+/* Our direct candidates are complete when libnice finished gathering them (or
+ * gave STUN DIRECT_GATHER_CAP_MS) and no port-mapping probe holds any more. */
+static void
+maybe_direct_done (FerryIceSession *self)
+{
+  if (self->direct_done || !self->gathering_done || self->eoc_holds > 0 || self->agent == NULL)
+    return;
+
+  self->direct_done = TRUE;
+  clear_source (&self->direct_cap_source);
+  if (self->relay_state == RELAYS_HELD)
+    emit_simple_message (self, "end-of-direct-candidates");
+  maybe_schedule_release (self);
+  maybe_emit_end_of_candidates (self);
+}
+
+static gboolean
+direct_cap_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->direct_cap_source, g_source_unref);
+  g_debug ("STUN has not answered within %u ms; the direct candidates count as gathered",
+           DIRECT_GATHER_CAP_MS);
+  self->gathering_done = TRUE;
+  maybe_direct_done (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -984,7 +1177,12 @@ agent_gathering_done_cb (NiceAgent *agent,
 {
   FerryIceSession *self = user_data;
 
+  /* libnice gathers again for TURN servers added later and says so again. */
+  if (self->relay_state == RELAYS_GATHERING)
+    self->relay_state = RELAYS_DONE;
+
   self->gathering_done = TRUE;
+  maybe_direct_done (self);
   maybe_emit_end_of_candidates (self);
 }
 
@@ -1012,7 +1210,7 @@ ferry_ice_session_release_end_of_candidates (FerryIceSession *self)
   g_return_if_fail (self->eoc_holds > 0);
 
   self->eoc_holds--;
-  maybe_emit_end_of_candidates (self);
+  maybe_direct_done (self);
 }
 
 static gboolean
@@ -1045,6 +1243,19 @@ flush_pending_remote (FerryIceSession *self)
   if (self->agent == NULL || !self->have_remote_credentials || self->state < STATE_CONNECTING)
     return;
 
+  /* While relays are held, so are the peer's relay candidates. */
+  if (self->relay_state == RELAYS_HELD)
+    {
+      for (guint i = self->pending_remote->len; i > 0; i--)
+        {
+          NiceCandidate *candidate = g_ptr_array_index (self->pending_remote, i - 1);
+
+          if (candidate->type == NICE_CANDIDATE_TYPE_RELAYED)
+            g_ptr_array_add (self->held_remote,
+                             g_ptr_array_steal_index (self->pending_remote, i - 1));
+        }
+    }
+
   if (self->pending_remote->len > 0)
     {
       GSList *list = NULL;
@@ -1057,7 +1268,9 @@ flush_pending_remote (FerryIceSession *self)
       update_path (self);
     }
 
-  if (self->pending_remote_eoc)
+  /* The peer's end tells libnice it may declare failure: not while relay pairs
+   * are still to come. */
+  if (self->pending_remote_eoc && self->relay_state != RELAYS_HELD)
     {
       self->pending_remote_eoc = FALSE;
       nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
@@ -1073,7 +1286,8 @@ stun_is_turn_udp_server (FerryIceSession *self,
                          IceServer       *stun)
 {
   if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
-      (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0)
+      (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0 ||
+      self->relay_state == RELAYS_HELD)
     return FALSE;
 
   for (guint i = 0; i < self->servers->len; i++)
@@ -1093,6 +1307,10 @@ start_gathering (FerryIceSession *self)
 {
   gboolean stun_set = FALSE;
   gboolean only_relay = self->candidate_types == FERRY_ICE_CANDIDATE_RELAY;
+
+  /* Relays last, unless relays are all there is (or are not wanted at all). */
+  if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0 && !only_relay)
+    self->relay_state = RELAYS_HELD;
 
   g_object_set (self->agent,
                 "upnp", self->upnp,
@@ -1124,7 +1342,8 @@ start_gathering (FerryIceSession *self)
 
       if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
           (udp && (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0) ||
-          (!udp && (self->relay_transports & FERRY_ICE_RELAY_TCP) == 0))
+          (!udp && (self->relay_transports & FERRY_ICE_RELAY_TCP) == 0) ||
+          self->relay_state == RELAYS_HELD)
         continue;
 
       if (!nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID,
@@ -1142,6 +1361,19 @@ start_gathering (FerryIceSession *self)
       finish_connect (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
                                                  "This device has no usable network address"));
       return;
+    }
+
+  if (self->relay_state == RELAYS_HELD)
+    {
+      self->relay_hold_source = g_timeout_source_new (self->relay_hold_max_ms);
+      g_source_set_callback (self->relay_hold_source, relay_hold_cb, self, NULL);
+      g_source_attach (self->relay_hold_source, self->context);
+      if (!self->gathering_done)
+        {
+          self->direct_cap_source = g_timeout_source_new (DIRECT_GATHER_CAP_MS);
+          g_source_set_callback (self->direct_cap_source, direct_cap_cb, self, NULL);
+          g_source_attach (self->direct_cap_source, self->context);
+        }
     }
 
   flush_pending_remote (self);
@@ -1186,6 +1418,95 @@ resolve_cb (GObject      *object,
     start_gathering (self);
 }
 
+static void
+resolve_servers (FerryIceSession *self)
+{
+  g_autoptr(GResolver) resolver = g_resolver_get_default ();
+
+  self->state = STATE_RESOLVING;
+  for (guint i = 0; i < self->servers->len; i++)
+    {
+      IceServer *server = g_ptr_array_index (self->servers, i);
+      GTask *resolve;
+
+      if (server->ip != NULL)
+        continue;
+
+      resolve = g_task_new (self, NULL, NULL, NULL);
+      g_task_set_task_data (resolve, server, NULL);
+      self->pending_resolves++;
+      g_resolver_lookup_by_name_async (resolver, server->host, self->internal_cancellable,
+                                       resolve_cb, resolve);
+    }
+
+  if (self->pending_resolves == 0)
+    start_gathering (self);
+}
+
+/* Waiting for a network ---------------------------------------------------
+ *
+ * A machine just back from suspend, a laptop joining Wi-Fi, a link made a
+ * moment ago: the interface may be there without being usable yet (see
+ * FerryNetworkWatch). Rather than failing at once, the session waits for an
+ * address for network-wait, within the connect deadline. */
+
+static void
+stop_waiting_for_network (FerryIceSession *self)
+{
+  gboolean was_waiting = self->network_watch != NULL;
+
+  clear_source (&self->network_wait_source);
+  if (self->network_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->network_watch, self);
+  g_clear_object (&self->network_watch);
+
+  if (was_waiting)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_FOR_NETWORK]);
+}
+
+static void
+network_changed_cb (FerryNetworkWatch *watch,
+                    gpointer           user_data)
+{
+  FerryIceSession *self = user_data;
+
+  if (self->state != STATE_WAITING_NETWORK || !ferry_network_has_usable_address ())
+    return;
+
+  g_debug ("The network has a usable address now");
+  stop_waiting_for_network (self);
+  resolve_servers (self);
+}
+
+static gboolean
+network_wait_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->network_wait_source, g_source_unref);
+  stop_waiting_for_network (self);
+  finish_connect (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
+                                             "This device has no usable network address"));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_for_network (FerryIceSession *self)
+{
+  g_debug ("No usable network address; waiting up to %u ms for one", self->network_wait_ms);
+
+  self->state = STATE_WAITING_NETWORK;
+  self->network_watch = ferry_network_watch_new ();
+  g_signal_connect (self->network_watch, "changed", G_CALLBACK (network_changed_cb), self);
+  self->network_wait_source = g_timeout_source_new (self->network_wait_ms);
+  g_source_set_callback (self->network_wait_source, network_wait_cb, self, NULL);
+  g_source_attach (self->network_wait_source, self->context);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING_FOR_NETWORK]);
+
+  /* It may have come between the check and the watch. */
+  network_changed_cb (self->network_watch, self);
+}
+
 /**
  * ferry_ice_session_connect_async:
  * @cancellable: (nullable): cancels connecting, tearing the agent down
@@ -1204,7 +1525,6 @@ ferry_ice_session_connect_async (FerryIceSession     *self,
                                  gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GResolver) resolver = NULL;
 
   g_return_if_fail (FERRY_IS_ICE_SESSION (self));
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
@@ -1226,7 +1546,6 @@ ferry_ice_session_connect_async (FerryIceSession     *self,
     }
 
   self->connect_task = g_object_ref (task);
-  self->state = STATE_RESOLVING;
 
   self->deadline_source = g_timeout_source_new (self->timeout_ms);
   g_source_set_callback (self->deadline_source, deadline_cb, self, NULL);
@@ -1239,24 +1558,10 @@ ferry_ice_session_connect_async (FerryIceSession     *self,
       g_source_attach (self->cancel_source, self->context);
     }
 
-  resolver = g_resolver_get_default ();
-  for (guint i = 0; i < self->servers->len; i++)
-    {
-      IceServer *server = g_ptr_array_index (self->servers, i);
-      GTask *resolve;
-
-      if (server->ip != NULL)
-        continue;
-
-      resolve = g_task_new (self, NULL, NULL, NULL);
-      g_task_set_task_data (resolve, server, NULL);
-      self->pending_resolves++;
-      g_resolver_lookup_by_name_async (resolver, server->host, self->internal_cancellable,
-                                       resolve_cb, resolve);
-    }
-
-  if (self->pending_resolves == 0)
-    start_gathering (self);
+  if (!self->local_addresses_given && !ferry_network_has_usable_address ())
+    wait_for_network (self);
+  else
+    resolve_servers (self);
 }
 
 gboolean
@@ -1292,6 +1597,11 @@ teardown (FerryIceSession *self)
       g_source_destroy (self->probe_source);
       g_clear_pointer (&self->probe_source, g_source_unref);
     }
+
+  clear_source (&self->relay_delay_source);
+  clear_source (&self->relay_hold_source);
+  clear_source (&self->direct_cap_source);
+  stop_waiting_for_network (self);
 
   g_cancellable_cancel (self->internal_cancellable);
 
@@ -1477,7 +1787,9 @@ ferry_ice_session_remote_end_of_candidates (FerryIceSession *self)
   g_return_if_fail (FERRY_IS_ICE_SESSION (self));
 
   self->pending_remote_eoc = TRUE;
+  self->remote_direct_done = TRUE;
   flush_pending_remote (self);
+  maybe_schedule_release (self);
 }
 
 static gboolean
@@ -1584,6 +1896,12 @@ ferry_ice_session_handle_remote_message (FerryIceSession  *self,
       if (!parse_remote_info (object, &info, error))
         return FALSE;
       return add_remote_candidate (self, line, g_steal_pointer (&info), error);
+    }
+  else if (g_strcmp0 (type, "end-of-direct-candidates") == 0)
+    {
+      self->remote_direct_done = TRUE;
+      maybe_schedule_release (self);
+      return TRUE;
     }
   else if (g_strcmp0 (type, "end-of-candidates") == 0)
     {
@@ -1988,6 +2306,99 @@ ferry_ice_session_set_rtt_interval (FerryIceSession *self,
 }
 
 /**
+ * ferry_ice_session_set_relay_delay:
+ * @delay_ms: how long direct checks may run, once both sides sent every
+ *   direct candidate, before relay pairs compete (see "Relays last")
+ *
+ * Set before connecting.
+ */
+void
+ferry_ice_session_set_relay_delay (FerryIceSession *self,
+                                   guint            delay_ms)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+
+  if (self->relay_delay_ms == delay_ms)
+    return;
+
+  self->relay_delay_ms = delay_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RELAY_DELAY]);
+}
+
+guint
+ferry_ice_session_get_relay_delay (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), 0);
+  return self->relay_delay_ms;
+}
+
+/**
+ * ferry_ice_session_set_relay_hold_max:
+ * @hold_ms: the longest relays are held back from the start of gathering,
+ *   whatever the peer says
+ *
+ * Set before connecting.
+ */
+void
+ferry_ice_session_set_relay_hold_max (FerryIceSession *self,
+                                      guint            hold_ms)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+
+  if (self->relay_hold_max_ms == hold_ms)
+    return;
+
+  self->relay_hold_max_ms = hold_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RELAY_HOLD_MAX]);
+}
+
+guint
+ferry_ice_session_get_relay_hold_max (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), 0);
+  return self->relay_hold_max_ms;
+}
+
+/**
+ * ferry_ice_session_set_network_wait:
+ * @wait_ms: how long connecting waits for a usable network address when
+ *   there is none, before failing with %FERRY_ICE_ERROR_FAILED
+ */
+void
+ferry_ice_session_set_network_wait (FerryIceSession *self,
+                                    guint            wait_ms)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+  g_return_if_fail (wait_ms > 0);
+
+  if (self->network_wait_ms == wait_ms)
+    return;
+
+  self->network_wait_ms = wait_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NETWORK_WAIT]);
+}
+
+guint
+ferry_ice_session_get_network_wait (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), 0);
+  return self->network_wait_ms;
+}
+
+/**
+ * ferry_ice_session_get_waiting_for_network:
+ *
+ * Returns: whether connecting waits for this device to have a usable
+ *   network address (a UI may say "Waiting for a network…")
+ */
+gboolean
+ferry_ice_session_get_waiting_for_network (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
+  return self->state == STATE_WAITING_NETWORK;
+}
+
+/**
  * ferry_ice_session_add_local_address:
  * @ip: an IPv4 or IPv6 address of this machine
  *
@@ -2022,6 +2433,7 @@ ferry_ice_session_add_local_address (FerryIceSession  *self,
       return FALSE;
     }
 
+  self->local_addresses_given = TRUE;
   return TRUE;
 }
 
@@ -2089,6 +2501,7 @@ ferry_ice_session_finalize (GObject *object)
   g_clear_object (&self->internal_cancellable);
   g_clear_pointer (&self->servers, g_ptr_array_unref);
   g_clear_pointer (&self->pending_remote, g_ptr_array_unref);
+  g_clear_pointer (&self->held_remote, g_ptr_array_unref);
   g_clear_pointer (&self->remote_info, g_hash_table_unref);
   g_clear_pointer (&self->mappings, g_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -2127,6 +2540,18 @@ ferry_ice_session_get_property (GObject    *object,
     case PROP_RTT_INTERVAL:
       g_value_set_uint (value, self->rtt_interval_ms);
       break;
+    case PROP_RELAY_DELAY:
+      g_value_set_uint (value, self->relay_delay_ms);
+      break;
+    case PROP_RELAY_HOLD_MAX:
+      g_value_set_uint (value, self->relay_hold_max_ms);
+      break;
+    case PROP_NETWORK_WAIT:
+      g_value_set_uint (value, self->network_wait_ms);
+      break;
+    case PROP_WAITING_FOR_NETWORK:
+      g_value_set_boolean (value, ferry_ice_session_get_waiting_for_network (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2156,6 +2581,15 @@ ferry_ice_session_set_property (GObject      *object,
       break;
     case PROP_RTT_INTERVAL:
       ferry_ice_session_set_rtt_interval (self, g_value_get_uint (value));
+      break;
+    case PROP_RELAY_DELAY:
+      ferry_ice_session_set_relay_delay (self, g_value_get_uint (value));
+      break;
+    case PROP_RELAY_HOLD_MAX:
+      ferry_ice_session_set_relay_hold_max (self, g_value_get_uint (value));
+      break;
+    case PROP_NETWORK_WAIT:
+      ferry_ice_session_set_network_wait (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2191,6 +2625,16 @@ ferry_ice_session_class_init (FerryIceSessionClass *klass)
     g_param_spec_uint ("upnp-timeout", NULL, NULL, 0, G_MAXUINT, DEFAULT_UPNP_TIMEOUT_MS, rw);
   properties[PROP_RTT_INTERVAL] =
     g_param_spec_uint ("rtt-interval", NULL, NULL, 1, G_MAXUINT, DEFAULT_RTT_INTERVAL_MS, rw);
+  properties[PROP_RELAY_DELAY] =
+    g_param_spec_uint ("relay-delay", NULL, NULL, 0, G_MAXUINT, DEFAULT_RELAY_DELAY_MS, rw);
+  properties[PROP_NETWORK_WAIT] =
+    g_param_spec_uint ("network-wait", NULL, NULL, 1, G_MAXUINT, DEFAULT_NETWORK_WAIT_MS, rw);
+  properties[PROP_WAITING_FOR_NETWORK] =
+    g_param_spec_boolean ("waiting-for-network", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RELAY_HOLD_MAX] =
+    g_param_spec_uint ("relay-hold-max", NULL, NULL, 0, G_MAXUINT, DEFAULT_RELAY_HOLD_MAX_MS,
+                       rw);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2226,6 +2670,7 @@ ferry_ice_session_init (FerryIceSession *self)
   self->path = ferry_path_new ();
   self->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) ice_server_free);
   self->pending_remote = g_ptr_array_new_with_free_func ((GDestroyNotify) nice_candidate_free);
+  self->held_remote = g_ptr_array_new_with_free_func ((GDestroyNotify) nice_candidate_free);
   self->remote_info = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) remote_info_free);
   self->mappings = g_array_new (FALSE, FALSE, sizeof (LocalMapping));
@@ -2235,6 +2680,9 @@ ferry_ice_session_init (FerryIceSession *self)
   self->timeout_ms = DEFAULT_TIMEOUT_MS;
   self->upnp_timeout_ms = DEFAULT_UPNP_TIMEOUT_MS;
   self->rtt_interval_ms = DEFAULT_RTT_INTERVAL_MS;
+  self->relay_delay_ms = DEFAULT_RELAY_DELAY_MS;
+  self->network_wait_ms = DEFAULT_NETWORK_WAIT_MS;
+  self->relay_hold_max_ms = DEFAULT_RELAY_HOLD_MAX_MS;
   self->probe_nonce = g_random_int ();
   self->srtt_ms = -1;
 }

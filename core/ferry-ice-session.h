@@ -32,6 +32,12 @@ G_BEGIN_DECLS
  *       says the candidate is a port mapping, "relay" names the TURN server
  *       of a relay candidate; both only feed the path shown to the user.
  *
+ *   {"type": "end-of-direct-candidates"}
+ *       After the last host, server-reflexive and port-mapped candidate, when
+ *       relay candidates are held back until the direct checks had their
+ *       chance (see "Relays last" in ferry-ice-session.c). A peer that never
+ *       sends it is taken to be done with its direct candidates at its end.
+ *
  *   {"type": "end-of-candidates"}
  *       After the last candidate.
  *
@@ -163,6 +169,16 @@ void             ferry_ice_session_set_upnp_timeout     (FerryIceSession        
 guint            ferry_ice_session_get_rtt_interval     (FerryIceSession         *self);
 void             ferry_ice_session_set_rtt_interval     (FerryIceSession         *self,
                                                          guint                    interval_ms);
+guint            ferry_ice_session_get_relay_delay      (FerryIceSession         *self);
+void             ferry_ice_session_set_relay_delay      (FerryIceSession         *self,
+                                                         guint                    delay_ms);
+guint            ferry_ice_session_get_relay_hold_max   (FerryIceSession         *self);
+void             ferry_ice_session_set_relay_hold_max   (FerryIceSession         *self,
+                                                         guint                    hold_ms);
+guint            ferry_ice_session_get_network_wait     (FerryIceSession         *self);
+void             ferry_ice_session_set_network_wait     (FerryIceSession         *self,
+                                                         guint                    wait_ms);
+gboolean         ferry_ice_session_get_waiting_for_network (FerryIceSession      *self);
 gboolean         ferry_ice_session_add_local_address    (FerryIceSession         *self,
                                                          const char              *ip,
                                                          GError                 **error);

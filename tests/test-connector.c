@@ -249,13 +249,13 @@ has_session (gpointer user_data)
 }
 
 static void
-relay_gathered_cb (FerryIceSession *session,
-                   const char      *message,
-                   gpointer         user_data)
+direct_gathered_cb (FerryIceSession *session,
+                    const char      *message,
+                    gpointer         user_data)
 {
   gboolean *gathered = user_data;
 
-  if (strstr (message, " typ relay") != NULL)
+  if (strstr (message, "\"end-of-direct-candidates\"") != NULL)
     *gathered = TRUE;
 }
 
@@ -274,7 +274,7 @@ test_cancel (Fixture       *fixture,
   /* Cancel while checking, not while libnice still resolves its STUN server (it warns
    * then, and warnings are fatal here). */
   g_signal_connect (ferry_connector_get_session (a), "local-message",
-                    G_CALLBACK (relay_gathered_cb), &gathered);
+                    G_CALLBACK (direct_gathered_cb), &gathered);
   g_assert_true (ferry_test_wait_for_flag (&gathered, TIMEOUT_MS));
   g_cancellable_cancel (cancellable);
   g_assert_true (ferry_test_wait_for_flag (&result.done, TIMEOUT_MS));

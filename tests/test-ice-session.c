@@ -525,6 +525,141 @@ test_turn_both_transports_prefers_udp (void)
   run_turn (RELAY_BOTH_SIDES, FERRY_ICE_RELAY_ALL, "udp");
 }
 
+/* Relays last ----------------------------------------------------------- */
+
+typedef struct
+{
+  Side     *side;
+  gboolean  added;
+} LateMapping;
+
+/* The late port mapping of a slow router: an identity "mapping" of the
+ * side's host socket, offered well after its relay could have been. */
+static void
+add_late_mapping_cb (gpointer user_data)
+{
+  LateMapping *late = user_data;
+  g_autoptr(GPtrArray) hosts = ferry_ice_session_dup_host_addresses (late->side->session);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (hosts->len, ==, 1);
+  g_assert_true (ferry_ice_session_add_mapped_candidate (late->side->session,
+                                                         FERRY_PATH_MAPPING_PCP,
+                                                         g_ptr_array_index (hosts, 0),
+                                                         g_ptr_array_index (hosts, 0),
+                                                         &error));
+  g_assert_no_error (error);
+  ferry_ice_session_release_end_of_candidates (late->side->session);
+  late->added = TRUE;
+}
+
+static guint
+find_message (GPtrArray  *messages,
+              const char *needle)
+{
+  for (guint i = 0; i < messages->len; i++)
+    if (strstr (g_ptr_array_index (messages, i), needle) != NULL)
+      return i;
+
+  return G_MAXUINT;
+}
+
+/* Both sides have a TURN server that answers at once, over UDP and TCP; the
+ * controlled side's only direct candidate (neither offers its host one)
+ * comes 2.5 s late, as a slow router's mapping does. libnice's regular
+ * nomination would have taken a relay pair by then (once the checks of the
+ * others failed); held back, the relays never compete and the direct pair
+ * wins, so no relay is even allocated. */
+static void
+test_relays_last_direct_wins (void)
+{
+  g_autoptr(FerryTestCoturn) coturn = ferry_test_coturn_start ();
+  g_autofree char *json = ferry_test_coturn_dup_ice_json (coturn, FALSE, TRUE, TRUE);
+  LateMapping late = { 0 };
+  Pair pair = { 0 };
+  FerryPath *path_a;
+
+  pair_init (&pair, "127.0.0.1");
+  set_servers (&pair.a, json);
+  set_servers (&pair.b, json);
+  /* Neither offers its host candidate: the mapping is the one direct way. */
+  ferry_ice_session_set_candidate_types (pair.a.session,
+                                         FERRY_ICE_CANDIDATE_SRFLX | FERRY_ICE_CANDIDATE_RELAY);
+  ferry_ice_session_set_candidate_types (pair.b.session,
+                                         FERRY_ICE_CANDIDATE_SRFLX | FERRY_ICE_CANDIDATE_RELAY);
+  ferry_ice_session_hold_end_of_candidates (pair.b.session);
+
+  late.side = &pair.b;
+  g_timeout_add_once (2500, add_late_mapping_cb, &late);
+  pair_connect (&pair);
+  g_assert_true (late.added);
+
+  path_a = ferry_ice_session_get_path (pair.a.session);
+  /* A pair through a mapping counts as across the internet. */
+  g_assert_cmpint (ferry_path_get_kind (path_a), ==, FERRY_PATH_KIND_DIRECT_INTERNET);
+  g_assert_cmpstr (ferry_path_get_local_type (path_a), ==, "host");
+  g_assert_cmpint (ferry_path_get_mapped (path_a), ==, FERRY_PATH_MAPPING_PCP);
+  g_assert_cmpstr (ferry_path_get_local_type (ferry_ice_session_get_path (pair.b.session)), ==,
+                   "host");
+
+  /* Each side said when its direct candidates were complete, and neither
+   * allocated a relay: the session was direct before relays were due. */
+  g_assert_cmpuint (find_message (pair.a.messages, "end-of-direct-candidates"), !=, G_MAXUINT);
+  g_assert_cmpuint (find_message (pair.b.messages, "end-of-direct-candidates"), !=, G_MAXUINT);
+  g_assert_cmpuint (find_message (pair.a.messages, "typ relay"), ==, G_MAXUINT);
+  g_assert_cmpuint (find_message (pair.b.messages, "typ relay"), ==, G_MAXUINT);
+
+  exchange_datagrams (&pair.a, &pair.b, 400, 16);
+  pair_clear (&pair);
+}
+
+/* With no direct candidate the peer can reach, the relays come once both
+ * sides' direct candidates are out and relay-delay passed, and the session
+ * connects through them; each side's relay candidates follow its
+ * end-of-direct-candidates and precede its end-of-candidates. */
+static void
+test_relays_last_fallback (void)
+{
+  g_autoptr(FerryTestCoturn) coturn = ferry_test_coturn_start ();
+  g_autofree char *json = ferry_test_coturn_dup_ice_json (coturn, FALSE, TRUE, FALSE);
+  Pair pair = { 0 };
+  gint64 started;
+  Side *sides[] = { &pair.a, &pair.b };
+
+  pair_init (&pair, "127.0.0.1");
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    {
+      set_servers (sides[i], json);
+      ferry_ice_session_set_candidate_types (sides[i]->session,
+                                             FERRY_ICE_CANDIDATE_SRFLX |
+                                             FERRY_ICE_CANDIDATE_RELAY);
+      ferry_ice_session_set_relay_delay (sides[i]->session, 300);
+    }
+
+  started = g_get_monotonic_time ();
+  pair_connect (&pair);
+  g_assert_cmpint ((g_get_monotonic_time () - started) / 1000, >=, 300);
+  check_relayed (ferry_ice_session_get_path (pair.a.session), coturn, "udp");
+
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    {
+      GPtrArray *messages = sides[i]->messages;
+      guint direct_end = find_message (messages, "end-of-direct-candidates");
+      guint first_relay = find_message (messages, "typ relay");
+
+      g_assert_cmpuint (direct_end, !=, G_MAXUINT);
+      g_assert_cmpuint (first_relay, >, direct_end);
+      g_assert_cmpuint (first_relay, !=, G_MAXUINT);
+    }
+  /* The controlled side may connect before its own relay gathering ends;
+   * the controlling one ends its candidates after its relay. */
+  g_assert_cmpuint (find_message (pair.a.messages, "\"end-of-candidates\""), >,
+                    find_message (pair.a.messages, "typ relay"));
+
+  exchange_datagrams (&pair.a, &pair.b, 400, 16);
+  pair_clear (&pair);
+}
+
 /* Deadline and cancellation --------------------------------------------- */
 
 static gboolean
@@ -895,13 +1030,14 @@ test_mapped_candidate_message (void)
   g_assert_true (g_str_has_suffix (json_object_get_string_member (object, "candidate"),
                                    expected_tail));
 
-  /* The end of candidates waited for the mapping, and follows it now. */
+  /* The end of the direct candidates waited for the mapping, and follows it
+   * now (relays, and so the end of all candidates, come later). */
   for (guint i = 0; i < pair.a.messages->len; i++)
-    g_assert_null (strstr (g_ptr_array_index (pair.a.messages, i), "end-of-candidates"));
+    g_assert_null (strstr (g_ptr_array_index (pair.a.messages, i), "end-of-"));
   ferry_ice_session_release_end_of_candidates (pair.a.session);
   g_assert_cmpuint (pair.a.messages->len, ==, before + 2);
   g_assert_cmpstr (g_ptr_array_index (pair.a.messages, before + 1), ==,
-                   "{\"type\":\"end-of-candidates\"}");
+                   "{\"type\":\"end-of-direct-candidates\"}");
 
   ferry_ice_session_close (pair.a.session);
   g_assert_true (ferry_test_wait_for_flag (&pair.a.done, WAIT_MS));
@@ -984,7 +1120,7 @@ has_end_of_candidates (gpointer user_data)
 
   return messages->len > 0 &&
          g_str_equal (g_ptr_array_index (messages, messages->len - 1),
-                      "{\"type\":\"end-of-candidates\"}");
+                      "{\"type\":\"end-of-direct-candidates\"}");
 }
 
 /* With UPnP on and no IGD around (gupnp-igd finds none on loopback; the
@@ -1224,6 +1360,8 @@ main (int   argc,
   g_test_add_func ("/ice-session/turn/tcp", test_turn_tcp);
   g_test_add_func ("/ice-session/turn/by-name", test_turn_by_name);
   g_test_add_func ("/ice-session/turn/both-transports", test_turn_both_transports_prefers_udp);
+  g_test_add_func ("/ice-session/relays-last/direct-wins", test_relays_last_direct_wins);
+  g_test_add_func ("/ice-session/relays-last/fallback", test_relays_last_fallback);
   g_test_add_func ("/ice-session/timeout/no-candidates", test_timeout_no_candidates);
   g_test_add_func ("/ice-session/timeout/unreachable", test_timeout_unreachable);
   g_test_add_func ("/ice-session/cancel/running", test_cancel);
