@@ -127,14 +127,19 @@ _lab_link () {
   _lab_wait_carrier "$ns1" "$if1" && _lab_wait_carrier "$ns2" "$if2"
 }
 
-# A veth reports carrier (IFF_RUNNING) a moment after both ends are up, and programs that
-# list usable interfaces (libnice among them) skip one without it: a link counts as made
-# only once the kernel says LOWER_UP, within a deadline.
+# What Ferry needs of a link is what libnice lists: an address on an interface that is
+# IFF_UP and IFF_RUNNING. The kernel sets IFF_RUNNING from the operational state, which its
+# link-watch work derives from carrier a moment later (seen here: half a second after a
+# peer went down, while `ip` already said NO-CARRIER), so a link counts as made only once
+# it has carrier (LOWER_UP) and its operational state is up, within a deadline. (The
+# product itself waits for a usable address too: FerryIceSession's network-wait.)
 _lab_wait_carrier () {
-  local ns=$1 dev=$2 waited=0
-  until ip -n "$ns" -o link show dev "$dev" 2>/dev/null | grep -q 'LOWER_UP'; do
+  local ns=$1 dev=$2 waited=0 line
+  while :; do
+    line=$(ip -n "$ns" -o link show dev "$dev" 2>/dev/null)
+    case $line in *LOWER_UP*"state UP"*) return 0 ;; esac
     if [ "$waited" -ge 5000 ]; then
-      _lab_err "$dev in $ns has no carrier after 5 s"
+      _lab_err "$dev in $ns is not running after 5 s: $line"
       return 1
     fi
     sleep 0.01
