@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ferrybench import (BenchError, Lab, Procs, blake2b_file, lab_usable,  # noqa: E402
                         on_sigterm_raise, start_lab_rendezvous, start_rendezvous,

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ferrybench import (Lab, Procs, lab_usable, on_sigterm_raise,  # noqa: E402
                         start_lab_rendezvous, start_rendezvous)
