@@ -169,7 +169,8 @@ class Bench:
                       path=paths[-1][1]["kind"] if paths else "?",
                       relay=paths[-1][1].get("relay") if paths else None,
                       progress=[(t, e["bytes"]) for t, e in receiver.events("progress")],
-                      rss=(sender.peak_rss_kib, receiver.peak_rss_kib))
+                      rss=(sender.peak_rss_kib, receiver.peak_rss_kib),
+                      cpu=(sender.cpu_s, receiver.cpu_s))
         shutil.rmtree(run)
         return result
 
@@ -490,7 +491,9 @@ def loopback_table(args, results, big, small):
     return ("### Loopback, real files\n\n" + "\n".join(lines) + "\n\n"
             f"Median of {args.runs} runs (range in brackets), the two programs of a row "
             "alternating. Ratio: Ferry's speed ÷ the anchor's, or for the small files Ferry's "
-            "time ÷ the anchor's.\n")
+            "time ÷ the anchor's.\n"
+            + where_time_goes([(f"{big.size // MB} MB", results.get("big-ferry", []), big.size),
+                               ("small files", results.get("small-ferry", []), small.size)]))
 
 
 def offer_table(args, results, big, small):
@@ -539,6 +542,36 @@ def rss_table(args, results):
             "wait4()'s ru_maxrss of each `ferry-cli`. " + note)
 
 
+def where_time_goes(rows, link_mbit=None):
+    """Each Ferry run split at the offer and the first byte, with both sides' CPU time and,
+    on a link of known rate, how soon the progress rate reached RAMP_SHARE of it."""
+    detail = []
+    for name, runs, size in rows:
+        for r in runs:
+            if not r.get("progress"):
+                continue
+            first, first_bytes = r["progress"][0]
+            data_s = r["done"] - first
+            ramp = "–"
+            if link_mbit:
+                found = ramp_up(r["progress"], first, link_mbit)
+                ramp = f"{found[0]:.2f} s, {found[1] / MB:.1f} MB" if found else "never"
+            cpu = " / ".join("?" if c is None else f"{c:.2f} s" for c in r["cpu"])
+            detail.append(cells(name, fmt_s(r["offer"] - r["entry"]), fmt_s(first - r["entry"]),
+                                fmt_s(data_s), f"{mbit(size - first_bytes, data_s):.1f} Mbit/s",
+                                ramp, cpu))
+    if not detail:
+        return ""
+    return ("\nWhere Ferry's time goes, each run (first progress: the receiver's first "
+            "`progress` event, then one at most every 250 ms; data rate: the bytes after it ÷ "
+            "the time after it; CPU: user + system time of the whole run of each "
+            "`ferry-cli`):\n\n"
+            + cells("Ferry", "Code entry → offer", "→ first progress", "First progress → done",
+                    "Data rate", f"Progress rate ≥ {RAMP_SHARE:.0%} of the link after",
+                    "CPU sender / receiver")
+            + "\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(detail) + "\n")
+
+
 def lab_table(args, label, rate, results, source):
     lines = [f"| Program (lab {label}) | Path | Code entry → done | Rate | Ratio | Target |",
              "| --- | --- | ---: | ---: | ---: | --- |"]
@@ -578,28 +611,12 @@ def lab_table(args, label, rate, results, source):
         line("Ferry via coturn, TURN over TCP (UDP-blocked \\| easy NAT)", "turn-tcp", tcp,
              tcp_all, f"{r_tcp:.2f}× Ferry direct" if r_tcp else "–", "shown")
 
-    # Where Ferry's time goes on this link.
-    detail = []
-    for key, name in (("ferry", "direct"), ("turn-udp", "TURN/UDP"), ("turn-tcp", "TURN/TCP")):
-        for r in results.get(key, []):
-            if not r.get("progress"):
-                continue
-            first = r["progress"][0][0]
-            ramp = ramp_up(r["progress"], first, rate)
-            data_s = r["done"] - first
-            detail.append(
-                f"| {name} | {fmt_s(r['offer'] - r['entry'])} | {fmt_s(first - r['entry'])} | "
-                f"{fmt_s(data_s)} | {mbit(source.size, data_s):.1f} Mbit/s | "
-                + (f"{ramp[0]:.2f} s, {ramp[1] / MB:.1f} MB" if ramp else "never") + " |")
     text = (f"### Lab link {label}, {source.size // MB} MB\n\n" + "\n".join(lines) + "\n\n"
             f"Median of {args.runs} runs (range in brackets), the programs alternating on the "
             "same lab link. Ratio: Ferry's speed ÷ the anchor's.\n")
-    if detail:
-        text += ("\nWhere Ferry's time goes, each run (first byte: the receiver's first "
-                 "`progress` event, which comes at most every 250 ms):\n\n"
-                 f"| Ferry | Code entry → offer | → first byte | First byte → done | Data rate "
-                 f"| Progress rate ≥ {RAMP_SHARE:.0%} of the link after |\n"
-                 "| --- | ---: | ---: | ---: | ---: | ---: |\n" + "\n".join(detail) + "\n")
+    text += where_time_goes([("direct", results.get("ferry", []), source.size),
+                             ("TURN/UDP", results.get("turn-udp", []), source.size),
+                             ("TURN/TCP", results.get("turn-tcp", []), source.size)], rate)
     return text
 
 
@@ -625,8 +642,8 @@ def main():
     tables = []
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="ferry-e2e-", dir=args.workdir)
-    fstype = subprocess.run(["stat", "-f", "-c", "%T", workdir], capture_output=True,
-                            text=True).stdout.strip()
+    fstype = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", workdir],
+                            capture_output=True, text=True).stdout.strip() or "?"
     try:
         with Procs() as procs:
             bench = Bench(args, workdir, procs)

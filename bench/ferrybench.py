@@ -87,19 +87,20 @@ class LineReader:
 
 class Proc:
     """A started program, in a process group of its own. stdout and stderr are read by
-    LineReaders unless redirected. With rss, GNU time measures its peak RSS: wait4()'s own
-    ru_maxrss would count the Python image the child was forked from."""
+    LineReaders unless redirected. With rss, GNU time measures its peak RSS and CPU time:
+    wait4()'s own ru_maxrss would count the Python image the child was forked from."""
 
     def __init__(self, procs, argv, name, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, rss=False):
         self.name = name
         self.argv = argv
         self.peak_rss_kib = None
+        self.cpu_s = None           # user + system time
         self._rss_file = None
         if rss and os.access(TIME, os.X_OK):
             fd, self._rss_file = tempfile.mkstemp(prefix="ferry-rss-")
             os.close(fd)
-            argv = [TIME, "-f", "%M", "-o", self._rss_file] + list(argv)
+            argv = [TIME, "-f", "%M %U %S", "-o", self._rss_file] + list(argv)
         self.started = time.monotonic()
         self.popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
                                       env=env, start_new_session=True)
@@ -122,8 +123,10 @@ class Proc:
             with open(self._rss_file) as f:
                 last = f.read().split()
             os.remove(self._rss_file)
-            if last and last[-1].isdigit():
-                self.peak_rss_kib = int(last[-1])
+            # GNU time's last line; a line before it says why the child died, if it did.
+            if len(last) >= 3 and last[-3].isdigit():
+                self.peak_rss_kib = int(last[-3])
+                self.cpu_s = float(last[-2]) + float(last[-1])
         self._reaped.set()
 
     @property
