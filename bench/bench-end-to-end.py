@@ -185,8 +185,8 @@ class Bench:
             if tar:
                 r, w = os.pipe()
                 fds += [r, w]
-                self.procs.start(["tar", "c", "-C", os.path.dirname(source.path),
-                                  os.path.basename(source.path)], "tar c", stdout=w)
+                tar_c = self.procs.start(["tar", "c", "-C", os.path.dirname(source.path),
+                                          os.path.basename(source.path)], "tar c", stdout=w)
                 sender = self.procs.start([self.args.pipe, "send", "--listen", f"{LOOPBACK}:0",
                                            "-"], "ferry-tls-pipe send", stdin=r)
             else:
@@ -214,6 +214,8 @@ class Bench:
                 receiver.wait(entry + 600)
                 end = receiver.exited
             sender.wait(end + 30)
+            if tar:
+                tar_c.wait(end + 30)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -643,7 +645,8 @@ def main():
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="ferry-e2e-", dir=args.workdir)
     fstype = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", workdir],
-                            capture_output=True, text=True).stdout.strip() or "?"
+                            capture_output=True, text=True).stdout.split()
+    fstype = " on ".join(fstype) or "?"
     try:
         with Procs() as procs:
             bench = Bench(args, workdir, procs)
