@@ -14,7 +14,7 @@
 
 #include <libsoup/soup.h>
 
-#include "ferry-rendezvous-client-private.h"
+#include "ferry-mailbox-private.h"
 #include "ferry-rendezvous-protocol.h"
 
 struct _FerryMailbox

@@ -16,7 +16,8 @@
 
 #include <libsoup/soup.h>
 
-#include "ferry-rendezvous-client-private.h"
+#include "ferry-mailbox-private.h"
+#include "ferry-rendezvous-client.h"
 #include "ferry-rendezvous-protocol.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 10
@@ -34,8 +35,6 @@ struct _FerryRendezvousClient
 
 G_DEFINE_FINAL_TYPE (FerryRendezvousClient, ferry_rendezvous_client, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK (ferry-rendezvous-error-quark, ferry_rendezvous_error)
-
 enum {
   PROP_0,
   PROP_BASE_URL,
@@ -46,63 +45,6 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 /* Errors --------------------------------------------------------------- */
-
-GError *
-ferry_rendezvous_error_for_status (guint status)
-{
-  switch (status)
-    {
-    case SOUP_STATUS_NOT_FOUND:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND,
-                                  "There is no such code; it may have expired");
-    case SOUP_STATUS_CONFLICT:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CROWDED,
-                                  "Two other sides already use this code");
-    case SOUP_STATUS_GONE:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_EXPIRED,
-                                  "The code expired");
-    case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_TOO_LARGE,
-                                  "A message was larger than the rendezvous server allows");
-    case FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS:
-    case SOUP_STATUS_SERVICE_UNAVAILABLE:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED,
-                                  "The rendezvous server is busy; try again later");
-    case SOUP_STATUS_REQUEST_TIMEOUT:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_IDLE,
-                                  "The rendezvous server heard nothing for too long");
-    default:
-      return g_error_new (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL,
-                          "The rendezvous server answered with an unexpected status %u", status);
-    }
-}
-
-GError *
-ferry_rendezvous_error_for_close_code (gushort code)
-{
-  switch (code)
-    {
-    case SOUP_WEBSOCKET_CLOSE_NORMAL:
-    case SOUP_WEBSOCKET_CLOSE_GOING_AWAY:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED,
-                                  "The other side closed the mailbox");
-    case 0:
-    case SOUP_WEBSOCKET_CLOSE_NO_STATUS:
-    case SOUP_WEBSOCKET_CLOSE_ABNORMAL:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED,
-                                  "The connection to the rendezvous server was lost");
-    case SOUP_WEBSOCKET_CLOSE_TOO_BIG:
-      return ferry_rendezvous_error_for_status (SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
-    case FERRY_RENDEZVOUS_CLOSE_BAD_CODE:
-      return g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_BAD_CODE,
-                                  "A wrong code was used; the code cannot be used again");
-    default:
-      if (code > FERRY_RENDEZVOUS_CLOSE_BASE + 100 && code < FERRY_RENDEZVOUS_CLOSE_BASE + 600)
-        return ferry_rendezvous_error_for_status (code - FERRY_RENDEZVOUS_CLOSE_BASE);
-      return g_error_new (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL,
-                          "The rendezvous server closed the mailbox with code %u", code);
-    }
-}
 
 static GError *
 protocol_error (const char *what)

@@ -101,4 +101,51 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_MAX_REQUEST_BODY      16384 /* bytes of an HTTP request body */
 #define FERRY_RENDEZVOUS_MAX_CLOSE_REASON      123   /* bytes: a close frame holds 125 */
 
+/* What a status or close code means ------------------------------------- */
+
+#define FERRY_RENDEZVOUS_ERROR (ferry_rendezvous_error_quark ())
+
+/**
+ * FerryRendezvousError:
+ * @FERRY_RENDEZVOUS_ERROR_UNREACHABLE: the server could not be reached, or
+ *   did not answer within the connect timeout
+ * @FERRY_RENDEZVOUS_ERROR_PROTOCOL: the server answered something that is
+ *   not the Ferry rendezvous protocol
+ * @FERRY_RENDEZVOUS_ERROR_NOT_FOUND: no such code (nameplate)
+ * @FERRY_RENDEZVOUS_ERROR_CROWDED: two other sides already use the code
+ * @FERRY_RENDEZVOUS_ERROR_EXPIRED: the code lived its time
+ * @FERRY_RENDEZVOUS_ERROR_BAD_CODE: a side used a wrong code; the code is burned
+ * @FERRY_RENDEZVOUS_ERROR_TOO_LARGE: a message was larger than the server allows
+ * @FERRY_RENDEZVOUS_ERROR_RATE_LIMITED: too many requests, or the server is
+ *   full; try again later
+ * @FERRY_RENDEZVOUS_ERROR_IDLE: the server heard nothing for too long
+ * @FERRY_RENDEZVOUS_ERROR_CLOSED: the other side or the server closed the
+ *   mailbox, or the connection was lost
+ *
+ * Cancellation is reported as %G_IO_ERROR_CANCELLED.
+ */
+typedef enum
+{
+  FERRY_RENDEZVOUS_ERROR_UNREACHABLE,
+  FERRY_RENDEZVOUS_ERROR_PROTOCOL,
+  FERRY_RENDEZVOUS_ERROR_NOT_FOUND,
+  FERRY_RENDEZVOUS_ERROR_CROWDED,
+  FERRY_RENDEZVOUS_ERROR_EXPIRED,
+  FERRY_RENDEZVOUS_ERROR_BAD_CODE,
+  FERRY_RENDEZVOUS_ERROR_TOO_LARGE,
+  FERRY_RENDEZVOUS_ERROR_RATE_LIMITED,
+  FERRY_RENDEZVOUS_ERROR_IDLE,
+  FERRY_RENDEZVOUS_ERROR_CLOSED,
+} FerryRendezvousError;
+
+GQuark ferry_rendezvous_error_quark (void);
+
+/* The client's reading of an HTTP status, or of a close code after the
+ * upgrade (FERRY_RENDEZVOUS_CLOSE_BASE + status), as a FerryRendezvousError;
+ * and the "error" name the server gives an answer libsoup wrote without a
+ * body. One table in ferry-rendezvous-protocol.c serves both sides. */
+GError     *ferry_rendezvous_error_for_status      (guint   status);
+GError     *ferry_rendezvous_error_for_close_code  (gushort code);
+const char *ferry_rendezvous_error_name_for_status (guint   status);
+
 G_END_DECLS

@@ -173,22 +173,6 @@ respond_error (SoupServerMessage *msg,
                                     body, strlen (body));
 }
 
-static const char *
-error_for_status (guint status)
-{
-  switch (status)
-    {
-    case SOUP_STATUS_NOT_FOUND:
-      return FERRY_RENDEZVOUS_ERR_NOT_FOUND;
-    case SOUP_STATUS_METHOD_NOT_ALLOWED:
-      return FERRY_RENDEZVOUS_ERR_METHOD;
-    case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
-      return FERRY_RENDEZVOUS_ERR_TOO_LARGE;
-    default:
-      return status >= 500 ? FERRY_RENDEZVOUS_ERR_INTERNAL : FERRY_RENDEZVOUS_ERR_BAD_REQUEST;
-    }
-}
-
 /* Addresses and limits ------------------------------------------------- */
 
 static AddressState *
@@ -1027,7 +1011,7 @@ request_read_cb (SoupServer        *server,
 
   g_object_set_data (G_OBJECT (msg), TIMER_DATA_KEY, NULL);
   if (status >= 400 && body->length == 0)
-    respond_error (msg, status, error_for_status (status),
+    respond_error (msg, status, ferry_rendezvous_error_name_for_status (status),
                    soup_status_get_phrase (status));
 }
 

@@ -16,7 +16,6 @@
 #include <libsoup/soup.h>
 
 #include "ferry-mailbox.h"
-#include "ferry-rendezvous-client-private.h"
 #include "ferry-rendezvous-client.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-test-utils.h"
