@@ -17,7 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "ferry-frame-guard-stream.h"
+#include "ferry-message-size-limit-stream.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server.h"
 
@@ -434,7 +434,7 @@ side_error_cb (SoupWebsocketConnection *conn,
 {
   Side *side = user_data;
 
-  /* The frame guard (or libsoup's own cap on single frames) stops a
+  /* The message-size limit (or libsoup's own cap on single frames) stops a
    * message that is too large at its header, so it is never buffered; tell
    * the client with our own code before libsoup drops the connection. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) ||
@@ -884,7 +884,7 @@ side_join (FerryRendezvousServer   *self,
 
 /* Takes the connection over from libsoup once the 101 answer is out, as
  * soup_server_add_websocket_handler() would, but with the client's bytes
- * going through a FerryFrameGuardStream: libsoup 3.2 caps single frames
+ * going through a FerryMessageSizeLimitStream: libsoup 3.2 caps single frames
  * only, and would gather a message of many fragments without limit. */
 static void
 upgrade_cb (SoupServerMessage *msg,
@@ -901,7 +901,7 @@ upgrade_cb (SoupServerMessage *msg,
   g_signal_handlers_disconnect_by_func (msg, upgrade_cb, user_data);
 
   stream = soup_server_message_steal_connection (msg);
-  guarded = ferry_frame_guard_stream_new (stream, self->max_message_size);
+  guarded = ferry_message_size_limit_stream_new (stream, self->max_message_size);
   conn = soup_websocket_connection_new (guarded, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
                                         soup_message_headers_get_one (
                                           soup_server_message_get_request_headers (msg),

@@ -1,4 +1,4 @@
-/* ferry-frame-guard-input-stream.c
+/* ferry-message-size-limit-input-stream.c
  *
  * Watches the WebSocket frames a client sends and fails the read as soon
  * as one message, summed over its fragments, grows past the limit.
@@ -10,15 +10,15 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#define G_LOG_DOMAIN "ferry-frame-guard"
+#define G_LOG_DOMAIN "ferry-message-size-limit"
 
 #include "config.h"
 
-#include "ferry-frame-guard-input-stream.h"
+#include "ferry-message-size-limit-input-stream.h"
 
 #define MAX_HEADER 14  /* 2 + 8 bytes of length + 4 bytes of mask */
 
-struct _FerryFrameGuardInputStream
+struct _FerryMessageSizeLimitInputStream
 {
   GFilterInputStream  parent_instance;
 
@@ -30,12 +30,13 @@ struct _FerryFrameGuardInputStream
   gboolean            failed;
 };
 
-static void ferry_frame_guard_pollable_iface_init (GPollableInputStreamInterface *iface);
+static void pollable_iface_init (GPollableInputStreamInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (FerryFrameGuardInputStream, ferry_frame_guard_input_stream,
+G_DEFINE_FINAL_TYPE_WITH_CODE (FerryMessageSizeLimitInputStream,
+                               ferry_message_size_limit_input_stream,
                                G_TYPE_FILTER_INPUT_STREAM,
                                G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
-                                                      ferry_frame_guard_pollable_iface_init))
+                                                      pollable_iface_init))
 
 static gsize
 header_size (const guint8 *header)
@@ -71,9 +72,9 @@ header_payload_length (const guint8 *header)
  * all of them, or those before the header of a frame that breaks the
  * limit (then the stream has failed). */
 static gsize
-scan (FerryFrameGuardInputStream *self,
-      const guint8               *data,
-      gsize                       size)
+scan (FerryMessageSizeLimitInputStream *self,
+      const guint8                     *data,
+      gsize                             size)
 {
   gsize at = 0;
 
@@ -124,10 +125,10 @@ scan (FerryFrameGuardInputStream *self,
 }
 
 static gssize
-guard (FerryFrameGuardInputStream  *self,
-       void                        *buffer,
-       gssize                       count,
-       GError                     **error)
+guard (FerryMessageSizeLimitInputStream  *self,
+       void                              *buffer,
+       gssize                             count,
+       GError                           **error)
 {
   gsize allowed;
 
@@ -144,8 +145,8 @@ guard (FerryFrameGuardInputStream  *self,
 }
 
 static gboolean
-check_failed (FerryFrameGuardInputStream  *self,
-              GError                     **error)
+check_failed (FerryMessageSizeLimitInputStream  *self,
+              GError                           **error)
 {
   if (!self->failed)
     return FALSE;
@@ -162,13 +163,13 @@ base_stream (gpointer self)
 }
 
 static gssize
-ferry_frame_guard_input_stream_read (GInputStream  *stream,
-                                     void          *buffer,
-                                     gsize          count,
-                                     GCancellable  *cancellable,
-                                     GError       **error)
+ferry_message_size_limit_input_stream_read (GInputStream  *stream,
+                                            void          *buffer,
+                                            gsize          count,
+                                            GCancellable  *cancellable,
+                                            GError       **error)
 {
-  FerryFrameGuardInputStream *self = FERRY_FRAME_GUARD_INPUT_STREAM (stream);
+  FerryMessageSizeLimitInputStream *self = FERRY_MESSAGE_SIZE_LIMIT_INPUT_STREAM (stream);
 
   if (check_failed (self, error))
     return -1;
@@ -179,7 +180,7 @@ ferry_frame_guard_input_stream_read (GInputStream  *stream,
 }
 
 static gboolean
-ferry_frame_guard_can_poll (GPollableInputStream *stream)
+ferry_message_size_limit_input_stream_can_poll (GPollableInputStream *stream)
 {
   GInputStream *base = base_stream (stream);
 
@@ -188,15 +189,15 @@ ferry_frame_guard_can_poll (GPollableInputStream *stream)
 }
 
 static gboolean
-ferry_frame_guard_is_readable (GPollableInputStream *stream)
+ferry_message_size_limit_input_stream_is_readable (GPollableInputStream *stream)
 {
-  return FERRY_FRAME_GUARD_INPUT_STREAM (stream)->failed ||
+  return FERRY_MESSAGE_SIZE_LIMIT_INPUT_STREAM (stream)->failed ||
          g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (stream)));
 }
 
 static GSource *
-ferry_frame_guard_create_source (GPollableInputStream *stream,
-                                 GCancellable         *cancellable)
+ferry_message_size_limit_input_stream_create_source (GPollableInputStream *stream,
+                                                     GCancellable         *cancellable)
 {
   GPollableInputStream *base = G_POLLABLE_INPUT_STREAM (base_stream (stream));
   g_autoptr(GSource) base_source = g_pollable_input_stream_create_source (base, cancellable);
@@ -205,12 +206,12 @@ ferry_frame_guard_create_source (GPollableInputStream *stream,
 }
 
 static gssize
-ferry_frame_guard_read_nonblocking (GPollableInputStream  *stream,
-                                    void                  *buffer,
-                                    gsize                  count,
-                                    GError               **error)
+ferry_message_size_limit_input_stream_read_nonblocking (GPollableInputStream  *stream,
+                                                        void                  *buffer,
+                                                        gsize                  count,
+                                                        GError               **error)
 {
-  FerryFrameGuardInputStream *self = FERRY_FRAME_GUARD_INPUT_STREAM (stream);
+  FerryMessageSizeLimitInputStream *self = FERRY_MESSAGE_SIZE_LIMIT_INPUT_STREAM (stream);
   GPollableInputStream *base = G_POLLABLE_INPUT_STREAM (base_stream (stream));
 
   if (check_failed (self, error))
@@ -222,29 +223,29 @@ ferry_frame_guard_read_nonblocking (GPollableInputStream  *stream,
 }
 
 static void
-ferry_frame_guard_pollable_iface_init (GPollableInputStreamInterface *iface)
+pollable_iface_init (GPollableInputStreamInterface *iface)
 {
-  iface->can_poll = ferry_frame_guard_can_poll;
-  iface->is_readable = ferry_frame_guard_is_readable;
-  iface->create_source = ferry_frame_guard_create_source;
-  iface->read_nonblocking = ferry_frame_guard_read_nonblocking;
+  iface->can_poll = ferry_message_size_limit_input_stream_can_poll;
+  iface->is_readable = ferry_message_size_limit_input_stream_is_readable;
+  iface->create_source = ferry_message_size_limit_input_stream_create_source;
+  iface->read_nonblocking = ferry_message_size_limit_input_stream_read_nonblocking;
 }
 
 static void
-ferry_frame_guard_input_stream_class_init (FerryFrameGuardInputStreamClass *klass)
+ferry_message_size_limit_input_stream_class_init (FerryMessageSizeLimitInputStreamClass *klass)
 {
   GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
 
-  input_class->read_fn = ferry_frame_guard_input_stream_read;
+  input_class->read_fn = ferry_message_size_limit_input_stream_read;
 }
 
 static void
-ferry_frame_guard_input_stream_init (FerryFrameGuardInputStream *self)
+ferry_message_size_limit_input_stream_init (FerryMessageSizeLimitInputStream *self)
 {
 }
 
 /**
- * ferry_frame_guard_input_stream_new:
+ * ferry_message_size_limit_input_stream_new:
  * @base_stream: the client's side of a WebSocket, just after the handshake
  * @max_message_size: the most data bytes one message may have
  *
@@ -253,14 +254,14 @@ ferry_frame_guard_input_stream_init (FerryFrameGuardInputStream *self)
  *   message too large; the bytes before that frame are still delivered
  */
 GInputStream *
-ferry_frame_guard_input_stream_new (GInputStream *base_stream,
-                                    guint64       max_message_size)
+ferry_message_size_limit_input_stream_new (GInputStream *base_stream,
+                                           guint64       max_message_size)
 {
-  FerryFrameGuardInputStream *self;
+  FerryMessageSizeLimitInputStream *self;
 
   g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (base_stream), NULL);
 
-  self = g_object_new (FERRY_TYPE_FRAME_GUARD_INPUT_STREAM,
+  self = g_object_new (FERRY_TYPE_MESSAGE_SIZE_LIMIT_INPUT_STREAM,
                        "base-stream", base_stream,
                        "close-base-stream", FALSE,
                        NULL);

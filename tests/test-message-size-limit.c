@@ -1,6 +1,6 @@
-/* test-frame-guard.c
+/* test-message-size-limit.c
  *
- * FerryFrameGuardInputStream over hand-made WebSocket frames, read whole
+ * FerryMessageSizeLimitInputStream over hand-made WebSocket frames, read whole
  * and byte by byte, so headers split across reads are covered.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "ferry-frame-guard-input-stream.h"
+#include "ferry-message-size-limit-input-stream.h"
 #include "ferry-test-utils.h"
 
 /* Appends one masked client frame; @length may claim more than @data. */
@@ -64,7 +64,7 @@ read_through (GByteArray  *data,
 {
   g_autoptr(GInputStream) base = g_memory_input_stream_new_from_data (
     g_memdup2 (data->data, data->len), data->len, g_free);
-  g_autoptr(GInputStream) guard = ferry_frame_guard_input_stream_new (base, limit);
+  g_autoptr(GInputStream) guard = ferry_message_size_limit_input_stream_new (base, limit);
   g_autofree guint8 *buffer = g_malloc (chunk);
   gsize total = 0;
 
@@ -187,11 +187,11 @@ main (int   argc,
 {
   ferry_test_init (&argc, &argv);
 
-  g_test_add_func ("/frame-guard/within-limit", test_within_limit);
-  g_test_add_func ("/frame-guard/single-frame-too-large", test_single_frame_too_large);
-  g_test_add_func ("/frame-guard/huge-length", test_huge_length);
-  g_test_add_func ("/frame-guard/fragments-too-large", test_fragments_too_large);
-  g_test_add_func ("/frame-guard/new-message-resets", test_new_message_resets);
+  g_test_add_func ("/message-size-limit/within-limit", test_within_limit);
+  g_test_add_func ("/message-size-limit/single-frame-too-large", test_single_frame_too_large);
+  g_test_add_func ("/message-size-limit/huge-length", test_huge_length);
+  g_test_add_func ("/message-size-limit/fragments-too-large", test_fragments_too_large);
+  g_test_add_func ("/message-size-limit/new-message-resets", test_new_message_resets);
 
   return g_test_run ();
 }
