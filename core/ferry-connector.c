@@ -10,6 +10,7 @@
 #include <libgupnp-igd/gupnp-simple-igd.h>
 
 #include "ferry-connector.h"
+#include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
 #include "ferry-portmap-renewer.h"

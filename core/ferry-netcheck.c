@@ -11,6 +11,7 @@
 
 #include "ferry-ice-session.h"
 #include "ferry-netcheck.h"
+#include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
 

@@ -7,7 +7,7 @@
 
 #pragma once
 
-#include "ferry-portmap.h"
+#include "ferry-port-mapping.h"
 
 G_BEGIN_DECLS
 

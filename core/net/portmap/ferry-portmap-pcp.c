@@ -17,7 +17,9 @@
 #include <glib/gi18n-lib.h>
 #include <sodium.h>
 
-#include "ferry-portmap-private.h"
+#include "ferry-port-mapping-private.h"
+#include "ferry-portmap-exchange.h"
+#include "ferry-portmap-gateway.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
 

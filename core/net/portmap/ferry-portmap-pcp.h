@@ -8,7 +8,7 @@
 
 #pragma once
 
-#include "ferry-portmap.h"
+#include "ferry-port-mapping.h"
 
 G_BEGIN_DECLS
 

@@ -1,41 +1,16 @@
-/* ferry-portmap-private.h
+/* ferry-portmap-exchange.h
  *
- * Shared by ferry-portmap.c, ferry-portmap-natpmp.c and ferry-portmap-pcp.c: the mapping's
- * fields and the one request/retransmit/reply exchange both protocols use.
+ * The one request/retransmit/reply exchange with the router that NAT-PMP and PCP both use,
+ * and the byte order both put on the wire.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #pragma once
 
-#include "ferry-portmap.h"
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
-
-#define FERRY_PORTMAP_PCP_NONCE_SIZE 12
-
-struct _FerryPortMapping
-{
-  gatomicrefcount        ref_count;
-  FerryPortmapProtocol   protocol;
-  FerryPortmapTransport  transport;
-  GInetSocketAddress    *server;
-  guint16                internal_port;
-  GInetAddress          *external_address;
-  guint16                external_port;
-  guint32                lifetime;
-  gint64                 expiry;   /* monotonic µs */
-  guint8                 nonce[FERRY_PORTMAP_PCP_NONCE_SIZE];
-};
-
-FerryPortMapping *ferry_port_mapping_new (FerryPortmapProtocol   protocol,
-                                          FerryPortmapTransport  transport,
-                                          GInetSocketAddress    *server,
-                                          guint16                internal_port,
-                                          GInetAddress          *external_address,
-                                          guint16                external_port,
-                                          guint32                lifetime,
-                                          const guint8          *nonce);
 
 /* Builds the request once the socket is connected and its local address is known
  * (PCP puts the client's own address into the request). */
@@ -68,9 +43,6 @@ void     ferry_portmap_exchange_async  (GInetSocketAddress              *server,
                                         gpointer                         user_data);
 gpointer ferry_portmap_exchange_finish (GAsyncResult                    *result,
                                         GError                         **error);
-
-GInetSocketAddress *ferry_portmap_resolve_server (GInetSocketAddress  *server,
-                                                  GError             **error);
 
 /* Both protocols are big-endian on the wire and unaligned in the buffer. */
 static inline guint16
