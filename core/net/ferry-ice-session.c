@@ -13,6 +13,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "ferry-ice-server.h"
 #include "ferry-ice-session.h"
 #include "ferry-network-watch.h"
 
@@ -63,8 +64,6 @@
 #define DEFAULT_RTT_INTERVAL_MS 2000
 #define COMPONENT_ID            1
 #define PROBE_SIZE              FERRY_ICE_PROBE_SIZE
-#define DEFAULT_STUN_PORT       3478
-#define DEFAULT_TURNS_PORT      5349
 #define MAPPED_PRIORITY         ((105u << 24) | (65535u << 8) | (256u - COMPONENT_ID))
 #define DEFAULT_NETWORK_WAIT_MS   15000
 #define DEFAULT_RELAY_DELAY_MS    500
@@ -93,17 +92,6 @@ typedef enum
 
 typedef struct
 {
-  char          *host;
-  char          *ip;          /* host resolved, or a copy of it */
-  guint16        port;
-  gboolean       is_turn;
-  NiceRelayType  relay_type;
-  char          *username;
-  char          *password;
-} IceServer;
-
-typedef struct
-{
   FerryPathMapping  mapped;
   char             *relay_server;
   char             *relay_transport;
@@ -127,7 +115,7 @@ struct _FerryIceSession
   State                    state;
   FerryPath               *path;
 
-  GPtrArray               *servers;          /* IceServer */
+  GPtrArray               *servers;          /* FerryIceServer */
   gboolean                 local_addresses_given;
   guint                    network_wait_ms;
   FerryNetworkWatch       *network_watch;
@@ -176,8 +164,6 @@ struct _FerryIceSession
 
 G_DEFINE_FINAL_TYPE (FerryIceSession, ferry_ice_session, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK (ferry-ice-error-quark, ferry_ice_error)
-
 GType
 ferry_ice_role_get_type (void)
 {
@@ -219,7 +205,6 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static void ice_server_free (IceServer *server);
 static void teardown (FerryIceSession *self);
 static void release_relays (FerryIceSession *self,
                             const char      *why);
@@ -227,18 +212,6 @@ static void clear_source (GSource **source);
 static void resolve_cb (GObject      *object,
                         GAsyncResult *result,
                         gpointer      user_data);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (IceServer, ice_server_free)
-
-static void
-ice_server_free (IceServer *server)
-{
-  g_free (server->host);
-  g_free (server->ip);
-  g_free (server->username);
-  g_free (server->password);
-  g_free (server);
-}
 
 static void
 remote_info_free (RemoteInfo *info)
@@ -250,192 +223,7 @@ remote_info_free (RemoteInfo *info)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RemoteInfo, remote_info_free)
 
-/* Servers and their URLs ------------------------------------------------ */
-
-static gboolean
-is_hostname (const char *host)
-{
-  if (*host == '\0' || strlen (host) > 253)
-    return FALSE;
-
-  for (const char *p = host; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
-      return FALSE;
-
-  return TRUE;
-}
-
-/* Parses "stun:host[:port]", "turn:host[:port][?transport=udp|tcp]" and
- * "turns:host[:port][?transport=tcp]" (RFC 7064/7065); host may be a name,
- * an IPv4 address or an IPv6 address in brackets. */
-static IceServer *
-parse_server_url (const char  *url,
-                  gboolean     want_turn,
-                  GError     **error)
-{
-  g_autoptr(IceServer) server = g_new0 (IceServer, 1);
-  g_autofree char *host = NULL;
-  const char *rest;
-  const char *query;
-  gboolean secure = FALSE;
-  gboolean tcp = FALSE;
-
-  if (want_turn && g_str_has_prefix (url, "turn:"))
-    rest = url + strlen ("turn:");
-  else if (want_turn && g_str_has_prefix (url, "turns:"))
-    rest = url + strlen ("turns:"), secure = TRUE;
-  else if (!want_turn && g_str_has_prefix (url, "stun:"))
-    rest = url + strlen ("stun:");
-  else
-    goto bad;
-
-  query = strchr (rest, '?');
-  if (query != NULL)
-    {
-      if (!want_turn)
-        goto bad;
-      if (g_str_equal (query, "?transport=tcp"))
-        tcp = TRUE;
-      else if (!g_str_equal (query, "?transport=udp") || secure)
-        goto bad;
-    }
-  else
-    {
-      query = rest + strlen (rest);
-    }
-
-  if (*rest == '[')
-    {
-      const char *end = memchr (rest, ']', query - rest);
-
-      if (end == NULL)
-        goto bad;
-      host = g_strndup (rest + 1, end - rest - 1);
-      if (!g_hostname_is_ip_address (host) || strchr (host, ':') == NULL)
-        goto bad;
-      rest = end + 1;
-    }
-  else
-    {
-      const char *end = memchr (rest, ':', query - rest);
-
-      if (end == NULL)
-        end = query;
-      host = g_strndup (rest, end - rest);
-      if (!is_hostname (host))
-        goto bad;
-      rest = end;
-    }
-
-  if (rest < query && *rest == ':')
-    {
-      guint64 port;
-      g_autofree char *digits = g_strndup (rest + 1, query - rest - 1);
-
-      if (!g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT16, &port, NULL))
-        goto bad;
-      server->port = port;
-    }
-  else if (rest == query)
-    {
-      server->port = secure ? DEFAULT_TURNS_PORT : DEFAULT_STUN_PORT;
-    }
-  else
-    {
-      goto bad;
-    }
-
-  server->host = g_steal_pointer (&host);
-  server->is_turn = want_turn;
-  if (secure)
-    server->relay_type = NICE_RELAY_TYPE_TURN_TLS;
-  else if (tcp)
-    server->relay_type = NICE_RELAY_TYPE_TURN_TCP;
-  else
-    server->relay_type = NICE_RELAY_TYPE_TURN_UDP;
-  if (g_hostname_is_ip_address (server->host))
-    server->ip = g_strdup (server->host);
-
-  return g_steal_pointer (&server);
-
-bad:
-  g_set_error (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_CONFIG,
-               want_turn ? "“%s” is not a TURN URL (turn:host:port?transport=udp|tcp)"
-                         : "“%s” is not a STUN URL (stun:host:port)", url);
-  return NULL;
-}
-
-static const char *
-get_string_member (JsonObject *object,
-                   const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-
-  return json_node_get_string (node);
-}
-
-static gboolean
-parse_turn_entry (JsonNode   *node,
-                  GPtrArray  *servers,
-                  GError    **error)
-{
-  JsonObject *object;
-  JsonNode *urls;
-  const char *username;
-  const char *credential;
-
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    goto bad;
-
-  object = json_node_get_object (node);
-  username = get_string_member (object, "username");
-  credential = get_string_member (object, "credential");
-  urls = json_object_get_member (object, "urls");
-  if (username == NULL || credential == NULL || urls == NULL)
-    goto bad;
-
-  /* WebRTC's RTCIceServer allows one URL as a plain string. */
-  if (JSON_NODE_HOLDS_VALUE (urls) && json_node_get_value_type (urls) == G_TYPE_STRING)
-    {
-      IceServer *server = parse_server_url (json_node_get_string (urls), TRUE, error);
-
-      if (server == NULL)
-        return FALSE;
-      server->username = g_strdup (username);
-      server->password = g_strdup (credential);
-      g_ptr_array_add (servers, server);
-      return TRUE;
-    }
-
-  if (!JSON_NODE_HOLDS_ARRAY (urls))
-    goto bad;
-
-  for (guint i = 0; i < json_array_get_length (json_node_get_array (urls)); i++)
-    {
-      JsonNode *url = json_array_get_element (json_node_get_array (urls), i);
-      IceServer *server;
-
-      if (!JSON_NODE_HOLDS_VALUE (url) || json_node_get_value_type (url) != G_TYPE_STRING)
-        goto bad;
-      server = parse_server_url (json_node_get_string (url), TRUE, error);
-      if (server == NULL)
-        return FALSE;
-      server->username = g_strdup (username);
-      server->password = g_strdup (credential);
-      g_ptr_array_add (servers, server);
-    }
-
-  return TRUE;
-
-bad:
-  g_set_error_literal (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_CONFIG,
-                       "A TURN entry needs “urls”, “username” and “credential”");
-  return FALSE;
-}
+/* Servers --------------------------------------------------------------- */
 
 /**
  * ferry_ice_session_set_servers_json:
@@ -453,11 +241,7 @@ ferry_ice_session_set_servers_json (FerryIceSession  *self,
                                     gssize            length,
                                     GError          **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) ice_server_free);
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *root;
-  JsonNode *member;
+  GPtrArray *servers;
 
   g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
   g_return_val_if_fail (json != NULL, FALSE);
@@ -469,56 +253,13 @@ ferry_ice_session_set_servers_json (FerryIceSession  *self,
       return FALSE;
     }
 
-  if (!json_parser_load_from_data (parser, json, length, &local_error) ||
-      json_parser_get_root (parser) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_CONFIG,
-                   "The ICE server settings are not a JSON object%s%s",
-                   local_error ? ": " : "", local_error ? local_error->message : "");
-      return FALSE;
-    }
-
-  root = json_node_get_object (json_parser_get_root (parser));
-
-  member = json_object_get_member (root, "stun");
-  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
-    {
-      if (!JSON_NODE_HOLDS_ARRAY (member))
-        goto bad_member;
-      for (guint i = 0; i < json_array_get_length (json_node_get_array (member)); i++)
-        {
-          JsonNode *url = json_array_get_element (json_node_get_array (member), i);
-          IceServer *server;
-
-          if (!JSON_NODE_HOLDS_VALUE (url) || json_node_get_value_type (url) != G_TYPE_STRING)
-            goto bad_member;
-          server = parse_server_url (json_node_get_string (url), FALSE, error);
-          if (server == NULL)
-            return FALSE;
-          g_ptr_array_add (servers, server);
-        }
-    }
-
-  member = json_object_get_member (root, "turn");
-  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
-    {
-      if (!JSON_NODE_HOLDS_ARRAY (member))
-        goto bad_member;
-      for (guint i = 0; i < json_array_get_length (json_node_get_array (member)); i++)
-        if (!parse_turn_entry (json_array_get_element (json_node_get_array (member), i),
-                               servers, error))
-          return FALSE;
-    }
+  servers = ferry_ice_server_parse_list (json, length, error);
+  if (servers == NULL)
+    return FALSE;
 
   g_ptr_array_unref (self->servers);
-  self->servers = g_steal_pointer (&servers);
+  self->servers = servers;
   return TRUE;
-
-bad_member:
-  g_set_error_literal (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_CONFIG,
-                       "“stun” must be a list of URLs and “turn” a list of servers");
-  return FALSE;
 }
 
 /* Local messages -------------------------------------------------------- */
@@ -566,7 +307,7 @@ relay_is_udp (const NiceCandidate *candidate)
 
 static gboolean
 server_in_use (FerryIceSession *self,
-               IceServer       *server)
+               FerryIceServer  *server)
 {
   if (!server->is_turn || server->ip == NULL)
     return FALSE;
@@ -586,7 +327,7 @@ static char *
 relay_server_for_copy (FerryIceSession     *self,
                        const NiceCandidate *candidate)
 {
-  IceServer *only = NULL;
+  FerryIceServer *only = NULL;
   guint n_candidates = 0;
   gboolean udp = relay_is_udp (candidate);
   char ip[NICE_ADDRESS_STRING_LEN];
@@ -595,7 +336,7 @@ relay_server_for_copy (FerryIceSession     *self,
 
   for (guint i = 0; i < self->servers->len; i++)
     {
-      IceServer *server = g_ptr_array_index (self->servers, i);
+      FerryIceServer *server = g_ptr_array_index (self->servers, i);
       NiceAddress address;
 
       if (!server_in_use (self, server) ||
@@ -1081,7 +822,7 @@ release_relays (FerryIceSession *self,
     {
       for (guint i = 0; i < self->servers->len; i++)
         {
-          IceServer *server = g_ptr_array_index (self->servers, i);
+          FerryIceServer *server = g_ptr_array_index (self->servers, i);
 
           if (!server_in_use (self, server))
             continue;
@@ -1283,7 +1024,7 @@ flush_pending_remote (FerryIceSession *self)
  * carries our server-reflexive address anyway, so such a STUN server is skipped. */
 static gboolean
 stun_is_turn_udp_server (FerryIceSession *self,
-                         IceServer       *stun)
+                         FerryIceServer  *stun)
 {
   if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
       (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0 ||
@@ -1292,7 +1033,7 @@ stun_is_turn_udp_server (FerryIceSession *self,
 
   for (guint i = 0; i < self->servers->len; i++)
     {
-      IceServer *turn = g_ptr_array_index (self->servers, i);
+      FerryIceServer *turn = g_ptr_array_index (self->servers, i);
 
       if (turn->is_turn && turn->relay_type == NICE_RELAY_TYPE_TURN_UDP && turn->ip != NULL &&
           turn->port == stun->port && g_str_equal (turn->ip, stun->ip))
@@ -1320,7 +1061,7 @@ start_gathering (FerryIceSession *self)
 
   for (guint i = 0; i < self->servers->len; i++)
     {
-      IceServer *server = g_ptr_array_index (self->servers, i);
+      FerryIceServer *server = g_ptr_array_index (self->servers, i);
       gboolean udp = server->relay_type == NICE_RELAY_TYPE_TURN_UDP;
 
       if (server->ip == NULL)
@@ -1386,7 +1127,7 @@ resolve_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   FerryIceSession *self = g_task_get_source_object (task);
-  IceServer *server = g_task_get_task_data (task);
+  FerryIceServer *server = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   GList *addresses;
 
@@ -1426,7 +1167,7 @@ resolve_servers (FerryIceSession *self)
   self->state = STATE_RESOLVING;
   for (guint i = 0; i < self->servers->len; i++)
     {
-      IceServer *server = g_ptr_array_index (self->servers, i);
+      FerryIceServer *server = g_ptr_array_index (self->servers, i);
       GTask *resolve;
 
       if (server->ip != NULL)
@@ -1638,6 +1379,19 @@ ferry_ice_session_close (FerryIceSession *self)
 }
 
 /* Remote side ----------------------------------------------------------- */
+
+static const char *
+get_string_member (JsonObject *object,
+                   const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+
+  return json_node_get_string (node);
+}
 
 static gboolean
 is_ice_chars (const char *s,
@@ -2668,7 +2422,7 @@ ferry_ice_session_init (FerryIceSession *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->path = ferry_path_new ();
-  self->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) ice_server_free);
+  self->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_ice_server_free);
   self->pending_remote = g_ptr_array_new_with_free_func ((GDestroyNotify) nice_candidate_free);
   self->held_remote = g_ptr_array_new_with_free_func ((GDestroyNotify) nice_candidate_free);
   self->remote_info = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

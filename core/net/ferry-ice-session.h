@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <nice/agent.h>
 
+#include "ferry-ice-error.h"
 #include "ferry-path.h"
 
 G_BEGIN_DECLS
@@ -61,25 +62,6 @@ G_BEGIN_DECLS
 #define FERRY_ICE_MESSAGE_MAX_SIZE 4096
 #define FERRY_ICE_PROBE_PING       0x30
 #define FERRY_ICE_PROBE_PONG       0x31
-
-#define FERRY_ICE_ERROR (ferry_ice_error_quark ())
-
-/**
- * FerryIceError:
- * @FERRY_ICE_ERROR_FAILED: every candidate pair was tried and none works
- * @FERRY_ICE_ERROR_TIMEOUT: nothing connected before the deadline
- * @FERRY_ICE_ERROR_BAD_CONFIG: the STUN/TURN settings cannot be used
- * @FERRY_ICE_ERROR_BAD_MESSAGE: a signalling message from the peer is malformed
- * @FERRY_ICE_ERROR_CLOSED: the session was closed or is in the wrong state
- */
-typedef enum
-{
-  FERRY_ICE_ERROR_FAILED,
-  FERRY_ICE_ERROR_TIMEOUT,
-  FERRY_ICE_ERROR_BAD_CONFIG,
-  FERRY_ICE_ERROR_BAD_MESSAGE,
-  FERRY_ICE_ERROR_CLOSED,
-} FerryIceError;
 
 /**
  * FerryIceRole:
@@ -139,8 +121,6 @@ typedef void (*FerryIceReceiveFunc) (FerryIceSession *session,
                                      const guint8    *data,
                                      gsize            length,
                                      gpointer         user_data);
-
-GQuark           ferry_ice_error_quark                  (void);
 
 FerryIceSession *ferry_ice_session_new                  (FerryIceRole             role);
 FerryIceRole     ferry_ice_session_get_role             (FerryIceSession         *self);
