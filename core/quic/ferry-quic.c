@@ -2,8 +2,8 @@
  *
  * One QUIC connection on ngtcp2 0.12 with the GnuTLS crypto helper, carried
  * over datagrams that the caller moves (libnice in the app, a pipe in tests).
- * This is the only file that includes ngtcp2, so a port to ngtcp2 1.x stays
- * inside it.
+ * Only this folder includes ngtcp2, so a port to ngtcp2 1.x stays inside it;
+ * the TLS identity and the pinned peer are in ferry-quic-tls.c.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,21 +12,14 @@
 
 #include "config.h"
 
-#include "ferry-quic.h"
-
 #include <string.h>
-#include <time.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
-#include <gnutls/x509.h>
-#include <ngtcp2/ngtcp2.h>
-#include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
-#define FINGERPRINT_LEN 32
+#include "ferry-quic-private.h"
+
 /* Eight bytes are plenty for one connection per ICE path, and every 1-RTT packet carries
  * the peer's: shorter headers leave more of the link for data. */
 #define SCID_LEN 8
@@ -42,27 +35,6 @@
 #define DEFAULT_STREAM_SEND_BUFFER (8 * 1024 * 1024)
 #define DEFAULT_IDLE_TIMEOUT_MS 30000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 20000
-
-/* TLS 1.3 only, the AEADs ngtcp2's GnuTLS helper supports, and no
- * middlebox compatibility mode, which QUIC forbids. */
-#define TLS_PRIORITY \
-  "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
-  "+CHACHA20-POLY1305:%DISABLE_TLS13_COMPAT_MODE"
-
-/* TLS alerts that mean "your certificate is not acceptable" (RFC 8446). */
-#define TLS_ALERT_BAD_CERTIFICATE 42
-#define TLS_ALERT_UNSUPPORTED_CERTIFICATE 43
-#define TLS_ALERT_CERTIFICATE_UNKNOWN 46
-#define TLS_ALERT_UNKNOWN_CA 48
-#define TLS_ALERT_CERTIFICATE_REQUIRED 116
-
-typedef enum
-{
-  STATE_NEW,
-  STATE_HANDSHAKING,
-  STATE_OPEN,
-  STATE_CLOSED,
-} State;
 
 typedef struct
 {
@@ -84,70 +56,6 @@ typedef struct
   guint    want_writable : 1;
   guint    write_shut : 1;
 } Stream;
-
-struct _FerryQuicConnection
-{
-  GObject                     parent_instance;
-
-  FerryQuicRole               role;
-  State                       state;
-  GMainContext               *context;
-
-  FerryQuicCongestionControl  cc;
-  guint                       max_udp_payload;
-  guint64                     stream_window;
-  guint64                     connection_window;
-  guint64                     stream_send_buffer;
-  guint                       idle_timeout_ms;
-  guint                       handshake_timeout_ms;
-
-  gnutls_certificate_credentials_t cred;
-  char                       *local_fingerprint;
-  guint8                      peer_digest[FINGERPRINT_LEN];
-  char                       *peer_fingerprint;
-  gboolean                    peer_verified;
-  gboolean                    peer_rejected;
-
-  gnutls_session_t            session;
-  ngtcp2_conn                *conn;
-  gboolean                    creating_conn;   /* inside ngtcp2_conn_*_new () */
-  ngtcp2_crypto_conn_ref      conn_ref;
-  struct sockaddr_in          local_addr;
-  struct sockaddr_in          remote_addr;
-  ngtcp2_path                 path;
-
-  FerryQuicSendFunc           send_func;
-  gpointer                    send_data;
-  GDestroyNotify              send_destroy;
-  guint8                     *tx_buf;
-  guint8                     *pending;
-  gsize                       pending_len;
-  gboolean                    send_blocked;
-  GBytes                     *close_packet;
-  GQueue                      early;       /* GBytes that came before the handshake started */
-
-  GSource                    *timer;
-  GSource                    *flush_source;
-  GSource                    *handshake_timer;
-  guint                       in_ngtcp2;
-  gboolean                    close_pending;
-  guint64                     close_code;
-  char                       *close_reason;
-  GError                     *callback_error;
-
-  GHashTable                 *streams;
-  GQueue                      ready;
-
-  GTask                      *handshake_task;
-  GCancellable               *cancellable;
-  gulong                      cancelled_id;
-  gboolean                    cancelled;
-  gboolean                    handshake_done;
-  GError                     *error;
-  gboolean                    peer_closed;
-  guint64                     peer_close_code;
-  char                       *peer_close_reason;
-};
 
 G_DEFINE_FINAL_TYPE (FerryQuicConnection, ferry_quic_connection, G_TYPE_OBJECT)
 
@@ -202,49 +110,6 @@ now_ns (void)
 {
   /* The same clock GLib's ready times use, so expiries convert exactly. */
   return (ngtcp2_tstamp) g_get_monotonic_time () * NGTCP2_MICROSECONDS;
-}
-
-static char *
-hex_encode (const guint8 *data,
-            gsize         len)
-{
-  static const char digits[] = "0123456789abcdef";
-  char *out = g_malloc (len * 2 + 1);
-
-  for (gsize i = 0; i < len; i++)
-    {
-      out[i * 2] = digits[data[i] >> 4];
-      out[i * 2 + 1] = digits[data[i] & 0xf];
-    }
-  out[len * 2] = '\0';
-
-  return out;
-}
-
-/* Accepts 64 hex digits, optionally separated by ':' as in SDP. */
-static gboolean
-parse_fingerprint (const char *text,
-                   guint8      digest[FINGERPRINT_LEN])
-{
-  gsize n = 0;
-
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      int hi, lo;
-
-      if (*p == ':')
-        continue;
-      if (n == FINGERPRINT_LEN)
-        return FALSE;
-      hi = g_ascii_xdigit_value (p[0]);
-      lo = p[1] != '\0' ? g_ascii_xdigit_value (p[1]) : -1;
-      if (hi < 0 || lo < 0)
-        return FALSE;
-      digest[n++] = (guint8) (hi << 4 | lo);
-      p++;
-    }
-
-  return n == FINGERPRINT_LEN;
 }
 
 /* Streams */
@@ -459,16 +324,6 @@ update_timer (FerryQuicConnection *self)
 
 /* Ending the connection */
 
-static gboolean
-is_certificate_alert (guint alert)
-{
-  return alert == TLS_ALERT_BAD_CERTIFICATE
-         || alert == TLS_ALERT_UNSUPPORTED_CERTIFICATE
-         || alert == TLS_ALERT_CERTIFICATE_UNKNOWN
-         || alert == TLS_ALERT_UNKNOWN_CA
-         || alert == TLS_ALERT_CERTIFICATE_REQUIRED;
-}
-
 static void
 send_datagram_unchecked (FerryQuicConnection *self,
                          const guint8        *data,
@@ -570,7 +425,7 @@ error_from_peer_close (FerryQuicConnection *self)
     {
       guint alert = (guint) (ccerr.error_code & 0xff);
 
-      if (is_certificate_alert (alert))
+      if (_ferry_quic_tls_is_certificate_alert (alert))
         return g_error_new (FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION,
                             "The other side did not accept this device's certificate "
                             "(TLS alert %u)", alert);
@@ -1190,147 +1045,6 @@ extend_max_stream_data_cb (ngtcp2_conn *conn,
   return 0;
 }
 
-/* TLS */
-
-static int
-verify_peer_cb (gnutls_session_t session)
-{
-  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr (session);
-  FerryQuicConnection *self = ref->user_data;
-  const gnutls_datum_t *certs;
-  unsigned int n_certs = 0;
-  guint8 digest[FINGERPRINT_LEN];
-
-  certs = gnutls_certificate_get_peers (session, &n_certs);
-  if (gnutls_certificate_type_get2 (session, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509
-      || certs == NULL || n_certs == 0
-      || gnutls_hash_fast (GNUTLS_DIG_SHA256, certs[0].data, certs[0].size, digest) != 0
-      || self->peer_fingerprint == NULL
-      || memcmp (digest, self->peer_digest, FINGERPRINT_LEN) != 0)
-    {
-      self->peer_rejected = TRUE;
-      return GNUTLS_E_CERTIFICATE_ERROR;
-    }
-
-  self->peer_verified = TRUE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_VERIFIED]);
-
-  return 0;
-}
-
-static gboolean
-set_gnutls_error (GError     **error,
-                  int          rv,
-                  const char  *what)
-{
-  g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INTERNAL,
-               "Could not %s: %s", what, gnutls_strerror (rv));
-  return FALSE;
-}
-
-/* A fresh ECDSA P-256 key and a self-signed certificate for this
- * connection only; its SHA-256 fingerprint is what the other side pins. */
-static gboolean
-generate_identity (FerryQuicConnection  *self,
-                   GError              **error)
-{
-  gnutls_x509_privkey_t key = NULL;
-  gnutls_x509_crt_t crt = NULL;
-  gnutls_datum_t der = { NULL, 0 };
-  guint8 serial[16];
-  guint8 digest[FINGERPRINT_LEN];
-  time_t now = time (NULL);
-  gboolean ok = FALSE;
-  int rv;
-
-  if ((rv = gnutls_x509_privkey_init (&key)) < 0
-      || (rv = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
-                                             GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1),
-                                             0)) < 0)
-    {
-      set_gnutls_error (error, rv, "create a key");
-      goto out;
-    }
-
-  if ((rv = gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial)) < 0)
-    {
-      set_gnutls_error (error, rv, "create a serial number");
-      goto out;
-    }
-  serial[0] &= 0x7f;
-
-  if ((rv = gnutls_x509_crt_init (&crt)) < 0
-      || (rv = gnutls_x509_crt_set_version (crt, 3)) < 0
-      || (rv = gnutls_x509_crt_set_serial (crt, serial, sizeof serial)) < 0
-      || (rv = gnutls_x509_crt_set_activation_time (crt, now - 24 * 3600)) < 0
-      || (rv = gnutls_x509_crt_set_expiration_time (crt, now + 7 * 24 * 3600)) < 0
-      || (rv = gnutls_x509_crt_set_dn (crt, "CN=Ferry", NULL)) < 0
-      || (rv = gnutls_x509_crt_set_key (crt, key)) < 0
-      || (rv = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0
-      || (rv = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0
-      || (rv = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_DER, &der)) < 0
-      || (rv = gnutls_hash_fast (GNUTLS_DIG_SHA256, der.data, der.size, digest)) < 0)
-    {
-      set_gnutls_error (error, rv, "create a certificate");
-      goto out;
-    }
-
-  if ((rv = gnutls_certificate_allocate_credentials (&self->cred)) < 0
-      || (rv = gnutls_certificate_set_x509_key (self->cred, &crt, 1, key)) < 0)
-    {
-      set_gnutls_error (error, rv, "use the certificate");
-      goto out;
-    }
-  gnutls_certificate_set_verify_function (self->cred, verify_peer_cb);
-
-  self->local_fingerprint = hex_encode (digest, sizeof digest);
-  ok = TRUE;
-
-out:
-  gnutls_free (der.data);
-  if (crt != NULL)
-    gnutls_x509_crt_deinit (crt);
-  if (key != NULL)
-    gnutls_x509_privkey_deinit (key);
-
-  return ok;
-}
-
-static gboolean
-setup_tls_session (FerryQuicConnection  *self,
-                   GError              **error)
-{
-  gboolean client = self->role == FERRY_QUIC_ROLE_CLIENT;
-  gnutls_datum_t alpn = { (unsigned char *) FERRY_QUIC_ALPN, strlen (FERRY_QUIC_ALPN) };
-  int rv;
-
-  if ((rv = gnutls_init (&self->session,
-                         (client ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_NO_TICKETS
-                         | GNUTLS_NO_END_OF_EARLY_DATA)) < 0)
-    return set_gnutls_error (error, rv, "start TLS");
-
-  if ((client ? ngtcp2_crypto_gnutls_configure_client_session (self->session)
-              : ngtcp2_crypto_gnutls_configure_server_session (self->session)) != 0)
-    {
-      g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INTERNAL,
-                   "Could not prepare TLS for QUIC");
-      return FALSE;
-    }
-
-  if ((rv = gnutls_priority_set_direct (self->session, TLS_PRIORITY, NULL)) < 0
-      || (rv = gnutls_credentials_set (self->session, GNUTLS_CRD_CERTIFICATE, self->cred)) < 0
-      || (rv = gnutls_alpn_set_protocols (self->session, &alpn, 1, GNUTLS_ALPN_MANDATORY)) < 0)
-    return set_gnutls_error (error, rv, "configure TLS");
-
-  /* Mutual authentication: the server pins the client's certificate too. */
-  if (!client)
-    gnutls_certificate_server_set_request (self->session, GNUTLS_CERT_REQUIRE);
-
-  gnutls_session_set_ptr (self->session, &self->conn_ref);
-
-  return TRUE;
-}
-
 static gboolean
 create_conn (FerryQuicConnection  *self,
              const ngtcp2_pkt_hd  *client_hd,
@@ -1373,7 +1087,7 @@ create_conn (FerryQuicConnection  *self,
   ngtcp2_cid dcid, scid;
   int rv;
 
-  if (!setup_tls_session (self, error))
+  if (!_ferry_quic_tls_setup_session (self, error))
     return FALSE;
 
   ngtcp2_settings_default (&settings);
@@ -1798,7 +1512,7 @@ ferry_quic_connection_new (FerryQuicRole   role,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (FERRY_TYPE_QUIC_CONNECTION, "role", role, NULL);
-  if (!generate_identity (self, error))
+  if (!_ferry_quic_tls_generate_identity (self, error))
     return NULL;
 
   return g_steal_pointer (&self);
@@ -1837,22 +1551,17 @@ ferry_quic_connection_set_peer_fingerprint (FerryQuicConnection  *self,
                                             const char           *fingerprint,
                                             GError              **error)
 {
-  guint8 digest[FINGERPRINT_LEN];
-
   g_return_val_if_fail (FERRY_IS_QUIC_CONNECTION (self), FALSE);
   g_return_val_if_fail (self->state == STATE_NEW, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (fingerprint == NULL || !parse_fingerprint (fingerprint, digest))
+  if (fingerprint == NULL || !_ferry_quic_tls_set_peer_fingerprint (self, fingerprint))
     {
       g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_FINGERPRINT,
                    "The other side's certificate fingerprint is malformed");
       return FALSE;
     }
 
-  memcpy (self->peer_digest, digest, sizeof digest);
-  g_free (self->peer_fingerprint);
-  self->peer_fingerprint = hex_encode (digest, sizeof digest);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_FINGERPRINT]);
 
   return TRUE;
