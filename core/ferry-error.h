@@ -1,4 +1,7 @@
-/* ferry-error-text.h
+/* ferry-error.h
+ *
+ * What a person is told about any error Ferry ends with: a headline, a
+ * sentence and details for the app, a stable id for ferry-cli --json.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -1,9 +1,9 @@
-/* ferry-error-text.c
+/* ferry-error.c
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#define G_LOG_DOMAIN "ferry-error-text"
+#define G_LOG_DOMAIN "ferry-error"
 
 #include "config.h"
 
@@ -11,7 +11,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "ferry-code.h"
-#include "ferry-error-text.h"
+#include "ferry-error.h"
 #include "ferry-ice-session.h"
 #include "ferry-offer.h"
 #include "ferry-pake.h"
