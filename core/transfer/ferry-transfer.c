@@ -21,7 +21,7 @@
 #include <sodium.h>
 
 #include "ferry-hasher.h"
-#include "ferry-receive-target.h"
+#include "ferry-receive-plan.h"
 #include "ferry-transfer.h"
 
 /* Progress properties are notified at most this often. */
@@ -101,12 +101,9 @@ struct _FerryTransfer
   GHashTable          *outgoing;        /* stream id → Outgoing */
 
   /* Receiver */
-  FerryReceiveTarget  *target;
-  GHashTable          *top_level;       /* offered top-level folder → local name */
-  guint64             *resume_offsets;  /* per entry */
+  FerryReceivePlan    *plan;            /* once accepted */
   guint8              *started;         /* per entry */
   gint64              *store_file_ids;  /* per entry */
-  FerryReceiveFile   **opened;          /* per entry: re-read partial files to resume */
   GHashTable          *incoming;        /* stream id → Incoming */
 };
 
@@ -583,9 +580,9 @@ transfer_end (FerryTransfer      *self,
         if (!((Outgoing *) value)->reading)
           g_hash_table_iter_remove (&iter);
     }
-  if (self->opened != NULL)
+  if (self->plan != NULL)
     for (guint i = 0; i < ferry_offer_get_n_entries (self->offer); i++)
-      g_clear_pointer (&self->opened[i], ferry_receive_file_free);
+      g_clear_pointer (&self->plan->opened[i], ferry_receive_file_free);
   if (self->incoming != NULL)
     {
       g_hash_table_iter_init (&iter, self->incoming);
@@ -1110,36 +1107,10 @@ sender_handle_accept (FerryTransfer *self,
 
 typedef struct
 {
-  guint    index;
-  guint64  offset;
-  GPtrArray *hashes;   /* hex of the verified leading blocks */
-} ResumePoint;
-
-typedef struct
-{
   FerryOffer          *offer;
   GFile               *folder;
   FerryStoreTransfer  *store_transfer;    /* unowned, read only */
-
-  /* Results */
-  FerryReceiveTarget  *target;
-  GHashTable          *top_level;
-  GHashTable          *reserved;          /* top-level names newly reserved */
-  guint64             *resume_offsets;
-  guint8              *skip;
-  guint8              *discard;           /* stored blocks no longer backed by the disk */
-  FerryReceiveFile   **opened;            /* partial files re-read for resuming */
-  GArray              *resume;            /* ResumePoint */
-  guint64              resumed;
 } PrepareJob;
-
-static void
-resume_point_clear (gpointer data)
-{
-  ResumePoint *point = data;
-
-  g_clear_pointer (&point->hashes, g_ptr_array_unref);
-}
 
 static void
 prepare_job_free (gpointer data)
@@ -1147,33 +1118,8 @@ prepare_job_free (gpointer data)
   PrepareJob *job = data;
 
   g_clear_object (&job->folder);
-  g_clear_object (&job->target);
-  g_clear_pointer (&job->top_level, g_hash_table_unref);
-  g_clear_pointer (&job->reserved, g_hash_table_unref);
-  if (job->opened != NULL)
-    for (guint i = 0; i < ferry_offer_get_n_entries (job->offer); i++)
-      g_clear_pointer (&job->opened[i], ferry_receive_file_free);
-  g_free (job->opened);
-  g_free (job->resume_offsets);
-  g_free (job->skip);
-  g_free (job->discard);
-  g_clear_pointer (&job->resume, g_array_unref);
   g_clear_object (&job->offer);
   g_free (job);
-}
-
-/* Where an offered path lands: below the local name of its top-level folder. */
-static char *
-local_path_for (GHashTable *top_level,
-                const char *path)
-{
-  const char *slash = strchr (path, '/');
-  g_autofree char *top = slash ? g_strndup (path, slash - path) : g_strdup (path);
-  const char *mapped = g_hash_table_lookup (top_level, top);
-
-  if (mapped == NULL)
-    return g_strdup (path);
-  return g_strconcat (mapped, slash ? slash : "", NULL);
 }
 
 static void
@@ -1183,172 +1129,35 @@ prepare_thread (GTask        *task,
                 GCancellable *cancellable)
 {
   PrepareJob *job = task_data;
-  guint n = ferry_offer_get_n_entries (job->offer);
   GError *error = NULL;
-  guint64 missing = 0;
+  FerryReceivePlan *plan;
 
-  job->target = ferry_receive_target_new (job->folder, &error);
-  if (job->target == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-
-  job->top_level = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  job->reserved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  job->resume_offsets = g_new0 (guint64, n);
-  job->skip = g_new0 (guint8, n);
-  job->discard = g_new0 (guint8, n);
-  job->opened = g_new0 (FerryReceiveFile *, n);
-  job->resume = g_array_new (FALSE, TRUE, sizeof (ResumePoint));
-  g_array_set_clear_func (job->resume, resume_point_clear);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const FerryOfferEntry *entry = ferry_offer_get_entry (job->offer, i);
-      FerryStoreFile *stored = NULL;
-      guint64 size = ferry_offer_entry_get_size (entry);
-
-      if (job->store_transfer != NULL)
-        stored = ferry_store_transfer_find_file (job->store_transfer,
-                                                 ferry_offer_entry_get_path (entry));
-      if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE)
-        continue;
-
-      if (stored != NULL && stored->state == FERRY_STORE_FILE_COMPLETE)
-        {
-          job->skip[i] = TRUE;
-          job->resumed += size;
-          continue;
-        }
-
-      if (stored != NULL && stored->verified != NULL)
-        job->resume_offsets[i] = ferry_store_file_get_resume_offset (stored);
-      missing += size - job->resume_offsets[i];
-    }
-
-  if (!ferry_receive_target_check_space (job->target, missing, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-
-  /* Top-level folders: reserved once ("NAME (1)" when taken), remembered. */
-  for (guint i = 0; i < n; i++)
-    {
-      const FerryOfferEntry *entry = ferry_offer_get_entry (job->offer, i);
-      const char *path = ferry_offer_entry_get_path (entry);
-      FerryStoreFile *stored = NULL;
-      char *name;
-
-      if (strchr (path, '/') != NULL || ferry_offer_entry_get_kind (entry)
-                                        != FERRY_OFFER_ENTRY_FOLDER)
-        continue;
-      if (job->store_transfer != NULL)
-        stored = ferry_store_transfer_find_file (job->store_transfer, path);
-
-      if (stored != NULL && stored->local_path != NULL)
-        name = g_strdup (stored->local_path);
-      else
-        {
-          name = ferry_receive_target_reserve_folder (job->target, path, &error);
-          if (name == NULL)
-            {
-              g_task_return_error (task, error);
-              return;
-            }
-          g_hash_table_insert (job->reserved, g_strdup (path), g_strdup (name));
-        }
-      g_hash_table_insert (job->top_level, g_strdup (path), name);
-    }
-
-  /* Every folder exists before any file arrives, the empty ones too. */
-  for (guint i = 0; i < n; i++)
-    {
-      const FerryOfferEntry *entry = ferry_offer_get_entry (job->offer, i);
-      g_autofree char *local = NULL;
-
-      if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FOLDER)
-        continue;
-      local = local_path_for (job->top_level, ferry_offer_entry_get_path (entry));
-      if (!ferry_receive_target_make_folder (job->target, local, &error))
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-
-  /* Re-read what is to be resumed: the partial file must still hold the
-   * blocks the store recorded (someone may have deleted or changed it).
-   * If not, the file starts over and its stored blocks are dropped.
-   */
-  for (guint i = 0; i < n; i++)
-    {
-      const FerryOfferEntry *entry = ferry_offer_get_entry (job->offer, i);
-      g_autofree char *local = NULL;
-      g_autoptr(GError) local_error = NULL;
-      FerryStoreFile *stored;
-      FerryReceiveFile *file;
-      ResumePoint point;
-      const guint8 *hashes;
-      guint n_blocks;
-      gboolean same = TRUE;
-
-      if (job->resume_offsets[i] == 0 || job->skip[i])
-        continue;
-      stored = ferry_store_transfer_find_file (job->store_transfer,
-                                               ferry_offer_entry_get_path (entry));
-      local = local_path_for (job->top_level, ferry_offer_entry_get_path (entry));
-      file = ferry_receive_target_open_file (job->target, entry, local, job->resume_offsets[i],
-                                             cancellable, &local_error);
-      n_blocks = file ? ferry_receive_file_get_n_complete_blocks (file) : 0;
-      hashes = g_bytes_get_data (stored->verified_hashes, NULL);
-      for (guint b = 0; file != NULL && b < n_blocks; b++)
-        same = same && memcmp (ferry_receive_file_get_block_hash (file, b),
-                               hashes + (gsize) b * FERRY_HASH_SIZE, FERRY_HASH_SIZE) == 0;
-      if (file == NULL || !same)
-        {
-          g_debug ("Not resuming %s: %s", local,
-                   local_error ? local_error->message : "the partial file changed");
-          g_clear_pointer (&file, ferry_receive_file_free);
-          job->resume_offsets[i] = 0;
-          job->discard[i] = TRUE;
-          continue;
-        }
-
-      job->opened[i] = file;
-      if (n_blocks == 0)
-        continue;
-      point.index = i;
-      point.offset = job->resume_offsets[i];
-      point.hashes = g_ptr_array_new_with_free_func (g_free);
-      for (guint b = 0; b < n_blocks; b++)
-        g_ptr_array_add (point.hashes, ferry_hash_to_hex (ferry_receive_file_get_block_hash (file,
-                                                                                          b)));
-      g_array_append_val (job->resume, point);
-    }
-
-  g_task_return_boolean (task, TRUE);
+  plan = ferry_receive_plan_new (job->offer, job->folder, job->store_transfer, cancellable,
+                                 &error);
+  if (plan == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, plan, (GDestroyNotify) ferry_receive_plan_free);
 }
 
 static void receiver_check_all_done (FerryTransfer *self);
 static void record_path (FerryTransfer *self);
 
 static char *
-build_accept (PrepareJob *job,
-              gsize      *len)
+build_accept (FerryReceivePlan *plan,
+              gsize            *len)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
-  guint n = ferry_offer_get_n_entries (job->offer);
+  guint n = ferry_offer_get_n_entries (plan->offer);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "resume");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < job->resume->len; i++)
+  for (guint i = 0; i < plan->resume->len; i++)
     {
-      ResumePoint *point = &g_array_index (job->resume, ResumePoint, i);
+      FerryReceivePlanResume *point = &g_array_index (plan->resume, FerryReceivePlanResume, i);
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "index");
@@ -1364,7 +1173,7 @@ build_accept (PrepareJob *job,
   json_builder_set_member_name (builder, "skip");
   json_builder_begin_array (builder);
   for (guint i = 0; i < n; i++)
-    if (job->skip[i])
+    if (plan->skip[i])
       json_builder_add_int_value (builder, i);
   json_builder_end_array (builder);
   json_builder_end_object (builder);
@@ -1380,7 +1189,7 @@ prepare_done_cb (GObject      *object,
                  gpointer      user_data)
 {
   FerryTransfer *self = FERRY_TRANSFER (object);
-  PrepareJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(FerryReceivePlan) plan = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *accept = NULL;
   guint n = ferry_offer_get_n_entries (self->offer);
@@ -1388,13 +1197,11 @@ prepare_done_cb (GObject      *object,
 
   self->n_workers--;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  /* A plan that is not used lets go of the target folder now, not whenever
+   * the task is freed. */
+  plan = g_task_propagate_pointer (G_TASK (result), &error);
+  if (plan == NULL)
     {
-      /* Let go of the target folder now, not whenever the task is freed. */
-      g_clear_object (&job->target);
-      if (job->opened != NULL)
-        for (guint i = 0; i < n; i++)
-          g_clear_pointer (&job->opened[i], ferry_receive_file_free);
       if (!self->ended)
         fail_from_receive_error (self, error);
       maybe_complete (self);
@@ -1402,45 +1209,26 @@ prepare_done_cb (GObject      *object,
     }
   if (self->ended)
     {
+      g_clear_pointer (&plan, ferry_receive_plan_free);
       maybe_complete (self);
       return;
     }
 
-  accept = build_accept (job, &len);
-  self->target = g_steal_pointer (&job->target);
-  self->top_level = g_steal_pointer (&job->top_level);
-  self->resume_offsets = g_steal_pointer (&job->resume_offsets);
-  self->started = g_steal_pointer (&job->skip);   /* skipped files count as started */
-  self->opened = g_steal_pointer (&job->opened);
-  for (guint i = 0; i < n; i++)
-    if (job->discard[i] && self->store != NULL && self->store_file_ids != NULL
-        && self->store_file_ids[i] != 0)
-      ferry_store_discard_blocks_async (self->store, self->store_file_ids[i], NULL, NULL, NULL);
-  self->bytes_resumed = job->resumed;
+  accept = build_accept (plan, &len);
+  self->started = g_memdup2 (plan->skip, n);   /* skipped files count as started */
+  self->bytes_resumed = plan->resumed;
   for (guint i = 0; i < n; i++)
     {
       if (self->started[i])
         self->n_files_done++;
       else
-        self->bytes_resumed += self->resume_offsets[i];
+        self->bytes_resumed += plan->resume_offsets[i];
     }
   self->bytes_done = self->bytes_resumed;
 
   if (self->store != NULL && self->store_transfer != NULL)
-    {
-      GHashTableIter iter;
-      gpointer key, value;
-
-      g_hash_table_iter_init (&iter, job->reserved);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        {
-          FerryStoreFile *stored = ferry_store_transfer_find_file (self->store_transfer, key);
-
-          if (stored != NULL)
-            ferry_store_set_file_state_async (self->store, stored->id, FERRY_STORE_FILE_COMPLETE,
-                                              value, NULL, NULL, NULL);
-        }
-    }
+    ferry_receive_plan_remember (plan, self->store, self->store_transfer);
+  self->plan = g_steal_pointer (&plan);
 
   control_send (self, FERRY_TRANSFER_FRAME_ACCEPT, accept, len);
   set_state (self, FERRY_TRANSFER_STATE_TRANSFERRING);
@@ -1730,7 +1518,7 @@ incoming_schedule (Incoming *in)
     return;
 
   job = g_new0 (WriteJob, 1);
-  job->target = g_object_ref (self->target);
+  job->target = g_object_ref (self->plan->target);
   job->entry = in->entry;
   job->local_path = in->local_path;
   job->start = in->start;
@@ -1784,7 +1572,7 @@ incoming_start (Incoming *in)
             "The sender sent a file twice or a folder as a file");
       return;
     }
-  if (in->start > self->resume_offsets[in->index]
+  if (in->start > self->plan->resume_offsets[in->index]
       || (in->start % FERRY_BLOCK_SIZE != 0 && in->start != size))
     {
       fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
@@ -1794,19 +1582,21 @@ incoming_start (Incoming *in)
 
   self->started[in->index] = TRUE;
   in->entry = entry;
-  in->local_path = local_path_for (self->top_level, ferry_offer_entry_get_path (entry));
-  self->bytes_resumed -= self->resume_offsets[in->index] - in->start;
-  self->bytes_done -= self->resume_offsets[in->index] - in->start;
+  in->local_path = ferry_receive_plan_dup_local_path (self->plan,
+                                                      ferry_offer_entry_get_path (entry));
+  self->bytes_resumed -= self->plan->resume_offsets[in->index] - in->start;
+  self->bytes_done -= self->plan->resume_offsets[in->index] - in->start;
   in->n_recorded = (guint) (in->start / FERRY_BLOCK_SIZE);
 
-  if (self->opened[in->index] != NULL && in->start == self->resume_offsets[in->index])
-    in->file = g_steal_pointer (&self->opened[in->index]);
-  g_clear_pointer (&self->opened[in->index], ferry_receive_file_free);
+  if (self->plan->opened[in->index] != NULL
+      && in->start == self->plan->resume_offsets[in->index])
+    in->file = g_steal_pointer (&self->plan->opened[in->index]);
+  g_clear_pointer (&self->plan->opened[in->index], ferry_receive_file_free);
 
   /* The sender could not confirm all our blocks: the ones after its start
    * are dropped from the store; those before are recorded again below.
    */
-  if (in->start != self->resume_offsets[in->index])
+  if (in->start != self->plan->resume_offsets[in->index])
     {
       gint64 file_id = self->store_file_ids ? self->store_file_ids[in->index] : 0;
 
@@ -2115,11 +1905,9 @@ ferry_transfer_finalize (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->default_folder);
   g_clear_object (&self->target_folder);
-  g_clear_object (&self->target);
   g_clear_error (&self->error);
   g_clear_pointer (&self->control_in, g_byte_array_unref);
   g_clear_pointer (&self->store_transfer, ferry_store_transfer_free);
-  g_clear_pointer (&self->top_level, g_hash_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->current_file);
   g_free (self->path_kind);
@@ -2127,13 +1915,9 @@ ferry_transfer_finalize (GObject *object)
   g_free (self->notified_current);
   g_free (self->start_offsets);
   g_free (self->skip);
-  g_free (self->resume_offsets);
   g_free (self->started);
   g_free (self->store_file_ids);
-  if (self->opened != NULL)
-    for (guint i = 0; i < ferry_offer_get_n_entries (self->offer); i++)
-      g_clear_pointer (&self->opened[i], ferry_receive_file_free);
-  g_free (self->opened);
+  g_clear_pointer (&self->plan, ferry_receive_plan_free);
   g_clear_object (&self->offer);
 
   G_OBJECT_CLASS (ferry_transfer_parent_class)->finalize (object);
