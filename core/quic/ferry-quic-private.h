@@ -95,12 +95,12 @@ struct _FerryQuicConnection
 };
 
 /* ferry-quic-tls.c */
-gboolean _ferry_quic_tls_generate_identity    (FerryQuicConnection  *self,
-                                               GError              **error);
-gboolean _ferry_quic_tls_set_peer_fingerprint (FerryQuicConnection  *self,
-                                               const char           *fingerprint);
-gboolean _ferry_quic_tls_setup_session        (FerryQuicConnection  *self,
-                                               GError              **error);
-gboolean _ferry_quic_tls_is_certificate_alert (guint                 alert);
+gboolean ferry_quic_tls_generate_identity    (FerryQuicConnection  *self,
+                                              GError              **error);
+gboolean ferry_quic_tls_set_peer_fingerprint (FerryQuicConnection  *self,
+                                              const char           *fingerprint);
+gboolean ferry_quic_tls_setup_session        (FerryQuicConnection  *self,
+                                              GError              **error);
+gboolean ferry_quic_tls_is_certificate_alert (guint                 alert);
 
 G_END_DECLS

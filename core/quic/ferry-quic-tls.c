@@ -82,8 +82,8 @@ parse_fingerprint (const char *text,
 /* Pins the certificate the peer must present; FALSE when @fingerprint is
  * not 32 bytes in hex. */
 gboolean
-_ferry_quic_tls_set_peer_fingerprint (FerryQuicConnection *self,
-                                      const char          *fingerprint)
+ferry_quic_tls_set_peer_fingerprint (FerryQuicConnection *self,
+                                     const char          *fingerprint)
 {
   guint8 digest[FERRY_QUIC_FINGERPRINT_LEN];
 
@@ -99,7 +99,7 @@ _ferry_quic_tls_set_peer_fingerprint (FerryQuicConnection *self,
 /* Verification */
 
 gboolean
-_ferry_quic_tls_is_certificate_alert (guint alert)
+ferry_quic_tls_is_certificate_alert (guint alert)
 {
   return alert == TLS_ALERT_BAD_CERTIFICATE
          || alert == TLS_ALERT_UNSUPPORTED_CERTIFICATE
@@ -149,8 +149,8 @@ set_gnutls_error (GError     **error,
 /* A fresh ECDSA P-256 key and a self-signed certificate for this
  * connection only; its SHA-256 fingerprint is what the other side pins. */
 gboolean
-_ferry_quic_tls_generate_identity (FerryQuicConnection  *self,
-                                   GError              **error)
+ferry_quic_tls_generate_identity (FerryQuicConnection  *self,
+                                  GError              **error)
 {
   gnutls_x509_privkey_t key = NULL;
   gnutls_x509_crt_t crt = NULL;
@@ -215,8 +215,8 @@ out:
 }
 
 gboolean
-_ferry_quic_tls_setup_session (FerryQuicConnection  *self,
-                               GError              **error)
+ferry_quic_tls_setup_session (FerryQuicConnection  *self,
+                              GError              **error)
 {
   gboolean client = self->role == FERRY_QUIC_ROLE_CLIENT;
   gnutls_datum_t alpn = { (unsigned char *) FERRY_QUIC_ALPN, strlen (FERRY_QUIC_ALPN) };

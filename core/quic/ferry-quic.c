@@ -425,7 +425,7 @@ error_from_peer_close (FerryQuicConnection *self)
     {
       guint alert = (guint) (ccerr.error_code & 0xff);
 
-      if (_ferry_quic_tls_is_certificate_alert (alert))
+      if (ferry_quic_tls_is_certificate_alert (alert))
         return g_error_new (FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_PEER_VERIFICATION,
                             "The other side did not accept this device's certificate "
                             "(TLS alert %u)", alert);
@@ -1087,7 +1087,7 @@ create_conn (FerryQuicConnection  *self,
   ngtcp2_cid dcid, scid;
   int rv;
 
-  if (!_ferry_quic_tls_setup_session (self, error))
+  if (!ferry_quic_tls_setup_session (self, error))
     return FALSE;
 
   ngtcp2_settings_default (&settings);
@@ -1512,7 +1512,7 @@ ferry_quic_connection_new (FerryQuicRole   role,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (FERRY_TYPE_QUIC_CONNECTION, "role", role, NULL);
-  if (!_ferry_quic_tls_generate_identity (self, error))
+  if (!ferry_quic_tls_generate_identity (self, error))
     return NULL;
 
   return g_steal_pointer (&self);
@@ -1555,7 +1555,7 @@ ferry_quic_connection_set_peer_fingerprint (FerryQuicConnection  *self,
   g_return_val_if_fail (self->state == STATE_NEW, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (fingerprint == NULL || !_ferry_quic_tls_set_peer_fingerprint (self, fingerprint))
+  if (fingerprint == NULL || !ferry_quic_tls_set_peer_fingerprint (self, fingerprint))
     {
       g_set_error (error, FERRY_QUIC_ERROR, FERRY_QUIC_ERROR_INVALID_FINGERPRINT,
                    "The other side's certificate fingerprint is malformed");
