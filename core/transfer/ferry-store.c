@@ -144,17 +144,53 @@ typedef struct
   gboolean  quit;
 } Job;
 
-/* Arguments of one request, the GTask's task data. */
+/* The arguments of each request, its GTask's task data. Flushing and
+ * clearing the history take none. */
 typedef struct
 {
-  gint64      id;
-  int         state;
-  char       *text1;
-  char       *text2;
-  char       *text3;
-  FerryOffer *offer;
-  guint       limit;
-} Request;
+  FerryStoreDirection  direction;
+  FerryOffer          *offer;
+  char                *target_folder;
+  char                *peer_name;
+} BeginTransfer;
+
+typedef struct
+{
+  FerryStoreDirection  direction;
+  char                *transfer_key;
+  char                *target_folder;
+} FindResumable;
+
+typedef struct
+{
+  gint64               file_id;
+  FerryStoreFileState  state;
+  char                *local_path;
+} SetFileState;
+
+typedef struct
+{
+  gint64               file_id;
+} DiscardBlocks;
+
+typedef struct
+{
+  gint64               transfer_id;
+  char                *path_kind;
+  char                *relay;
+} SetPath;
+
+typedef struct
+{
+  gint64                   transfer_id;
+  FerryStoreTransferState  state;
+  char                    *error_message;
+} FinishTransfer;
+
+typedef struct
+{
+  guint                limit;
+} ListHistory;
 
 struct _FerryStore
 {
@@ -191,15 +227,52 @@ G_DEFINE_FINAL_TYPE (FerryStore, ferry_store, G_TYPE_OBJECT)
 G_DEFINE_QUARK (ferry-store-error-quark, ferry_store_error)
 
 static void
-request_free (gpointer data)
+begin_transfer_free (gpointer data)
 {
-  Request *request = data;
+  BeginTransfer *job = data;
 
-  g_free (request->text1);
-  g_free (request->text2);
-  g_free (request->text3);
-  g_clear_object (&request->offer);
-  g_free (request);
+  g_clear_object (&job->offer);
+  g_free (job->target_folder);
+  g_free (job->peer_name);
+  g_free (job);
+}
+
+static void
+find_resumable_free (gpointer data)
+{
+  FindResumable *job = data;
+
+  g_free (job->transfer_key);
+  g_free (job->target_folder);
+  g_free (job);
+}
+
+static void
+set_file_state_free (gpointer data)
+{
+  SetFileState *job = data;
+
+  g_free (job->local_path);
+  g_free (job);
+}
+
+static void
+set_path_free (gpointer data)
+{
+  SetPath *job = data;
+
+  g_free (job->path_kind);
+  g_free (job->relay);
+  g_free (job);
+}
+
+static void
+finish_transfer_free (gpointer data)
+{
+  FinishTransfer *job = data;
+
+  g_free (job->error_message);
+  g_free (job);
 }
 
 static gboolean
@@ -866,7 +939,8 @@ ferry_store_close (FerryStore *self)
 static GTask *
 request_task (FerryStore          *self,
               gpointer             source_tag,
-              Request             *request,
+              gpointer             job,
+              GDestroyNotify       job_free,
               GCancellable        *cancellable,
               GAsyncReadyCallback  callback,
               gpointer             user_data)
@@ -874,7 +948,7 @@ request_task (FerryStore          *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, request, request_free);
+  g_task_set_task_data (task, job, job_free);
   return task;
 }
 
@@ -1270,14 +1344,14 @@ static void
 job_begin_transfer (FerryStore *self,
                     GTask      *task)
 {
-  Request *request = g_task_get_task_data (task);
-  FerryStoreDirection direction = request->state;
-  FerryOffer *offer = request->offer;
+  BeginTransfer *job = g_task_get_task_data (task);
+  FerryStoreDirection direction = job->direction;
+  FerryOffer *offer = job->offer;
   g_autofree char *transfer_key = ferry_offer_dup_transfer_key (offer);
   g_autofree char *selection_key = ferry_offer_dup_selection_key (offer);
   g_autofree char *sources = direction == FERRY_STORE_SEND ? sources_to_json (offer) : NULL;
-  const char *target = request->text1;
-  const char *peer = request->text2;
+  const char *target = job->target_folder;
+  const char *peer = job->peer_name;
   g_autoptr(sqlite3_stmt) stmt = NULL;
   g_autoptr(sqlite3_stmt) insert = NULL;
   FerryStoreTransfer *transfer;
@@ -1391,19 +1465,19 @@ ferry_store_begin_transfer_async (FerryStore          *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  BeginTransfer *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (direction == FERRY_STORE_SEND || direction == FERRY_STORE_RECEIVE);
   g_return_if_fail (FERRY_IS_OFFER (offer));
 
-  request = g_new0 (Request, 1);
-  request->state = direction;
-  request->offer = g_object_ref (offer);
-  request->text1 = g_strdup (target_folder);
-  request->text2 = g_strdup (peer_name);
+  job = g_new0 (BeginTransfer, 1);
+  job->direction = direction;
+  job->offer = g_object_ref (offer);
+  job->target_folder = g_strdup (target_folder);
+  job->peer_name = g_strdup (peer_name);
 
-  task = request_task (self, ferry_store_begin_transfer_async, request,
+  task = request_task (self, ferry_store_begin_transfer_async, job, begin_transfer_free,
                        cancellable, callback, user_data);
   submit (self, task, job_begin_transfer);
 }
@@ -1429,7 +1503,7 @@ static void
 job_find_resumable (FerryStore *self,
                     GTask      *task)
 {
-  Request *request = g_task_get_task_data (task);
+  FindResumable *job = g_task_get_task_data (task);
   FerryStoreTransfer *transfer;
   GError *error = NULL;
   gint64 id = 0;
@@ -1437,8 +1511,8 @@ job_find_resumable (FerryStore *self,
   if (!require_db (self, task))
     return;
 
-  if (!find_unfinished (self->db, request->state, "transfer_key", request->text1,
-                        request->text2, &id, &error))
+  if (!find_unfinished (self->db, job->direction, "transfer_key", job->transfer_key,
+                        job->target_folder, &id, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -1475,17 +1549,17 @@ ferry_store_find_resumable_async (FerryStore          *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  FindResumable *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (transfer_key != NULL);
 
-  request = g_new0 (Request, 1);
-  request->state = direction;
-  request->text1 = g_strdup (transfer_key);
-  request->text2 = g_strdup (target_folder);
+  job = g_new0 (FindResumable, 1);
+  job->direction = direction;
+  job->transfer_key = g_strdup (transfer_key);
+  job->target_folder = g_strdup (target_folder);
 
-  task = request_task (self, ferry_store_find_resumable_async, request,
+  task = request_task (self, ferry_store_find_resumable_async, job, find_resumable_free,
                        cancellable, callback, user_data);
   submit (self, task, job_find_resumable);
 }
@@ -1634,7 +1708,7 @@ ferry_store_flush_async (FerryStore          *self,
 
   g_return_if_fail (FERRY_IS_STORE (self));
 
-  task = request_task (self, ferry_store_flush_async, g_new0 (Request, 1),
+  task = request_task (self, ferry_store_flush_async, NULL, NULL,
                        cancellable, callback, user_data);
   submit (self, task, job_flush);
 }
@@ -1651,20 +1725,20 @@ ferry_store_flush_finish (FerryStore    *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* Runs one UPDATE/DELETE with the request's values bound by the caller's
- * binder; NOT_FOUND when it touched no row and must_change is set.
+/* Runs one UPDATE/DELETE of row @id with the job's values bound by the
+ * caller's binder; NOT_FOUND when it touched no row and must_change is set.
  */
 typedef void (*BindFunc) (sqlite3_stmt *stmt,
-                          Request      *request);
+                          gpointer      job);
 
 static void
 run_update (FerryStore *self,
             GTask      *task,
             const char *sql,
             BindFunc    bind,
+            gint64      id,
             gboolean    must_change)
 {
-  Request *request = g_task_get_task_data (task);
   g_autoptr(sqlite3_stmt) stmt = NULL;
   GError *error = NULL;
 
@@ -1678,7 +1752,7 @@ run_update (FerryStore *self,
       return;
     }
 
-  bind (stmt, request);
+  bind (stmt, g_task_get_task_data (task));
   if (!db_step_done (self->db, stmt, &error))
     {
       g_task_return_error (task, error);
@@ -1689,7 +1763,7 @@ run_update (FerryStore *self,
     {
       g_task_return_new_error (task, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
                                "There is no such transfer or file (%" G_GINT64_FORMAT ")",
-                               request->id);
+                               id);
       return;
     }
 
@@ -1698,20 +1772,24 @@ run_update (FerryStore *self,
 
 static void
 bind_file_state (sqlite3_stmt *stmt,
-                 Request      *request)
+                 gpointer      data)
 {
-  sqlite3_bind_text (stmt, 1, file_state_names[request->state], -1, SQLITE_STATIC);
-  bind_text_or_null (stmt, 2, request->text1);
-  sqlite3_bind_int64 (stmt, 3, request->id);
+  SetFileState *job = data;
+
+  sqlite3_bind_text (stmt, 1, file_state_names[job->state], -1, SQLITE_STATIC);
+  bind_text_or_null (stmt, 2, job->local_path);
+  sqlite3_bind_int64 (stmt, 3, job->file_id);
 }
 
 static void
 job_set_file_state (FerryStore *self,
                     GTask      *task)
 {
+  SetFileState *job = g_task_get_task_data (task);
+
   run_update (self, task,
               "UPDATE files SET state = ?, local_path = coalesce (?, local_path) WHERE id = ?",
-              bind_file_state, TRUE);
+              bind_file_state, job->file_id, TRUE);
 }
 
 /**
@@ -1731,18 +1809,18 @@ ferry_store_set_file_state_async (FerryStore          *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  SetFileState *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (state <= FERRY_STORE_FILE_SKIPPED);
 
-  request = g_new0 (Request, 1);
-  request->id = file_id;
-  request->state = state;
-  request->text1 = g_strdup (local_path);
+  job = g_new0 (SetFileState, 1);
+  job->file_id = file_id;
+  job->state = state;
+  job->local_path = g_strdup (local_path);
 
-  task = request_task (self, ferry_store_update_finish, request, cancellable, callback,
-                       user_data);
+  task = request_task (self, ferry_store_update_finish, job, set_file_state_free,
+                       cancellable, callback, user_data);
   submit (self, task, job_set_file_state);
 }
 
@@ -1750,7 +1828,7 @@ static void
 job_discard_blocks (FerryStore *self,
                     GTask      *task)
 {
-  Request *request = g_task_get_task_data (task);
+  DiscardBlocks *job = g_task_get_task_data (task);
   g_autoptr(sqlite3_stmt) discard = NULL;
   g_autoptr(sqlite3_stmt) reset = NULL;
   GError *error = NULL;
@@ -1764,14 +1842,14 @@ job_discard_blocks (FerryStore *self,
   reset = db_prepare (self->db, "UPDATE files SET state = 'pending' WHERE id = ?", &error);
   if (discard == NULL || reset == NULL)
     goto failed;
-  sqlite3_bind_int64 (discard, 1, request->id);
-  sqlite3_bind_int64 (reset, 1, request->id);
+  sqlite3_bind_int64 (discard, 1, job->file_id);
+  sqlite3_bind_int64 (reset, 1, job->file_id);
   if (!db_step_done (self->db, discard, &error) || !db_step_done (self->db, reset, &error))
     goto failed;
   if (sqlite3_changes (self->db) == 0)
     {
       g_set_error (&error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
-                   "There is no file %" G_GINT64_FORMAT, request->id);
+                   "There is no file %" G_GINT64_FORMAT, job->file_id);
       goto failed;
     }
   if (!db_exec (self->db, "COMMIT", &error))
@@ -1799,33 +1877,37 @@ ferry_store_discard_blocks_async (FerryStore          *self,
                                   gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  DiscardBlocks *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
 
-  request = g_new0 (Request, 1);
-  request->id = file_id;
+  job = g_new0 (DiscardBlocks, 1);
+  job->file_id = file_id;
 
-  task = request_task (self, ferry_store_update_finish, request, cancellable, callback,
-                       user_data);
+  task = request_task (self, ferry_store_update_finish, job, g_free,
+                       cancellable, callback, user_data);
   submit (self, task, job_discard_blocks);
 }
 
 static void
 bind_path (sqlite3_stmt *stmt,
-           Request      *request)
+           gpointer      data)
 {
-  bind_text_or_null (stmt, 1, request->text1);
-  bind_text_or_null (stmt, 2, request->text2);
-  sqlite3_bind_int64 (stmt, 3, request->id);
+  SetPath *job = data;
+
+  bind_text_or_null (stmt, 1, job->path_kind);
+  bind_text_or_null (stmt, 2, job->relay);
+  sqlite3_bind_int64 (stmt, 3, job->transfer_id);
 }
 
 static void
 job_set_path (FerryStore *self,
               GTask      *task)
 {
+  SetPath *job = g_task_get_task_data (task);
+
   run_update (self, task, "UPDATE transfers SET path_kind = ?, relay = ? WHERE id = ?",
-              bind_path, TRUE);
+              bind_path, job->transfer_id, TRUE);
 }
 
 /**
@@ -1845,7 +1927,7 @@ ferry_store_set_path_async (FerryStore          *self,
                             gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  SetPath *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (path_kind == NULL
@@ -1853,13 +1935,13 @@ ferry_store_set_path_async (FerryStore          *self,
                     || g_str_equal (path_kind, "direct-internet")
                     || g_str_equal (path_kind, "relayed"));
 
-  request = g_new0 (Request, 1);
-  request->id = transfer_id;
-  request->text1 = g_strdup (path_kind);
-  request->text2 = g_strdup (relay);
+  job = g_new0 (SetPath, 1);
+  job->transfer_id = transfer_id;
+  job->path_kind = g_strdup (path_kind);
+  job->relay = g_strdup (relay);
 
-  task = request_task (self, ferry_store_update_finish, request, cancellable, callback,
-                       user_data);
+  task = request_task (self, ferry_store_update_finish, job, set_path_free,
+                       cancellable, callback, user_data);
   submit (self, task, job_set_path);
 }
 
@@ -1867,11 +1949,11 @@ static void
 job_finish_transfer (FerryStore *self,
                      GTask      *task)
 {
-  Request *request = g_task_get_task_data (task);
+  FinishTransfer *job = g_task_get_task_data (task);
   g_autoptr(sqlite3_stmt) update = NULL;
   g_autoptr(sqlite3_stmt) drop = NULL;
-  gboolean ended = request->state != FERRY_STORE_TRANSFER_ACTIVE
-                   && request->state != FERRY_STORE_TRANSFER_INTERRUPTED;
+  gboolean ended = job->state != FERRY_STORE_TRANSFER_ACTIVE
+                   && job->state != FERRY_STORE_TRANSFER_INTERRUPTED;
   GError *error = NULL;
 
   if (!require_db (self, task))
@@ -1884,19 +1966,19 @@ job_finish_transfer (FerryStore *self,
                                  "finished_at = ? WHERE id = ?", &error);
   if (update == NULL)
     goto failed;
-  sqlite3_bind_text (update, 1, transfer_state_names[request->state], -1, SQLITE_STATIC);
-  bind_text_or_null (update, 2, request->text1);
+  sqlite3_bind_text (update, 1, transfer_state_names[job->state], -1, SQLITE_STATIC);
+  bind_text_or_null (update, 2, job->error_message);
   if (ended)
     sqlite3_bind_int64 (update, 3, g_get_real_time ());
   else
     sqlite3_bind_null (update, 3);
-  sqlite3_bind_int64 (update, 4, request->id);
+  sqlite3_bind_int64 (update, 4, job->transfer_id);
   if (!db_step_done (self->db, update, &error))
     goto failed;
   if (sqlite3_changes (self->db) == 0)
     {
       g_set_error (&error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
-                   "There is no transfer %" G_GINT64_FORMAT, request->id);
+                   "There is no transfer %" G_GINT64_FORMAT, job->transfer_id);
       goto failed;
     }
 
@@ -1907,7 +1989,7 @@ job_finish_transfer (FerryStore *self,
                                    "(SELECT id FROM files WHERE transfer_id = ?)", &error);
       if (drop == NULL)
         goto failed;
-      sqlite3_bind_int64 (drop, 1, request->id);
+      sqlite3_bind_int64 (drop, 1, job->transfer_id);
       if (!db_step_done (self->db, drop, &error))
         goto failed;
     }
@@ -1939,18 +2021,18 @@ ferry_store_finish_transfer_async (FerryStore              *self,
                                    gpointer                 user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  FinishTransfer *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (state <= FERRY_STORE_TRANSFER_CANCELLED);
 
-  request = g_new0 (Request, 1);
-  request->id = transfer_id;
-  request->state = state;
-  request->text1 = g_strdup (error_message);
+  job = g_new0 (FinishTransfer, 1);
+  job->transfer_id = transfer_id;
+  job->state = state;
+  job->error_message = g_strdup (error_message);
 
-  task = request_task (self, ferry_store_update_finish, request, cancellable, callback,
-                       user_data);
+  task = request_task (self, ferry_store_update_finish, job, finish_transfer_free,
+                       cancellable, callback, user_data);
   submit (self, task, job_finish_transfer);
 }
 
@@ -1987,7 +2069,7 @@ ferry_store_clear_history_async (FerryStore          *self,
 
   g_return_if_fail (FERRY_IS_STORE (self));
 
-  task = request_task (self, ferry_store_update_finish, g_new0 (Request, 1),
+  task = request_task (self, ferry_store_update_finish, NULL, NULL,
                        cancellable, callback, user_data);
   submit (self, task, job_clear_history);
 }
@@ -2014,7 +2096,7 @@ static void
 job_list_history (FerryStore *self,
                   GTask      *task)
 {
-  Request *request = g_task_get_task_data (task);
+  ListHistory *job = g_task_get_task_data (task);
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
   GError *error = NULL;
@@ -2032,7 +2114,7 @@ job_list_history (FerryStore *self,
       g_task_return_error (task, error);
       return;
     }
-  sqlite3_bind_int64 (stmt, 1, request->limit > 0 ? (sqlite3_int64) request->limit : -1);
+  sqlite3_bind_int64 (stmt, 1, job->limit > 0 ? (sqlite3_int64) job->limit : -1);
 
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_store_transfer_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -2061,15 +2143,15 @@ ferry_store_list_history_async (FerryStore          *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *request;
+  ListHistory *job;
 
   g_return_if_fail (FERRY_IS_STORE (self));
 
-  request = g_new0 (Request, 1);
-  request->limit = limit;
+  job = g_new0 (ListHistory, 1);
+  job->limit = limit;
 
-  task = request_task (self, ferry_store_list_history_async, request, cancellable, callback,
-                       user_data);
+  task = request_task (self, ferry_store_list_history_async, job, g_free,
+                       cancellable, callback, user_data);
   submit (self, task, job_list_history);
 }
 
