@@ -33,10 +33,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-flow-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("flow");
   fixture->source = g_build_filename (fixture->dir, "source", NULL);
   fixture->target = g_build_filename (fixture->dir, "target", NULL);
   fixture->db_path = g_build_filename (fixture->dir, "ferry.db", NULL);
@@ -48,26 +45,10 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_free (fixture->source);
   g_free (fixture->target);
   g_free (fixture->db_path);
-}
-
-static void
-got_result_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) slot, TIMEOUT_MS));
-  return *slot;
 }
 
 static FerryStore *
@@ -77,8 +58,8 @@ open_store (const char *path)
   g_autoptr(GError) error = NULL;
   FerryStore *store;
 
-  ferry_store_open_async (path, NULL, got_result_cb, &result);
-  store = ferry_store_open_finish (wait_result (&result), &error);
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, TIMEOUT_MS), &error);
   g_assert_no_error (error);
   return store;
 }
@@ -89,22 +70,10 @@ update_done (FerryStore    *store,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (ferry_store_update_finish (store, wait_result (slot), &error));
+  ferry_test_wait_async_result (slot, TIMEOUT_MS);
+  g_assert_true (ferry_store_update_finish (store, *slot, &error));
   g_assert_no_error (error);
   g_clear_object (slot);
-}
-
-static void
-write_random_file (const char *path,
-                   gsize       size)
-{
-  g_autofree guint8 *data = g_malloc (MAX (size, 1));
-  g_autoptr(GError) error = NULL;
-
-  for (gsize i = 0; i < size; i++)
-    data[i] = (guint8) g_test_rand_int_range (0, 256);
-  g_file_set_contents (path, (const char *) data, size, &error);
-  g_assert_no_error (error);
 }
 
 /* One attempt at receiving @offer. The "network" is the sender's file read
@@ -128,8 +97,9 @@ receive_attempt (Fixture    *fixture,
   guint64 sent = 0;
 
   ferry_store_begin_transfer_async (store, FERRY_STORE_RECEIVE, offer, fixture->target,
-                                    "Bob", NULL, got_result_cb, &result);
-  transfer = ferry_store_begin_transfer_finish (store, wait_result (&result), &error);
+                                    "Bob", NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  transfer = ferry_store_begin_transfer_finish (store, result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
 
@@ -189,7 +159,7 @@ receive_attempt (Fixture    *fixture,
               /* The connection drops: keep what is verified, stop. */
               ferry_store_finish_transfer_async (store, transfer->id,
                                                  FERRY_STORE_TRANSFER_INTERRUPTED, NULL,
-                                                 NULL, got_result_cb, &result);
+                                                 NULL, ferry_test_async_result_cb, &result);
               update_done (store, &result);
               *completed = FALSE;
               return sent;
@@ -224,23 +194,15 @@ receive_attempt (Fixture    *fixture,
       g_assert_no_error (error);
       g_assert_cmpstr (final, ==, local);
       ferry_store_set_file_state_async (store, file->id, FERRY_STORE_FILE_COMPLETE, final,
-                                        NULL, got_result_cb, &result);
+                                        NULL, ferry_test_async_result_cb, &result);
       update_done (store, &result);
     }
 
   ferry_store_finish_transfer_async (store, transfer->id, FERRY_STORE_TRANSFER_COMPLETED, NULL,
-                                     NULL, got_result_cb, &result);
+                                     NULL, ferry_test_async_result_cb, &result);
   update_done (store, &result);
   *completed = TRUE;
   return sent;
-}
-
-static void
-build_done_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 static void
@@ -280,14 +242,15 @@ test_interrupt_and_resume (Fixture       *fixture,
   g_assert_no_errno (g_mkdir (trip, 0755));
   g_assert_no_errno (g_mkdir (notes, 0755));
   g_assert_no_errno (g_mkdir (empty, 0755));
-  write_random_file (photo, photo_size);
-  write_random_file (note, 777);
+  ferry_test_write_random_file (photo, photo_size, 1);
+  ferry_test_write_random_file (note, 777, 2);
   /* The receiver already has a "Trip": ours must become "Trip (1)". */
   g_assert_no_errno (g_mkdir (taken, 0755));
 
   chosen = g_file_new_for_path (trip);
-  ferry_offer_new_from_files_async (&chosen, 1, NULL, build_done_cb, &result);
-  sender_offer = ferry_offer_new_from_files_finish (wait_result (&result), &error);
+  ferry_offer_new_from_files_async (&chosen, 1, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  sender_offer = ferry_offer_new_from_files_finish (result, &error);
   g_assert_no_error (error);
 
   json = ferry_offer_to_json (sender_offer, &len);
@@ -328,8 +291,9 @@ test_interrupt_and_resume (Fixture       *fixture,
     g_autoptr(GPtrArray) list = NULL;
 
     g_clear_object (&result);
-    ferry_store_list_history_async (store, 10, NULL, got_result_cb, &result);
-    list = ferry_store_list_history_finish (store, wait_result (&result), &error);
+    ferry_store_list_history_async (store, 10, NULL, ferry_test_async_result_cb, &result);
+    ferry_test_wait_async_result (&result, TIMEOUT_MS);
+    list = ferry_store_list_history_finish (store, result, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (list->len, ==, 1);
     g_assert_cmpint (((FerryStoreTransfer *) list->pdata[0])->state, ==,
