@@ -144,53 +144,6 @@ typedef struct
   gboolean  quit;
 } Job;
 
-/* The arguments of each request, its GTask's task data. Flushing and
- * clearing the history take none. */
-typedef struct
-{
-  FerryStoreDirection  direction;
-  FerryOffer          *offer;
-  char                *target_folder;
-  char                *peer_name;
-} BeginTransfer;
-
-typedef struct
-{
-  FerryStoreDirection  direction;
-  char                *transfer_key;
-  char                *target_folder;
-} FindResumable;
-
-typedef struct
-{
-  gint64               file_id;
-  FerryStoreFileState  state;
-  char                *local_path;
-} SetFileState;
-
-typedef struct
-{
-  gint64               file_id;
-} DiscardBlocks;
-
-typedef struct
-{
-  gint64               transfer_id;
-  char                *path_kind;
-  char                *relay;
-} SetPath;
-
-typedef struct
-{
-  gint64                   transfer_id;
-  FerryStoreTransferState  state;
-  char                    *error_message;
-} FinishTransfer;
-
-typedef struct
-{
-  guint                limit;
-} ListHistory;
 
 struct _FerryStore
 {
@@ -225,55 +178,6 @@ static GParamSpec *properties[N_PROPS];
 G_DEFINE_FINAL_TYPE (FerryStore, ferry_store, G_TYPE_OBJECT)
 
 G_DEFINE_QUARK (ferry-store-error-quark, ferry_store_error)
-
-static void
-begin_transfer_free (gpointer data)
-{
-  BeginTransfer *job = data;
-
-  g_clear_object (&job->offer);
-  g_free (job->target_folder);
-  g_free (job->peer_name);
-  g_free (job);
-}
-
-static void
-find_resumable_free (gpointer data)
-{
-  FindResumable *job = data;
-
-  g_free (job->transfer_key);
-  g_free (job->target_folder);
-  g_free (job);
-}
-
-static void
-set_file_state_free (gpointer data)
-{
-  SetFileState *job = data;
-
-  g_free (job->local_path);
-  g_free (job);
-}
-
-static void
-set_path_free (gpointer data)
-{
-  SetPath *job = data;
-
-  g_free (job->path_kind);
-  g_free (job->relay);
-  g_free (job);
-}
-
-static void
-finish_transfer_free (gpointer data)
-{
-  FinishTransfer *job = data;
-
-  g_free (job->error_message);
-  g_free (job);
-}
 
 static gboolean
 set_db_error (sqlite3     *db,
@@ -936,6 +840,8 @@ ferry_store_close (FerryStore *self)
 
 /* Requests */
 
+/* Each request's arguments are a struct of its own, defined beside its job:
+ * the GTask's task data. Flushing and clearing the history take none. */
 static GTask *
 request_task (FerryStore          *self,
               gpointer             source_tag,
@@ -1340,6 +1246,23 @@ reconcile_files (sqlite3     *db,
   return TRUE;
 }
 
+typedef struct
+{
+  FerryStoreDirection  direction;
+  FerryOffer          *offer;
+  char                *target_folder;
+  char                *peer_name;
+} BeginTransfer;
+
+static void
+begin_transfer_free (BeginTransfer *job)
+{
+  g_clear_object (&job->offer);
+  g_free (job->target_folder);
+  g_free (job->peer_name);
+  g_free (job);
+}
+
 static void
 job_begin_transfer (FerryStore *self,
                     GTask      *task)
@@ -1477,8 +1400,9 @@ ferry_store_begin_transfer_async (FerryStore          *self,
   job->target_folder = g_strdup (target_folder);
   job->peer_name = g_strdup (peer_name);
 
-  task = request_task (self, ferry_store_begin_transfer_async, job, begin_transfer_free,
-                       cancellable, callback, user_data);
+  task = request_task (self, ferry_store_begin_transfer_async, job,
+                       (GDestroyNotify) begin_transfer_free, cancellable, callback,
+                       user_data);
   submit (self, task, job_begin_transfer);
 }
 
@@ -1497,6 +1421,21 @@ ferry_store_begin_transfer_finish (FerryStore    *self,
                         == ferry_store_begin_transfer_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct
+{
+  FerryStoreDirection  direction;
+  char                *transfer_key;
+  char                *target_folder;
+} FindResumable;
+
+static void
+find_resumable_free (FindResumable *job)
+{
+  g_free (job->transfer_key);
+  g_free (job->target_folder);
+  g_free (job);
 }
 
 static void
@@ -1559,8 +1498,9 @@ ferry_store_find_resumable_async (FerryStore          *self,
   job->transfer_key = g_strdup (transfer_key);
   job->target_folder = g_strdup (target_folder);
 
-  task = request_task (self, ferry_store_find_resumable_async, job, find_resumable_free,
-                       cancellable, callback, user_data);
+  task = request_task (self, ferry_store_find_resumable_async, job,
+                       (GDestroyNotify) find_resumable_free, cancellable, callback,
+                       user_data);
   submit (self, task, job_find_resumable);
 }
 
@@ -1770,6 +1710,20 @@ run_update (FerryStore *self,
   g_task_return_boolean (task, TRUE);
 }
 
+typedef struct
+{
+  gint64               file_id;
+  FerryStoreFileState  state;
+  char                *local_path;
+} SetFileState;
+
+static void
+set_file_state_free (SetFileState *job)
+{
+  g_free (job->local_path);
+  g_free (job);
+}
+
 static void
 bind_file_state (sqlite3_stmt *stmt,
                  gpointer      data)
@@ -1819,10 +1773,15 @@ ferry_store_set_file_state_async (FerryStore          *self,
   job->state = state;
   job->local_path = g_strdup (local_path);
 
-  task = request_task (self, ferry_store_update_finish, job, set_file_state_free,
+  task = request_task (self, ferry_store_update_finish, job, (GDestroyNotify) set_file_state_free,
                        cancellable, callback, user_data);
   submit (self, task, job_set_file_state);
 }
+
+typedef struct
+{
+  gint64               file_id;
+} DiscardBlocks;
 
 static void
 job_discard_blocks (FerryStore *self,
@@ -1889,6 +1848,21 @@ ferry_store_discard_blocks_async (FerryStore          *self,
   submit (self, task, job_discard_blocks);
 }
 
+typedef struct
+{
+  gint64               transfer_id;
+  char                *path_kind;
+  char                *relay;
+} SetPath;
+
+static void
+set_path_free (SetPath *job)
+{
+  g_free (job->path_kind);
+  g_free (job->relay);
+  g_free (job);
+}
+
 static void
 bind_path (sqlite3_stmt *stmt,
            gpointer      data)
@@ -1940,9 +1914,23 @@ ferry_store_set_path_async (FerryStore          *self,
   job->path_kind = g_strdup (path_kind);
   job->relay = g_strdup (relay);
 
-  task = request_task (self, ferry_store_update_finish, job, set_path_free,
+  task = request_task (self, ferry_store_update_finish, job, (GDestroyNotify) set_path_free,
                        cancellable, callback, user_data);
   submit (self, task, job_set_path);
+}
+
+typedef struct
+{
+  gint64                   transfer_id;
+  FerryStoreTransferState  state;
+  char                    *error_message;
+} FinishTransfer;
+
+static void
+finish_transfer_free (FinishTransfer *job)
+{
+  g_free (job->error_message);
+  g_free (job);
 }
 
 static void
@@ -2031,7 +2019,7 @@ ferry_store_finish_transfer_async (FerryStore              *self,
   job->state = state;
   job->error_message = g_strdup (error_message);
 
-  task = request_task (self, ferry_store_update_finish, job, finish_transfer_free,
+  task = request_task (self, ferry_store_update_finish, job, (GDestroyNotify) finish_transfer_free,
                        cancellable, callback, user_data);
   submit (self, task, job_finish_transfer);
 }
@@ -2091,6 +2079,11 @@ ferry_store_update_finish (FerryStore    *self,
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+typedef struct
+{
+  guint                limit;
+} ListHistory;
 
 static void
 job_list_history (FerryStore *self,
