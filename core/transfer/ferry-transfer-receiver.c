@@ -42,6 +42,9 @@ typedef struct
   guint                  n_recorded;
 } Incoming;
 
+static void incoming_schedule       (Incoming      *in);
+static void receiver_check_all_done (FerryTransfer *self);
+
 static void
 incoming_free (gpointer data)
 {
@@ -53,9 +56,6 @@ incoming_free (gpointer data)
   g_free (in->local_path);
   g_free (in);
 }
-
-static void incoming_schedule       (Incoming      *in);
-static void receiver_check_all_done (FerryTransfer *self);
 
 /* Control frames */
 
@@ -92,37 +92,22 @@ receiver_handle_offer (FerryTransfer *self,
 
 /* Receiver: accepting */
 
-typedef struct
-{
-  FerryOffer          *offer;
-  GFile               *folder;
-  FerryStoreTransfer  *store_transfer;    /* unowned, read only */
-} PrepareJob;
-
-static void
-prepare_job_free (gpointer data)
-{
-  PrepareJob *job = data;
-
-  g_clear_object (&job->folder);
-  g_clear_object (&job->offer);
-  g_free (job);
-}
-
+/* In a thread. The offer, the folder and the store's record are set before
+ * and stay as they are while the plan is made. */
 static void
 prepare_thread (GTask        *task,
                 gpointer      source_object,
                 gpointer      task_data,
                 GCancellable *cancellable)
 {
-  PrepareJob *job = task_data;
-  GError *error = NULL;
+  FerryTransfer *self = source_object;
+  g_autoptr(GError) error = NULL;
   FerryReceivePlan *plan;
 
-  plan = ferry_receive_plan_new (job->offer, job->folder, job->store_transfer, cancellable,
-                                 &error);
+  plan = ferry_receive_plan_new (self->offer, self->target_folder, self->store_transfer,
+                                 cancellable, &error);
   if (plan == NULL)
-    g_task_return_error (task, error);
+    g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_pointer (task, plan, (GDestroyNotify) ferry_receive_plan_free);
 }
@@ -224,16 +209,10 @@ static void
 receiver_prepare (FerryTransfer *self)
 {
   g_autoptr(GTask) task = NULL;
-  PrepareJob *job = g_new0 (PrepareJob, 1);
-
-  job->offer = g_object_ref (self->offer);
-  job->folder = g_object_ref (self->target_folder);
-  job->store_transfer = self->store_transfer;
 
   self->n_workers++;
   task = g_task_new (self, NULL, prepare_done_cb, NULL);
   g_task_set_source_tag (task, receiver_prepare);
-  g_task_set_task_data (task, job, prepare_job_free);
   g_task_run_in_thread (task, prepare_thread);
 }
 
@@ -689,41 +668,13 @@ receiver_ended (FerryTransfer *self)
     }
 }
 
+/* The receiver starts nothing: it waits for the offer. */
 static const FerryTransferHalf receiver_half = {
   .is_sender = FALSE,
-  .start = NULL,
   .handle_frame = receiver_handle_frame,
   .stream_data = receiver_file_data,
   .ended = receiver_ended,
 };
-
-/**
- * ferry_transfer_new_receiver:
- * @quic: an open, verified connection
- * @store: (nullable): where verified blocks and history are recorded;
- *   without it nothing can be resumed
- * @default_target_folder: where files land unless ferry_transfer_accept()
- *   names another folder
- *
- * Returns: (transfer full): a transfer that waits for an offer once run
- */
-FerryTransfer *
-ferry_transfer_new_receiver (FerryQuicConnection *quic,
-                             FerryStore          *store,
-                             GFile               *default_target_folder)
-{
-  FerryTransfer *self;
-
-  g_return_val_if_fail (FERRY_IS_QUIC_CONNECTION (quic), NULL);
-  g_return_val_if_fail (store == NULL || FERRY_IS_STORE (store), NULL);
-  g_return_val_if_fail (G_IS_FILE (default_target_folder), NULL);
-
-  self = ferry_transfer_new_half (quic, store, &receiver_half);
-  self->default_folder = g_object_ref (default_target_folder);
-  self->incoming = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, incoming_free);
-
-  return self;
-}
 
 /**
  * ferry_transfer_accept:
@@ -778,4 +729,32 @@ ferry_transfer_decline (FerryTransfer *self,
                       g_error_new_literal (FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_DECLINED,
                                            reason ? reason : "The offer was declined"),
                       FERRY_TRANSFER_CLOSE_DECLINED);
+}
+
+/**
+ * ferry_transfer_new_receiver:
+ * @quic: an open, verified connection
+ * @store: (nullable): where verified blocks and history are recorded;
+ *   without it nothing can be resumed
+ * @default_target_folder: where files land unless ferry_transfer_accept()
+ *   names another folder
+ *
+ * Returns: (transfer full): a transfer that waits for an offer once run
+ */
+FerryTransfer *
+ferry_transfer_new_receiver (FerryQuicConnection *quic,
+                             FerryStore          *store,
+                             GFile               *default_target_folder)
+{
+  FerryTransfer *self;
+
+  g_return_val_if_fail (FERRY_IS_QUIC_CONNECTION (quic), NULL);
+  g_return_val_if_fail (store == NULL || FERRY_IS_STORE (store), NULL);
+  g_return_val_if_fail (G_IS_FILE (default_target_folder), NULL);
+
+  self = ferry_transfer_new_half (quic, store, &receiver_half);
+  self->default_folder = g_object_ref (default_target_folder);
+  self->incoming = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, incoming_free);
+
+  return self;
 }

@@ -33,6 +33,9 @@ typedef struct
   gboolean               reading;
 } Outgoing;
 
+static void outgoing_pump      (Outgoing      *out);
+static void sender_pump_files  (FerryTransfer *self);
+
 static void
 outgoing_free (gpointer data)
 {
@@ -42,9 +45,6 @@ outgoing_free (gpointer data)
   g_clear_pointer (&out->pending, g_bytes_unref);
   g_free (out);
 }
-
-static void outgoing_pump      (Outgoing      *out);
-static void sender_pump_files  (FerryTransfer *self);
 
 /* Sender: reading files */
 
