@@ -895,17 +895,11 @@ start_transfer (FerrySession *self)
 /* The run completes only after the port mappings are deleted, so a session
  * never leaves a hole in somebody's router. */
 
+/* Completes the run with the session's outcome. */
 static void
-connector_closed_cb (GObject      *object,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+return_run (FerrySession *self)
 {
-  g_autoptr(FerrySession) self = user_data;
   g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
-  g_autoptr(GError) error = NULL;
-
-  if (!ferry_connector_close_finish (FERRY_CONNECTOR (object), result, &error))
-    g_debug ("Closing the connector: %s", error->message);
 
   if (self->cancelled_id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
@@ -915,6 +909,20 @@ connector_closed_cb (GObject      *object,
     g_task_return_error (task, g_error_copy (self->error));
   else
     g_task_return_boolean (task, TRUE);
+}
+
+static void
+connector_closed_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_connector_close_finish (FERRY_CONNECTOR (object), result, &error))
+    g_debug ("Closing the connector: %s", error->message);
+
+  return_run (self);
 }
 
 static void
@@ -955,18 +963,7 @@ ferry_session_end (FerrySession *self,
       return;
     }
 
-  {
-    g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
-
-    if (self->cancelled_id != 0)
-      g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
-    self->cancelled_id = 0;
-
-    if (self->error != NULL)
-      g_task_return_error (task, g_error_copy (self->error));
-    else
-      g_task_return_boolean (task, TRUE);
-  }
+  return_run (self);
 }
 
 /* Running --------------------------------------------------------------- */
