@@ -340,39 +340,12 @@ ferry_test_write_random_file (const char *path,
   g_assert_no_error (error);
 }
 
-static char *
-channel_create_code (FerryChannel *channel)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  char *code;
-
-  ferry_channel_create_code_async (channel, 3, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
-  code = ferry_channel_create_code_finish (channel, result, &error);
-  g_assert_no_error (error);
-  return code;
-}
-
-static void
-channel_open_code (FerryChannel *channel,
-                   const char   *code)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-
-  ferry_channel_open_code_async (channel, code, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
-  ferry_channel_open_code_finish (channel, result, &error);
-  g_assert_no_error (error);
-}
-
 /**
  * ferry_test_channel_pair_new:
  * @rendezvous_args: (nullable): more options for ferry-rendezvous
  *
  * Starts a ferry-rendezvous and connects two channels through it with one
- * code, both PAKEs run at once as two devices would.
+ * code.
  *
  * Returns: (transfer full): the two channels, connected
  */
@@ -380,6 +353,7 @@ FerryTestChannelPair *
 ferry_test_channel_pair_new (const char * const *rendezvous_args)
 {
   FerryTestChannelPair *pair = g_new0 (FerryTestChannelPair, 1);
+  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GAsyncResult) sent = NULL;
   g_autoptr(GAsyncResult) received = NULL;
   g_autoptr(GError) error = NULL;
@@ -390,9 +364,19 @@ ferry_test_channel_pair_new (const char * const *rendezvous_args)
   pair->sender = ferry_channel_new (pair->client);
   pair->receiver = ferry_channel_new (pair->client);
 
-  code = channel_create_code (pair->sender);
-  channel_open_code (pair->receiver, code);
+  ferry_channel_create_code_async (pair->sender, 3, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
+  code = ferry_channel_create_code_finish (pair->sender, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
 
+  ferry_channel_open_code_async (pair->receiver, code, NULL, ferry_test_async_result_cb,
+                                 &result);
+  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
+  ferry_channel_open_code_finish (pair->receiver, result, &error);
+  g_assert_no_error (error);
+
+  /* Both PAKEs at once, as two devices run them. */
   ferry_channel_connect_async (pair->sender, NULL, ferry_test_async_result_cb, &sent);
   ferry_channel_connect_async (pair->receiver, NULL, ferry_test_async_result_cb, &received);
   ferry_test_wait_async_result (&sent, CHANNEL_TIMEOUT_MS);

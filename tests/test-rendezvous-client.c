@@ -28,12 +28,10 @@ allocate (FerryRendezvousClient  *client,
           GError                **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
-  char *nameplate;
 
   ferry_rendezvous_client_allocate_async (client, cancellable, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  nameplate = ferry_rendezvous_client_allocate_finish (client, result, error);
-  return nameplate;
+  return ferry_rendezvous_client_allocate_finish (client, result, error);
 }
 
 static FerryMailbox *
@@ -43,13 +41,11 @@ open_mailbox (FerryRendezvousClient  *client,
               GError                **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
-  FerryMailbox *mailbox;
 
   ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable,
                                               ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  mailbox = ferry_rendezvous_client_open_mailbox_finish (client, result, error);
-  return mailbox;
+  return ferry_rendezvous_client_open_mailbox_finish (client, result, error);
 }
 
 static JsonObject *
@@ -57,12 +53,10 @@ fetch_ice (FerryRendezvousClient  *client,
            GError                **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
-  JsonObject *ice;
 
   ferry_rendezvous_client_fetch_ice_async (client, NULL, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  ice = ferry_rendezvous_client_fetch_ice_finish (client, result, error);
-  return ice;
+  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
 }
 
 static GBytes *
@@ -70,12 +64,10 @@ receive (FerryMailbox  *mailbox,
          GError       **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
-  GBytes *message;
 
   ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  message = ferry_mailbox_receive_finish (mailbox, result, error);
-  return message;
+  return ferry_mailbox_receive_finish (mailbox, result, error);
 }
 
 static void
