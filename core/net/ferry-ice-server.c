@@ -174,7 +174,7 @@ parse_turn_entry (JsonNode   *node,
   if (username == NULL || credential == NULL || urls == NULL)
     goto bad;
 
-  /* WebRTC's RTCFerryIceServer allows one URL as a plain string. */
+  /* WebRTC's RTCIceServer allows one URL as a plain string. */
   if (JSON_NODE_HOLDS_VALUE (urls) && json_node_get_value_type (urls) == G_TYPE_STRING)
     {
       FerryIceServer *server = parse_server_url (json_node_get_string (urls), TRUE, error);
