@@ -3,14 +3,14 @@
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Regenerates core/ferry-wordlist.c, the 2048 share-code words.  It is run by
-# hand, never by the build: the generated file is committed and reviewed like
-# any other source.  It needs Debian's wamerican-small (candidate words),
+# Regenerates core/pairing/ferry-wordlist.c, the 2048 share-code words.  It is
+# run by hand, never by the build: the generated file is committed and reviewed
+# like any other source.  It needs Debian's wamerican-small (candidate words),
 # fortunes (a text corpus to rank words by how common they are) and
 # espeak-ng (pronunciations, to keep out homophones):
 #
 #   apt-get install wamerican-small fortunes espeak-ng
-#   build-aux/ferry-make-wordlist.py > core/ferry-wordlist.c
+#   build-aux/ferry-make-wordlist.py > core/pairing/ferry-wordlist.c
 #
 # Words are taken most common first and kept only when they are
 #   - lowercase ASCII, 3 to 8 letters, not an inflection of another word,

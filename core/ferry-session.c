@@ -87,6 +87,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* The steps, in the order they run and this file follows: each one, once
+ * done, starts the next (see the class comment). */
+static void start_link        (FerrySession *self);
+static void start_ice         (FerrySession *self);
+static void maybe_start_quic  (FerrySession *self);
+static void start_transfer    (FerrySession *self);
+static void record_path       (FerrySession *self);
 static void ferry_session_end (FerrySession *self,
                                GError       *error);
 
@@ -444,367 +451,11 @@ ferry_session_get_error (FerrySession *self)
   return self->error;
 }
 
-/* Ending: the run completes only after the port mappings are deleted, so
- * a session never leaves a hole in somebody's router. */
-static void
-connector_closed_cb (GObject      *object,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr(FerrySession) self = user_data;
-  g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
-  g_autoptr(GError) error = NULL;
+/* 1. Code and PAKE ------------------------------------------------------ */
 
-  if (!ferry_connector_close_finish (FERRY_CONNECTOR (object), result, &error))
-    g_debug ("Closing the connector: %s", error->message);
-
-  if (self->cancelled_id != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
-  self->cancelled_id = 0;
-
-  if (self->error != NULL)
-    g_task_return_error (task, g_error_copy (self->error));
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-static void
-ferry_session_end (FerrySession *self,
-                   GError       *error)
-{
-  g_assert (ferry_session_is_live (self));
-
-  self->ending = TRUE;
-  g_clear_handle_id (&self->writable_source, g_source_remove);
-
-  /* Stop whatever step is still under way. */
-  g_cancellable_cancel (self->cancellable);
-
-  if (error != NULL)
-    {
-      g_debug ("Session failed: %s", error->message);
-      self->error = error;
-      ferry_session_set_state (self, FERRY_SESSION_STATE_FAILED);
-    }
-  else
-    {
-      ferry_session_set_state (self, FERRY_SESSION_STATE_DONE);
-    }
-
-  if (self->quic != NULL && ferry_quic_connection_is_open (self->quic))
-    ferry_quic_connection_close (self->quic, 0, error != NULL ? "failed" : "done");
-
-  if (self->signalling != NULL)
-    ferry_signalling_close (self->signalling);
-  else if (self->channel != NULL)
-    ferry_channel_close (self->channel);
-
-  if (self->connector != NULL)
-    {
-      ferry_connector_close_async (self->connector, NULL, connector_closed_cb,
-                                   g_object_ref (self));
-      return;
-    }
-
-  {
-    g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
-
-    if (self->cancelled_id != 0)
-      g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
-    self->cancelled_id = 0;
-
-    if (self->error != NULL)
-      g_task_return_error (task, g_error_copy (self->error));
-    else
-      g_task_return_boolean (task, TRUE);
-  }
-}
-
-static void
-transfer_run_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(FerrySession) self = user_data;
-  GError *error = NULL;
-
-  if (!ferry_transfer_run_finish (FERRY_TRANSFER (object), result, &error))
-    {
-      ferry_session_fail (self, error);
-      return;
-    }
-
-  if (ferry_session_is_live (self))
-    ferry_session_end (self, NULL);
-}
-
-static void
-transfer_state_cb (FerryTransfer *transfer,
-                   GParamSpec    *pspec,
-                   FerrySession  *self)
-{
-  if (!ferry_session_is_live (self))
-    return;
-
-  switch (ferry_transfer_get_state (transfer))
-    {
-    case FERRY_TRANSFER_STATE_OFFER_RECEIVED:
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OFFER]);
-      ferry_session_set_state (self, FERRY_SESSION_STATE_OFFER_RECEIVED);
-      break;
-
-    case FERRY_TRANSFER_STATE_TRANSFERRING:
-    case FERRY_TRANSFER_STATE_VERIFYING:
-      ferry_session_set_state (self, FERRY_SESSION_STATE_TRANSFERRING);
-      break;
-
-    case FERRY_TRANSFER_STATE_NEW:
-    case FERRY_TRANSFER_STATE_OFFERING:
-    case FERRY_TRANSFER_STATE_DONE:
-    case FERRY_TRANSFER_STATE_FAILED:
-    case FERRY_TRANSFER_STATE_CANCELLED:
-    case FERRY_TRANSFER_STATE_DECLINED:
-    default:
-      break;
-    }
-}
-
-/* The transfer keeps the path in the history; a path that changes mid-way
- * (say, relayed first, direct once a better pair wins) is recorded too. */
-static void
-record_path (FerrySession *self)
-{
-  FerryPathKind kind;
-
-  if (self->transfer == NULL || self->path == NULL)
-    return;
-
-  kind = ferry_path_get_kind (self->path);
-  if (kind == FERRY_PATH_KIND_UNKNOWN)
-    return;
-
-  ferry_transfer_set_path (self->transfer, ferry_path_kind_to_string (kind),
-                           ferry_path_get_relay_server (self->path));
-}
-
-static void
-path_kind_cb (FerryPath    *path,
-              GParamSpec   *pspec,
-              FerrySession *self)
-{
-  record_path (self);
-}
-
-static void
-handshake_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(FerrySession) self = user_data;
-  GError *error = NULL;
-
-  if (!ferry_quic_connection_handshake_finish (FERRY_QUIC_CONNECTION (object), result, &error))
-    {
-      ferry_session_fail (self, error);
-      return;
-    }
-
-  if (!ferry_session_is_live (self))
-    return;
-
-  if (self->is_sender)
-    self->transfer = ferry_transfer_new_sender (self->quic, self->offer, self->store);
-  else
-    self->transfer = ferry_transfer_new_receiver (self->quic, self->store,
-                                                  self->download_folder);
-
-  g_signal_connect_object (self->transfer, "notify::state",
-                           G_CALLBACK (transfer_state_cb), self, 0);
-  record_path (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSFER]);
-
-  ferry_transfer_run_async (self->transfer, self->cancellable, transfer_run_cb,
-                            g_object_ref (self));
-}
-
-static gboolean
-datagram_writable_cb (gpointer user_data)
-{
-  FerrySession *self = user_data;
-
-  self->writable_source = 0;
-  if (self->quic != NULL)
-    ferry_quic_connection_datagram_writable (self->quic);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* QUIC's datagrams go out through the ICE session's selected pair. libnice
- * tells nothing when a full socket drains, so a refused datagram is tried
- * again on the next millisecond tick. */
-static gboolean
-send_datagram (const guint8 *data,
-               gsize         len,
-               gpointer      user_data)
-{
-  FerrySession *self = user_data;
-
-  if (self->ice != NULL && ferry_ice_session_send (self->ice, data, len))
-    return TRUE;
-
-  if (self->writable_source == 0)
-    self->writable_source = g_timeout_add (1, datagram_writable_cb, self);
-
-  return FALSE;
-}
-
-static void
-receive_datagram (FerryIceSession *session,
-                  const guint8    *data,
-                  gsize            length,
-                  gpointer         user_data)
-{
-  FerrySession *self = user_data;
-
-  if (self->quic != NULL)
-    ferry_quic_connection_receive_datagram (self->quic, data, length);
-}
-
-/* QUIC starts once both the path and the peer's fingerprint are there. */
-static void
-maybe_start_quic (FerrySession *self)
-{
-  if (!self->hello_received || !self->ice_ready)
-    return;
-
-  ferry_quic_connection_set_send_func (self->quic, send_datagram, self, NULL);
-  ferry_quic_connection_handshake_async (self->quic, self->cancellable, handshake_cb,
-                                         g_object_ref (self));
-}
-
-static void
-connector_connect_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(FerrySession) self = user_data;
-  g_autoptr(FerryIceSession) ice = NULL;
-  FerryPath *path = NULL;
-  GError *error = NULL;
-
-  ice = ferry_connector_connect_finish (FERRY_CONNECTOR (object), result, &path, &error);
-  if (ice == NULL)
-    {
-      ferry_session_fail (self, error);
-      return;
-    }
-
-  if (!ferry_session_is_live (self))
-    return;
-
-  self->ice = g_steal_pointer (&ice);
-  self->path = path != NULL ? g_object_ref (path) : g_object_ref (ferry_ice_session_get_path (self->ice));
-  g_signal_connect_object (self->path, "notify::kind", G_CALLBACK (path_kind_cb), self, 0);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
-
-  /* Early QUIC packets are kept by the connection until its handshake starts. */
-  ferry_ice_session_set_receive_func (self->ice, receive_datagram, self, NULL);
-
-  self->ice_ready = TRUE;
-  maybe_start_quic (self);
-}
-
-static void
-hello_cb (FerrySignalling *signalling,
-          JsonObject      *body,
-          FerrySession    *self)
-{
-  const char *fingerprint;
-  GError *error = NULL;
-
-  if (!ferry_session_is_live (self))
-    return;
-
-  if (self->hello_received)
-    {
-      g_debug ("Ignoring a second hello");
-      return;
-    }
-
-  fingerprint = json_object_get_string_member_with_default (body, "fingerprint", NULL);
-  if (fingerprint == NULL ||
-      !ferry_quic_connection_set_peer_fingerprint (self->quic, fingerprint, &error))
-    {
-      if (error == NULL)
-        error = g_error_new_literal (FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PROTOCOL,
-                                     _("The other side sent no certificate fingerprint."));
-      ferry_session_fail (self, error);
-      return;
-    }
-
-  self->hello_received = TRUE;
-  maybe_start_quic (self);
-}
-
-static void
-signalling_closed_cb (FerrySignalling *signalling,
-                      const GError    *error,
-                      FerrySession    *self)
-{
-  /* Once QUIC is up the mailbox is no longer needed: its end means nothing. */
-  if (!ferry_session_is_live (self) || self->transfer != NULL)
-    return;
-
-  if (error != NULL)
-    ferry_session_fail (self, g_error_copy (error));
-  else
-    ferry_session_fail (self,
-                        g_error_new_literal (FERRY_TRANSFER_ERROR,
-                                             FERRY_TRANSFER_ERROR_PEER_GONE,
-                                             _("The other side left before the transfer began.")));
-}
-
-/* Both sides hold the same key: find a path and set up QUIC over it. */
-static void
-start_link (FerrySession *self)
-{
-  g_autoptr(JsonObject) hello = json_object_new ();
-  GError *error = NULL;
-
-  ferry_session_set_state (self, FERRY_SESSION_STATE_CONNECTING);
-
-  self->quic = ferry_quic_connection_new (self->is_sender ? FERRY_QUIC_ROLE_CLIENT
-                                                          : FERRY_QUIC_ROLE_SERVER,
-                                          &error);
-  if (self->quic == NULL)
-    {
-      ferry_session_fail (self, error);
-      return;
-    }
-  ferry_quic_connection_set_idle_timeout (self->quic, FERRY_SESSION_IDLE_TIMEOUT_MS);
-
-  self->signalling = ferry_signalling_new (self->channel);
-  g_signal_connect_object (self->signalling, "message::" FERRY_SESSION_HELLO_TYPE,
-                           G_CALLBACK (hello_cb), self, 0);
-  g_signal_connect_object (self->signalling, "closed",
-                           G_CALLBACK (signalling_closed_cb), self, 0);
-
-  self->connector = ferry_connector_new (self->signalling, self->client,
-                                         self->is_sender ? FERRY_ICE_ROLE_CONTROLLING
-                                                         : FERRY_ICE_ROLE_CONTROLLED);
-  ferry_connector_set_portmap (self->connector, self->portmap);
-  ferry_connector_set_candidate_types (self->connector, self->candidate_types);
-
-  /* Every handler is in place before the first message is read. */
-  ferry_connector_connect_async (self->connector, self->cancellable, connector_connect_cb,
-                                 g_object_ref (self));
-  ferry_signalling_start (self->signalling);
-
-  json_object_set_int_member (hello, "version", FERRY_SESSION_PROTOCOL_VERSION);
-  json_object_set_string_member (hello, "fingerprint",
-                                 ferry_quic_connection_get_local_fingerprint (self->quic));
-  ferry_signalling_send (self->signalling, FERRY_SESSION_HELLO_TYPE, hello);
-}
+/* The sender gets a code while its files are hashed; the receiver opens the
+ * code it was given. Connecting the channel runs the PAKE: then both sides
+ * hold the same key. */
 
 /* The sender needs both the receiver and its own offer before going on. */
 static void
@@ -917,6 +568,405 @@ offer_cb (GObject      *object,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OFFER]);
   maybe_start_link (self);
 }
+
+/* 2. Signalling --------------------------------------------------------- */
+
+/* Over the sealed channel each side sends a "hello" with its QUIC
+ * certificate fingerprint, beside the connector's ICE messages. */
+
+static void
+hello_cb (FerrySignalling *signalling,
+          JsonObject      *body,
+          FerrySession    *self)
+{
+  const char *fingerprint;
+  GError *error = NULL;
+
+  if (!ferry_session_is_live (self))
+    return;
+
+  if (self->hello_received)
+    {
+      g_debug ("Ignoring a second hello");
+      return;
+    }
+
+  fingerprint = json_object_get_string_member_with_default (body, "fingerprint", NULL);
+  if (fingerprint == NULL ||
+      !ferry_quic_connection_set_peer_fingerprint (self->quic, fingerprint, &error))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PROTOCOL,
+                                     _("The other side sent no certificate fingerprint."));
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  self->hello_received = TRUE;
+  maybe_start_quic (self);
+}
+
+static void
+signalling_closed_cb (FerrySignalling *signalling,
+                      const GError    *error,
+                      FerrySession    *self)
+{
+  /* Once QUIC is up the mailbox is no longer needed: its end means nothing. */
+  if (!ferry_session_is_live (self) || self->transfer != NULL)
+    return;
+
+  if (error != NULL)
+    ferry_session_fail (self, g_error_copy (error));
+  else
+    ferry_session_fail (self,
+                        g_error_new_literal (FERRY_TRANSFER_ERROR,
+                                             FERRY_TRANSFER_ERROR_PEER_GONE,
+                                             _("The other side left before the transfer began.")));
+}
+
+/* Both sides hold the same key: find a path and set up QUIC over it. */
+static void
+start_link (FerrySession *self)
+{
+  g_autoptr(JsonObject) hello = json_object_new ();
+  GError *error = NULL;
+
+  ferry_session_set_state (self, FERRY_SESSION_STATE_CONNECTING);
+
+  self->quic = ferry_quic_connection_new (self->is_sender ? FERRY_QUIC_ROLE_CLIENT
+                                                          : FERRY_QUIC_ROLE_SERVER,
+                                          &error);
+  if (self->quic == NULL)
+    {
+      ferry_session_fail (self, error);
+      return;
+    }
+  ferry_quic_connection_set_idle_timeout (self->quic, FERRY_SESSION_IDLE_TIMEOUT_MS);
+
+  self->signalling = ferry_signalling_new (self->channel);
+  g_signal_connect_object (self->signalling, "message::" FERRY_SESSION_HELLO_TYPE,
+                           G_CALLBACK (hello_cb), self, 0);
+  g_signal_connect_object (self->signalling, "closed",
+                           G_CALLBACK (signalling_closed_cb), self, 0);
+
+  start_ice (self);
+
+  /* Every handler is in place before the first message is read. */
+  ferry_signalling_start (self->signalling);
+
+  json_object_set_int_member (hello, "version", FERRY_SESSION_PROTOCOL_VERSION);
+  json_object_set_string_member (hello, "fingerprint",
+                                 ferry_quic_connection_get_local_fingerprint (self->quic));
+  ferry_signalling_send (self->signalling, FERRY_SESSION_HELLO_TYPE, hello);
+}
+
+/* 3. ICE ---------------------------------------------------------------- */
+
+/* The connector finds a path. What arrives on it goes to QUIC, and the path
+ * stays live: the transfer records where it moves. */
+
+static void
+receive_datagram (FerryIceSession *session,
+                  const guint8    *data,
+                  gsize            length,
+                  gpointer         user_data)
+{
+  FerrySession *self = user_data;
+
+  if (self->quic != NULL)
+    ferry_quic_connection_receive_datagram (self->quic, data, length);
+}
+
+static void
+path_kind_cb (FerryPath    *path,
+              GParamSpec   *pspec,
+              FerrySession *self)
+{
+  record_path (self);
+}
+
+static void
+connector_connect_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autoptr(FerryIceSession) ice = NULL;
+  FerryPath *path = NULL;
+  GError *error = NULL;
+
+  ice = ferry_connector_connect_finish (FERRY_CONNECTOR (object), result, &path, &error);
+  if (ice == NULL)
+    {
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  if (!ferry_session_is_live (self))
+    return;
+
+  self->ice = g_steal_pointer (&ice);
+  self->path = g_object_ref (path != NULL ? path : ferry_ice_session_get_path (self->ice));
+  g_signal_connect_object (self->path, "notify::kind", G_CALLBACK (path_kind_cb), self, 0);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+
+  /* Early QUIC packets are kept by the connection until its handshake starts. */
+  ferry_ice_session_set_receive_func (self->ice, receive_datagram, self, NULL);
+
+  self->ice_ready = TRUE;
+  maybe_start_quic (self);
+}
+
+/* The connector trickles ICE candidates and port mappings over the
+ * signalling until a path works. */
+static void
+start_ice (FerrySession *self)
+{
+  self->connector = ferry_connector_new (self->signalling, self->client,
+                                         self->is_sender ? FERRY_ICE_ROLE_CONTROLLING
+                                                         : FERRY_ICE_ROLE_CONTROLLED);
+  ferry_connector_set_portmap (self->connector, self->portmap);
+  ferry_connector_set_candidate_types (self->connector, self->candidate_types);
+  ferry_connector_connect_async (self->connector, self->cancellable, connector_connect_cb,
+                                 g_object_ref (self));
+}
+
+/* 4. QUIC --------------------------------------------------------------- */
+
+/* QUIC runs over the ICE datagrams, each side pinning the fingerprint it
+ * got under the PAKE key, so neither the rendezvous nor a relay can read or
+ * alter anything. */
+
+static gboolean
+datagram_writable_cb (gpointer user_data)
+{
+  FerrySession *self = user_data;
+
+  self->writable_source = 0;
+  if (self->quic != NULL)
+    ferry_quic_connection_datagram_writable (self->quic);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* QUIC's datagrams go out through the ICE session's selected pair. libnice
+ * tells nothing when a full socket drains, so a refused datagram is tried
+ * again on the next millisecond tick. */
+static gboolean
+send_datagram (const guint8 *data,
+               gsize         len,
+               gpointer      user_data)
+{
+  FerrySession *self = user_data;
+
+  if (self->ice != NULL && ferry_ice_session_send (self->ice, data, len))
+    return TRUE;
+
+  if (self->writable_source == 0)
+    self->writable_source = g_timeout_add (1, datagram_writable_cb, self);
+
+  return FALSE;
+}
+
+static void
+handshake_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  GError *error = NULL;
+
+  if (!ferry_quic_connection_handshake_finish (FERRY_QUIC_CONNECTION (object), result, &error))
+    {
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  if (!ferry_session_is_live (self))
+    return;
+
+  start_transfer (self);
+}
+
+/* QUIC starts once both the path and the peer's fingerprint are there. */
+static void
+maybe_start_quic (FerrySession *self)
+{
+  if (!self->hello_received || !self->ice_ready)
+    return;
+
+  ferry_quic_connection_set_send_func (self->quic, send_datagram, self, NULL);
+  ferry_quic_connection_handshake_async (self->quic, self->cancellable, handshake_cb,
+                                         g_object_ref (self));
+}
+
+/* 5. Transfer ----------------------------------------------------------- */
+
+/* Over the verified connection the transfer moves the files; the receiver
+ * sees the offer first. */
+
+static void
+transfer_state_cb (FerryTransfer *transfer,
+                   GParamSpec    *pspec,
+                   FerrySession  *self)
+{
+  if (!ferry_session_is_live (self))
+    return;
+
+  switch (ferry_transfer_get_state (transfer))
+    {
+    case FERRY_TRANSFER_STATE_OFFER_RECEIVED:
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OFFER]);
+      ferry_session_set_state (self, FERRY_SESSION_STATE_OFFER_RECEIVED);
+      break;
+
+    case FERRY_TRANSFER_STATE_TRANSFERRING:
+    case FERRY_TRANSFER_STATE_VERIFYING:
+      ferry_session_set_state (self, FERRY_SESSION_STATE_TRANSFERRING);
+      break;
+
+    case FERRY_TRANSFER_STATE_NEW:
+    case FERRY_TRANSFER_STATE_OFFERING:
+    case FERRY_TRANSFER_STATE_DONE:
+    case FERRY_TRANSFER_STATE_FAILED:
+    case FERRY_TRANSFER_STATE_CANCELLED:
+    case FERRY_TRANSFER_STATE_DECLINED:
+    default:
+      break;
+    }
+}
+
+/* The transfer keeps the path in the history; a path that changes mid-way
+ * (say, relayed first, direct once a better pair wins) is recorded too. */
+static void
+record_path (FerrySession *self)
+{
+  FerryPathKind kind;
+
+  if (self->transfer == NULL || self->path == NULL)
+    return;
+
+  kind = ferry_path_get_kind (self->path);
+  if (kind == FERRY_PATH_KIND_UNKNOWN)
+    return;
+
+  ferry_transfer_set_path (self->transfer, ferry_path_kind_to_string (kind),
+                           ferry_path_get_relay_server (self->path));
+}
+
+static void
+transfer_run_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  GError *error = NULL;
+
+  if (!ferry_transfer_run_finish (FERRY_TRANSFER (object), result, &error))
+    {
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  if (ferry_session_is_live (self))
+    ferry_session_end (self, NULL);
+}
+
+static void
+start_transfer (FerrySession *self)
+{
+  if (self->is_sender)
+    self->transfer = ferry_transfer_new_sender (self->quic, self->offer, self->store);
+  else
+    self->transfer = ferry_transfer_new_receiver (self->quic, self->store,
+                                                  self->download_folder);
+
+  g_signal_connect_object (self->transfer, "notify::state",
+                           G_CALLBACK (transfer_state_cb), self, 0);
+  record_path (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSFER]);
+
+  ferry_transfer_run_async (self->transfer, self->cancellable, transfer_run_cb,
+                            g_object_ref (self));
+}
+
+/* 6. End ---------------------------------------------------------------- */
+
+/* The run completes only after the port mappings are deleted, so a session
+ * never leaves a hole in somebody's router. */
+
+/* Completes the run with the session's outcome. */
+static void
+return_run (FerrySession *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->run_task);
+
+  if (self->cancelled_id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), self->cancelled_id);
+  self->cancelled_id = 0;
+
+  if (self->error != NULL)
+    g_task_return_error (task, g_error_copy (self->error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+connector_closed_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_connector_close_finish (FERRY_CONNECTOR (object), result, &error))
+    g_debug ("Closing the connector: %s", error->message);
+
+  return_run (self);
+}
+
+static void
+ferry_session_end (FerrySession *self,
+                   GError       *error)
+{
+  g_assert (ferry_session_is_live (self));
+
+  self->ending = TRUE;
+  g_clear_handle_id (&self->writable_source, g_source_remove);
+
+  /* Stop whatever step is still under way. */
+  g_cancellable_cancel (self->cancellable);
+
+  if (error != NULL)
+    {
+      g_debug ("Session failed: %s", error->message);
+      self->error = error;
+      ferry_session_set_state (self, FERRY_SESSION_STATE_FAILED);
+    }
+  else
+    {
+      ferry_session_set_state (self, FERRY_SESSION_STATE_DONE);
+    }
+
+  if (self->quic != NULL && ferry_quic_connection_is_open (self->quic))
+    ferry_quic_connection_close (self->quic, 0, error != NULL ? "failed" : "done");
+
+  if (self->signalling != NULL)
+    ferry_signalling_close (self->signalling);
+  else if (self->channel != NULL)
+    ferry_channel_close (self->channel);
+
+  if (self->connector != NULL)
+    {
+      ferry_connector_close_async (self->connector, NULL, connector_closed_cb,
+                                   g_object_ref (self));
+      return;
+    }
+
+  return_run (self);
+}
+
+/* Running --------------------------------------------------------------- */
 
 static void
 run_cancelled_cb (GCancellable *cancellable,

@@ -260,8 +260,7 @@ ferry_test_coturn_start (void)
     g_error ("turnserver not found: install Debian's coturn package");
 
   coturn = g_new0 (FerryTestCoturn, 1);
-  coturn->dir = g_dir_make_tmp ("ferry-coturn-XXXXXX", &error);
-  g_assert_no_error (error);
+  coturn->dir = ferry_test_make_temp_dir ("coturn");
   coturn->secret = g_strdup_printf ("ferry-test-%08x%08x", g_random_int (), g_random_int ());
   coturn->realm = g_strdup ("ferry.test");
   coturn->port = find_free_port ();
@@ -308,21 +307,6 @@ ferry_test_coturn_start (void)
   return coturn;
 }
 
-static void
-remove_dir (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 void
 ferry_test_coturn_free (FerryTestCoturn *coturn)
 {
@@ -345,8 +329,7 @@ ferry_test_coturn_free (FerryTestCoturn *coturn)
       g_clear_object (&coturn->process);
     }
 
-  remove_dir (coturn->dir);
-  g_free (coturn->dir);
+  ferry_test_clear_temp_dir (&coturn->dir);
   g_free (coturn->secret);
   g_free (coturn->realm);
   g_free (coturn);

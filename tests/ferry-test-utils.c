@@ -19,6 +19,7 @@
 #include "ferry-version.h"
 
 #define SERVER_START_TIMEOUT_MS 10000
+#define CHANNEL_TIMEOUT_MS      10000
 
 void
 ferry_test_init (int    *argc,
@@ -98,6 +99,37 @@ ferry_test_wait_for_pointer (gpointer *pointer,
                              guint     timeout_ms)
 {
   return ferry_test_wait_until (pointer_is_set, pointer, timeout_ms);
+}
+
+/**
+ * ferry_test_async_result_cb:
+ * @user_data: a `GAsyncResult *` set to %NULL
+ *
+ * A #GAsyncReadyCallback that keeps a reference to the result in
+ * *@user_data, for ferry_test_wait_async_result().
+ */
+void
+ferry_test_async_result_cb (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/**
+ * ferry_test_wait_async_result:
+ * @result: where ferry_test_async_result_cb() puts the result
+ *
+ * Waits for the result; the test fails when it does not come in time.
+ *
+ * Returns: (transfer none): *@result, still owned by the caller
+ */
+GAsyncResult *
+ferry_test_wait_async_result (GAsyncResult **result,
+                              guint          timeout_ms)
+{
+  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) result, timeout_ms));
+  return *result;
 }
 
 typedef struct
@@ -228,6 +260,40 @@ ferry_test_wrong_code_for (const char *code)
 }
 
 /**
+ * ferry_test_make_temp_dir:
+ * @name: what the folder is for, part of its name
+ *
+ * Returns: (transfer full): a new empty folder in the temporary folder, for
+ *   one test; remove it with ferry_test_clear_temp_dir()
+ */
+char *
+ferry_test_make_temp_dir (const char *name)
+{
+  g_autofree char *tmpl = g_strdup_printf ("ferry-%s-XXXXXX", name);
+  g_autoptr(GError) error = NULL;
+  char *path = g_dir_make_tmp (tmpl, &error);
+
+  g_assert_no_error (error);
+  return path;
+}
+
+/**
+ * ferry_test_clear_temp_dir:
+ * @path: a folder from ferry_test_make_temp_dir(), or %NULL
+ *
+ * Deletes the folder and everything in it, and sets *@path to %NULL.
+ */
+void
+ferry_test_clear_temp_dir (char **path)
+{
+  if (*path == NULL)
+    return;
+
+  ferry_test_remove_tree (*path);
+  g_clear_pointer (path, g_free);
+}
+
+/**
  * ferry_test_remove_tree:
  * @path: a folder a test made
  *
@@ -272,4 +338,66 @@ ferry_test_write_random_file (const char *path,
   crypto_stream_chacha20 (data, size, nonce, key);
   g_file_set_contents (path, (const char *) data, (gssize) size, &error);
   g_assert_no_error (error);
+}
+
+/**
+ * ferry_test_channel_pair_new:
+ * @rendezvous_args: (nullable): more options for ferry-rendezvous
+ *
+ * Starts a ferry-rendezvous and connects two channels through it with one
+ * code.
+ *
+ * Returns: (transfer full): the two channels, connected
+ */
+FerryTestChannelPair *
+ferry_test_channel_pair_new (const char * const *rendezvous_args)
+{
+  FerryTestChannelPair *pair = g_new0 (FerryTestChannelPair, 1);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) sent = NULL;
+  g_autoptr(GAsyncResult) received = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+
+  pair->server = ferry_test_rendezvous_start (rendezvous_args);
+  pair->client = ferry_rendezvous_client_new (pair->server->url);
+  pair->sender = ferry_channel_new (pair->client);
+  pair->receiver = ferry_channel_new (pair->client);
+
+  ferry_channel_create_code_async (pair->sender, 3, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
+  code = ferry_channel_create_code_finish (pair->sender, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  ferry_channel_open_code_async (pair->receiver, code, NULL, ferry_test_async_result_cb,
+                                 &result);
+  ferry_test_wait_async_result (&result, CHANNEL_TIMEOUT_MS);
+  ferry_channel_open_code_finish (pair->receiver, result, &error);
+  g_assert_no_error (error);
+
+  /* Both PAKEs at once, as two devices run them. */
+  ferry_channel_connect_async (pair->sender, NULL, ferry_test_async_result_cb, &sent);
+  ferry_channel_connect_async (pair->receiver, NULL, ferry_test_async_result_cb, &received);
+  ferry_test_wait_async_result (&sent, CHANNEL_TIMEOUT_MS);
+  ferry_test_wait_async_result (&received, CHANNEL_TIMEOUT_MS);
+  ferry_channel_connect_finish (pair->sender, sent, &error);
+  g_assert_no_error (error);
+  ferry_channel_connect_finish (pair->receiver, received, &error);
+  g_assert_no_error (error);
+
+  return pair;
+}
+
+void
+ferry_test_channel_pair_free (FerryTestChannelPair *pair)
+{
+  if (pair == NULL)
+    return;
+
+  g_clear_object (&pair->sender);
+  g_clear_object (&pair->receiver);
+  g_clear_object (&pair->client);
+  g_clear_pointer (&pair->server, ferry_test_rendezvous_free);
+  g_free (pair);
 }

@@ -1,7 +1,9 @@
 /* ferry-test-utils.h
  *
  * Shared helpers for Ferry's tests: starting the real ferry-rendezvous on
- * 127.0.0.1 port 0 and waiting on events with a deadline.
+ * 127.0.0.1 port 0, waiting on events and async results with a deadline, a
+ * temporary folder per fixture, files of random bytes, and two channels
+ * that met through a real rendezvous.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -9,6 +11,8 @@
 #pragma once
 
 #include <gio/gio.h>
+
+#include "ferry-channel.h"
 
 G_BEGIN_DECLS
 
@@ -34,12 +38,32 @@ gboolean             ferry_test_wait_for_flag     (const gboolean      *flag,
 gboolean             ferry_test_wait_for_pointer  (gpointer            *pointer,
                                                    guint                timeout_ms);
 
+void                 ferry_test_async_result_cb   (GObject             *object,
+                                                   GAsyncResult        *result,
+                                                   gpointer             user_data);
+GAsyncResult        *ferry_test_wait_async_result (GAsyncResult       **result,
+                                                   guint                timeout_ms);
+
 char                *ferry_test_wrong_code_for    (const char          *code);
+char                *ferry_test_make_temp_dir     (const char          *name);
+void                 ferry_test_clear_temp_dir    (char               **path);
 void                 ferry_test_remove_tree       (const char          *path);
 void                 ferry_test_write_random_file (const char          *path,
                                                    gsize                size,
                                                    guint32              seed);
 
+typedef struct
+{
+  FerryTestRendezvous   *server;
+  FerryRendezvousClient *client;
+  FerryChannel          *sender;     /* made the code */
+  FerryChannel          *receiver;   /* opened it */
+} FerryTestChannelPair;
+
+FerryTestChannelPair *ferry_test_channel_pair_new  (const char * const   *rendezvous_args);
+void                  ferry_test_channel_pair_free (FerryTestChannelPair *pair);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryTestRendezvous, ferry_test_rendezvous_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FerryTestChannelPair, ferry_test_channel_pair_free)
 
 G_END_DECLS

@@ -225,7 +225,7 @@ fixture_setup (Fixture       *fixture,
   g_autofree char *path = NULL;
 
   fixture->server = ferry_test_rendezvous_start (NULL);
-  fixture->dir = g_dir_make_tmp ("ferry-cli-XXXXXX", NULL);
+  fixture->dir = ferry_test_make_temp_dir ("cli");
   fixture->source = g_build_filename (fixture->dir, "Reise", NULL);
   fixture->target = g_build_filename (fixture->dir, "in", NULL);
   g_assert_cmpint (g_mkdir (fixture->source, 0755), ==, 0);
@@ -239,8 +239,7 @@ static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_clear_pointer (&fixture->dir, g_free);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_clear_pointer (&fixture->source, g_free);
   g_clear_pointer (&fixture->target, g_free);
   g_clear_pointer (&fixture->server, ferry_test_rendezvous_free);

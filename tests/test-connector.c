@@ -23,16 +23,13 @@
 typedef struct
 {
   FerryTestCoturn       *coturn;
-  FerryTestRendezvous   *server;
-  FerryRendezvousClient *client;
-  FerryChannel          *channels[2];
+  FerryTestChannelPair  *pair;
   FerrySignalling       *signalling[2];
 } Fixture;
 
 typedef struct
 {
   gboolean         done;
-  char            *code;
   FerryIceSession *session;
   FerryPath       *path;
   GError          *error;
@@ -41,44 +38,15 @@ typedef struct
 static void
 result_clear (Result *result)
 {
-  g_clear_pointer (&result->code, g_free);
   g_clear_object (&result->session);
   g_clear_error (&result->error);
   result->done = FALSE;
 }
 
 static void
-create_code_cb (GObject *object, GAsyncResult *res, gpointer user_data)
-{
-  Result *result = user_data;
-
-  result->code = ferry_channel_create_code_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
-
-static void
-open_code_cb (GObject *object, GAsyncResult *res, gpointer user_data)
-{
-  Result *result = user_data;
-
-  ferry_channel_open_code_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
-
-static void
-channel_connect_cb (GObject *object, GAsyncResult *res, gpointer user_data)
-{
-  Result *result = user_data;
-
-  ferry_channel_connect_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
-
-static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
-  Result results[2] = { { 0 }, { 0 } };
   g_autofree char *turn_udp = NULL;
   g_autofree char *turn_tcp = NULL;
   g_autofree char *stun = NULL;
@@ -91,32 +59,10 @@ fixture_setup (Fixture       *fixture,
     const char *args[] = { "--turn-secret", fixture->coturn->secret, "--stun", stun,
                            "--turn", turn_udp, "--turn", turn_tcp, NULL };
 
-    fixture->server = ferry_test_rendezvous_start (args);
+    fixture->pair = ferry_test_channel_pair_new (args);
   }
-  fixture->client = ferry_rendezvous_client_new (fixture->server->url);
-  for (guint i = 0; i < 2; i++)
-    fixture->channels[i] = ferry_channel_new (fixture->client);
-
-  ferry_channel_create_code_async (fixture->channels[0], 3, NULL, create_code_cb, &results[0]);
-  g_assert_true (ferry_test_wait_for_flag (&results[0].done, TIMEOUT_MS));
-  g_assert_no_error (results[0].error);
-  ferry_channel_open_code_async (fixture->channels[1], results[0].code, NULL, open_code_cb,
-                                 &results[1]);
-  g_assert_true (ferry_test_wait_for_flag (&results[1].done, TIMEOUT_MS));
-  g_assert_no_error (results[1].error);
-
-  for (guint i = 0; i < 2; i++)
-    {
-      result_clear (&results[i]);
-      ferry_channel_connect_async (fixture->channels[i], NULL, channel_connect_cb, &results[i]);
-    }
-  for (guint i = 0; i < 2; i++)
-    {
-      g_assert_true (ferry_test_wait_for_flag (&results[i].done, TIMEOUT_MS));
-      g_assert_no_error (results[i].error);
-      fixture->signalling[i] = ferry_signalling_new (fixture->channels[i]);
-      result_clear (&results[i]);
-    }
+  fixture->signalling[0] = ferry_signalling_new (fixture->pair->sender);
+  fixture->signalling[1] = ferry_signalling_new (fixture->pair->receiver);
 }
 
 static void
@@ -127,10 +73,8 @@ fixture_teardown (Fixture       *fixture,
     {
       ferry_signalling_close (fixture->signalling[i]);
       g_clear_object (&fixture->signalling[i]);
-      g_clear_object (&fixture->channels[i]);
     }
-  g_clear_object (&fixture->client);
-  g_clear_pointer (&fixture->server, ferry_test_rendezvous_free);
+  g_clear_pointer (&fixture->pair, ferry_test_channel_pair_free);
   g_clear_pointer (&fixture->coturn, ferry_test_coturn_free);
 }
 
@@ -158,7 +102,7 @@ make_connector (Fixture *fixture,
                 guint    i)
 {
   FerryConnector *connector =
-    ferry_connector_new (fixture->signalling[i], fixture->client,
+    ferry_connector_new (fixture->signalling[i], fixture->pair->client,
                          i == 0 ? FERRY_ICE_ROLE_CONTROLLING : FERRY_ICE_ROLE_CONTROLLED);
 
   ferry_connector_set_portmap (connector, FERRY_CONNECTOR_PORTMAP_NONE);

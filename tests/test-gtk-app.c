@@ -179,21 +179,9 @@ static GFile *
 make_file_to_send (const char *name,
                    gsize       size)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *path = g_build_filename (send_dir, name, NULL);
-  g_autofree guint8 *data = g_malloc (MAX (size, 1));
-  guint32 state = 0x9e3779b9;
 
-  for (gsize i = 0; i < size; i++)
-    {
-      state ^= state << 13;
-      state ^= state >> 17;
-      state ^= state << 5;
-      data[i] = (guint8) state;
-    }
-
-  g_file_set_contents (path, (const char *) data, (gssize) size, &error);
-  g_assert_no_error (error);
+  ferry_test_write_random_file (path, size, 0x9e3779b9);
   return g_file_new_for_path (path);
 }
 
@@ -618,8 +606,7 @@ main (int   argc,
   /* Not ferry_test_init(): isolating all XDG dirs hides the system's
    * shared-mime-info, and then GTK cannot even load its own SVG icons.
    * Only the user's dirs are made private here. */
-  g_autofree char *home = g_dir_make_tmp ("ferry-gtk-test-XXXXXX", NULL);
-  g_assert_nonnull (home);
+  g_autofree char *home = ferry_test_make_temp_dir ("gtk-test");
   g_setenv ("HOME", home, TRUE);
   for (guint i = 0; i < 3; i++)
     {

@@ -25,29 +25,14 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-hasher-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("hasher");
 }
 
 static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GFile) dir = g_file_new_for_path (fixture->dir);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children && g_file_enumerator_iterate (children, &info, NULL, NULL, NULL) && info)
-    {
-      g_autofree char *path = g_build_filename (fixture->dir, g_file_info_get_name (info), NULL);
-      g_assert_no_errno (g_unlink (path));
-    }
-  g_assert_no_errno (g_rmdir (fixture->dir));
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
 }
 
 static guint8 *

@@ -27,10 +27,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-offer-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("offer");
   fixture->target = g_build_filename (fixture->dir, "target", NULL);
   g_assert_no_errno (g_mkdir (fixture->target, 0700));
 }
@@ -39,8 +36,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_free (fixture->target);
 }
 

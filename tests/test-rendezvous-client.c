@@ -16,47 +16,22 @@
 #include <libsoup/soup.h>
 
 #include "ferry-mailbox.h"
-#include "ferry-rendezvous-client-private.h"
 #include "ferry-rendezvous-client.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-test-utils.h"
 
 #define TIMEOUT_MS 10000
 
-typedef struct
-{
-  GAsyncResult *result;
-} Wait;
-
-static void
-store_result_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->result = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (Wait *wait)
-{
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &wait->result, TIMEOUT_MS));
-  return wait->result;
-}
-
 static char *
 allocate (FerryRendezvousClient  *client,
           GCancellable           *cancellable,
           GError                **error)
 {
-  Wait wait = { NULL };
-  char *nameplate;
+  g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_rendezvous_client_allocate_async (client, cancellable, store_result_cb, &wait);
-  nameplate = ferry_rendezvous_client_allocate_finish (client, wait_result (&wait), error);
-  g_object_unref (wait.result);
-  return nameplate;
+  ferry_rendezvous_client_allocate_async (client, cancellable, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  return ferry_rendezvous_client_allocate_finish (client, result, error);
 }
 
 static FerryMailbox *
@@ -65,40 +40,34 @@ open_mailbox (FerryRendezvousClient  *client,
               GCancellable           *cancellable,
               GError                **error)
 {
-  Wait wait = { NULL };
-  FerryMailbox *mailbox;
+  g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable, store_result_cb,
-                                              &wait);
-  mailbox = ferry_rendezvous_client_open_mailbox_finish (client, wait_result (&wait), error);
-  g_object_unref (wait.result);
-  return mailbox;
+  ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable,
+                                              ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  return ferry_rendezvous_client_open_mailbox_finish (client, result, error);
 }
 
 static JsonObject *
 fetch_ice (FerryRendezvousClient  *client,
            GError                **error)
 {
-  Wait wait = { NULL };
-  JsonObject *ice;
+  g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_rendezvous_client_fetch_ice_async (client, NULL, store_result_cb, &wait);
-  ice = ferry_rendezvous_client_fetch_ice_finish (client, wait_result (&wait), error);
-  g_object_unref (wait.result);
-  return ice;
+  ferry_rendezvous_client_fetch_ice_async (client, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
 }
 
 static GBytes *
 receive (FerryMailbox  *mailbox,
          GError       **error)
 {
-  Wait wait = { NULL };
-  GBytes *message;
+  g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_mailbox_receive_async (mailbox, NULL, store_result_cb, &wait);
-  message = ferry_mailbox_receive_finish (mailbox, wait_result (&wait), error);
-  g_object_unref (wait.result);
-  return message;
+  ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  return ferry_mailbox_receive_finish (mailbox, result, error);
 }
 
 static void
@@ -244,7 +213,7 @@ test_message_signal (void)
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *nameplate = allocate (client, NULL, &error);
-  Wait wait = { NULL };
+  g_autoptr(GAsyncResult) result = NULL;
 
   g_assert_no_error (error);
   a = open_mailbox (client, nameplate, NULL, &error);
@@ -258,10 +227,10 @@ test_message_signal (void)
   ferry_mailbox_close (a, SOUP_WEBSOCKET_CLOSE_NORMAL);
 
   /* The handler took both, so receiving goes straight to the end. */
-  ferry_mailbox_receive_async (b, NULL, store_result_cb, &wait);
-  g_assert_null (ferry_mailbox_receive_finish (b, wait_result (&wait), &error));
+  ferry_mailbox_receive_async (b, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_null (ferry_mailbox_receive_finish (b, result, &error));
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
-  g_object_unref (wait.result);
   g_assert_cmpuint (seen->len, ==, 2);
   g_assert_cmpmem (g_bytes_get_data (seen->pdata[0], NULL), g_bytes_get_size (seen->pdata[0]),
                    "first", 5);
@@ -593,7 +562,7 @@ test_cancel (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *nameplate = NULL;
   g_autofree char *none = NULL;
-  Wait wait = { NULL };
+  g_autoptr(GAsyncResult) result = NULL;
 
   /* A request that hangs is cancelled long before its timeout. */
   g_idle_add (cancel_cb, cancellable);
@@ -615,11 +584,11 @@ test_cancel (void)
   g_assert_no_error (error);
 
   g_cancellable_reset (cancellable);
-  ferry_mailbox_receive_async (b, cancellable, store_result_cb, &wait);
+  ferry_mailbox_receive_async (b, cancellable, ferry_test_async_result_cb, &result);
   g_cancellable_cancel (cancellable);
-  g_assert_null (ferry_mailbox_receive_finish (b, wait_result (&wait), &error));
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_null (ferry_mailbox_receive_finish (b, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_object (&wait.result);
   g_assert_false (ferry_mailbox_is_closed (b));
 
   send_text (a, "after the cancel");

@@ -4,7 +4,8 @@
  * built from real files, validated from JSON by the receiver, files landing
  * in the target through the store, an interruption, and a resume that sends
  * nothing already verified. It is also the reference for how the transfer
- * protocol is meant to drive the offer, the target and the store.
+ * protocol is meant to drive the offer, the receive plan, the target and the
+ * store.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,9 +13,8 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
-#include <string.h>
 
-#include "ferry-receive-target.h"
+#include "ferry-receive-plan.h"
 #include "ferry-store.h"
 #include "ferry-test-utils.h"
 
@@ -33,10 +33,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-flow-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("flow");
   fixture->source = g_build_filename (fixture->dir, "source", NULL);
   fixture->target = g_build_filename (fixture->dir, "target", NULL);
   fixture->db_path = g_build_filename (fixture->dir, "ferry.db", NULL);
@@ -48,26 +45,10 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_free (fixture->source);
   g_free (fixture->target);
   g_free (fixture->db_path);
-}
-
-static void
-got_result_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) slot, TIMEOUT_MS));
-  return *slot;
 }
 
 static FerryStore *
@@ -77,8 +58,8 @@ open_store (const char *path)
   g_autoptr(GError) error = NULL;
   FerryStore *store;
 
-  ferry_store_open_async (path, NULL, got_result_cb, &result);
-  store = ferry_store_open_finish (wait_result (&result), &error);
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, TIMEOUT_MS), &error);
   g_assert_no_error (error);
   return store;
 }
@@ -89,38 +70,10 @@ update_done (FerryStore    *store,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (ferry_store_update_finish (store, wait_result (slot), &error));
+  ferry_test_wait_async_result (slot, TIMEOUT_MS);
+  g_assert_true (ferry_store_update_finish (store, *slot, &error));
   g_assert_no_error (error);
   g_clear_object (slot);
-}
-
-static void
-write_random_file (const char *path,
-                   gsize       size)
-{
-  g_autofree guint8 *data = g_malloc (MAX (size, 1));
-  g_autoptr(GError) error = NULL;
-
-  for (gsize i = 0; i < size; i++)
-    data[i] = (guint8) g_test_rand_int_range (0, 256);
-  g_file_set_contents (path, (const char *) data, size, &error);
-  g_assert_no_error (error);
-}
-
-/* Where an offered path lands: below the folder reserved for its top-level
- * name, which may have been numbered.
- */
-static char *
-local_path_for (GHashTable *top_level,
-                const char *path)
-{
-  const char *slash = strchr (path, '/');
-  g_autofree char *top = slash ? g_strndup (path, slash - path) : g_strdup (path);
-  const char *mapped = g_hash_table_lookup (top_level, top);
-
-  if (mapped == NULL)
-    return g_strdup (path);
-  return g_strconcat (mapped, slash ? slash : "", NULL);
 }
 
 /* One attempt at receiving @offer. The "network" is the sender's file read
@@ -136,84 +89,54 @@ receive_attempt (Fixture    *fixture,
 {
   g_autoptr(FerryStore) store = open_store (fixture->db_path);
   g_autoptr(GFile) folder = g_file_new_for_path (fixture->target);
-  g_autoptr(FerryReceiveTarget) target = NULL;
+  g_autoptr(FerryReceivePlan) plan = NULL;
   g_autoptr(FerryStoreTransfer) transfer = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GHashTable) top_level = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                           g_free, g_free);
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *chunk = g_malloc (CHUNK);
   guint64 sent = 0;
-  guint64 missing = 0;
-
-  target = ferry_receive_target_new (folder, &error);
-  g_assert_no_error (error);
 
   ferry_store_begin_transfer_async (store, FERRY_STORE_RECEIVE, offer, fixture->target,
-                                    "Bob", NULL, got_result_cb, &result);
-  transfer = ferry_store_begin_transfer_finish (store, wait_result (&result), &error);
+                                    "Bob", NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  transfer = ferry_store_begin_transfer_finish (store, result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
 
-  /* What is still missing must fit. */
-  for (guint i = 0; i < transfer->files->len; i++)
+  /* What the receiver works out before it accepts: what is still missing
+   * fits, the top-level folders are reserved once and remembered, every
+   * folder exists, and each partial file still holds its recorded blocks.
+   */
+  plan = ferry_receive_plan_new (offer, folder, transfer, NULL, &error);
+  g_assert_no_error (error);
+  ferry_receive_plan_remember (plan, store, transfer);
+
+  for (guint i = 0; i < ferry_offer_get_n_entries (offer); i++)
     {
-      FerryStoreFile *file = g_ptr_array_index (transfer->files, i);
-
-      missing += file->size - ferry_store_file_get_resume_offset (file);
-    }
-  g_assert_true (ferry_receive_target_check_space (target, missing, &error));
-
-  /* Top-level folders: reserved once, remembered for resuming. */
-  for (guint i = 0; i < transfer->files->len; i++)
-    {
-      FerryStoreFile *file = g_ptr_array_index (transfer->files, i);
-      g_autofree char *name = NULL;
-
-      if (strchr (file->path, '/') != NULL || file->kind != FERRY_OFFER_ENTRY_FOLDER)
-        continue;
-
-      if (file->local_path != NULL)
-        name = g_strdup (file->local_path);
-      else
-        {
-          name = ferry_receive_target_reserve_folder (target, file->path, &error);
-          g_assert_no_error (error);
-          ferry_store_set_file_state_async (store, file->id, FERRY_STORE_FILE_COMPLETE, name,
-                                            NULL, got_result_cb, &result);
-          update_done (store, &result);
-        }
-      g_hash_table_insert (top_level, g_strdup (file->path), g_steal_pointer (&name));
-    }
-
-  for (guint i = 0; i < transfer->files->len; i++)
-    {
-      FerryStoreFile *file = g_ptr_array_index (transfer->files, i);
-      const FerryOfferEntry *entry = ferry_offer_lookup (offer, file->path);
-      const FerryOfferEntry *source = ferry_offer_lookup (sender_offer, file->path);
+      const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
+      const char *path = ferry_offer_entry_get_path (entry);
+      FerryStoreFile *file = ferry_store_transfer_find_file (transfer, path);
+      const FerryOfferEntry *source = ferry_offer_lookup (sender_offer, path);
       FerryFileDigest *digest = ferry_offer_entry_get_digest (source);
-      g_autofree char *local = local_path_for (top_level, file->path);
+      g_autofree char *local = ferry_receive_plan_dup_local_path (plan, path);
       g_autoptr(FerryReceiveFile) incoming = NULL;
       g_autoptr(GFileInputStream) stream = NULL;
       g_autofree char *final = NULL;
       guint64 offset;
       guint recorded;
 
-      if (file->state == FERRY_STORE_FILE_COMPLETE)
+      if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE || plan->skip[i])
         continue;
 
-      if (file->kind == FERRY_OFFER_ENTRY_FOLDER)
-        {
-          g_assert_true (ferry_receive_target_make_folder (target, local, &error));
-          g_assert_no_error (error);
-          continue;
-        }
-
-      /* Resume where the verified blocks end; the re-read blocks must still
-       * be what the store recorded.
+      /* Resume where the verified blocks end; the re-read blocks are still
+       * what the store recorded.
        */
-      offset = ferry_store_file_get_resume_offset (file);
-      incoming = ferry_receive_target_open_file (target, entry, local, offset, NULL, &error);
+      offset = plan->resume_offsets[i];
+      g_assert_cmpuint (offset, ==, ferry_store_file_get_resume_offset (file));
+      incoming = g_steal_pointer (&plan->opened[i]);
+      if (incoming == NULL)
+        incoming = ferry_receive_target_open_file (plan->target, entry, local, offset, NULL,
+                                                   &error);
       g_assert_no_error (error);
       recorded = (guint) (offset / FERRY_BLOCK_SIZE);
       g_assert_cmpuint (ferry_receive_file_get_n_complete_blocks (incoming), ==, recorded);
@@ -236,7 +159,7 @@ receive_attempt (Fixture    *fixture,
               /* The connection drops: keep what is verified, stop. */
               ferry_store_finish_transfer_async (store, transfer->id,
                                                  FERRY_STORE_TRANSFER_INTERRUPTED, NULL,
-                                                 NULL, got_result_cb, &result);
+                                                 NULL, ferry_test_async_result_cb, &result);
               update_done (store, &result);
               *completed = FALSE;
               return sent;
@@ -271,23 +194,15 @@ receive_attempt (Fixture    *fixture,
       g_assert_no_error (error);
       g_assert_cmpstr (final, ==, local);
       ferry_store_set_file_state_async (store, file->id, FERRY_STORE_FILE_COMPLETE, final,
-                                        NULL, got_result_cb, &result);
+                                        NULL, ferry_test_async_result_cb, &result);
       update_done (store, &result);
     }
 
   ferry_store_finish_transfer_async (store, transfer->id, FERRY_STORE_TRANSFER_COMPLETED, NULL,
-                                     NULL, got_result_cb, &result);
+                                     NULL, ferry_test_async_result_cb, &result);
   update_done (store, &result);
   *completed = TRUE;
   return sent;
-}
-
-static void
-build_done_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 static void
@@ -327,14 +242,15 @@ test_interrupt_and_resume (Fixture       *fixture,
   g_assert_no_errno (g_mkdir (trip, 0755));
   g_assert_no_errno (g_mkdir (notes, 0755));
   g_assert_no_errno (g_mkdir (empty, 0755));
-  write_random_file (photo, photo_size);
-  write_random_file (note, 777);
+  ferry_test_write_random_file (photo, photo_size, 1);
+  ferry_test_write_random_file (note, 777, 2);
   /* The receiver already has a "Trip": ours must become "Trip (1)". */
   g_assert_no_errno (g_mkdir (taken, 0755));
 
   chosen = g_file_new_for_path (trip);
-  ferry_offer_new_from_files_async (&chosen, 1, NULL, build_done_cb, &result);
-  sender_offer = ferry_offer_new_from_files_finish (wait_result (&result), &error);
+  ferry_offer_new_from_files_async (&chosen, 1, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  sender_offer = ferry_offer_new_from_files_finish (result, &error);
   g_assert_no_error (error);
 
   json = ferry_offer_to_json (sender_offer, &len);
@@ -375,8 +291,9 @@ test_interrupt_and_resume (Fixture       *fixture,
     g_autoptr(GPtrArray) list = NULL;
 
     g_clear_object (&result);
-    ferry_store_list_history_async (store, 10, NULL, got_result_cb, &result);
-    list = ferry_store_list_history_finish (store, wait_result (&result), &error);
+    ferry_store_list_history_async (store, 10, NULL, ferry_test_async_result_cb, &result);
+    ferry_test_wait_async_result (&result, TIMEOUT_MS);
+    list = ferry_store_list_history_finish (store, result, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (list->len, ==, 1);
     g_assert_cmpint (((FerryStoreTransfer *) list->pdata[0])->state, ==,

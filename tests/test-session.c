@@ -74,8 +74,7 @@ fixture_setup (Fixture       *fixture,
 
   fixture->server = ferry_test_rendezvous_start (NULL);
   fixture->client = ferry_rendezvous_client_new (fixture->server->url);
-  fixture->dir = g_dir_make_tmp ("ferry-session-XXXXXX", NULL);
-  g_assert_nonnull (fixture->dir);
+  fixture->dir = ferry_test_make_temp_dir ("session");
 
   source = g_build_filename (fixture->dir, "Urlaub Fotos", NULL);
   nested = g_build_filename (source, "Tag 1 – Strand", NULL);
@@ -109,10 +108,9 @@ fixture_teardown (Fixture       *fixture,
   ferry_store_close (fixture->receiver_store);
   g_clear_object (&fixture->sender_store);
   g_clear_object (&fixture->receiver_store);
-  ferry_test_remove_tree (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_clear_object (&fixture->source);
   g_clear_object (&fixture->target);
-  g_clear_pointer (&fixture->dir, g_free);
   g_clear_object (&fixture->client);
   g_clear_pointer (&fixture->server, ferry_test_rendezvous_free);
 }

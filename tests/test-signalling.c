@@ -18,88 +18,21 @@
 
 typedef struct
 {
-  FerryTestRendezvous   *server;
-  FerryRendezvousClient *client;
-  FerryChannel          *sender;
-  FerryChannel          *receiver;
+  FerryTestChannelPair *pair;
 } Fixture;
-
-typedef struct
-{
-  gboolean  done;
-  gboolean  ok;
-  char     *code;
-  GError   *error;
-} Result;
-
-static void
-create_code_cb (GObject      *object,
-                GAsyncResult *res,
-                gpointer      user_data)
-{
-  Result *result = user_data;
-
-  result->code = ferry_channel_create_code_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
-
-static void
-open_code_cb (GObject      *object,
-              GAsyncResult *res,
-              gpointer      user_data)
-{
-  Result *result = user_data;
-
-  result->ok = ferry_channel_open_code_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
-
-static void
-connect_cb (GObject      *object,
-            GAsyncResult *res,
-            gpointer      user_data)
-{
-  Result *result = user_data;
-
-  result->ok = ferry_channel_connect_finish (FERRY_CHANNEL (object), res, &result->error);
-  result->done = TRUE;
-}
 
 static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
-  Result created = { 0 }, opened = { 0 }, sent = { 0 }, received = { 0 };
-
-  fixture->server = ferry_test_rendezvous_start (NULL);
-  fixture->client = ferry_rendezvous_client_new (fixture->server->url);
-  fixture->sender = ferry_channel_new (fixture->client);
-  fixture->receiver = ferry_channel_new (fixture->client);
-
-  ferry_channel_create_code_async (fixture->sender, 3, NULL, create_code_cb, &created);
-  g_assert_true (ferry_test_wait_for_flag (&created.done, TIMEOUT_MS));
-  g_assert_no_error (created.error);
-  ferry_channel_open_code_async (fixture->receiver, created.code, NULL, open_code_cb, &opened);
-  g_assert_true (ferry_test_wait_for_flag (&opened.done, TIMEOUT_MS));
-  g_assert_no_error (opened.error);
-
-  ferry_channel_connect_async (fixture->sender, NULL, connect_cb, &sent);
-  ferry_channel_connect_async (fixture->receiver, NULL, connect_cb, &received);
-  g_assert_true (ferry_test_wait_for_flag (&sent.done, TIMEOUT_MS));
-  g_assert_true (ferry_test_wait_for_flag (&received.done, TIMEOUT_MS));
-  g_assert_no_error (sent.error);
-  g_assert_no_error (received.error);
-  g_free (created.code);
+  fixture->pair = ferry_test_channel_pair_new (NULL);
 }
 
 static void
 fixture_teardown (Fixture       *fixture,
                   gconstpointer  data)
 {
-  g_clear_object (&fixture->sender);
-  g_clear_object (&fixture->receiver);
-  g_clear_object (&fixture->client);
-  g_clear_pointer (&fixture->server, ferry_test_rendezvous_free);
+  g_clear_pointer (&fixture->pair, ferry_test_channel_pair_free);
 }
 
 typedef struct
@@ -156,8 +89,8 @@ static void
 test_routes_by_type (Fixture       *fixture,
                      gconstpointer  data)
 {
-  g_autoptr(FerrySignalling) a = ferry_signalling_new (fixture->sender);
-  g_autoptr(FerrySignalling) b = ferry_signalling_new (fixture->receiver);
+  g_autoptr(FerrySignalling) a = ferry_signalling_new (fixture->pair->sender);
+  g_autoptr(FerrySignalling) b = ferry_signalling_new (fixture->pair->receiver);
   g_autoptr(JsonObject) body = json_object_new ();
   Seen seen = { g_ptr_array_new_with_free_func (g_free) };
 
@@ -175,13 +108,13 @@ test_routes_by_type (Fixture       *fixture,
 
   /* What a broken or hostile peer could send; our own API cannot make these, so the test
    * writes them straight into the channel. */
-  send_raw (fixture->sender, "not json at all");
-  send_raw (fixture->sender, "[1, 2, 3]");
-  send_raw (fixture->sender, "{\"type\": 5}");
-  send_raw (fixture->sender, "{\"type\": \"BAD TYPE\"}");
-  send_raw (fixture->sender, "{\"no-type\": true}");
-  send_raw (fixture->sender, "\xff\xfe{");
-  send_raw (fixture->sender, "{\"type\": \"from-the-future\", \"x\": 1}");
+  send_raw (fixture->pair->sender, "not json at all");
+  send_raw (fixture->pair->sender, "[1, 2, 3]");
+  send_raw (fixture->pair->sender, "{\"type\": 5}");
+  send_raw (fixture->pair->sender, "{\"type\": \"BAD TYPE\"}");
+  send_raw (fixture->pair->sender, "{\"no-type\": true}");
+  send_raw (fixture->pair->sender, "\xff\xfe{");
+  send_raw (fixture->pair->sender, "{\"type\": \"from-the-future\", \"x\": 1}");
 
   json_object_set_string_member (body, "x", "second");
   g_assert_true (ferry_signalling_send (a, "ice", body));
@@ -211,7 +144,7 @@ static void
 test_close_reports_once (Fixture       *fixture,
                          gconstpointer  data)
 {
-  g_autoptr(FerrySignalling) a = ferry_signalling_new (fixture->sender);
+  g_autoptr(FerrySignalling) a = ferry_signalling_new (fixture->pair->sender);
   Seen seen = { NULL };
 
   g_signal_connect (a, "closed", G_CALLBACK (closed_cb), &seen);
@@ -221,7 +154,7 @@ test_close_reports_once (Fixture       *fixture,
   g_assert_no_error (seen.closed_error);
   /* Twice is harmless; closed_cb asserts it runs once. */
   ferry_signalling_close (a);
-  g_assert_cmpint (ferry_channel_get_state (fixture->sender), ==, FERRY_CHANNEL_STATE_CLOSED);
+  g_assert_cmpint (ferry_channel_get_state (fixture->pair->sender), ==, FERRY_CHANNEL_STATE_CLOSED);
 }
 
 int

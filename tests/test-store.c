@@ -31,10 +31,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-store-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("store");
   fixture->db_path = g_build_filename (fixture->dir, "nested", "folder", "ferry.db", NULL);
 }
 
@@ -42,27 +39,11 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_free (fixture->db_path);
 }
 
 /* Async calls made synchronous for the tests, waiting with a deadline. */
-
-static void
-got_result_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) slot, TIMEOUT_MS));
-  return *slot;
-}
 
 static FerryStore *
 store_open (const char  *path,
@@ -70,8 +51,8 @@ store_open (const char  *path,
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_store_open_async (path, NULL, got_result_cb, &result);
-  return ferry_store_open_finish (wait_result (&result), error);
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  return ferry_store_open_finish (ferry_test_wait_async_result (&result, TIMEOUT_MS), error);
 }
 
 static FerryStoreTransfer *
@@ -85,8 +66,9 @@ store_begin (FerryStore          *store,
   FerryStoreTransfer *transfer;
 
   ferry_store_begin_transfer_async (store, direction, offer, target, "Alice's laptop", NULL,
-                                    got_result_cb, &result);
-  transfer = ferry_store_begin_transfer_finish (store, wait_result (&result), &error);
+                                    ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  transfer = ferry_store_begin_transfer_finish (store, result, &error);
   g_assert_no_error (error);
   g_assert_nonnull (transfer);
   return transfer;
@@ -103,8 +85,10 @@ store_find (FerryStore          *store,
   g_autofree char *key = ferry_offer_dup_transfer_key (offer);
   FerryStoreTransfer *transfer;
 
-  ferry_store_find_resumable_async (store, direction, key, target, NULL, got_result_cb, &result);
-  transfer = ferry_store_find_resumable_finish (store, wait_result (&result), &error);
+  ferry_store_find_resumable_async (store, direction, key, target, NULL,
+                                    ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  transfer = ferry_store_find_resumable_finish (store, result, &error);
   g_assert_no_error (error);
   return transfer;
 }
@@ -115,8 +99,9 @@ store_flush (FerryStore *store)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
 
-  ferry_store_flush_async (store, NULL, got_result_cb, &result);
-  g_assert_true (ferry_store_flush_finish (store, wait_result (&result), &error));
+  ferry_store_flush_async (store, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_true (ferry_store_flush_finish (store, result, &error));
   g_assert_no_error (error);
 }
 
@@ -126,7 +111,8 @@ assert_update_ok (FerryStore    *store,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (ferry_store_update_finish (store, wait_result (slot), &error));
+  ferry_test_wait_async_result (slot, TIMEOUT_MS);
+  g_assert_true (ferry_store_update_finish (store, *slot, &error));
   g_assert_no_error (error);
   g_clear_object (slot);
 }
@@ -138,8 +124,9 @@ store_history (FerryStore *store)
   g_autoptr(GError) error = NULL;
   GPtrArray *list;
 
-  ferry_store_list_history_async (store, 0, NULL, got_result_cb, &result);
-  list = ferry_store_list_history_finish (store, wait_result (&result), &error);
+  ferry_store_list_history_async (store, 0, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  list = ferry_store_list_history_finish (store, result, &error);
   g_assert_no_error (error);
   return list;
 }
@@ -265,8 +252,9 @@ test_schema (Fixture       *fixture,
   {
     g_autoptr(GAsyncResult) result = NULL;
 
-    ferry_store_flush_async (store, NULL, got_result_cb, &result);
-    g_assert_false (ferry_store_flush_finish (store, wait_result (&result), &error));
+    ferry_store_flush_async (store, NULL, ferry_test_async_result_cb, &result);
+    ferry_test_wait_async_result (&result, TIMEOUT_MS);
+    g_assert_false (ferry_store_flush_finish (store, result, &error));
     g_assert_error (error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_CLOSED);
   }
 }
@@ -647,11 +635,11 @@ test_changed_content_discards_blocks (Fixture       *fixture,
       ferry_store_add_verified_block (store, stays->id, i, hash);
     }
   ferry_store_set_file_state_async (store, stays->id, FERRY_STORE_FILE_PARTIAL, "d (1)/stays.bin",
-                                    NULL, got_result_cb, &result);
+                                    NULL, ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
   /* The connection drops: resumable. */
   ferry_store_finish_transfer_async (store, t1->id, FERRY_STORE_TRANSFER_INTERRUPTED, NULL,
-                                     NULL, got_result_cb, &result);
+                                     NULL, ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
 
   /* Not the same offer any more, so no exact match … */
@@ -687,7 +675,7 @@ test_changed_content_discards_blocks (Fixture       *fixture,
 
   /* Discarding blocks of one file, e.g. after a damaged partial file. */
   stays = ferry_store_transfer_find_file (t3, "d/stays.bin");
-  ferry_store_discard_blocks_async (store, stays->id, NULL, got_result_cb, &result);
+  ferry_store_discard_blocks_async (store, stays->id, NULL, ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
   {
     g_autoptr(FerryStoreTransfer) t4 = store_find (store, FERRY_STORE_RECEIVE, third, "/t");
@@ -697,8 +685,9 @@ test_changed_content_discards_blocks (Fixture       *fixture,
   }
 
   /* Non-existing rows are reported. */
-  ferry_store_discard_blocks_async (store, 987654, NULL, got_result_cb, &result);
-  g_assert_false (ferry_store_update_finish (store, wait_result (&result), &error));
+  ferry_store_discard_blocks_async (store, 987654, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_false (ferry_store_update_finish (store, result, &error));
   g_assert_error (error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND);
 }
 
@@ -728,15 +717,17 @@ test_history (Fixture       *fixture,
 
   ferry_store_add_verified_block (store, ((FerryStoreFile *) t1->files->pdata[0])->id, 0, hash);
   ferry_store_set_path_async (store, t1->id, "relayed", "turn.example.org:3478", NULL,
-                              got_result_cb, &result);
+                              ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
   ferry_store_finish_transfer_async (store, t1->id, FERRY_STORE_TRANSFER_COMPLETED, NULL, NULL,
-                                     got_result_cb, &result);
+                                     ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
-  ferry_store_set_path_async (store, t2->id, "direct-lan", NULL, NULL, got_result_cb, &result);
+  ferry_store_set_path_async (store, t2->id, "direct-lan", NULL, NULL,
+                              ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
   ferry_store_finish_transfer_async (store, t2->id, FERRY_STORE_TRANSFER_FAILED,
-                                     "The other side went away", NULL, got_result_cb, &result);
+                                     "The other side went away", NULL,
+                                     ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
 
   list = store_history (store);
@@ -782,15 +773,16 @@ test_history (Fixture       *fixture,
   g_assert_no_error (error);
 
   /* Clearing keeps only what is running. */
-  ferry_store_clear_history_async (store, NULL, got_result_cb, &result);
+  ferry_store_clear_history_async (store, NULL, ferry_test_async_result_cb, &result);
   assert_update_ok (store, &result);
   list = store_history (store);
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_cmpint (((FerryStoreTransfer *) list->pdata[0])->id, ==, t3->id);
 
   ferry_store_finish_transfer_async (store, 424242, FERRY_STORE_TRANSFER_FAILED, NULL, NULL,
-                                     got_result_cb, &result);
-  g_assert_false (ferry_store_update_finish (store, wait_result (&result), &error));
+                                     ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_false (ferry_store_update_finish (store, result, &error));
   g_assert_error (error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND);
 }
 

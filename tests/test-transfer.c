@@ -256,10 +256,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fixture->dir = g_dir_make_tmp ("ferry-transfer-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->dir = ferry_test_make_temp_dir ("transfer");
   fixture->source = g_build_filename (fixture->dir, "source", NULL);
   fixture->target = g_build_filename (fixture->dir, "target", NULL);
   fixture->sender_db = g_build_filename (fixture->dir, "sender.db", NULL);
@@ -272,8 +269,7 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  ferry_test_remove_tree (fixture->dir);
-  g_free (fixture->dir);
+  ferry_test_clear_temp_dir (&fixture->dir);
   g_free (fixture->source);
   g_free (fixture->target);
   g_free (fixture->sender_db);
@@ -400,14 +396,6 @@ count_entries (const char *path)
 
 /* Offers and stores */
 
-static void
-got_result_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static FerryOffer *
 offer_for (const char * const *paths)
 {
@@ -418,9 +406,9 @@ offer_for (const char * const *paths)
 
   for (guint i = 0; paths[i] != NULL; i++)
     g_ptr_array_add (files, g_file_new_for_path (paths[i]));
-  ferry_offer_new_from_files_async ((GFile **) files->pdata, files->len, NULL, got_result_cb,
-                                    &result);
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &result, RUN_TIMEOUT_MS));
+  ferry_offer_new_from_files_async ((GFile **) files->pdata, files->len, NULL,
+                                    ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
   offer = ferry_offer_new_from_files_finish (result, &error);
   g_assert_no_error (error);
   return offer;
@@ -433,8 +421,8 @@ open_store (const char *path)
   g_autoptr(GError) error = NULL;
   FerryStore *store;
 
-  ferry_store_open_async (path, NULL, got_result_cb, &result);
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &result, RUN_TIMEOUT_MS));
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
   store = ferry_store_open_finish (result, &error);
   g_assert_no_error (error);
   return store;
@@ -448,8 +436,8 @@ history (const char *db)
   g_autoptr(GError) error = NULL;
   GPtrArray *list;
 
-  ferry_store_list_history_async (store, 10, NULL, got_result_cb, &result);
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &result, RUN_TIMEOUT_MS));
+  ferry_store_list_history_async (store, 10, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
   list = ferry_store_list_history_finish (store, result, &error);
   g_assert_no_error (error);
   ferry_store_close (store);

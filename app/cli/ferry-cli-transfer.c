@@ -24,7 +24,7 @@
 #include "ferry-cli-commands.h"
 #include "ferry-rendezvous-client.h"
 #include "ferry-code.h"
-#include "ferry-error-text.h"
+#include "ferry-error.h"
 #include "ferry-session.h"
 
 /* Progress lines and bar updates per second at most. */

@@ -10,7 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "ferry-error-page.h"
-#include "ferry-error-text.h"
+#include "ferry-error.h"
 
 /**
  * FerryErrorPage:

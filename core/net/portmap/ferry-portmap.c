@@ -1,0 +1,151 @@
+/* ferry-portmap.c
+ *
+ * Renewing and deleting a mapping with the protocol that made it, so callers need not know
+ * which one did.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-portmap"
+
+#include "config.h"
+
+#include "ferry-port-mapping-private.h"
+#include "ferry-portmap.h"
+#include "ferry-portmap-natpmp.h"
+#include "ferry-portmap-pcp.h"
+
+static void
+renew_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  FerryPortMapping *mapping = g_task_get_task_data (task);
+  FerryPortMapping *renewed;
+  GError *error = NULL;
+
+  if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
+    renewed = ferry_portmap_pcp_renew_finish (result, &error);
+  else
+    renewed = ferry_portmap_natpmp_renew_finish (result, &error);
+
+  if (renewed == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, renewed, (GDestroyNotify) ferry_port_mapping_unref);
+}
+
+/**
+ * ferry_portmap_renew_async:
+ * @mapping: a mapping from ferry_portmap_natpmp_map_async() or ferry_portmap_pcp_map_async()
+ * @lifetime: the lifetime to ask for, in seconds
+ * @timeout_ms: how long to wait for the router, 0 for %FERRY_PORTMAP_DEFAULT_TIMEOUT_MS
+ *
+ * Asks the same router with the same protocol (and for PCP the same nonce) to extend the
+ * mapping, suggesting the external port it has now.
+ */
+void
+ferry_portmap_renew_async (FerryPortMapping    *mapping,
+                           guint32              lifetime,
+                           guint                timeout_ms,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (mapping != NULL);
+  g_return_if_fail (lifetime > 0);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ferry_portmap_renew_async);
+  g_task_set_task_data (task, ferry_port_mapping_ref (mapping),
+                        (GDestroyNotify) ferry_port_mapping_unref);
+
+  if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
+    ferry_portmap_pcp_renew_async (mapping, lifetime, timeout_ms, cancellable,
+                                   renew_done_cb, task);
+  else
+    ferry_portmap_natpmp_renew_async (mapping, lifetime, timeout_ms, cancellable,
+                                      renew_done_cb, task);
+}
+
+/**
+ * ferry_portmap_renew_finish:
+ *
+ * Returns: (transfer full): the renewed mapping, or %NULL with @error set
+ */
+FerryPortMapping *
+ferry_portmap_renew_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ferry_portmap_renew_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+unmap_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  FerryPortMapping *mapping = g_task_get_task_data (task);
+  GError *error = NULL;
+  gboolean ok;
+
+  if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
+    ok = ferry_portmap_pcp_unmap_finish (result, &error);
+  else
+    ok = ferry_portmap_natpmp_unmap_finish (result, &error);
+
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * ferry_portmap_unmap_async:
+ * @mapping: a mapping from either protocol
+ * @timeout_ms: how long to wait for the router, 0 for %FERRY_PORTMAP_DEFAULT_TIMEOUT_MS
+ *
+ * Deletes the mapping (lifetime 0) with the protocol that made it.
+ */
+void
+ferry_portmap_unmap_async (FerryPortMapping    *mapping,
+                           guint                timeout_ms,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (mapping != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ferry_portmap_unmap_async);
+  g_task_set_task_data (task, ferry_port_mapping_ref (mapping),
+                        (GDestroyNotify) ferry_port_mapping_unref);
+
+  if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
+    ferry_portmap_pcp_unmap_async (mapping, timeout_ms, cancellable, unmap_done_cb, task);
+  else
+    ferry_portmap_natpmp_unmap_async (mapping, timeout_ms, cancellable, unmap_done_cb, task);
+}
+
+gboolean
+ferry_portmap_unmap_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ferry_portmap_unmap_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,1293 @@
+/* ferry-rendezvous-server.c
+ *
+ * The rendezvous: hands out nameplates, pairs two WebSocket sides in a
+ * mailbox and relays their messages, and tells clients which STUN/TURN
+ * servers to use. All state is in memory and every piece of it is bounded
+ * by a limit, so a misbehaving client costs a known amount.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-rendezvous"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "ferry-message-size-limit-stream.h"
+#include "ferry-rendezvous-protocol.h"
+#include "ferry-rendezvous-server.h"
+
+#define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
+#define BODY_DATA_KEY          "ferry-request-body"
+#define TIMER_DATA_KEY         "ferry-request-timer"
+
+typedef struct _Mailbox Mailbox;
+
+typedef struct
+{
+  Mailbox                 *mailbox;   /* NULL once the mailbox is gone */
+  SoupWebsocketConnection *conn;
+  char                    *address;
+  guint                    index;     /* 0 or 1 in the mailbox */
+  gint64                   last_heard;
+  guint                    idle_id;
+  gboolean                 closing;   /* the server asked it to close */
+} Side;
+
+struct _Mailbox
+{
+  FerryRendezvousServer *server;
+  guint                  number;
+  char                  *nameplate;
+  char                  *owner;       /* address that allocated it */
+  guint                  expire_id;
+  Side                  *sides[2];
+  guint                  n_joined;    /* joins over its life, at most 2 */
+  gboolean               left[2];
+  GQueue                 queue;       /* QueuedMessage, for a side not joined yet */
+  guint64                carried;     /* bytes relayed or queued, both ways */
+};
+
+typedef struct
+{
+  guint                  from;
+  SoupWebsocketDataType  type;
+  GBytes                *data;
+} QueuedMessage;
+
+typedef struct
+{
+  guint  live_mailboxes;
+  gint64 window_start;
+  guint  allocations;
+} AddressState;
+
+typedef struct
+{
+  GByteArray *data;
+  gboolean    overflow;
+} RequestBody;
+
+struct _FerryRendezvousServer
+{
+  GObject      parent_instance;
+
+  SoupServer  *soup;
+  GHashTable  *mailboxes;   /* number → Mailbox */
+  GHashTable  *addresses;   /* address → AddressState */
+  guint        sweep_id;
+
+  char        *turn_secret;
+  char       **stun_uris;
+  char       **turn_uris;
+  guint        mailbox_ttl;
+  guint        idle_timeout;
+  guint        max_message_size;
+  guint        max_queued_messages;
+  guint        max_mailboxes_per_address;
+  guint        allocations_per_minute;
+  guint        max_mailboxes;
+  guint        turn_ttl;
+  guint        request_timeout;
+  guint        max_mailbox_bytes;
+};
+
+G_DEFINE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_TURN_SECRET,
+  PROP_STUN_URIS,
+  PROP_TURN_URIS,
+  PROP_MAILBOX_TTL,
+  PROP_IDLE_TIMEOUT,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_QUEUED_MESSAGES,
+  PROP_MAX_MAILBOXES_PER_ADDRESS,
+  PROP_ALLOCATIONS_PER_MINUTE,
+  PROP_MAX_MAILBOXES,
+  PROP_TURN_TTL,
+  PROP_REQUEST_TIMEOUT,
+  PROP_MAX_MAILBOX_BYTES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void side_close (Side *side, gushort code, const char *error, const char *message);
+static void upgrade_cb (SoupServerMessage *msg, gpointer user_data);
+
+/* JSON helpers --------------------------------------------------------- */
+
+static char *
+error_json (const char *error,
+            const char *message)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, error);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}
+
+static void
+respond_json_node (SoupServerMessage *msg,
+                   guint              status,
+                   JsonNode          *root)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  gsize length = 0;
+  char *body;
+
+  json_generator_set_root (generator, root);
+  body = json_generator_to_data (generator, &length);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body, length);
+}
+
+static void
+respond_error (SoupServerMessage *msg,
+               guint              status,
+               const char        *error,
+               const char        *message)
+{
+  char *body = error_json (error, message);
+
+  soup_server_message_set_status (msg, status,
+                                  status == FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS ?
+                                  "Too Many Requests" : NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    body, strlen (body));
+}
+
+/* Addresses and limits ------------------------------------------------- */
+
+static AddressState *
+address_state (FerryRendezvousServer *self,
+               const char            *address)
+{
+  AddressState *state = g_hash_table_lookup (self->addresses, address);
+
+  if (state == NULL)
+    {
+      state = g_new0 (AddressState, 1);
+      g_hash_table_insert (self->addresses, g_strdup (address), state);
+    }
+
+  return state;
+}
+
+/* Forgets addresses that own nothing and whose rate window has passed, so
+ * the table does not grow with every client ever seen. */
+static gboolean
+sweep_addresses_cb (gpointer user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  AddressState *state;
+
+  g_hash_table_iter_init (&iter, self->addresses);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
+    {
+      if (state->live_mailboxes == 0 && now - state->window_start >= ALLOCATION_WINDOW_US)
+        g_hash_table_iter_remove (&iter);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+/* Mailboxes ------------------------------------------------------------ */
+
+static void
+queued_message_free (QueuedMessage *queued)
+{
+  g_bytes_unref (queued->data);
+  g_free (queued);
+}
+
+static void
+side_detach (Side *side)
+{
+  g_clear_handle_id (&side->idle_id, g_source_remove);
+  side->mailbox = NULL;
+}
+
+/* Frees the nameplate. Sides still open are closed with @code, unless it
+ * is 0 (they closed already). */
+static void
+mailbox_free (Mailbox    *mailbox,
+              gushort     code,
+              const char *error,
+              const char *message)
+{
+  FerryRendezvousServer *self = mailbox->server;
+  AddressState *state = g_hash_table_lookup (self->addresses, mailbox->owner);
+
+  if (state != NULL && state->live_mailboxes > 0)
+    state->live_mailboxes--;
+
+  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
+    {
+      Side *side = mailbox->sides[i];
+
+      if (side == NULL)
+        continue;
+      side_detach (side);
+      if (code != 0)
+        side_close (side, code, error, message);
+    }
+
+  g_clear_handle_id (&mailbox->expire_id, g_source_remove);
+  g_queue_clear_full (&mailbox->queue, (GDestroyNotify) queued_message_free);
+  g_message ("free nameplate=%s", mailbox->nameplate);
+
+  g_hash_table_remove (self->mailboxes, GUINT_TO_POINTER (mailbox->number));
+  g_free (mailbox->nameplate);
+  g_free (mailbox->owner);
+  g_free (mailbox);
+}
+
+static gboolean
+mailbox_expire_cb (gpointer user_data)
+{
+  Mailbox *mailbox = user_data;
+
+  mailbox->expire_id = 0;
+  g_message ("expire nameplate=%s client=%s", mailbox->nameplate, mailbox->owner);
+  mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_GONE,
+                FERRY_RENDEZVOUS_ERR_EXPIRED, "The code expired");
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+lowest_free_number (FerryRendezvousServer *self)
+{
+  for (guint n = 1; ; n++)
+    {
+      if (!g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (n)))
+        return n;
+    }
+}
+
+/* Sides ---------------------------------------------------------------- */
+
+static void
+side_close (Side       *side,
+            gushort     code,
+            const char *error,
+            const char *message)
+{
+  g_autofree char *reason = NULL;
+
+  if (side->closing ||
+      soup_websocket_connection_get_state (side->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+
+  side->closing = TRUE;
+  reason = error_json (error, message);
+  g_assert (strlen (reason) <= FERRY_RENDEZVOUS_MAX_CLOSE_REASON);
+  soup_websocket_connection_close (side->conn, code, reason);
+}
+
+static void
+side_limit (Side       *side,
+            guint       status,
+            const char *error,
+            const char *message)
+{
+  g_message ("limit nameplate=%s client=%s error=%s",
+             side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address, error);
+  side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + status, error, message);
+}
+
+static gboolean side_idle_cb (gpointer user_data);
+
+static void
+side_schedule_idle (Side *side)
+{
+  FerryRendezvousServer *self = side->mailbox->server;
+  gint64 deadline = side->last_heard + (gint64) self->idle_timeout * G_USEC_PER_SEC;
+  gint64 remaining = deadline - g_get_monotonic_time ();
+
+  g_clear_handle_id (&side->idle_id, g_source_remove);
+  side->idle_id = g_timeout_add ((guint) CLAMP (remaining / 1000 + 1, 1, G_MAXINT), side_idle_cb,
+                                 side);
+}
+
+static gboolean
+side_idle_cb (gpointer user_data)
+{
+  Side *side = user_data;
+  FerryRendezvousServer *self = side->mailbox->server;
+
+  side->idle_id = 0;
+  if (g_get_monotonic_time () - side->last_heard >= (gint64) self->idle_timeout * G_USEC_PER_SEC)
+    side_limit (side, SOUP_STATUS_REQUEST_TIMEOUT, FERRY_RENDEZVOUS_ERR_IDLE,
+                "Nothing was heard for too long");
+  else
+    side_schedule_idle (side);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+side_heard (Side *side)
+{
+  side->last_heard = g_get_monotonic_time ();
+}
+
+static void
+side_pong_cb (SoupWebsocketConnection *conn,
+              GBytes                  *message,
+              gpointer                 user_data)
+{
+  side_heard (user_data);
+}
+
+static void
+side_message_cb (SoupWebsocketConnection *conn,
+                 gint                     type,
+                 GBytes                  *message,
+                 gpointer                 user_data)
+{
+  Side *side = user_data;
+  Mailbox *mailbox = side->mailbox;
+  FerryRendezvousServer *self;
+  Side *peer;
+  guint other;
+
+  side_heard (side);
+  if (mailbox == NULL || side->closing)
+    return;
+
+  self = mailbox->server;
+
+  /* Frames are capped by max-incoming-payload-size; this catches a
+   * message that arrived in several fragments. */
+  if (g_bytes_get_size (message) > self->max_message_size)
+    {
+      side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                  "The message is too large");
+      return;
+    }
+
+  /* libsoup queues without limit what a peer does not read fast enough;
+   * a budget per mailbox keeps that, and the queue below, bounded. */
+  if (mailbox->carried + g_bytes_get_size (message) > self->max_mailbox_bytes)
+    {
+      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
+      return;
+    }
+  mailbox->carried += g_bytes_get_size (message);
+
+  other = 1 - side->index;
+  peer = mailbox->sides[other];
+
+  if (peer != NULL)
+    {
+      if (!peer->closing &&
+          soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_send_message (peer->conn, type, message);
+      return;
+    }
+
+  if (mailbox->left[other])
+    return;
+
+  if (g_queue_get_length (&mailbox->queue) >= self->max_queued_messages)
+    {
+      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
+                  "Too many messages wait for the other side");
+      return;
+    }
+
+  {
+    QueuedMessage *queued = g_new0 (QueuedMessage, 1);
+
+    queued->from = side->index;
+    queued->type = type;
+    queued->data = g_bytes_ref (message);
+    g_queue_push_tail (&mailbox->queue, queued);
+  }
+}
+
+static void
+side_error_cb (SoupWebsocketConnection *conn,
+               GError                  *error,
+               gpointer                 user_data)
+{
+  Side *side = user_data;
+
+  /* The message-size limit (or libsoup's own cap on single frames) stops a
+   * message that is too large at its header, so it is never buffered; tell
+   * the client with our own code before libsoup drops the connection. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) ||
+      g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+    side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                "The message is too large");
+  else
+    g_message ("error nameplate=%s client=%s reason=%s",
+               side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address,
+               error->message);
+}
+
+static void
+side_free (Side *side)
+{
+  side_detach (side);
+  g_signal_handlers_disconnect_by_data (side->conn, side);
+  g_clear_object (&side->conn);
+  g_free (side->address);
+  g_free (side);
+}
+
+/* Takes @side out of its mailbox. Called as soon as a close starts (ours
+ * or the client's) or the connection drops, so the nameplate is free by
+ * the time the client learns that it was closed. */
+static void
+side_leave (Side    *side,
+            gushort  code)
+{
+  Mailbox *mailbox = side->mailbox;
+  Side *peer;
+
+  if (mailbox == NULL)
+    return;
+
+  mailbox->sides[side->index] = NULL;
+  mailbox->left[side->index] = TRUE;
+  side_detach (side);
+  peer = mailbox->sides[1 - side->index];
+
+  if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing)
+    {
+      g_message ("burn nameplate=%s client=%s", mailbox->nameplate, side->address);
+      mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
+                    "The other side used a wrong code");
+      return;
+    }
+
+  g_message ("leave nameplate=%s client=%s code=%u", mailbox->nameplate, side->address, code);
+
+  if (mailbox->left[0] && mailbox->left[1])
+    {
+      mailbox_free (mailbox, 0, NULL, NULL);
+      return;
+    }
+
+  /* The peer's own leave may free the mailbox: nothing after this. */
+  if (peer != NULL)
+    side_close (peer, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
+                "The other side left");
+}
+
+static void
+side_closing_cb (SoupWebsocketConnection *conn,
+                 gpointer                 user_data)
+{
+  side_leave (user_data, soup_websocket_connection_get_close_code (conn));
+}
+
+static void
+side_closed_cb (SoupWebsocketConnection *conn,
+                gpointer                 user_data)
+{
+  Side *side = user_data;
+
+  side_leave (side, soup_websocket_connection_get_close_code (conn));
+  side_free (side);
+}
+
+/* HTTP handlers -------------------------------------------------------- */
+
+static gboolean
+parse_nameplate (const char *text,
+                 guint      *number)
+{
+  guint64 value;
+  gsize length = strlen (text);
+
+  if (length == 0 || length > FERRY_RENDEZVOUS_MAX_NAMEPLATE_DIGITS || text[0] == '0')
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isdigit (text[i]))
+      return FALSE;
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT, &value, NULL))
+    return FALSE;
+
+  *number = (guint) value;
+  return TRUE;
+}
+
+static void
+handle_allocate (FerryRendezvousServer *self,
+                 SoupServerMessage     *msg)
+{
+  const char *address = soup_server_message_get_remote_host (msg);
+  RequestBody *body = g_object_get_data (G_OBJECT (msg), BODY_DATA_KEY);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  gint64 now = g_get_monotonic_time ();
+  AddressState *state;
+  Mailbox *mailbox;
+
+  if (address == NULL)
+    address = "unknown";
+
+  if (body != NULL && body->overflow)
+    {
+      respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                     "The request body is too large");
+      return;
+    }
+
+  /* The body is optional; when there is one it must be a JSON object, so
+   * that later versions can add members without confusing this one. */
+  if (body != NULL && body->data->len > 0)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (!json_parser_load_from_data (parser, (const char *) body->data->data,
+                                       body->data->len, NULL) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                         "The request body is not a JSON object");
+          return;
+        }
+    }
+
+  state = address_state (self, address);
+  if (now - state->window_start >= ALLOCATION_WINDOW_US)
+    {
+      state->window_start = now;
+      state->allocations = 0;
+    }
+
+  if (state->allocations >= self->allocations_per_minute)
+    {
+      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                     "Too many codes were asked for; try again in a minute");
+      return;
+    }
+
+  if (state->live_mailboxes >= self->max_mailboxes_per_address)
+    {
+      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
+                     "Too many codes are in use from this address");
+      return;
+    }
+
+  if (g_hash_table_size (self->mailboxes) >= self->max_mailboxes)
+    {
+      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_FULL);
+      respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_FULL,
+                     "The server is full; try again later");
+      return;
+    }
+
+  state->allocations++;
+  state->live_mailboxes++;
+
+  mailbox = g_new0 (Mailbox, 1);
+  mailbox->server = self;
+  mailbox->number = lowest_free_number (self);
+  mailbox->nameplate = g_strdup_printf ("%u", mailbox->number);
+  mailbox->owner = g_strdup (address);
+  g_queue_init (&mailbox->queue);
+  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
+  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (mailbox->number), mailbox);
+
+  g_message ("allocate nameplate=%s client=%s", mailbox->nameplate, address);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "nameplate");
+  json_builder_add_string_value (builder, mailbox->nameplate);
+  json_builder_set_member_name (builder, "expires_in");
+  json_builder_add_int_value (builder, self->mailbox_ttl);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  respond_json_node (msg, SOUP_STATUS_CREATED, root);
+}
+
+/* Decides about an upgrade before libsoup answers the handshake: every
+ * refusal here is an HTTP answer with a JSON body. */
+static void
+handle_join (FerryRendezvousServer *self,
+             SoupServerMessage     *msg,
+             const char            *nameplate)
+{
+  const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
+  g_autoptr(GError) error = NULL;
+  Mailbox *mailbox;
+  guint number;
+
+  if (!parse_nameplate (nameplate, &number))
+    {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                     "A nameplate is a number");
+      return;
+    }
+
+  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
+  if (mailbox == NULL)
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
+                     "No such code; it may have expired");
+      return;
+    }
+
+  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL, &error))
+    {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                     "A mailbox is joined with a WebSocket handshake");
+      return;
+    }
+
+  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
+    {
+      g_message ("crowded nameplate=%s client=%s", mailbox->nameplate,
+                 soup_server_message_get_remote_host (msg));
+      respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
+                     "Two sides already use this code");
+      return;
+    }
+
+  /* No extensions are offered: permessage-deflate would let a small frame
+   * inflate past the size limit. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
+    {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                     "A mailbox is joined with a WebSocket handshake");
+      return;
+    }
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+}
+
+static void
+handle_ice (FerryRendezvousServer *self,
+            SoupServerMessage     *msg)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "stun");
+  json_builder_begin_array (builder);
+  for (guint i = 0; self->stun_uris != NULL && self->stun_uris[i] != NULL; i++)
+    json_builder_add_string_value (builder, self->stun_uris[i]);
+  json_builder_end_array (builder);
+
+  json_builder_set_member_name (builder, "turn");
+  json_builder_begin_array (builder);
+  if (self->turn_secret != NULL && self->turn_uris != NULL && self->turn_uris[0] != NULL)
+    {
+      /* coturn's use-auth-secret scheme: the username carries its expiry
+       * and the password is an HMAC of it, so coturn can check it without
+       * talking to us. */
+      gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->turn_ttl;
+      g_autofree char *username = g_strdup_printf ("%" G_GINT64_FORMAT ":ferry", expiry);
+      g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) self->turn_secret,
+                                          strlen (self->turn_secret));
+      guint8 digest[20];
+      gsize digest_len = sizeof digest;
+      g_autofree char *credential = NULL;
+
+      g_hmac_update (hmac, (const guchar *) username, -1);
+      g_hmac_get_digest (hmac, digest, &digest_len);
+      credential = g_base64_encode (digest, digest_len);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "urls");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->turn_uris[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->turn_uris[i]);
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "username");
+      json_builder_add_string_value (builder, username);
+      json_builder_set_member_name (builder, "credential");
+      json_builder_add_string_value (builder, credential);
+      json_builder_set_member_name (builder, "ttl");
+      json_builder_add_int_value (builder, self->turn_ttl);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  respond_json_node (msg, SOUP_STATUS_OK, root);
+}
+
+static void
+method_not_allowed (SoupServerMessage *msg,
+                    const char        *allow)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", allow);
+  respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, FERRY_RENDEZVOUS_ERR_METHOD,
+                 "This method is not allowed here");
+}
+
+static void
+handle_request_cb (SoupServer        *server,
+                   SoupServerMessage *msg,
+                   const char        *path,
+                   GHashTable        *query,
+                   gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  gboolean get = method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD;
+  const char *prefix = FERRY_RENDEZVOUS_PATH_NAMEPLATES "/";
+
+  if (g_str_equal (path, FERRY_RENDEZVOUS_PATH_HEALTH))
+    {
+      g_autoptr(JsonBuilder) builder = NULL;
+      g_autoptr(JsonNode) root = NULL;
+
+      if (!get)
+        {
+          method_not_allowed (msg, "GET, HEAD");
+          return;
+        }
+
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "status");
+      json_builder_add_string_value (builder, "ok");
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      respond_json_node (msg, SOUP_STATUS_OK, root);
+    }
+  else if (g_str_equal (path, FERRY_RENDEZVOUS_PATH_NAMEPLATES))
+    {
+      if (method != SOUP_METHOD_POST)
+        {
+          method_not_allowed (msg, "POST");
+          return;
+        }
+      handle_allocate (self, msg);
+    }
+  else if (g_str_has_prefix (path, prefix) && strchr (path + strlen (prefix), '/') == NULL)
+    {
+      if (method != SOUP_METHOD_GET)
+        {
+          method_not_allowed (msg, "GET");
+          return;
+        }
+      handle_join (self, msg, path + strlen (prefix));
+    }
+  else if (g_str_equal (path, FERRY_RENDEZVOUS_PATH_ICE))
+    {
+      if (!get)
+        {
+          method_not_allowed (msg, "GET, HEAD");
+          return;
+        }
+      handle_ice (self, msg);
+    }
+  else
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
+                     "There is nothing here");
+    }
+}
+
+static void
+side_join (FerryRendezvousServer   *self,
+           const char              *address,
+           const char              *path,
+           SoupWebsocketConnection *conn)
+{
+  const char *nameplate = path + strlen (FERRY_RENDEZVOUS_PATH_NAMEPLATES "/");
+  Mailbox *mailbox = NULL;
+  Side *side;
+  guint number;
+
+  side = g_new0 (Side, 1);
+  side->conn = g_object_ref (conn);
+  side->address = g_strdup (address != NULL ? address : "unknown");
+  side_heard (side);
+
+  g_signal_connect (conn, "message", G_CALLBACK (side_message_cb), side);
+  g_signal_connect (conn, "pong", G_CALLBACK (side_pong_cb), side);
+  g_signal_connect (conn, "error", G_CALLBACK (side_error_cb), side);
+  g_signal_connect (conn, "closing", G_CALLBACK (side_closing_cb), side);
+  g_signal_connect (conn, "closed", G_CALLBACK (side_closed_cb), side);
+
+  soup_websocket_connection_set_max_incoming_payload_size (conn, self->max_message_size);
+
+  /* handle_join() checked this, but another side may have won the race
+   * between that check and the end of the handshake. */
+  if (parse_nameplate (nameplate, &number))
+    mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
+  if (mailbox == NULL)
+    {
+      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_NOT_FOUND,
+                  FERRY_RENDEZVOUS_ERR_NOT_FOUND, "No such code; it may have expired");
+      return;
+    }
+  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
+    {
+      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_CONFLICT,
+                  FERRY_RENDEZVOUS_ERR_CROWDED, "Two sides already use this code");
+      return;
+    }
+
+  side->index = mailbox->left[0] || mailbox->sides[0] != NULL ? 1 : 0;
+  side->mailbox = mailbox;
+  mailbox->sides[side->index] = side;
+  mailbox->n_joined++;
+  g_message ("join nameplate=%s client=%s side=%u", mailbox->nameplate, side->address,
+             side->index);
+
+  /* Pings make live clients answer even when they have nothing to say.
+   * libsoup pings on a whole-second timer, so the first one may take up to
+   * two seconds: hence at least three per timeout, and a minimum of 3 s. */
+  soup_websocket_connection_set_keepalive_interval (conn, MAX (1, self->idle_timeout / 3));
+  side_schedule_idle (side);
+
+  /* Deliver, in order, what the other side left before this one came. */
+  while (!g_queue_is_empty (&mailbox->queue))
+    {
+      QueuedMessage *queued = g_queue_pop_head (&mailbox->queue);
+
+      g_assert (queued->from != side->index);
+      soup_websocket_connection_send_message (conn, queued->type, queued->data);
+      queued_message_free (queued);
+    }
+
+  if (mailbox->left[1 - side->index])
+    side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
+                "The other side left");
+}
+
+/* Takes the connection over from libsoup once the 101 answer is out, as
+ * soup_server_add_websocket_handler() would, but with the client's bytes
+ * going through a FerryMessageSizeLimitStream: libsoup 3.2 caps single frames
+ * only, and would gather a message of many fragments without limit. */
+static void
+upgrade_cb (SoupServerMessage *msg,
+            gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  g_autoptr(SoupServerMessage) keep = g_object_ref (msg);
+  g_autofree char *address = g_strdup (soup_server_message_get_remote_host (msg));
+  g_autoptr(GUri) uri = g_uri_ref (soup_server_message_get_uri (msg));
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GIOStream) guarded = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+
+  g_signal_handlers_disconnect_by_func (msg, upgrade_cb, user_data);
+
+  stream = soup_server_message_steal_connection (msg);
+  guarded = ferry_message_size_limit_stream_new (stream, self->max_message_size);
+  conn = soup_websocket_connection_new (guarded, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
+                                        soup_message_headers_get_one (
+                                          soup_server_message_get_request_headers (msg),
+                                          "Origin"),
+                                        FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
+  side_join (self, address, g_uri_get_path (uri), conn);
+}
+
+/* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
+static void
+request_body_free (RequestBody *body)
+{
+  g_byte_array_unref (body->data);
+  g_free (body);
+}
+
+static void
+got_chunk_cb (SoupServerMessage *msg,
+              GBytes            *chunk,
+              gpointer           user_data)
+{
+  RequestBody *body = user_data;
+  gsize size = g_bytes_get_size (chunk);
+
+  if (body->overflow || body->data->len + size > FERRY_RENDEZVOUS_MAX_REQUEST_BODY)
+    {
+      body->overflow = TRUE;
+      return;
+    }
+  g_byte_array_append (body->data, g_bytes_get_data (chunk, NULL), size);
+}
+
+static void
+early_handler_cb (SoupServer        *server,
+                  SoupServerMessage *msg,
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  RequestBody *body;
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (headers) > FERRY_RENDEZVOUS_MAX_REQUEST_BODY)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Connection", "close");
+      respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                     "The request body is too large");
+    }
+
+  body = g_new0 (RequestBody, 1);
+  body->data = g_byte_array_new ();
+  g_object_set_data_full (G_OBJECT (msg), BODY_DATA_KEY, body,
+                          (GDestroyNotify) request_body_free);
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), body);
+}
+
+/* A client that trickles a request byte by byte would hold its connection
+ * forever; libsoup 3.2 has no timeout for reading a request, so cut the
+ * socket ourselves. */
+static gboolean
+request_timeout_cb (gpointer user_data)
+{
+  SoupServerMessage *msg = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  const char *address = soup_server_message_get_remote_host (msg);
+
+  g_message ("limit client=%s error=request-timeout", address != NULL ? address : "unknown");
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+source_destroy_and_unref (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+static void
+request_started_cb (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  GSource *timer = g_timeout_source_new_seconds (self->request_timeout);
+
+  /* The timer lives no longer than the message it watches. */
+  g_source_set_callback (timer, request_timeout_cb, msg, NULL);
+  g_source_attach (timer, NULL);
+  g_object_set_data_full (G_OBJECT (msg), TIMER_DATA_KEY, timer,
+                          (GDestroyNotify) source_destroy_and_unref);
+}
+
+/* libsoup answers some broken requests itself, with an empty body; give
+ * those the same JSON error shape as ours. */
+static void
+request_read_cb (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  guint status = soup_server_message_get_status (msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+
+  g_object_set_data (G_OBJECT (msg), TIMER_DATA_KEY, NULL);
+  if (status >= 400 && body->length == 0)
+    respond_error (msg, status, ferry_rendezvous_error_name_for_status (status),
+                   soup_status_get_phrase (status));
+}
+
+/* GObject -------------------------------------------------------------- */
+
+static void
+ferry_rendezvous_server_dispose (GObject *object)
+{
+  FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
+  g_autoptr(GList) mailboxes = g_hash_table_get_values (self->mailboxes);
+
+  for (GList *l = mailboxes; l != NULL; l = l->next)
+    mailbox_free (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, FERRY_RENDEZVOUS_ERR_INTERNAL,
+                  "The server is shutting down");
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_clear_object (&self->soup);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+
+  G_OBJECT_CLASS (ferry_rendezvous_server_parent_class)->dispose (object);
+}
+
+static void
+ferry_rendezvous_server_finalize (GObject *object)
+{
+  FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
+
+  g_hash_table_unref (self->mailboxes);
+  g_hash_table_unref (self->addresses);
+  g_free (self->turn_secret);
+  g_strfreev (self->stun_uris);
+  g_strfreev (self->turn_uris);
+
+  G_OBJECT_CLASS (ferry_rendezvous_server_parent_class)->finalize (object);
+}
+
+static guint *
+uint_field (FerryRendezvousServer *self,
+            guint                  prop_id)
+{
+  switch (prop_id)
+    {
+    case PROP_MAILBOX_TTL: return &self->mailbox_ttl;
+    case PROP_IDLE_TIMEOUT: return &self->idle_timeout;
+    case PROP_MAX_MESSAGE_SIZE: return &self->max_message_size;
+    case PROP_MAX_QUEUED_MESSAGES: return &self->max_queued_messages;
+    case PROP_MAX_MAILBOXES_PER_ADDRESS: return &self->max_mailboxes_per_address;
+    case PROP_ALLOCATIONS_PER_MINUTE: return &self->allocations_per_minute;
+    case PROP_MAX_MAILBOXES: return &self->max_mailboxes;
+    case PROP_TURN_TTL: return &self->turn_ttl;
+    case PROP_REQUEST_TIMEOUT: return &self->request_timeout;
+    case PROP_MAX_MAILBOX_BYTES: return &self->max_mailbox_bytes;
+    default: return NULL;
+    }
+}
+
+static void
+ferry_rendezvous_server_get_property (GObject    *object,
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
+{
+  FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
+  guint *field = uint_field (self, prop_id);
+
+  if (field != NULL)
+    {
+      g_value_set_uint (value, *field);
+      return;
+    }
+
+  switch (prop_id)
+    {
+    case PROP_TURN_SECRET:
+      g_value_set_string (value, self->turn_secret);
+      break;
+    case PROP_STUN_URIS:
+      g_value_set_boxed (value, self->stun_uris);
+      break;
+    case PROP_TURN_URIS:
+      g_value_set_boxed (value, self->turn_uris);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ferry_rendezvous_server_set_property (GObject      *object,
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
+{
+  FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
+  guint *field = uint_field (self, prop_id);
+
+  if (field != NULL)
+    {
+      if (*field != g_value_get_uint (value))
+        {
+          *field = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      return;
+    }
+
+  switch (prop_id)
+    {
+    case PROP_TURN_SECRET:
+      if (g_strcmp0 (self->turn_secret, g_value_get_string (value)) != 0)
+        {
+          g_free (self->turn_secret);
+          self->turn_secret = g_value_dup_string (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_STUN_URIS:
+      g_strfreev (self->stun_uris);
+      self->stun_uris = g_value_dup_boxed (value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_TURN_URIS:
+      g_strfreev (self->turn_uris);
+      self->turn_uris = g_value_dup_boxed (value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static GParamSpec *
+uint_param (const char *name,
+            const char *blurb,
+            guint       minimum,
+            guint       maximum,
+            guint       value)
+{
+  return g_param_spec_uint (name, NULL, blurb, minimum, maximum, value,
+                            G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                            G_PARAM_EXPLICIT_NOTIFY);
+}
+
+static void
+ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ferry_rendezvous_server_dispose;
+  object_class->finalize = ferry_rendezvous_server_finalize;
+  object_class->get_property = ferry_rendezvous_server_get_property;
+  object_class->set_property = ferry_rendezvous_server_set_property;
+
+  properties[PROP_TURN_SECRET] =
+    g_param_spec_string ("turn-secret", NULL, "coturn static-auth-secret, or NULL for no TURN",
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_STUN_URIS] =
+    g_param_spec_boxed ("stun-uris", NULL, "STUN server URIs handed to clients", G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_TURN_URIS] =
+    g_param_spec_boxed ("turn-uris", NULL, "TURN server URIs handed to clients", G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MAILBOX_TTL] =
+    uint_param ("mailbox-ttl", "Seconds a mailbox lives", 1, G_MAXINT / 1000,
+                FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL);
+  properties[PROP_IDLE_TIMEOUT] =
+    uint_param ("idle-timeout", "Seconds a silent side is kept", 3, G_MAXINT / 1000,
+                FERRY_RENDEZVOUS_DEFAULT_IDLE_TIMEOUT);
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    uint_param ("max-message-size", "Largest message in bytes", 1, 64 * 1024 * 1024,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_MESSAGE_SIZE);
+  properties[PROP_MAX_QUEUED_MESSAGES] =
+    uint_param ("max-queued-messages", "Messages kept for a side not joined yet", 0, 65536,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_QUEUED_MESSAGES);
+  properties[PROP_MAX_MAILBOXES_PER_ADDRESS] =
+    uint_param ("max-mailboxes-per-address", "Live mailboxes one address may own", 1, G_MAXUINT,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES_PER_ADDR);
+  properties[PROP_ALLOCATIONS_PER_MINUTE] =
+    uint_param ("allocations-per-minute", "Nameplates one address may ask for per minute", 1,
+                G_MAXUINT, FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE);
+  properties[PROP_MAX_MAILBOXES] =
+    uint_param ("max-mailboxes", "Live mailboxes in all", 1, 999999,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES);
+  properties[PROP_TURN_TTL] =
+    uint_param ("turn-ttl", "Seconds a TURN credential is valid", 60, G_MAXINT,
+                FERRY_RENDEZVOUS_DEFAULT_TURN_TTL);
+  properties[PROP_REQUEST_TIMEOUT] =
+    uint_param ("request-timeout", "Seconds a client may take to send one request", 1,
+                G_MAXINT / 1000, FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT);
+  properties[PROP_MAX_MAILBOX_BYTES] =
+    uint_param ("max-mailbox-bytes", "Bytes one mailbox may carry in its life", 1, G_MAXUINT,
+                FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ferry_rendezvous_server_init (FerryRendezvousServer *self)
+{
+  self->mailbox_ttl = FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL;
+  self->idle_timeout = FERRY_RENDEZVOUS_DEFAULT_IDLE_TIMEOUT;
+  self->max_message_size = FERRY_RENDEZVOUS_DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_queued_messages = FERRY_RENDEZVOUS_DEFAULT_MAX_QUEUED_MESSAGES;
+  self->max_mailboxes_per_address = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES_PER_ADDR;
+  self->allocations_per_minute = FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE;
+  self->max_mailboxes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES;
+  self->turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
+  self->request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
+  self->max_mailbox_bytes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES;
+
+  self->mailboxes = g_hash_table_new (NULL, NULL);
+  self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->sweep_id = g_timeout_add_seconds (60, sweep_addresses_cb, self);
+
+  self->soup = soup_server_new ("server-header", "ferry-rendezvous ", NULL);
+  soup_server_add_early_handler (self->soup, NULL, early_handler_cb, self, NULL);
+  soup_server_add_early_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
+                                 early_handler_cb, self, NULL);
+  soup_server_add_handler (self->soup, NULL, handle_request_cb, self, NULL);
+  soup_server_add_handler (self->soup, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
+                           handle_request_cb, self, NULL);
+  g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (request_read_cb), self);
+}
+
+FerryRendezvousServer *
+ferry_rendezvous_server_new (void)
+{
+  return g_object_new (FERRY_TYPE_RENDEZVOUS_SERVER, NULL);
+}
+
+/**
+ * ferry_rendezvous_server_listen:
+ * @address: where to listen; port 0 picks a free port
+ *
+ * Starts serving on @address (plain HTTP; put a TLS proxy in front of it
+ * on the internet). See ferry_rendezvous_server_dup_url() for the port
+ * that was picked.
+ */
+gboolean
+ferry_rendezvous_server_listen (FerryRendezvousServer *self,
+                                GSocketAddress        *address,
+                                GError               **error)
+{
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
+
+  return soup_server_listen (self->soup, address, 0, error);
+}
+
+/**
+ * ferry_rendezvous_server_dup_url:
+ *
+ * Returns: (transfer full) (nullable): "http://ADDR:PORT" of the first
+ *   listening socket, or %NULL when not listening
+ */
+char *
+ferry_rendezvous_server_dup_url (FerryRendezvousServer *self)
+{
+  GSList *uris;
+  char *url = NULL;
+
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), NULL);
+
+  uris = soup_server_get_uris (self->soup);
+  if (uris != NULL)
+    {
+      GUri *uri = uris->data;
+      const char *host = g_uri_get_host (uri);
+
+      url = g_strdup_printf (strchr (host, ':') != NULL ? "http://[%s]:%d" : "http://%s:%d",
+                             host, g_uri_get_port (uri));
+    }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  return url;
+}
