@@ -18,6 +18,7 @@
 #include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
+#include "ferry-portmap-upnp.h"
 #include "ferry-test-utils.h"
 
 #define WAIT_MS 5000
@@ -673,6 +674,165 @@ test_route_table (void)
   g_assert_cmpstr (text, ==, "192.168.1.1");
 }
 
+/* UPnP: every byte of these comes from the LAN, so each parser refuses what a hostile
+ * device could send; the whole exchange runs against real miniupnpd in tests/netlab. */
+
+static void
+test_upnp_ssdp_reply (void)
+{
+  static const char good[] =
+    "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+    "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "USN: uuid:x::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "location:   http://192.168.1.1:5000/rootDesc.xml  \r\n\r\n";
+  const char *bad[] = {
+    /* Not a response, not a gateway, no location, not http, a name instead of an address,
+     * credentials in the URL. */
+    "NOTIFY * HTTP/1.1\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "LOCATION: http://192.168.1.1/\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:MediaServer:1\r\n"
+    "LOCATION: http://192.168.1.1/\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "LOCATION: file:///etc/passwd\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "LOCATION: http://router.example/desc.xml\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    "LOCATION: http://u:p@192.168.1.1/desc.xml\r\n\r\n",
+    "",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *location = NULL;
+  g_autofree char *huge = NULL;
+
+  location = ferry_portmap_upnp_parse_ssdp_reply (good, strlen (good), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (location, ==, "http://192.168.1.1:5000/rootDesc.xml");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *none = ferry_portmap_upnp_parse_ssdp_reply (bad[i], strlen (bad[i]),
+                                                                   &error);
+
+      g_assert_null (none);
+      g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+      g_clear_error (&error);
+    }
+
+  /* A NUL inside, and more than a datagram we read. */
+  g_assert_null (ferry_portmap_upnp_parse_ssdp_reply (good, sizeof good, &error));
+  g_clear_error (&error);
+  huge = g_strnfill (FERRY_PORTMAP_UPNP_MAX_SSDP_REPLY + 1, 'A');
+  g_assert_null (ferry_portmap_upnp_parse_ssdp_reply (huge, strlen (huge), &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+}
+
+static const char description[] =
+  "<?xml version=\"1.0\"?>\n"
+  "<root xmlns=\"urn:schemas-upnp-org:device-1-0\"><device>"
+  "<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>"
+  "<serviceList><service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1"
+  "</serviceType><controlURL>/L3F</controlURL></service></serviceList>"
+  "<deviceList><device><deviceList><device><serviceList>"
+  "<service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1</serviceType>"
+  "<controlURL>/ctl/PPP</controlURL></service>"
+  "<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType>"
+  "<controlURL>/ctl/IPConn</controlURL></service>"
+  "</serviceList></device></deviceList></device></deviceList></device></root>";
+
+static void
+test_upnp_description (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *control = NULL;
+  g_autofree char *type = NULL;
+  g_autoptr(GString) other_host = NULL;
+  g_autoptr(GString) deep = g_string_new ("<root>");
+  const char *location = "http://192.168.1.1:5000/rootDesc.xml";
+
+  /* WANIPConnection wins over PPP; the URL is resolved against the location. */
+  g_assert_true (ferry_portmap_upnp_parse_description (description, strlen (description),
+                                                       location, &control, &type, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (control, ==, "http://192.168.1.1:5000/ctl/IPConn");
+  g_assert_cmpstr (type, ==, "urn:schemas-upnp-org:service:WANIPConnection:1");
+  g_clear_pointer (&control, g_free);
+  g_clear_pointer (&type, g_free);
+
+  /* A control URL on another host would make us talk to someone else. */
+  other_host = g_string_new (description);
+  g_string_replace (other_host, "/ctl/IPConn", "http://10.9.9.9/ctl", 0);
+  g_string_replace (other_host, "/ctl/PPP", "http://10.9.9.9/ppp", 0);
+  g_assert_false (ferry_portmap_upnp_parse_description (other_host->str, other_host->len,
+                                                        location, &control, &type, &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  /* No WAN connection service. */
+  g_assert_false (ferry_portmap_upnp_parse_description ("<root><device/></root>", 22, location,
+                                                        &control, &type, &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+
+  /* Not XML, and nesting meant to exhaust a parser. */
+  g_assert_false (ferry_portmap_upnp_parse_description ("<root><a></root>", 16, location,
+                                                        &control, &type, &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  for (guint i = 0; i < 10000; i++)
+    g_string_append (deep, "<a>");
+  g_assert_false (ferry_portmap_upnp_parse_description (deep->str, deep->len, location,
+                                                        &control, &type, &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+  g_assert_null (control);
+}
+
+static void
+test_upnp_response (void)
+{
+  static const char answer[] =
+    "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+    "<s:Body><u:GetExternalIPAddressResponse xmlns:u=\"urn:x\">"
+    "<NewExternalIPAddress> 11.0.6.2 </NewExternalIPAddress>"
+    "</u:GetExternalIPAddressResponse></s:Body></s:Envelope>";
+  static const char fault[] =
+    "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+    "<faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>"
+    "<UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>718</errorCode>"
+    "<errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail>"
+    "</s:Fault></s:Body></s:Envelope>";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = NULL;
+  g_autofree char *none = NULL;
+  g_autofree char *empty = NULL;
+  guint code = 1;
+
+  value = ferry_portmap_upnp_parse_response (answer, strlen (answer), "NewExternalIPAddress",
+                                             &code, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "11.0.6.2");
+  g_assert_cmpuint (code, ==, 0);
+
+  none = ferry_portmap_upnp_parse_response (fault, strlen (fault), NULL, &code, &error);
+  g_assert_null (none);
+  g_assert_cmpuint (code, ==, 718);
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+  g_clear_error (&error);
+
+  /* The answer to an action without outputs is any non-fault document. */
+  empty = ferry_portmap_upnp_parse_response (answer, strlen (answer), NULL, &code, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (empty, ==, "");
+
+  /* Asked for what is not there; and junk. */
+  g_assert_null (ferry_portmap_upnp_parse_response (answer, strlen (answer), "NewPort", &code,
+                                                    &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  g_assert_null (ferry_portmap_upnp_parse_response ("<<<", 3, NULL, &code, &error));
+  g_assert_error (error, FERRY_PORTMAP_ERROR, FERRY_PORTMAP_ERROR_PROTOCOL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -680,6 +840,9 @@ main (int   argc,
   ferry_test_init (&argc, &argv);
 
   g_test_add_func ("/portmap/route-table", test_route_table);
+  g_test_add_func ("/portmap/upnp/ssdp-reply", test_upnp_ssdp_reply);
+  g_test_add_func ("/portmap/upnp/description", test_upnp_description);
+  g_test_add_func ("/portmap/upnp/response", test_upnp_response);
 #define ADD(path, func) \
   g_test_add ("/portmap/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("natpmp/ignores-junk", test_natpmp_ignores_junk);

@@ -7,12 +7,11 @@
 
 #include "config.h"
 
-#include <libgupnp-igd/gupnp-simple-igd.h>
-
 #include "ferry-connector.h"
 #include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
+#include "ferry-portmap-upnp.h"
 #include "ferry-portmap-renewer.h"
 
 /**
@@ -27,17 +26,17 @@
  *   (`{"type": "ice", "ice": {...}}`); the peer's that arrive before our
  *   session exists are kept and handed over when it does;
  * - while the session gathers, the router is asked for a port mapping of our
- *   host socket: UPnP IGD through gupnp-igd, PCP and NAT-PMP through our
- *   clients, all at once and each with a short timeout. (Not libnice's own
- *   UPnP: 0.1.21 drops its UPnP candidate as redundant whenever the STUN
- *   server reflected the same socket, which is every time.) A mapping is
+ *   host socket with our UPnP IGD, PCP and NAT-PMP clients (net/portmap),
+ *   all at once and each with a short timeout. (Not libnice's own UPnP:
+ *   0.1.21 drops its UPnP candidate as redundant whenever the STUN server
+ *   reflected the same socket, which is every time.) A mapping is
  *   offered to the peer as one more candidate; the end of our direct
  *   candidates (and so the relays, which come after them: "Relays last" in
  *   ferry-ice-session.c) waits for the probes at most the portmap-timeout plus
  *   FERRY_CONNECTOR_HOLD_SLACK_MS (one second by default), so a network
- *   without a mapping router loses no more than that. (UPnP often needs
- *   longer: an IGD may delay its SSDP answer by up to the search's MX of
- *   three seconds, as miniupnpd does.) Mappings are renewed while the
+ *   without a mapping router loses no more than that. (Our UPnP client also
+ *   searches the gateway by unicast, which it answers at once, rather than
+ *   waiting out a multicast search's MX.) Mappings are renewed while the
  *   connector lives and deleted when it closes (close waits for that, bounded
  *   by the clients' timeouts) or is disposed.
  *
@@ -68,9 +67,6 @@ struct _FerryConnector
   gulong                  closed_id;
   GError                 *signalling_error;
 
-  GUPnPSimpleIgd         *igd;
-  guint16                 upnp_port;
-  guint                   upnp_pending : 1;
   GSource                *hold_source;
   GSource                *probe_idle;
   GInetSocketAddress     *base;
@@ -209,6 +205,11 @@ probe_cb (GObject      *object,
       mapping = ferry_portmap_pcp_map_finish (result, &error);
       protocol = FERRY_PATH_MAPPING_PCP;
     }
+  else if (g_async_result_is_tagged (result, ferry_portmap_upnp_map_async))
+    {
+      mapping = ferry_portmap_upnp_map_finish (result, &error);
+      protocol = FERRY_PATH_MAPPING_UPNP;
+    }
   else
     {
       mapping = ferry_portmap_natpmp_map_finish (result, &error);
@@ -237,56 +238,6 @@ probe_cb (GObject      *object,
                      ferry_port_mapping_get_external_port (mapping));
     }
 
-  probe_done (self);
-}
-
-/* gupnp-igd emits this again on renewals and address changes; only the first answer is
- * a probe result. */
-static void
-igd_mapped_cb (GUPnPSimpleIgd *igd,
-               const char     *proto,
-               const char     *external_ip,
-               const char     *replaces_external_ip,
-               guint           external_port,
-               const char     *local_ip,
-               guint           local_port,
-               const char     *description,
-               gpointer        user_data)
-{
-  FerryConnector *self = user_data;
-  g_autoptr(GInetAddress) address = NULL;
-
-  if (!self->upnp_pending)
-    return;
-  self->upnp_pending = FALSE;
-
-  address = g_inet_address_new_from_string (external_ip);
-  if (address == NULL || external_port == 0 || external_port > G_MAXUINT16)
-    g_debug ("The UPnP router mapped to an unusable address “%s”", external_ip);
-  else if (can_offer (self))
-    offer_mapping (self, FERRY_PATH_MAPPING_UPNP, address, external_port);
-  else
-    g_debug ("The UPnP mapping came too late to offer");
-
-  probe_done (self);
-}
-
-static void
-igd_error_cb (GUPnPSimpleIgd *igd,
-              GError         *error,
-              const char     *proto,
-              guint           external_port,
-              const char     *local_ip,
-              guint           local_port,
-              const char     *description,
-              gpointer        user_data)
-{
-  FerryConnector *self = user_data;
-
-  g_debug ("No UPnP mapping: %s", error != NULL ? error->message : "unknown error");
-  if (!self->upnp_pending)
-    return;
-  self->upnp_pending = FALSE;
   probe_done (self);
 }
 
@@ -327,17 +278,12 @@ start_probes_cb (gpointer user_data)
 
   if (self->portmap & FERRY_CONNECTOR_PORTMAP_UPNP)
     {
-      g_autofree char *local_ip =
-        g_inet_address_to_string (g_inet_socket_address_get_address (self->base));
-
-      self->upnp_port = g_inet_socket_address_get_port (self->base);
-      self->upnp_pending = TRUE;
       self->pending_probes++;
-      self->igd = gupnp_simple_igd_new ();
-      g_signal_connect (self->igd, "mapped-external-port", G_CALLBACK (igd_mapped_cb), self);
-      g_signal_connect (self->igd, "error-mapping-port", G_CALLBACK (igd_error_cb), self);
-      gupnp_simple_igd_add_port (self->igd, "UDP", self->upnp_port, local_ip, self->upnp_port,
-                                 FERRY_CONNECTOR_MAPPING_LIFETIME_S, "Ferry");
+      ferry_portmap_upnp_map_async (self->base, FERRY_PORTMAP_TRANSPORT_UDP,
+                                    g_inet_socket_address_get_port (self->base),
+                                    FERRY_CONNECTOR_MAPPING_LIFETIME_S,
+                                    self->portmap_timeout_ms, self->cancellable,
+                                    probe_cb, g_object_ref (self));
     }
 
   server = (self->portmap & (FERRY_CONNECTOR_PORTMAP_PCP | FERRY_CONNECTOR_PORTMAP_NATPMP))
@@ -423,16 +369,6 @@ release_cb (GObject      *object,
   release_one (user_data);
 }
 
-/* gupnp-igd keeps itself alive until the router answered its DeletePortMapping (or its
- * request timeout passed), so its finalization is the end of the UPnP deletion. */
-static void
-igd_gone_cb (gpointer  user_data,
-             GObject  *where_the_object_was)
-{
-  g_debug ("UPnP mappings deleted");
-  release_one (user_data);
-}
-
 /* Deletes every mapping; @task (nullable) completes when all are gone or failed, each
  * bounded by the port-mapping client's timeout. */
 static void
@@ -440,7 +376,6 @@ release_mappings (FerryConnector *self,
                   GTask          *task)
 {
   g_autoptr(GPtrArray) renewers = g_steal_pointer (&self->renewers);
-  GUPnPSimpleIgd *igd = g_steal_pointer (&self->igd);
   Release *release;
 
   self->renewers = g_ptr_array_new_with_free_func (g_object_unref);
@@ -457,14 +392,6 @@ release_mappings (FerryConnector *self,
     ferry_portmap_renewer_release_async (g_ptr_array_index (renewers, i), NULL,
                                          release_cb, release);
 
-  if (igd != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (igd, self);
-      release->pending++;
-      g_object_weak_ref (G_OBJECT (igd), igd_gone_cb, release);
-      gupnp_simple_igd_remove_port (igd, "UDP", self->upnp_port);
-    }
-  g_clear_object (&igd);
 
   release_one (release);
 }
@@ -877,7 +804,7 @@ guint
 ferry_connector_get_n_mappings (FerryConnector *self)
 {
   g_return_val_if_fail (FERRY_IS_CONNECTOR (self), 0);
-  return self->renewers->len + (self->igd != NULL ? 1 : 0);
+  return self->renewers->len;
 }
 
 static void
@@ -920,7 +847,6 @@ ferry_connector_dispose (GObject *object)
   /* Nobody waits here: each renewer keeps itself alive until its delete is done. */
   if (self->renewers != NULL)
     release_mappings (self, NULL);
-  g_clear_object (&self->igd);
 
   G_OBJECT_CLASS (ferry_connector_parent_class)->dispose (object);
 }

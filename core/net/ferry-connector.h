@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 
 /**
  * FerryConnectorPortmap:
- * @FERRY_CONNECTOR_PORTMAP_UPNP: UPnP IGD, through libnice's gupnp-igd
+ * @FERRY_CONNECTOR_PORTMAP_UPNP: UPnP IGD, through our client (ferry-portmap-upnp.c)
  * @FERRY_CONNECTOR_PORTMAP_PCP: PCP (RFC 6887), our own client
  * @FERRY_CONNECTOR_PORTMAP_NATPMP: NAT-PMP (RFC 6886), our own client
  *

@@ -30,7 +30,7 @@ typedef enum
 /**
  * FerryPathMapping:
  * @FERRY_PATH_MAPPING_NONE: no port mapping is involved
- * @FERRY_PATH_MAPPING_UPNP: a UPnP IGD mapping (libnice's gupnp-igd)
+ * @FERRY_PATH_MAPPING_UPNP: a UPnP IGD mapping
  * @FERRY_PATH_MAPPING_PCP: a PCP (RFC 6887) mapping
  * @FERRY_PATH_MAPPING_NAT_PMP: a NAT-PMP (RFC 6886) mapping
  *

@@ -20,6 +20,7 @@
 #include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
+#include "ferry-portmap-upnp.h"
 #include "ferry-portmap-renewer.h"
 #include "ferry-test-utils.h"
 #include "ferry-version.h"
@@ -49,9 +50,10 @@ reply_mapping (Client           *client,
   GInetAddress *external = ferry_port_mapping_get_external_address (mapping);
   g_autofree char *address = g_inet_address_to_string (external);
 
+  const char * const names[] = { "natpmp", "pcp", "upnp" };
+
   ferry_lab_request_reply (client->request, "ok %s %s %u %u %" G_GINT64_FORMAT,
-                           ferry_port_mapping_get_protocol (mapping) == FERRY_PORTMAP_PROTOCOL_PCP
-                           ? "pcp" : "natpmp",
+                           names[ferry_port_mapping_get_protocol (mapping)],
                            address, ferry_port_mapping_get_external_port (mapping),
                            ferry_port_mapping_get_lifetime (mapping),
                            (g_get_monotonic_time () - client->start) / 1000);
@@ -79,6 +81,8 @@ client_map_cb (GObject      *object,
     mapping = ferry_portmap_natpmp_map_finish (result, &error);
   else if (g_async_result_is_tagged (result, ferry_portmap_pcp_map_async))
     mapping = ferry_portmap_pcp_map_finish (result, &error);
+  else if (g_async_result_is_tagged (result, ferry_portmap_upnp_map_async))
+    mapping = ferry_portmap_upnp_map_finish (result, &error);
   else
     mapping = ferry_portmap_renew_finish (result, &error);
 
@@ -197,6 +201,7 @@ parse_server (const char *word)
  *   gateway                                 -> ok ADDRESS | error …
  *   bind PORT                               -> ok
  *   map natpmp|pcp default|GATEWAY PORT LIFETIME
+ *   map upnp LOCAL_ADDRESS PORT LIFETIME
  *                                           -> ok PROTO EXT_ADDR EXT_PORT LIFETIME ELAPSED_MS
  *                                              | error DOMAIN CODE ELAPSED_MS MESSAGE
  *   renew LIFETIME                          -> the same
@@ -242,9 +247,19 @@ client_command (const char * const *words,
     }
   else if (n == 5 && g_str_equal (words[0], "map"))
     {
-      g_autoptr(GInetSocketAddress) server = parse_server (words[2]);
+      g_autoptr(GInetSocketAddress) server = g_str_equal (words[1], "upnp")
+                                             ? NULL : parse_server (words[2]);
 
-      if (g_str_equal (words[1], "pcp"))
+      if (g_str_equal (words[1], "upnp"))
+        {
+          g_autoptr(GInetAddress) address = g_inet_address_new_from_string (words[2]);
+          g_autoptr(GSocketAddress) local = g_inet_socket_address_new (address, atoi (words[3]));
+
+          ferry_portmap_upnp_map_async (G_INET_SOCKET_ADDRESS (local),
+                                        FERRY_PORTMAP_TRANSPORT_UDP, 0, atoi (words[4]),
+                                        3000, NULL, client_map_cb, client);
+        }
+      else if (g_str_equal (words[1], "pcp"))
         ferry_portmap_pcp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP, atoi (words[3]), 0,
                                      atoi (words[4]), 0, NULL, client_map_cb, client);
       else
@@ -467,6 +482,13 @@ test_pcp_miniupnpd (void)
   check_mapping_cycle ("pcp", ferry_lab_gateway (lab, "m"), 4001);
 }
 
+/* Our UPnP IGD client: SSDP from the host's address, miniupnpd's description, SOAP. */
+static void
+test_upnp_miniupnpd (void)
+{
+  check_mapping_cycle ("upnp", ferry_lab_addr (lab, "m"), 4002);
+}
+
 static void
 test_gateway_discovery (void)
 {
@@ -622,6 +644,7 @@ main (int   argc,
   g_test_add_func ("/netlab/portmap/gateway-discovery", test_gateway_discovery);
   g_test_add_func ("/netlab/portmap/natpmp-miniupnpd", test_natpmp_miniupnpd);
   g_test_add_func ("/netlab/portmap/pcp-miniupnpd", test_pcp_miniupnpd);
+  g_test_add_func ("/netlab/portmap/upnp-miniupnpd", test_upnp_miniupnpd);
   g_test_add_func ("/netlab/portmap/renewer-miniupnpd", test_renewer_miniupnpd);
   g_test_add_func ("/netlab/portmap/silent-gateway", test_silent_gateway);
   g_test_add_func ("/netlab/portmap/no-gateway", test_no_gateway);

@@ -25,6 +25,11 @@ struct _FerryPortMapping
   guint32                lifetime;
   gint64                 expiry;   /* monotonic µs */
   guint8                 nonce[FERRY_PORTMAP_PCP_NONCE_SIZE];
+
+  /* UPnP only: where to send the SOAP requests, and for whom the mapping is. */
+  char                  *upnp_control_url;
+  char                  *upnp_service_type;
+  GInetAddress          *internal_address;
 };
 
 FerryPortMapping *ferry_port_mapping_new (FerryPortmapProtocol   protocol,

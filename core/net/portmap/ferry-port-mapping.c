@@ -65,6 +65,9 @@ ferry_port_mapping_unref (FerryPortMapping *mapping)
 
   g_clear_object (&mapping->server);
   g_clear_object (&mapping->external_address);
+  g_clear_object (&mapping->internal_address);
+  g_free (mapping->upnp_control_url);
+  g_free (mapping->upnp_service_type);
   g_free (mapping);
 }
 
@@ -153,7 +156,8 @@ ferry_port_mapping_to_string (FerryPortMapping *mapping)
 
   external = g_inet_address_to_string (mapping->external_address);
   return g_strdup_printf ("%s %s %s:%u -> port %u for %u s",
-                          mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP ? "PCP" : "NAT-PMP",
+                          mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP ? "PCP" :
+                          mapping->protocol == FERRY_PORTMAP_PROTOCOL_UPNP ? "UPnP" : "NAT-PMP",
                           mapping->transport == FERRY_PORTMAP_TRANSPORT_TCP ? "TCP" : "UDP",
                           external, mapping->external_port, mapping->internal_port,
                           mapping->lifetime);

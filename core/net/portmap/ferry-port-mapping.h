@@ -1,6 +1,6 @@
 /* ferry-port-mapping.h
  *
- * What the port-mapping clients (NAT-PMP, RFC 6886, and PCP, RFC 6887) share: the mapping
+ * What the port-mapping clients (NAT-PMP, RFC 6886, PCP, RFC 6887, and UPnP IGD) share: the mapping
  * a router granted, whichever protocol made it, and the error domain.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -42,6 +42,7 @@ typedef enum
 {
   FERRY_PORTMAP_PROTOCOL_NATPMP,
   FERRY_PORTMAP_PROTOCOL_PCP,
+  FERRY_PORTMAP_PROTOCOL_UPNP,
 } FerryPortmapProtocol;
 
 /* The values are the IP protocol numbers, which PCP puts on the wire. */

@@ -14,6 +14,7 @@
 #include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
+#include "ferry-portmap-upnp.h"
 
 static void
 renew_done_cb (GObject      *object,
@@ -27,6 +28,8 @@ renew_done_cb (GObject      *object,
 
   if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
     renewed = ferry_portmap_pcp_renew_finish (result, &error);
+  else if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_UPNP)
+    renewed = ferry_portmap_upnp_renew_finish (result, &error);
   else
     renewed = ferry_portmap_natpmp_renew_finish (result, &error);
 
@@ -38,7 +41,7 @@ renew_done_cb (GObject      *object,
 
 /**
  * ferry_portmap_renew_async:
- * @mapping: a mapping from ferry_portmap_natpmp_map_async() or ferry_portmap_pcp_map_async()
+ * @mapping: a mapping from any of the clients (NAT-PMP, PCP, UPnP)
  * @lifetime: the lifetime to ask for, in seconds
  * @timeout_ms: how long to wait for the router, 0 for %FERRY_PORTMAP_DEFAULT_TIMEOUT_MS
  *
@@ -67,6 +70,9 @@ ferry_portmap_renew_async (FerryPortMapping    *mapping,
   if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
     ferry_portmap_pcp_renew_async (mapping, lifetime, timeout_ms, cancellable,
                                    renew_done_cb, task);
+  else if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_UPNP)
+    ferry_portmap_upnp_renew_async (mapping, lifetime, timeout_ms, cancellable,
+                                    renew_done_cb, task);
   else
     ferry_portmap_natpmp_renew_async (mapping, lifetime, timeout_ms, cancellable,
                                       renew_done_cb, task);
@@ -100,6 +106,8 @@ unmap_done_cb (GObject      *object,
 
   if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
     ok = ferry_portmap_pcp_unmap_finish (result, &error);
+  else if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_UPNP)
+    ok = ferry_portmap_upnp_unmap_finish (result, &error);
   else
     ok = ferry_portmap_natpmp_unmap_finish (result, &error);
 
@@ -135,6 +143,8 @@ ferry_portmap_unmap_async (FerryPortMapping    *mapping,
 
   if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_PCP)
     ferry_portmap_pcp_unmap_async (mapping, timeout_ms, cancellable, unmap_done_cb, task);
+  else if (mapping->protocol == FERRY_PORTMAP_PROTOCOL_UPNP)
+    ferry_portmap_upnp_unmap_async (mapping, timeout_ms, cancellable, unmap_done_cb, task);
   else
     ferry_portmap_natpmp_unmap_async (mapping, timeout_ms, cancellable, unmap_done_cb, task);
 }
