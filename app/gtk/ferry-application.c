@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -115,16 +116,50 @@ ferry_application_get_store (FerryApplication *self)
 }
 
 /**
+ * ferry_application_dup_default_download_folder:
+ *
+ * The XDG download folder, else ~/Downloads, which is made when missing.
+ * Never the home folder itself: xdg-user-dirs points a folder the user
+ * turned off at $HOME, and received files would then land among the
+ * user's dotfiles.
+ *
+ * Returns: (transfer full): the folder
+ */
+GFile *
+ferry_application_dup_default_download_folder (void)
+{
+  const char *home = g_get_home_dir ();
+  const char *download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  g_autoptr(GFile) home_file = g_file_new_for_path (home);
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *path = NULL;
+
+  if (download != NULL)
+    {
+      folder = g_file_new_for_path (download);
+      if (!g_file_equal (folder, home_file))
+        return g_steal_pointer (&folder);
+    }
+
+  /* A mkdir is cheap enough for the UI thread; failing it is not fatal
+   * here, accepting into a missing folder reports the error. */
+  path = g_build_filename (home, "Downloads", NULL);
+  if (g_mkdir_with_parents (path, 0755) != 0)
+    g_warning ("Could not create %s: %s", path, g_strerror (errno));
+
+  return g_file_new_for_path (path);
+}
+
+/**
  * ferry_application_dup_download_folder:
  *
- * Returns: (transfer full): the folder from the preferences, else the XDG
- *   download folder, else the home folder
+ * Returns: (transfer full): the folder from the preferences, else
+ *   ferry_application_dup_default_download_folder()
  */
 GFile *
 ferry_application_dup_download_folder (FerryApplication *self)
 {
   g_autofree char *folder = NULL;
-  const char *download;
 
   g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
 
@@ -132,8 +167,7 @@ ferry_application_dup_download_folder (FerryApplication *self)
   if (folder[0] != '\0')
     return g_file_new_for_path (folder);
 
-  download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-  return g_file_new_for_path (download != NULL ? download : g_get_home_dir ());
+  return ferry_application_dup_default_download_folder ();
 }
 
 /* What the application keeps for each running session: the suspend
