@@ -106,8 +106,61 @@ ferry_window_resume_send (FerryWindow        *self,
   for (guint i = 0; sources[i] != NULL; i++)
     g_ptr_array_add (files, g_file_new_for_path (sources[i]));
 
+  ferry_window_send_files (self, (GFile **) files->pdata, files->len);
+}
+
+/**
+ * ferry_window_send_files:
+ * @files: (array length=n_files): what to send
+ *
+ * Shows the send page and starts sending @files with a new code.
+ */
+void
+ferry_window_send_files (FerryWindow  *self,
+                         GFile       **files,
+                         guint         n_files)
+{
+  g_return_if_fail (FERRY_IS_WINDOW (self));
+  g_return_if_fail (files != NULL || n_files == 0);
+
   adw_view_stack_set_visible_child_name (self->view_stack, "send");
-  ferry_send_page_send_files (self->send_page, (GFile **) files->pdata, files->len);
+  ferry_send_page_send_files (self->send_page, files, n_files);
+}
+
+/* Files dropped anywhere on the window are sent; while a code waits for
+ * its receiver they join what it sends. During a transfer the window has
+ * nothing to do with them. */
+static gboolean
+drop_cb (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         gpointer       user_data)
+{
+  FerryWindow *self = user_data;
+  GSList *list = g_value_get_boxed (value);
+  g_autoptr(GPtrArray) files = g_ptr_array_new ();
+
+  for (GSList *l = list; l != NULL; l = l->next)
+    g_ptr_array_add (files, l->data);
+  if (files->len == 0)
+    return FALSE;
+
+  if (ferry_send_page_can_add (self->send_page))
+    {
+      adw_view_stack_set_visible_child_name (self->view_stack, "send");
+      ferry_send_page_add_files (self->send_page, (GFile **) files->pdata, files->len);
+      return TRUE;
+    }
+
+  if (ferry_send_page_is_busy (self->send_page))
+    {
+      ferry_window_add_toast (self, _("Finish or cancel this transfer first"));
+      return FALSE;
+    }
+
+  ferry_window_send_files (self, (GFile **) files->pdata, files->len);
+  return TRUE;
 }
 
 GtkWidget *
@@ -226,5 +279,11 @@ ferry_window_class_init (FerryWindowClass *klass)
 static void
 ferry_window_init (FerryWindow *self)
 {
+  GtkDropTarget *target;
+
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (target, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->toast_overlay), GTK_EVENT_CONTROLLER (target));
 }
