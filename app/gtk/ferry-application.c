@@ -14,6 +14,7 @@
 
 #include "ferry-application.h"
 #include "ferry-preferences-window.h"
+#include "ferry-send-page.h"
 #include "ferry-version.h"
 #include "ferry-window.h"
 
@@ -324,28 +325,44 @@ ferry_application_activate (GApplication *app)
   gtk_window_present (GTK_WINDOW (window));
 }
 
+/* Whether @window can start a send now, without dropping one it runs. */
+static gboolean
+window_can_send (FerryWindow *window)
+{
+  return !ferry_send_page_is_busy (FERRY_SEND_PAGE (ferry_window_get_send_page (window)));
+}
+
 /* ferry:CODE links, from a browser or a QR code scanner, open the receive
- * page with the code filled in; nothing starts until the user confirms. */
+ * page with the code filled in; nothing starts until the user confirms.
+ * Files and folders — `ferry FILE…`, Open With in Files — are sent: a code
+ * is shown at once, as GNOME Warp does. A window busy with another send
+ * keeps it; the new one gets its own window. */
 static void
 ferry_application_open (GApplication  *app,
                         GFile        **files,
                         int            n_files,
                         const char    *hint)
 {
-  FerryWindow *window = ferry_application_ensure_window (FERRY_APPLICATION (app));
+  FerryApplication *self = FERRY_APPLICATION (app);
+  FerryWindow *window = ferry_application_ensure_window (self);
+  g_autoptr(GPtrArray) to_send = g_ptr_array_new ();
 
   for (int i = 0; i < n_files; i++)
     {
       g_autofree char *uri = g_file_get_uri (files[i]);
       g_autofree char *scheme = g_uri_parse_scheme (uri);
 
-      if (g_strcmp0 (scheme, "ferry") != 0)
-        {
-          g_warning ("Ignoring %s: Ferry only opens ferry: links", uri);
-          continue;
-        }
+      if (g_strcmp0 (scheme, "ferry") == 0)
+        ferry_window_show_receive_code (window, uri + strlen ("ferry:"));
+      else
+        g_ptr_array_add (to_send, files[i]);
+    }
 
-      ferry_window_show_receive_code (window, uri + strlen ("ferry:"));
+  if (to_send->len > 0)
+    {
+      if (!window_can_send (window))
+        window = ferry_window_new (self);
+      ferry_window_send_files (window, (GFile **) to_send->pdata, to_send->len);
     }
 
   gtk_window_present (GTK_WINDOW (window));
