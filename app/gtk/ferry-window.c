@@ -19,6 +19,9 @@ struct _FerryWindow
   AdwApplicationWindow  parent_instance;
 
   AdwToastOverlay      *toast_overlay;
+  AdwViewSwitcherTitle *switcher_title;
+  AdwViewSwitcherBar   *switcher_bar;
+  guint                 reveal_source;
   AdwViewStack         *view_stack;
   FerrySendPage        *send_page;
   FerryReceivePage     *receive_page;
@@ -236,6 +239,39 @@ toast_action (GtkWidget  *widget,
   ferry_window_add_toast (FERRY_WINDOW (widget), g_variant_get_string (parameter, NULL));
 }
 
+static gboolean
+reveal_switcher_bar_cb (gpointer user_data)
+{
+  FerryWindow *self = user_data;
+  gboolean narrow = adw_view_switcher_title_get_title_visible (self->switcher_title);
+
+  self->reveal_source = 0;
+  adw_view_switcher_bar_set_reveal (self->switcher_bar, narrow);
+  return G_SOURCE_REMOVE;
+}
+
+/* Narrow, the pages are switched from a bar at the bottom. The title
+ * decides it is squeezed while it is being allocated; revealing the bar in
+ * that same pass makes GTK 4.8 allocate the bar with its hidden height of
+ * 0 (without animations, as in the GUI test or with reduced motion), so
+ * the bar follows on the next turn of the main loop. */
+static void
+title_visible_cb (FerryWindow *self)
+{
+  if (self->reveal_source == 0)
+    self->reveal_source = g_idle_add (reveal_switcher_bar_cb, self);
+}
+
+static void
+ferry_window_dispose (GObject *object)
+{
+  FerryWindow *self = FERRY_WINDOW (object);
+
+  g_clear_handle_id (&self->reveal_source, g_source_remove);
+
+  G_OBJECT_CLASS (ferry_window_parent_class)->dispose (object);
+}
+
 static void
 ferry_window_constructed (GObject *object)
 {
@@ -257,6 +293,7 @@ ferry_window_class_init (FerryWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->constructed = ferry_window_constructed;
+  object_class->dispose = ferry_window_dispose;
 
   g_type_ensure (FERRY_TYPE_SEND_PAGE);
   g_type_ensure (FERRY_TYPE_RECEIVE_PAGE);
@@ -265,6 +302,8 @@ ferry_window_class_init (FerryWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/ferryapp/Ferry/ferry-window.ui");
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, FerryWindow, switcher_bar);
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, send_page);
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, receive_page);
@@ -282,6 +321,9 @@ ferry_window_init (FerryWindow *self)
   GtkDropTarget *target;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect_object (self->switcher_title, "notify::title-visible",
+                           G_CALLBACK (title_visible_cb), self, G_CONNECT_SWAPPED);
 
   target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (target, "drop", G_CALLBACK (drop_cb), self);
