@@ -456,6 +456,7 @@ ferry_application_startup (GApplication *app)
   static const char *send_accels[] = { "<primary>o", NULL };
   static const char *new_window_accels[] = { "<primary>n", NULL };
   static const char *receive_accels[] = { "<primary>r", NULL };
+  static const char *search_accels[] = { "<primary>f", NULL };
   g_autoptr(GError) error = NULL;
 
   G_APPLICATION_CLASS (ferry_application_parent_class)->startup (app);
@@ -477,6 +478,8 @@ ferry_application_startup (GApplication *app)
                                          send_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-receive",
                                          receive_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.search-history",
+                                         search_accels);
 }
 
 static void

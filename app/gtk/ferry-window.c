@@ -222,6 +222,17 @@ show_receive_action (GtkWidget  *widget,
 }
 
 static void
+search_history_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  FerryWindow *self = FERRY_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "history");
+  ferry_history_page_focus_search (self->history_page);
+}
+
+static void
 show_page_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -312,6 +323,8 @@ ferry_window_class_init (FerryWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.choose-files", NULL, choose_files_action);
   gtk_widget_class_install_action (widget_class, "win.show-receive", NULL, show_receive_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
+  gtk_widget_class_install_action (widget_class, "win.search-history", NULL,
+                                   search_history_action);
   gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_action);
 }
 
