@@ -604,7 +604,7 @@ ferry_cli_send (FerryCliContext  *context,
                 int               argc,
                 char            **argv)
 {
-  g_autoptr(FerryRendezvousClient) client = dup_client (context);
+  g_autoptr(FerryRendezvousClient) client = NULL;
   g_auto(Cli) cli = { 0 };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
@@ -620,6 +620,7 @@ ferry_cli_send (FerryCliContext  *context,
 
   options = g_option_context_new (_("PATH… — send files and folders"));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli send: %s\n", error->message);
@@ -641,6 +642,7 @@ ferry_cli_send (FerryCliContext  *context,
     g_ptr_array_add (files, g_file_new_for_commandline_arg (argv[i]));
 
   cli_init (&cli, json);
+  client = dup_client (context);
   store = open_store ();
   cli.session = ferry_session_new_sender (client, store, (GFile **) files->pdata, files->len);
   ferry_session_set_word_count (cli.session, (guint) words);
@@ -675,7 +677,7 @@ ferry_cli_receive (FerryCliContext  *context,
                    int               argc,
                    char            **argv)
 {
-  g_autoptr(FerryRendezvousClient) client = dup_client (context);
+  g_autoptr(FerryRendezvousClient) client = NULL;
   g_auto(Cli) cli = { 0 };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(FerryStore) store = NULL;
@@ -698,6 +700,7 @@ ferry_cli_receive (FerryCliContext  *context,
                                     _("The code can also come from $FERRY_CODE or a prompt, "
                                       "which keeps it out of the process list."));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli receive: %s\n", error->message);
@@ -736,6 +739,7 @@ ferry_cli_receive (FerryCliContext  *context,
       return 2;
     }
 
+  client = dup_client (context);
   store = open_store ();
   cli.session = ferry_session_new_receiver (client, store, normalized, folder);
 
