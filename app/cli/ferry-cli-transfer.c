@@ -20,6 +20,7 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <qrencode.h>
+#include <readline/readline.h>
 
 #include "ferry-cli-commands.h"
 #include "ferry-rendezvous-client.h"
@@ -650,14 +651,53 @@ ferry_cli_send (FerryCliContext  *context,
   return cli_run (&cli);
 }
 
-/* A code in argv is visible to every user in ps: also take it from
- * $FERRY_CODE or a prompt. */
-static char *
-read_code (const char *argument)
+/* What the prompt line starts with, for prompt_startup_cb(). */
+static const char *prompt_prefill;
+
+static int
+prompt_startup_cb (void)
 {
-  char line[256] = "";
+  if (prompt_prefill != NULL)
+    rl_insert_text (prompt_prefill);
+  return 0;
+}
+
+/* Asks for the code on the terminal, with @prefill already typed in for
+ * the person to correct. The prompt and the echo go to stderr: stdout is
+ * for results. */
+static char *
+prompt_code (const char *prefill)
+{
+  g_autofree char *prompt = g_strdup (_("Code: "));
+  char *line;
+  char *code;
+
+  rl_instream = stdin;
+  rl_outstream = stderr;
+  prompt_prefill = prefill;
+  rl_startup_hook = prompt_startup_cb;
+  line = readline (prompt);
+  rl_startup_hook = NULL;
+  prompt_prefill = NULL;
+
+  if (line == NULL)
+    return NULL;
+
+  code = g_strstrip (g_strdup (line));
+  free (line);
+  return code;
+}
+
+/* A code in argv is visible to every user in ps: also take it from
+ * $FERRY_CODE or a prompt. @from_prompt says which, since only a person at
+ * a prompt can be asked again. */
+static char *
+read_code (const char *argument,
+           gboolean   *from_prompt)
+{
   const char *env = g_getenv ("FERRY_CODE");
 
+  *from_prompt = FALSE;
   if (argument != NULL)
     return g_strdup (argument);
   if (env != NULL && env[0] != '\0')
@@ -665,11 +705,37 @@ read_code (const char *argument)
   if (!isatty (STDIN_FILENO))
     return NULL;
 
-  g_printerr (_("Code: "));
-  if (fgets (line, sizeof line, stdin) == NULL)
-    return NULL;
+  *from_prompt = TRUE;
+  return prompt_code (NULL);
+}
 
-  return g_strstrip (g_strdup (line));
+/* Checks a code before anything goes to the server. One typed at the
+ * prompt that is not a code is explained and asked for again, with what
+ * was typed filled in, so a person fixes the one wrong word instead of
+ * typing it all again. */
+static char *
+normalize_code (char        *code,
+                gboolean     from_prompt,
+                GError     **error)
+{
+  g_autofree char *typed = code;
+  char *normalized;
+
+  while ((normalized = ferry_code_normalize (typed, error)) == NULL && from_prompt)
+    {
+      g_autofree char *title = ferry_error_dup_title (*error);
+      char *again;
+
+      g_printerr ("%s: %s\n", title, (*error)->message);
+      again = prompt_code (typed);
+      if (again == NULL)
+        return NULL;
+      g_clear_error (error);
+      g_free (typed);
+      typed = again;
+    }
+
+  return normalized;
 }
 
 int
@@ -686,7 +752,7 @@ ferry_cli_receive (FerryCliContext  *context,
   g_autofree char *output = NULL;
   g_autofree char *code = NULL;
   g_autofree char *normalized = NULL;
-  gboolean json = FALSE, yes = FALSE;
+  gboolean json = FALSE, yes = FALSE, from_prompt;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON event per line"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Accept the offer without asking"), NULL },
@@ -715,7 +781,7 @@ ferry_cli_receive (FerryCliContext  *context,
   cli_init (&cli, json);
   cli.yes = yes;
 
-  code = read_code (argc == 2 ? argv[1] : NULL);
+  code = read_code (argc == 2 ? argv[1] : NULL, &from_prompt);
   if (code == NULL)
     {
       g_printerr (_("ferry-cli receive: no code given (argument, $FERRY_CODE or prompt)\n"));
@@ -723,10 +789,11 @@ ferry_cli_receive (FerryCliContext  *context,
     }
 
   /* A malformed code is explained before anything goes to the server. */
-  normalized = ferry_code_normalize (code, &error);
+  normalized = normalize_code (g_steal_pointer (&code), from_prompt, &error);
   if (normalized == NULL)
     {
-      report_error (&cli, error);
+      if (error != NULL)
+        report_error (&cli, error);
       return EXIT_FAILURE;
     }
 
