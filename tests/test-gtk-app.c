@@ -132,7 +132,7 @@ save_screenshot (GtkWidget  *window,
   g_autofree char *dir = NULL;
   g_autofree char *file = NULL;
   g_autofree char *path = NULL;
-  int width, height;
+  int width = 0, height = 0;
 
   /* A window that was just shown may need one more frame before it has
    * anything to render: try a few frames, never forever. */
