@@ -13,6 +13,8 @@
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
+#include "ferry-connector.h"
+#include "ferry-ice-session.h"
 #include "ferry-preferences-window.h"
 #include "ferry-send-page.h"
 #include "ferry-version.h"
@@ -169,6 +171,29 @@ ferry_application_dup_download_folder (FerryApplication *self)
     return g_file_new_for_path (folder);
 
   return ferry_application_dup_default_download_folder ();
+}
+
+/**
+ * ferry_application_apply_settings:
+ *
+ * Gives @session what the preferences decide about the network: whether
+ * to ask the router for a port mapping, and whether a relay may carry the
+ * data when the two computers cannot reach each other directly.
+ */
+void
+ferry_application_apply_settings (FerryApplication *self,
+                                  FerrySession     *session)
+{
+  g_return_if_fail (FERRY_IS_APPLICATION (self));
+  g_return_if_fail (FERRY_IS_SESSION (session));
+
+  ferry_session_set_portmap (session, g_settings_get_boolean (self->settings, "port-mapping")
+                                      ? FERRY_CONNECTOR_PORTMAP_ALL
+                                      : FERRY_CONNECTOR_PORTMAP_NONE);
+  ferry_session_set_candidate_types (session, g_settings_get_boolean (self->settings, "allow-relay")
+                                              ? FERRY_ICE_CANDIDATE_ALL
+                                              : FERRY_ICE_CANDIDATE_HOST |
+                                                FERRY_ICE_CANDIDATE_SRFLX);
 }
 
 /* What the application keeps for each running session: the suspend

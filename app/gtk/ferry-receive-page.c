@@ -309,6 +309,7 @@ ferry_receive_page_receive (FerryReceivePage *self)
     : ferry_application_dup_download_folder (app);
   self->session = ferry_session_new_receiver (client, ferry_application_get_store (app), code,
                                               self->target_folder);
+  ferry_application_apply_settings (app, self->session);
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   ferry_transfer_view_set_session (self->transfer_view, self->session);
   ferry_done_page_set_session (self->done_page, self->session);

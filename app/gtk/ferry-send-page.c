@@ -296,6 +296,7 @@ ferry_send_page_start (FerrySendPage *self)
                                             (GFile **) files->pdata, files->len);
   ferry_session_set_word_count (self->session, (guint) CLAMP (n_words, FERRY_CODE_MIN_WORDS,
                                                                FERRY_CODE_MAX_WORDS));
+  ferry_application_apply_settings (app, self->session);
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   g_signal_connect (self->session, "notify::transfer", G_CALLBACK (session_transfer_cb), self);
   g_signal_connect (self->session, "notify::offer", G_CALLBACK (session_offer_cb), self);
