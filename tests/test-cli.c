@@ -8,9 +8,12 @@
 
 #include "config.h"
 
+#include <pty.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <sodium.h>
@@ -38,6 +41,8 @@ typedef struct
   char                *dir;
   char                *source;
   char                *target;
+  /* $FERRY_RENDEZVOUS for the programs; the test server's when NULL. */
+  const char          *rendezvous_env;
 } Fixture;
 
 static void cli_read_next (Cli *cli);
@@ -88,32 +93,28 @@ wait_cb (GObject      *object,
   cli->exited = TRUE;
 }
 
-/* Starts ferry-cli with its own XDG_DATA_HOME (its own SQLite store, as on
- * its own machine); NULL-terminated arguments. */
+/* Starts ferry-cli from @launcher with its own XDG_DATA_HOME (its own
+ * SQLite store, as on its own machine); @args is NULL-terminated. */
 static Cli *
-cli_spawn (Fixture    *fixture,
-           const char *home,
-           const char *code,
-           const char *first,
-           ...)
+cli_spawnv (Fixture             *fixture,
+            GSubprocessLauncher *launcher,
+            const char          *home,
+            const char          *code,
+            const char * const  *args)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *data_home = g_build_filename (fixture->dir, home, NULL);
   Cli *cli = g_new0 (Cli, 1);
-  va_list args;
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("FERRY_CLI_BIN"));
-  va_start (args, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDIN_PIPE);
-  g_subprocess_launcher_setenv (launcher, "FERRY_RENDEZVOUS", fixture->server->url, TRUE);
+  g_subprocess_launcher_setenv (launcher, "FERRY_RENDEZVOUS",
+                                fixture->rendezvous_env != NULL ? fixture->rendezvous_env
+                                                                : fixture->server->url, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
   if (code != NULL)
     g_subprocess_launcher_setenv (launcher, "FERRY_CODE", code, TRUE);
@@ -129,6 +130,29 @@ cli_spawn (Fixture    *fixture,
   g_subprocess_wait_async (cli->process, NULL, wait_cb, cli);
 
   return cli;
+}
+
+/* NULL-terminated arguments; stdin is a pipe, so nobody is at a prompt. */
+static Cli *
+cli_spawn (Fixture    *fixture,
+           const char *home,
+           const char *code,
+           const char *first,
+           ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  return cli_spawnv (fixture, launcher, home, code, (const char * const *) args->pdata);
 }
 
 static gboolean
@@ -504,6 +528,175 @@ test_kill_receiver_and_resume (Fixture       *fixture,
   assert_same_contents (big, arrived);
 }
 
+/* The shared options work after the command too, where people put them:
+ * with a $FERRY_RENDEZVOUS that leads nowhere, both sides still meet
+ * through the server named on their command lines. */
+static void
+test_options_after_command (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *option = g_strconcat ("--rendezvous=", fixture->server->url, NULL);
+  g_autofree char *sent = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise",
+                                               "notes – Übersicht.txt", NULL);
+  JsonObject *event;
+
+  fixture->rendezvous_env = "http://127.0.0.1:1";
+  sender = cli_spawn (fixture, "sender", NULL, "send", "--rendezvous", fixture->server->url,
+                      "--json", fixture->source, NULL);
+  event = cli_wait_event (sender, "code");
+  receiver = cli_spawn (fixture, "receiver", json_object_get_string_member (event, "code"),
+                        "receive", "--json", option, "--yes", "--output", fixture->target,
+                        NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+  g_assert_nonnull (cli_find_event (receiver, "done"));
+  assert_same_contents (sent, arrived);
+}
+
+/* What a terminal shows: everything read from a pseudo-terminal's master. */
+typedef struct
+{
+  GInputStream *master;
+  GString      *text;
+  gboolean      closed;
+} Terminal;
+
+static void terminal_read_next (Terminal *terminal);
+
+static void
+terminal_read_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Terminal *terminal = user_data;
+  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result,
+                                                              NULL);
+
+  /* EIO once the program closed the terminal. */
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      terminal->closed = TRUE;
+      return;
+    }
+
+  g_string_append_len (terminal->text, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  terminal_read_next (terminal);
+}
+
+static void
+terminal_read_next (Terminal *terminal)
+{
+  g_input_stream_read_bytes_async (terminal->master, 4096, G_PRIORITY_DEFAULT, NULL,
+                                   terminal_read_cb, terminal);
+}
+
+typedef struct
+{
+  Terminal   *terminal;
+  const char *text;
+  gsize       from;
+} TerminalWait;
+
+static gboolean
+terminal_shows (gpointer user_data)
+{
+  TerminalWait *wait = user_data;
+
+  return wait->terminal->text->len >= wait->from &&
+         strstr (wait->terminal->text->str + wait->from, wait->text) != NULL;
+}
+
+/* Waits until the terminal shows @text after offset @from; returns the
+ * offset just past it. */
+static gsize
+terminal_wait_for (Terminal   *terminal,
+                   const char *text,
+                   gsize       from)
+{
+  TerminalWait wait = { terminal, text, from };
+
+  if (!ferry_test_wait_until (terminal_shows, &wait, TIMEOUT_MS))
+    g_error ("The terminal never showed “%s”; it shows:\n%s", text, terminal->text->str);
+
+  return (gsize) (strstr (terminal->text->str + from, text) - terminal->text->str) + strlen (text);
+}
+
+static void
+terminal_type (int         master,
+               const char *keys)
+{
+  g_assert_cmpint (write (master, keys, strlen (keys)), ==, (gssize) strlen (keys));
+}
+
+static gboolean
+terminal_closed (gpointer user_data)
+{
+  return ((Terminal *) user_data)->closed;
+}
+
+/* A person types the code at the prompt and gets a word wrong: the
+ * receiver explains it and asks again, with what was typed filled in, so
+ * fixing the one word is enough. */
+static void
+test_mistyped_code_asks_again (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *code = start_sender (fixture, &sender);
+  g_autofree char *typo = g_strconcat (code, "x", NULL);
+  g_autofree char *typed = g_strconcat (typo, "\r", NULL);
+  g_autofree char *prefilled = g_strconcat ("Code: ", typo, NULL);
+  const char * const args[] = {
+    "receive", "--json", "--yes", "--output", fixture->target, NULL
+  };
+  g_autofree char *sent = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise",
+                                               "notes – Übersicht.txt", NULL);
+  Terminal terminal = { NULL, g_string_new (NULL), FALSE };
+  int master, slave;
+  gsize at;
+
+  g_assert_cmpint (openpty (&master, &slave, NULL, NULL, NULL), ==, 0);
+  terminal.master = g_unix_input_stream_new (master, TRUE);
+  terminal_read_next (&terminal);
+
+  /* The prompt and its messages on the terminal, the events on a pipe;
+   * a plain terminal and no inputrc keep readline's output predictable. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_take_stdin_fd (launcher, slave);
+  g_subprocess_launcher_take_stderr_fd (launcher, dup (slave));
+  g_subprocess_launcher_setenv (launcher, "TERM", "dumb", TRUE);
+  g_subprocess_launcher_setenv (launcher, "INPUTRC", "/dev/null", TRUE);
+  receiver = cli_spawnv (fixture, launcher, "receiver", NULL, args);
+  /* Closes this side's copies of the terminal, so it ends with the program. */
+  g_clear_object (&launcher);
+
+  at = terminal_wait_for (&terminal, "Code: ", 0);
+  terminal_type (master, typed);
+
+  /* Explained, and asked again with the mistyped code in the line. */
+  at = terminal_wait_for (&terminal, "is not a code word", at);
+  at = terminal_wait_for (&terminal, prefilled, at);
+  g_assert_null (cli_find_event (receiver, "error"));
+
+  /* Rubbing out the stray letter is all it takes. */
+  terminal_type (master, "\x7f\r");
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+  g_assert_nonnull (cli_find_event (receiver, "done"));
+  assert_same_contents (sent, arrived);
+
+  g_assert_true (ferry_test_wait_until (terminal_closed, &terminal, TIMEOUT_MS));
+  g_clear_object (&terminal.master);
+  g_string_free (terminal.text, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -518,6 +711,10 @@ main (int   argc,
               fixture_setup, test_malformed_code, fixture_teardown);
   g_test_add ("/cli/decline", Fixture, NULL,
               fixture_setup, test_decline, fixture_teardown);
+  g_test_add ("/cli/options-after-command", Fixture, NULL,
+              fixture_setup, test_options_after_command, fixture_teardown);
+  g_test_add ("/cli/mistyped-code-asks-again", Fixture, NULL,
+              fixture_setup, test_mistyped_code_asks_again, fixture_teardown);
   g_test_add ("/cli/kill-and-resume", Fixture, NULL,
               fixture_setup, test_kill_and_resume, fixture_teardown);
   g_test_add ("/cli/kill-receiver-and-resume", Fixture, NULL,

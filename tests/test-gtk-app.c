@@ -12,9 +12,13 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <gdk/x11/gdkx.h>
+#include <X11/extensions/XTest.h>
 
 #include "ferry-application.h"
+#include "ferry-done-page.h"
 #include "ferry-history-page.h"
+#include "ferry-offer-model.h"
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
@@ -45,21 +49,6 @@ page_shows (gpointer user_data)
 }
 
 static void
-wait_for_send_page (FerryWindow *window,
-                    const char  *name)
-{
-  PageWait wait = {
-    ferry_window_get_send_page (window),
-    (gpointer) ferry_send_page_get_page_name,
-    name,
-  };
-
-  if (!ferry_test_wait_until (page_shows, &wait, TIMEOUT_MS))
-    g_error ("The send page shows “%s”, not “%s”",
-             ferry_send_page_get_page_name (FERRY_SEND_PAGE (wait.page)), name);
-}
-
-static void
 wait_for_send_page_within (FerryWindow *window,
                            const char  *name,
                            guint        timeout_ms)
@@ -76,8 +65,16 @@ wait_for_send_page_within (FerryWindow *window,
 }
 
 static void
-wait_for_receive_page (FerryWindow *window,
-                       const char  *name)
+wait_for_send_page (FerryWindow *window,
+                    const char  *name)
+{
+  wait_for_send_page_within (window, name, TIMEOUT_MS);
+}
+
+static void
+wait_for_receive_page_within (FerryWindow *window,
+                              const char  *name,
+                              guint        timeout_ms)
 {
   PageWait wait = {
     ferry_window_get_receive_page (window),
@@ -85,9 +82,16 @@ wait_for_receive_page (FerryWindow *window,
     name,
   };
 
-  if (!ferry_test_wait_until (page_shows, &wait, TIMEOUT_MS))
+  if (!ferry_test_wait_until (page_shows, &wait, timeout_ms))
     g_error ("The receive page shows “%s”, not “%s”",
              ferry_receive_page_get_page_name (FERRY_RECEIVE_PAGE (wait.page)), name);
+}
+
+static void
+wait_for_receive_page (FerryWindow *window,
+                       const char  *name)
+{
+  wait_for_receive_page_within (window, name, TIMEOUT_MS);
 }
 
 static void
@@ -128,7 +132,7 @@ save_screenshot (GtkWidget  *window,
   g_autofree char *dir = NULL;
   g_autofree char *file = NULL;
   g_autofree char *path = NULL;
-  int width, height;
+  int width = 0, height = 0;
 
   /* A window that was just shown may need one more frame before it has
    * anything to render: try a few frames, never forever. */
@@ -161,13 +165,196 @@ save_screenshot (GtkWidget  *window,
 }
 
 static FerryWindow *
-new_window (void)
+new_window_sized (int width,
+                  int height)
 {
   FerryWindow *window = ferry_window_new (app);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 600, 700);
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
   gtk_window_present (GTK_WINDOW (window));
   return window;
+}
+
+/* The default size, as the GSettings defaults give it. */
+static FerryWindow *
+new_window (void)
+{
+  return new_window_sized (600, 700);
+}
+
+/* The drawable button (or other actionable) for @action under @widget. */
+static GtkWidget *
+find_actionable (GtkWidget  *widget,
+                 const char *action)
+{
+  if (GTK_IS_ACTIONABLE (widget) && gtk_widget_is_drawable (widget) &&
+      g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action) == 0)
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_actionable (child, action);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static void
+assert_rect_inside (const graphene_rect_t *inner,
+                    const graphene_rect_t *outer,
+                    const char            *what)
+{
+  /* Half a pixel for rounding. */
+  if (inner->origin.x < outer->origin.x - 0.5 || inner->origin.y < outer->origin.y - 0.5 ||
+      inner->origin.x + inner->size.width > outer->origin.x + outer->size.width + 0.5 ||
+      inner->origin.y + inner->size.height > outer->origin.y + outer->size.height + 0.5)
+    g_error ("%s at %.0f,%.0f %.0f×%.0f is outside %.0f,%.0f %.0f×%.0f", what,
+             inner->origin.x, inner->origin.y, inner->size.width, inner->size.height,
+             outer->origin.x, outer->origin.y, outer->size.width, outer->size.height);
+}
+
+/* The control for @action shows in @window without scrolling: inside the
+ * window and inside the visible part of every scrolled window around it. */
+static void
+assert_in_view (GtkWidget  *window,
+                const char *action)
+{
+  GtkWidget *widget;
+  graphene_rect_t bounds, view;
+
+  wait_for_paint (window);
+  widget = find_actionable (window, action);
+  if (widget == NULL)
+    g_error ("Nothing shows for %s", action);
+
+  g_assert_true (gtk_widget_compute_bounds (widget, window, &bounds));
+  view = GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (window), gtk_widget_get_height (window));
+  assert_rect_inside (&bounds, &view, action);
+
+  for (GtkWidget *up = gtk_widget_get_parent (widget); up != NULL; up = gtk_widget_get_parent (up))
+    if (GTK_IS_SCROLLED_WINDOW (up))
+      {
+        g_assert_true (gtk_widget_compute_bounds (up, window, &view));
+        assert_rect_inside (&bounds, &view, action);
+      }
+}
+
+/* Titles of the rows shown under @widget, one a line. An expander row
+ * shows its title through a row of its own, which is left out. */
+static void
+collect_row_titles (GtkWidget  *widget,
+                    const char *expander_title,
+                    GString    *titles)
+{
+  if (ADW_IS_PREFERENCES_ROW (widget) && gtk_widget_is_drawable (widget))
+    {
+      const char *title = adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget));
+
+      if (ADW_IS_EXPANDER_ROW (widget))
+        expander_title = title;
+      else if (g_strcmp0 (title, expander_title) == 0)
+        title = NULL;
+      if (title != NULL)
+        g_string_append_printf (titles, "%s\n", title);
+    }
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_row_titles (child, expander_title, titles);
+}
+
+/* Starts with a newline too, so each title can be found as "\nTITLE\n". */
+static char *
+dup_row_titles (GtkWidget *widget)
+{
+  GString *titles = g_string_new ("\n");
+
+  wait_for_paint (GTK_WIDGET (gtk_widget_get_root (widget)));
+  collect_row_titles (widget, NULL, titles);
+  return g_string_free (titles, FALSE);
+}
+
+/* The keyboard, through the X server: XTest keys go to the window that has
+ * the X input focus, as a person's would. */
+static Display *
+x_display (GtkWidget *window)
+{
+  return gdk_x11_display_get_xdisplay (gtk_widget_get_display (window));
+}
+
+static void
+focus_window (GtkWidget *window)
+{
+  Display *display = x_display (window);
+  Window xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
+
+  wait_for_paint (window);
+  XSetInputFocus (display, xid, RevertToParent, CurrentTime);
+  XSync (display, False);
+  g_assert_true (ferry_test_wait_until ((FerryTestCondition) gtk_window_is_active, window,
+                                        TIMEOUT_MS));
+}
+
+static void
+send_key (GtkWidget  *window,
+          KeySym      modifier,
+          KeySym      key)
+{
+  Display *display = x_display (window);
+  KeyCode mod_code = modifier != NoSymbol ? XKeysymToKeycode (display, modifier) : 0;
+  KeyCode code = XKeysymToKeycode (display, key);
+
+  g_assert_cmpuint (code, !=, 0);
+  if (mod_code != 0)
+    XTestFakeKeyEvent (display, mod_code, True, CurrentTime);
+  XTestFakeKeyEvent (display, code, True, CurrentTime);
+  XTestFakeKeyEvent (display, code, False, CurrentTime);
+  if (mod_code != 0)
+    XTestFakeKeyEvent (display, mod_code, False, CurrentTime);
+  XSync (display, False);
+}
+
+static void
+type_text (GtkWidget  *window,
+           const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      char name[2] = { *p, '\0' };
+
+      send_key (window, NoSymbol, *p == '-' ? XK_minus : XStringToKeysym (name));
+    }
+}
+
+typedef struct
+{
+  GtkWidget *window;
+  GtkWidget *old_focus;
+} FocusWait;
+
+static gboolean
+focus_moved (gpointer user_data)
+{
+  FocusWait *wait = user_data;
+
+  return gtk_root_get_focus (GTK_ROOT (wait->window)) != wait->old_focus;
+}
+
+/* Presses Tab and waits until the focus moved. */
+static GtkWidget *
+press_tab (GtkWidget *window)
+{
+  FocusWait wait = { window, gtk_root_get_focus (GTK_ROOT (window)) };
+
+  send_key (window, NoSymbol, XK_Tab);
+  g_assert_true (ferry_test_wait_until (focus_moved, &wait, TIMEOUT_MS));
+  return gtk_root_get_focus (GTK_ROOT (window));
 }
 
 static char *send_dir;
@@ -242,11 +429,39 @@ history_has_both (gpointer user_data)
 
       if (strstr (text, "Completed") == NULL || strstr (text, "Direct · local network") == NULL)
         continue;
-      sent |= g_str_has_prefix (text, "Sent 1 file");
-      received |= g_str_has_prefix (text, "Received 1 file");
+      /* A send is named by what was chosen. */
+      sent |= g_str_has_prefix (text, "Ferry Photos.tar\nSent · 1 file · 157.3\u00a0MB");
+      received |= g_str_has_prefix (text, "Received 1 file\n157.3\u00a0MB · ");
     }
 
   return sent && received;
+}
+
+static gboolean
+has_offer_model (gpointer user_data)
+{
+  return ferry_send_page_get_offer_model (user_data) != NULL;
+}
+
+static gboolean
+history_has_rows (gpointer user_data)
+{
+  return ferry_history_page_get_n_rows (user_data) > 0;
+}
+
+static void
+assert_done_page (FerryDonePage *page,
+                  const char    *folder_line)
+{
+  g_autofree char *text = ferry_done_page_dup_text (page);
+
+  g_test_message ("Done page:\n%s", text);
+  /* What moved, how much, how fast and how. */
+  g_assert_nonnull (strstr (text, "\nFerry Photos.tar: 1 file · 157.3\u00a0MB\n"));
+  g_assert_nonnull (strstr (text, "\nAverage Speed: "));
+  g_assert_nonnull (strstr (text, "/s · "));
+  g_assert_nonnull (strstr (text, "\nPath: Direct · local network\n"));
+  g_assert_nonnull (strstr (text, folder_line));
 }
 
 /* A real transfer between two windows, driven through the pages' own
@@ -258,8 +473,12 @@ test_send_and_receive (void)
   FerryWindow *receiver = new_window ();
   FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
   FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  FerryHistoryPage *history = FERRY_HISTORY_PAGE (ferry_window_get_history_page (receiver));
   g_autoptr(GFile) file = make_file_to_send ("Ferry Photos.tar", 150 * 1024 * 1024 + 7);
   g_autofree char *code = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *sent_from = g_strdup_printf ("\nSent From: %s\n", send_dir);
+  g_autofree char *saved_in = g_strdup_printf ("\nSaved In: %s\n", download_dir);
 
   save_screenshot (GTK_WIDGET (sender), "choose");
 
@@ -267,15 +486,27 @@ test_send_and_receive (void)
   wait_for_send_page (sender, "code");
   code = g_strdup (ferry_send_page_get_code (send_page));
   g_assert_nonnull (code);
+
+  /* Next to the code: what it sends. */
+  g_assert_true (ferry_test_wait_until (has_offer_model, send_page, TIMEOUT_MS));
+  summary = ferry_send_page_dup_summary (send_page);
+  g_assert_cmpstr (summary, ==, "Ferry Photos.tar\n1 file · 157.3\u00a0MB");
+  assert_in_view (GTK_WIDGET (sender), "send.copy-code");
+  assert_in_view (GTK_WIDGET (sender), "send.cancel");
   save_screenshot (GTK_WIDGET (sender), "send");
 
   ferry_window_show_page (receiver, "receive");
   save_screenshot (GTK_WIDGET (receiver), "receive");
   type_code (receiver, code);
 
-  /* The offer is shown before anything is written, with the path known. */
+  /* The offer is shown before anything is written, with the path known,
+   * and its actions without scrolling. */
   wait_for_receive_page (receiver, "offer");
   g_assert_cmpstr (badge_of (receiver, FALSE), ==, "Direct · local network");
+  g_assert_null (ferry_receive_page_get_notice (receive_page));
+  assert_in_view (GTK_WIDGET (receiver), "receive.accept");
+  assert_in_view (GTK_WIDGET (receiver), "receive.decline");
+  assert_in_view (GTK_WIDGET (receiver), "receive.save-as");
   save_screenshot (GTK_WIDGET (receiver), "offer");
 
   ferry_receive_page_accept (receive_page);
@@ -287,16 +518,35 @@ test_send_and_receive (void)
   wait_for_send_page (sender, "done");
   g_assert_cmpstr (badge_of (sender, TRUE), ==, "Direct · local network");
   g_assert_cmpstr (badge_of (receiver, FALSE), ==, "Direct · local network");
+  assert_done_page (ferry_receive_page_get_done_page (receive_page), saved_in);
+  assert_done_page (ferry_send_page_get_done_page (send_page), sent_from);
+  assert_in_view (GTK_WIDGET (receiver), "receive.open");
+  assert_in_view (GTK_WIDGET (receiver), "receive.show-in-folder");
   save_screenshot (GTK_WIDGET (receiver), "done");
+  save_screenshot (GTK_WIDGET (sender), "sent");
 
   assert_received (file);
 
   /* Both windows share the app's SQLite store: the history has both ends,
-   * with their path and outcome. */
+   * with their names, path and outcome, under today. */
   ferry_window_show_page (receiver, "history");
-  g_assert_true (ferry_test_wait_until (history_has_both, ferry_window_get_history_page (receiver),
-                                        TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until (history_has_both, history, TIMEOUT_MS));
+  g_assert_cmpuint (ferry_history_page_get_n_days (history), ==, 1);
   save_screenshot (GTK_WIDGET (receiver), "history");
+
+  /* The search finds the send by a name in it, and nothing for a name
+   * that was never sent. */
+  ferry_history_page_set_search (history, "photos.TAR");
+  for (guint i = 0; i < ferry_history_page_get_n_rows (history); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (history, i);
+
+      g_assert_cmpint (ferry_history_page_get_row_shown (history, i), ==,
+                       g_str_has_prefix (text, "Ferry Photos.tar\n"));
+    }
+  ferry_history_page_set_search (history, "no-such-name");
+  g_assert_cmpuint (ferry_history_page_get_n_days (history), ==, 0);
+  ferry_history_page_set_search (history, NULL);
 
   gtk_window_destroy (GTK_WINDOW (sender));
   gtk_window_destroy (GTK_WINDOW (receiver));
@@ -393,7 +643,7 @@ history_has_interrupted_send (gpointer user_data)
     {
       g_autofree char *text = ferry_history_page_dup_row_text (page, i);
 
-      if (g_str_has_prefix (text, "Sent 1 file") && strstr (text, "Interrupted") != NULL)
+      if (g_str_has_prefix (text, "resume me.bin\n") && strstr (text, "Interrupted") != NULL)
         return TRUE;
     }
 
@@ -439,7 +689,7 @@ test_resume_send_from_history (void)
     {
       g_autofree char *text = ferry_history_page_dup_row_text (history, row);
 
-      if (g_str_has_prefix (text, "Sent 1 file") && strstr (text, "Interrupted") != NULL)
+      if (g_str_has_prefix (text, "resume me.bin\n") && strstr (text, "Interrupted") != NULL)
         break;
     }
   g_assert_true (ferry_history_page_activate_resume (history, row));
@@ -582,6 +832,459 @@ test_ferry_link_fills_code (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* With no download folder set, files land in the XDG download folder, or in
+ * ~/Downloads (made when missing) — never in the home folder itself, where
+ * xdg-user-dirs points a folder the user turned off. */
+static void
+test_default_download_folder (void)
+{
+  GSettings *settings = ferry_application_get_settings (app);
+  g_autofree char *user_dirs = g_build_filename (g_get_user_config_dir (), "user-dirs.dirs",
+                                                 NULL);
+  g_autofree char *incoming = g_build_filename (g_get_home_dir (), "Incoming", NULL);
+  g_autoptr(GFile) folder = NULL;
+  g_autoptr(GFile) expected = g_file_new_for_path (download_dir);
+  g_autoptr(GFile) expected_incoming = g_file_new_for_path (incoming);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (g_get_user_config_dir (), 0755), ==, 0);
+  g_settings_set_string (settings, "download-folder", "");
+
+  /* No user-dirs.dirs: ~/Downloads, made for the purpose. */
+  g_assert_cmpint (g_rmdir (download_dir), ==, 0);
+  g_reload_user_special_dirs_cache ();
+  folder = ferry_application_dup_download_folder (app);
+  g_assert_true (g_file_equal (folder, expected));
+  g_assert_true (g_file_test (download_dir, G_FILE_TEST_IS_DIR));
+  g_clear_object (&folder);
+
+  /* The download folder turned off, i.e. pointed at $HOME. */
+  g_file_set_contents (user_dirs, "XDG_DOWNLOAD_DIR=\"$HOME\"\n", -1, &error);
+  g_assert_no_error (error);
+  g_reload_user_special_dirs_cache ();
+  folder = ferry_application_dup_download_folder (app);
+  g_assert_true (g_file_equal (folder, expected));
+  g_clear_object (&folder);
+
+  /* A folder of the user's choice. */
+  g_file_set_contents (user_dirs, "XDG_DOWNLOAD_DIR=\"$HOME/Incoming\"\n", -1, &error);
+  g_assert_no_error (error);
+  g_reload_user_special_dirs_cache ();
+  folder = ferry_application_dup_download_folder (app);
+  g_assert_true (g_file_equal (folder, expected_incoming));
+
+  g_assert_cmpint (g_unlink (user_dirs), ==, 0);
+  g_reload_user_special_dirs_cache ();
+  g_settings_set_string (settings, "download-folder", download_dir);
+}
+
+static void
+write_file (const char *path,
+            const char *contents,
+            int         mode)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
+}
+
+typedef struct
+{
+  FerrySendPage *page;
+  char          *old_code;
+} CodeWait;
+
+static gboolean
+code_changed (gpointer user_data)
+{
+  CodeWait *wait = user_data;
+  const char *code = ferry_send_page_get_code (wait->page);
+
+  return code != NULL && g_strcmp0 (code, wait->old_code) != 0 &&
+         g_strcmp0 (ferry_send_page_get_page_name (wait->page), "code") == 0 &&
+         ferry_send_page_get_offer_model (wait->page) != NULL;
+}
+
+/* After the selection changed: a new code, and the summary of what it sends. */
+static char *
+wait_for_new_code (FerrySendPage *page,
+                   const char    *old_code)
+{
+  CodeWait wait = { page, (char *) old_code };
+
+  g_assert_true (ferry_test_wait_until (code_changed, &wait, TIMEOUT_MS));
+  return ferry_send_page_dup_summary (page);
+}
+
+static AdwExpanderRow *
+find_expander_row (GtkWidget *widget)
+{
+  if (ADW_IS_EXPANDER_ROW (widget) && gtk_widget_is_drawable (widget))
+    return ADW_EXPANDER_ROW (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwExpanderRow *found = find_expander_row (child);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static void
+log_history_and_fail (FerryHistoryPage *page)
+{
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      g_test_message ("History row %u: %s", i, text);
+    }
+  g_error ("The history lacks a row");
+}
+
+static gboolean
+history_has_send_of (gpointer user_data)
+{
+  FerryHistoryPage *page = user_data;
+
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt and 1 more\n") &&
+          strstr (text, "Completed") != NULL)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* `ferry FILE…` and Open With in Files: the app sends what it is opened
+ * with. Before the receiver arrives, items can be taken out and added; the
+ * receiver sees folders as one row and is told about hidden files and
+ * programs, with every name escaped and none taken for markup. */
+static void
+test_open_with_files (void)
+{
+  g_autofree char *notes = g_build_filename (send_dir, "open", "notes.txt", NULL);
+  g_autofree char *extra = g_build_filename (send_dir, "open", "extra.txt", NULL);
+  /* U+202E turns the rest around: the name reads as "photoexe.png". */
+  g_autofree char *program = g_build_filename (send_dir, "open", "photo\u202Egnp.exe", NULL);
+  g_autofree char *holiday = g_build_filename (send_dir, "open", "Holiday <b>& Co", NULL);
+  g_autofree char *late = g_build_filename (send_dir, "open", "late.txt", NULL);
+  g_autofree char *arrived = g_build_filename (download_dir, "Holiday <b>& Co", "sub", "b.txt",
+                                               NULL);
+  g_autofree char *not_sent = g_build_filename (download_dir, "extra.txt", NULL);
+  g_autofree char *summary = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *titles = NULL;
+  GFile *files[4];
+  g_autoptr(GFile) late_file = NULL;
+  g_autoptr(GList) windows = NULL;
+  FerryWindow *sender, *receiver;
+  FerrySendPage *send_page;
+  FerryReceivePage *receive_page;
+  FerryHistoryPage *history;
+  AdwExpanderRow *folder_row;
+  guint row;
+
+  write_file (notes, "notes", 0644);
+  write_file (extra, "extra", 0644);
+  write_file (program, "MZ", 0644);
+  write_file (late, "late", 0644);
+  {
+    g_autofree char *a = g_build_filename (holiday, "a.jpg", NULL);
+    g_autofree char *secret = g_build_filename (holiday, ".secret", NULL);
+    g_autofree char *b = g_build_filename (holiday, "sub", "b.txt", NULL);
+
+    write_file (a, "jpeg", 0644);
+    write_file (secret, "hidden", 0600);
+    write_file (b, "bee", 0644);
+  }
+
+  files[0] = g_file_new_for_path (notes);
+  files[1] = g_file_new_for_path (extra);
+  files[2] = g_file_new_for_path (program);
+  files[3] = g_file_new_for_path (holiday);
+  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
+  g_application_open (G_APPLICATION (app), files, G_N_ELEMENTS (files), "");
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    g_object_unref (files[i]);
+
+  /* A window opens on the send page with a code for these items. */
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (app)));
+  g_assert_cmpuint (g_list_length (windows), ==, 1);
+  sender = FERRY_WINDOW (windows->data);
+  send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  summary = wait_for_new_code (send_page, NULL);
+  g_assert_cmpstr (summary, ==, "notes.txt, extra.txt and 2 more\n6 files · 25 bytes");
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  /* Taken out before anyone used the code: a new code without it. */
+  ferry_send_page_remove_item (send_page, 1);
+  g_free (summary);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "notes.txt, photo\\u{202E}gnp.exe and 1 more\n5 files · 20 bytes");
+  g_free (code);
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  /* Dropped onto the window while the code waits: added. */
+  late_file = g_file_new_for_path (late);
+  g_assert_true (ferry_send_page_can_add (send_page));
+  ferry_send_page_add_files (send_page, &late_file, 1);
+  g_free (summary);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "notes.txt, photo\\u{202E}gnp.exe and 2 more\n6 files · 24 bytes");
+  g_free (code);
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  folder_row = find_expander_row (GTK_WIDGET (send_page));
+  g_assert_nonnull (folder_row);
+  adw_expander_row_set_expanded (folder_row, TRUE);
+  titles = dup_row_titles (GTK_WIDGET (send_page));
+  g_assert_nonnull (strstr (titles, "\nlate.txt\n"));
+  g_assert_null (strstr (titles, "extra.txt"));
+  save_screenshot (GTK_WIDGET (sender), "send-items");
+  adw_expander_row_set_expanded (folder_row, FALSE);
+  g_clear_pointer (&titles, g_free);
+
+  receiver = new_window ();
+  receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  type_code (receiver, code);
+  wait_for_receive_page (receiver, "offer");
+
+  /* The folder is one row; names are escaped; what deserves a look is said. */
+  g_assert_cmpstr (ferry_receive_page_get_notice (receive_page), ==,
+                   "Includes 1 hidden file and 1 program");
+  titles = dup_row_titles (GTK_WIDGET (receive_page));
+  g_test_message ("Offer rows:\n%s", titles);
+  g_assert_nonnull (strstr (titles, "\nHoliday <b>& Co\n"));
+  g_assert_nonnull (strstr (titles, "\nphoto\\u{202E}gnp.exe\n"));
+  g_assert_null (strstr (titles, "\u202E"));
+  g_assert_null (strstr (titles, "Co/"));
+  g_assert_null (strstr (titles, "b.txt"));
+  assert_in_view (GTK_WIDGET (receiver), "receive.accept");
+  save_screenshot (GTK_WIDGET (receiver), "offer-items");
+  g_clear_pointer (&titles, g_free);
+
+  /* Opened, the folder lists what is inside it. */
+  folder_row = find_expander_row (GTK_WIDGET (receive_page));
+  g_assert_nonnull (folder_row);
+  adw_expander_row_set_expanded (folder_row, TRUE);
+  titles = dup_row_titles (GTK_WIDGET (receive_page));
+  g_assert_nonnull (strstr (titles, "\nsub/b.txt\n"));
+  g_assert_nonnull (strstr (titles, "\n.secret\n"));
+  assert_in_view (GTK_WIDGET (receiver), "receive.accept");
+  save_screenshot (GTK_WIDGET (receiver), "offer-folder");
+
+  ferry_receive_page_accept (receive_page);
+  wait_for_receive_page (receiver, "done");
+  wait_for_send_page (sender, "done");
+  g_assert_true (g_file_test (arrived, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (not_sent, G_FILE_TEST_EXISTS));
+
+  /* The history names the send, and sends it again. */
+  history = FERRY_HISTORY_PAGE (ferry_window_get_history_page (sender));
+  ferry_window_show_page (sender, "history");
+  if (!ferry_test_wait_until (history_has_send_of, history, TIMEOUT_MS))
+    log_history_and_fail (history);
+  for (row = 0; row < ferry_history_page_get_n_rows (history); row++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (history, row);
+
+      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt"))
+        break;
+    }
+  g_assert_true (ferry_history_page_activate_row_action (history, row, "send-again"));
+  g_free (summary);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "Holiday <b>& Co, late.txt and 2 more\n6 files · 24 bytes");
+  gtk_widget_activate_action (GTK_WIDGET (send_page), "send.cancel", NULL);
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+typedef struct
+{
+  GtkWidget *window;
+  GtkWidget *page;
+} FocusInWait;
+
+static gboolean
+focus_is_in (gpointer user_data)
+{
+  FocusInWait *wait = user_data;
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (wait->window));
+
+  return focus != NULL && gtk_widget_is_ancestor (focus, wait->page);
+}
+
+typedef struct
+{
+  FerryReceivePage *page;
+  const char       *text;
+} EntryWait;
+
+static gboolean
+entry_has (gpointer user_data)
+{
+  EntryWait *wait = user_data;
+
+  return g_strcmp0 (ferry_receive_page_get_entered_code (wait->page), wait->text) == 0;
+}
+
+/* The search has filtered the history down to the send of typed.bin. */
+static gboolean
+history_shows_only_typed (gpointer user_data)
+{
+  FerryHistoryPage *page = user_data;
+  guint n_shown = 0;
+
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (!ferry_history_page_get_row_shown (page, i))
+        continue;
+      if (!g_str_has_prefix (text, "typed.bin\n"))
+        return FALSE;
+      n_shown++;
+    }
+
+  return n_shown == 1;
+}
+
+/* The whole receive with the keyboard alone: Ctrl+R, the code, Enter, a few
+ * Tabs to Accept, Enter; then Ctrl+F and a name find it in the history. */
+static void
+test_keyboard_only_receive (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  GtkWidget *window = GTK_WIDGET (receiver);
+  g_autoptr(GFile) file = make_file_to_send ("typed.bin", 64 * 1024);
+  FocusInWait focus_wait = { window, GTK_WIDGET (receive_page) };
+  FocusInWait history_wait = { window, NULL };
+  EntryWait entry_wait = { receive_page, NULL };
+  GtkWidget *accept;
+  GtkWidget *focus = NULL;
+  guint tabs = 0;
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+  entry_wait.text = ferry_send_page_get_code (send_page);
+
+  focus_window (window);
+  send_key (window, XK_Control_L, XK_r);
+  g_assert_true (ferry_test_wait_until (focus_is_in, &focus_wait, TIMEOUT_MS));
+  type_text (window, entry_wait.text);
+  g_assert_true (ferry_test_wait_until (entry_has, &entry_wait, TIMEOUT_MS));
+  send_key (window, NoSymbol, XK_Return);
+  wait_for_receive_page (receiver, "offer");
+
+  /* The offer has the focus; Accept is a few Tabs away. */
+  g_assert_true (ferry_test_wait_until (focus_is_in, &focus_wait, TIMEOUT_MS));
+  accept = find_actionable (window, "receive.accept");
+  g_assert_nonnull (accept);
+  while (focus != accept && tabs++ < 8)
+    focus = press_tab (window);
+  g_assert_true (focus == accept);
+  g_test_message ("Accept after %u Tabs", tabs);
+  send_key (window, NoSymbol, XK_Return);
+
+  wait_for_receive_page (receiver, "done");
+  wait_for_send_page (sender, "done");
+  assert_received (file);
+
+  /* Ctrl+F searches the history, from any page. */
+  history_wait.page = ferry_window_get_history_page (receiver);
+  send_key (window, XK_Control_L, XK_f);
+  g_assert_true (ferry_test_wait_until (focus_is_in, &history_wait, TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until (history_has_rows, history_wait.page, TIMEOUT_MS));
+  type_text (window, "typed");
+  g_assert_true (ferry_test_wait_until (history_shows_only_typed, history_wait.page, TIMEOUT_MS));
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+/* At 360 px wide, as on a phone: every page still shows what matters
+ * without scrolling, and a folder of many files is one row with a notice. */
+static void
+test_narrow_window (void)
+{
+  FerryWindow *sender = new_window_sized (360, 700);
+  FerryWindow *receiver = new_window_sized (360, 700);
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  g_autofree char *many = g_build_filename (send_dir, "narrow", "Scans", NULL);
+  g_autofree char *arrived = g_build_filename (download_dir, "Scans", "scan-1000.txt", NULL);
+  g_autofree char *expected_notice = NULL;
+  g_autoptr(GFile) folder = g_file_new_for_path (many);
+  g_autofree char *summary = NULL;
+  g_autofree char *titles = NULL;
+
+  for (guint i = 1; i <= FERRY_OFFER_MODEL_MANY_FILES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("scan-%04u.txt", i);
+      g_autofree char *path = g_build_filename (many, name, NULL);
+
+      write_file (path, "page", 0644);
+    }
+
+  save_screenshot (GTK_WIDGET (sender), "choose-narrow");
+  ferry_send_page_send_files (send_page, &folder, 1);
+  summary = wait_for_new_code (send_page, NULL);
+  g_assert_cmpstr (summary, ==, "Scans\n1000 files · 4.0\u00a0kB");
+  assert_in_view (GTK_WIDGET (sender), "send.copy-code");
+  assert_in_view (GTK_WIDGET (sender), "send.cancel");
+  save_screenshot (GTK_WIDGET (sender), "send-narrow");
+
+  ferry_window_show_page (receiver, "receive");
+  save_screenshot (GTK_WIDGET (receiver), "receive-narrow");
+  type_code (receiver, ferry_send_page_get_code (send_page));
+  wait_for_receive_page (receiver, "offer");
+
+  expected_notice = g_strdup_printf ("Includes %u files", FERRY_OFFER_MODEL_MANY_FILES);
+  g_assert_cmpstr (ferry_receive_page_get_notice (receive_page), ==, expected_notice);
+  titles = dup_row_titles (GTK_WIDGET (receive_page));
+  g_assert_cmpstr (titles, ==, "\nScans\nSave Into\n");
+  assert_in_view (GTK_WIDGET (receiver), "receive.accept");
+  assert_in_view (GTK_WIDGET (receiver), "receive.decline");
+  assert_in_view (GTK_WIDGET (receiver), "receive.save-as");
+  save_screenshot (GTK_WIDGET (receiver), "offer-narrow");
+
+  ferry_receive_page_accept (receive_page);
+  wait_for_receive_page_within (receiver, "done", 60000);
+  wait_for_send_page (sender, "done");
+  g_assert_true (g_file_test (arrived, G_FILE_TEST_IS_REGULAR));
+  assert_in_view (GTK_WIDGET (receiver), "receive.open");
+  assert_in_view (GTK_WIDGET (receiver), "receive.show-in-folder");
+  assert_in_view (GTK_WIDGET (sender), "send.cancel");
+  save_screenshot (GTK_WIDGET (receiver), "done-narrow");
+  save_screenshot (GTK_WIDGET (sender), "sent-narrow");
+
+  ferry_window_show_page (receiver, "history");
+  g_assert_true (ferry_test_wait_until (history_has_rows, ferry_window_get_history_page (receiver),
+                                        TIMEOUT_MS));
+  save_screenshot (GTK_WIDGET (receiver), "history-narrow");
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
 static void
 test_preferences (void)
 {
@@ -642,8 +1345,15 @@ main (int   argc,
   /* The test's private session bus has no notification server, and GLib
    * warns (fatally here) when it finds none. */
   g_settings_set_boolean (ferry_application_get_settings (app), "notifications", FALSE);
+  /* There is no router here to map a port on, and the UPnP client's
+   * listeners of test runs side by side race for ports. */
+  g_settings_set_boolean (ferry_application_get_settings (app), "port-mapping", FALSE);
 
+  g_test_add_func ("/gtk-app/default-download-folder", test_default_download_folder);
   g_test_add_func ("/gtk-app/send-and-receive", test_send_and_receive);
+  g_test_add_func ("/gtk-app/open-with-files", test_open_with_files);
+  g_test_add_func ("/gtk-app/keyboard-only-receive", test_keyboard_only_receive);
+  g_test_add_func ("/gtk-app/narrow-window", test_narrow_window);
   g_test_add_func ("/gtk-app/send-to-cli", test_send_to_cli);
   g_test_add_func ("/gtk-app/resume-send-from-history", test_resume_send_from_history);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);

@@ -14,8 +14,9 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  /* From --rendezvous or $FERRY_RENDEZVOUS; NULL when neither was given. */
-  const char *rendezvous_url;
+  /* From --rendezvous (before or after the command) or $FERRY_RENDEZVOUS;
+   * NULL when neither was given. Owned by the context. */
+  char *rendezvous_url;
 } FerryCliContext;
 
 /* argv[0] is "ferry-cli COMMAND"; returns the exit status. */
@@ -32,6 +33,10 @@ typedef struct
 
 #define FERRY_CLI_EXIT_FAILURE 1
 #define FERRY_CLI_EXIT_USAGE   2
+
+/* The options every command takes, before or after its name: each command
+ * adds this group to its own GOptionContext. */
+GOptionGroup *ferry_cli_global_options_new (FerryCliContext *context);
 
 int ferry_cli_netcheck (FerryCliContext  *context,
                         int               argc,

@@ -59,6 +59,7 @@ ferry_cli_netcheck (FerryCliContext  *context,
                                 "protocols the router answers and whether TURN is reachable over "
                                 "UDP and TCP.");
   g_option_context_add_main_entries (options, entries, NULL);
+  g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       fprintf (stderr, "ferry-cli netcheck: %s\n", error->message);

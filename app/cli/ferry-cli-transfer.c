@@ -20,6 +20,7 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <qrencode.h>
+#include <readline/readline.h>
 
 #include "ferry-cli-commands.h"
 #include "ferry-rendezvous-client.h"
@@ -604,7 +605,7 @@ ferry_cli_send (FerryCliContext  *context,
                 int               argc,
                 char            **argv)
 {
-  g_autoptr(FerryRendezvousClient) client = dup_client (context);
+  g_autoptr(FerryRendezvousClient) client = NULL;
   g_auto(Cli) cli = { 0 };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
@@ -620,6 +621,7 @@ ferry_cli_send (FerryCliContext  *context,
 
   options = g_option_context_new (_("PATH… — send files and folders"));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli send: %s\n", error->message);
@@ -641,6 +643,7 @@ ferry_cli_send (FerryCliContext  *context,
     g_ptr_array_add (files, g_file_new_for_commandline_arg (argv[i]));
 
   cli_init (&cli, json);
+  client = dup_client (context);
   store = open_store ();
   cli.session = ferry_session_new_sender (client, store, (GFile **) files->pdata, files->len);
   ferry_session_set_word_count (cli.session, (guint) words);
@@ -648,14 +651,53 @@ ferry_cli_send (FerryCliContext  *context,
   return cli_run (&cli);
 }
 
-/* A code in argv is visible to every user in ps: also take it from
- * $FERRY_CODE or a prompt. */
-static char *
-read_code (const char *argument)
+/* What the prompt line starts with, for prompt_startup_cb(). */
+static const char *prompt_prefill;
+
+static int
+prompt_startup_cb (void)
 {
-  char line[256] = "";
+  if (prompt_prefill != NULL)
+    rl_insert_text (prompt_prefill);
+  return 0;
+}
+
+/* Asks for the code on the terminal, with @prefill already typed in for
+ * the person to correct. The prompt and the echo go to stderr: stdout is
+ * for results. */
+static char *
+prompt_code (const char *prefill)
+{
+  g_autofree char *prompt = g_strdup (_("Code: "));
+  char *line;
+  char *code;
+
+  rl_instream = stdin;
+  rl_outstream = stderr;
+  prompt_prefill = prefill;
+  rl_startup_hook = prompt_startup_cb;
+  line = readline (prompt);
+  rl_startup_hook = NULL;
+  prompt_prefill = NULL;
+
+  if (line == NULL)
+    return NULL;
+
+  code = g_strstrip (g_strdup (line));
+  free (line);
+  return code;
+}
+
+/* A code in argv is visible to every user in ps: also take it from
+ * $FERRY_CODE or a prompt. @from_prompt says which, since only a person at
+ * a prompt can be asked again. */
+static char *
+read_code (const char *argument,
+           gboolean   *from_prompt)
+{
   const char *env = g_getenv ("FERRY_CODE");
 
+  *from_prompt = FALSE;
   if (argument != NULL)
     return g_strdup (argument);
   if (env != NULL && env[0] != '\0')
@@ -663,11 +705,37 @@ read_code (const char *argument)
   if (!isatty (STDIN_FILENO))
     return NULL;
 
-  g_printerr (_("Code: "));
-  if (fgets (line, sizeof line, stdin) == NULL)
-    return NULL;
+  *from_prompt = TRUE;
+  return prompt_code (NULL);
+}
 
-  return g_strstrip (g_strdup (line));
+/* Checks a code before anything goes to the server. One typed at the
+ * prompt that is not a code is explained and asked for again, with what
+ * was typed filled in, so a person fixes the one wrong word instead of
+ * typing it all again. */
+static char *
+normalize_code (char        *code,
+                gboolean     from_prompt,
+                GError     **error)
+{
+  g_autofree char *typed = code;
+  char *normalized;
+
+  while ((normalized = ferry_code_normalize (typed, error)) == NULL && from_prompt)
+    {
+      g_autofree char *title = ferry_error_dup_title (*error);
+      char *again;
+
+      g_printerr ("%s: %s\n", title, (*error)->message);
+      again = prompt_code (typed);
+      if (again == NULL)
+        return NULL;
+      g_clear_error (error);
+      g_free (typed);
+      typed = again;
+    }
+
+  return normalized;
 }
 
 int
@@ -675,7 +743,7 @@ ferry_cli_receive (FerryCliContext  *context,
                    int               argc,
                    char            **argv)
 {
-  g_autoptr(FerryRendezvousClient) client = dup_client (context);
+  g_autoptr(FerryRendezvousClient) client = NULL;
   g_auto(Cli) cli = { 0 };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(FerryStore) store = NULL;
@@ -684,7 +752,7 @@ ferry_cli_receive (FerryCliContext  *context,
   g_autofree char *output = NULL;
   g_autofree char *code = NULL;
   g_autofree char *normalized = NULL;
-  gboolean json = FALSE, yes = FALSE;
+  gboolean json = FALSE, yes = FALSE, from_prompt;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON event per line"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Accept the offer without asking"), NULL },
@@ -698,6 +766,7 @@ ferry_cli_receive (FerryCliContext  *context,
                                     _("The code can also come from $FERRY_CODE or a prompt, "
                                       "which keeps it out of the process list."));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("ferry-cli receive: %s\n", error->message);
@@ -712,7 +781,7 @@ ferry_cli_receive (FerryCliContext  *context,
   cli_init (&cli, json);
   cli.yes = yes;
 
-  code = read_code (argc == 2 ? argv[1] : NULL);
+  code = read_code (argc == 2 ? argv[1] : NULL, &from_prompt);
   if (code == NULL)
     {
       g_printerr (_("ferry-cli receive: no code given (argument, $FERRY_CODE or prompt)\n"));
@@ -720,10 +789,11 @@ ferry_cli_receive (FerryCliContext  *context,
     }
 
   /* A malformed code is explained before anything goes to the server. */
-  normalized = ferry_code_normalize (code, &error);
+  normalized = normalize_code (g_steal_pointer (&code), from_prompt, &error);
   if (normalized == NULL)
     {
-      report_error (&cli, error);
+      if (error != NULL)
+        report_error (&cli, error);
       return EXIT_FAILURE;
     }
 
@@ -736,6 +806,7 @@ ferry_cli_receive (FerryCliContext  *context,
       return 2;
     }
 
+  client = dup_client (context);
   store = open_store ();
   cli.session = ferry_session_new_receiver (client, store, normalized, folder);
 

@@ -1,7 +1,8 @@
 /* ferry-cli.c
  *
  * ferry-cli [--rendezvous URL] COMMAND [OPTIONS]: Ferry from a terminal. This file only
- * reads the options every command shares and hands over to the command from the table.
+ * reads the options every command shares and hands over to the command from the table;
+ * the shared options are also accepted after the command, where people tend to put them.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,7 +14,6 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -44,15 +44,57 @@ print_usage (FILE *out)
   fprintf (out, "\nRun “ferry-cli COMMAND --help” for a command's options.\n");
 }
 
+static gboolean
+set_rendezvous_cb (const char  *option_name,
+                   const char  *value,
+                   gpointer     user_data,
+                   GError     **error)
+{
+  FerryCliContext *context = user_data;
+
+  g_free (context->rendezvous_url);
+  context->rendezvous_url = g_strdup (value);
+  return TRUE;
+}
+
+/**
+ * ferry_cli_global_options_new:
+ *
+ * Returns: (transfer full): the options every command shares, writing into
+ *   @context; give it to one GOptionContext
+ */
+GOptionGroup *
+ferry_cli_global_options_new (FerryCliContext *context)
+{
+  static const GOptionEntry entries[] = {
+    { "rendezvous", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) set_rendezvous_cb,
+      N_("The rendezvous server (default: $FERRY_RENDEZVOUS)"), N_("URL") },
+    { NULL }
+  };
+  GOptionGroup *group = g_option_group_new ("global", _("Options of every command:"),
+                                            _("Show the options of every command"),
+                                            context, NULL);
+
+  g_option_group_add_entries (group, entries);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  return group;
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *rendezvous = NULL;
+  g_autoptr(GOptionContext) options = NULL;
   g_autofree char *command_name = NULL;
   FerryCliContext context = { 0 };
-  int i;
+  gboolean help = FALSE, version = FALSE;
+  const GOptionEntry entries[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, NULL, NULL },
+    { NULL }
+  };
+  int status;
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
@@ -61,63 +103,66 @@ main (int   argc,
   /* Stdout is for results (and --json); messages go to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);
 
-  for (i = 1; i < argc && argv[i][0] == '-'; i++)
+  /* The options before the command; parsing stops at the command's name
+   * and leaves the rest to the command. */
+  options = g_option_context_new (NULL);
+  g_option_context_set_help_enabled (options, FALSE);
+  g_option_context_set_strict_posix (options, TRUE);
+  g_option_context_set_main_group (options, ferry_cli_global_options_new (&context));
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
     {
-      if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
-        {
-          print_usage (stdout);
-          return EXIT_SUCCESS;
-        }
-      else if (g_str_equal (argv[i], "--version"))
-        {
-          printf ("ferry-cli %s\n", ferry_version ());
-          return EXIT_SUCCESS;
-        }
-      else if (g_str_equal (argv[i], "--rendezvous") && i + 1 < argc)
-        {
-          g_free (rendezvous);
-          rendezvous = g_strdup (argv[++i]);
-        }
-      else if (g_str_has_prefix (argv[i], "--rendezvous="))
-        {
-          g_free (rendezvous);
-          rendezvous = g_strdup (argv[i] + strlen ("--rendezvous="));
-        }
-      else
-        {
-          fprintf (stderr, "ferry-cli: unknown option “%s”\n\n", argv[i]);
-          print_usage (stderr);
-          return FERRY_CLI_EXIT_USAGE;
-        }
-    }
-
-  if (i >= argc)
-    {
+      fprintf (stderr, "ferry-cli: %s\n\n", error->message);
       print_usage (stderr);
+      g_free (context.rendezvous_url);
       return FERRY_CLI_EXIT_USAGE;
     }
 
-  if (rendezvous == NULL && g_getenv ("FERRY_RENDEZVOUS") != NULL &&
+  if (help || version)
+    {
+      if (help)
+        print_usage (stdout);
+      else
+        printf ("ferry-cli %s\n", ferry_version ());
+      g_free (context.rendezvous_url);
+      return EXIT_SUCCESS;
+    }
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      g_free (context.rendezvous_url);
+      return FERRY_CLI_EXIT_USAGE;
+    }
+
+  if (context.rendezvous_url == NULL && g_getenv ("FERRY_RENDEZVOUS") != NULL &&
       *g_getenv ("FERRY_RENDEZVOUS") != '\0')
-    rendezvous = g_strdup (g_getenv ("FERRY_RENDEZVOUS"));
-  context.rendezvous_url = rendezvous;
+    context.rendezvous_url = g_strdup (g_getenv ("FERRY_RENDEZVOUS"));
 
   if (!ferry_init (&error))
     {
       fprintf (stderr, "ferry-cli: %s\n", error->message);
+      g_free (context.rendezvous_url);
       return FERRY_CLI_EXIT_FAILURE;
     }
 
-  for (guint c = 0; c < G_N_ELEMENTS (commands); c++)
-    if (g_str_equal (argv[i], commands[c].name))
+  status = -1;
+  for (guint c = 0; c < G_N_ELEMENTS (commands) && status < 0; c++)
+    if (g_str_equal (argv[1], commands[c].name))
       {
         /* The command sees itself as argv[0], its options after it. */
         command_name = g_strdup_printf ("ferry-cli %s", commands[c].name);
-        argv[i] = command_name;
-        return commands[c].run (&context, argc - i, argv + i);
+        argv[1] = command_name;
+        status = commands[c].run (&context, argc - 1, argv + 1);
       }
 
-  fprintf (stderr, "ferry-cli: unknown command “%s”\n\n", argv[i]);
-  print_usage (stderr);
-  return FERRY_CLI_EXIT_USAGE;
+  if (status < 0)
+    {
+      fprintf (stderr, "ferry-cli: unknown command “%s”\n\n", argv[1]);
+      print_usage (stderr);
+      status = FERRY_CLI_EXIT_USAGE;
+    }
+
+  g_free (context.rendezvous_url);
+  return status;
 }

@@ -7,12 +7,16 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
+#include "ferry-connector.h"
+#include "ferry-ice-session.h"
 #include "ferry-preferences-window.h"
+#include "ferry-send-page.h"
 #include "ferry-version.h"
 #include "ferry-window.h"
 
@@ -115,16 +119,50 @@ ferry_application_get_store (FerryApplication *self)
 }
 
 /**
+ * ferry_application_dup_default_download_folder:
+ *
+ * The XDG download folder, else ~/Downloads, which is made when missing.
+ * Never the home folder itself: xdg-user-dirs points a folder the user
+ * turned off at $HOME, and received files would then land among the
+ * user's dotfiles.
+ *
+ * Returns: (transfer full): the folder
+ */
+GFile *
+ferry_application_dup_default_download_folder (void)
+{
+  const char *home = g_get_home_dir ();
+  const char *download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  g_autoptr(GFile) home_file = g_file_new_for_path (home);
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *path = NULL;
+
+  if (download != NULL)
+    {
+      folder = g_file_new_for_path (download);
+      if (!g_file_equal (folder, home_file))
+        return g_steal_pointer (&folder);
+    }
+
+  /* A mkdir is cheap enough for the UI thread; failing it is not fatal
+   * here, accepting into a missing folder reports the error. */
+  path = g_build_filename (home, "Downloads", NULL);
+  if (g_mkdir_with_parents (path, 0755) != 0)
+    g_warning ("Could not create %s: %s", path, g_strerror (errno));
+
+  return g_file_new_for_path (path);
+}
+
+/**
  * ferry_application_dup_download_folder:
  *
- * Returns: (transfer full): the folder from the preferences, else the XDG
- *   download folder, else the home folder
+ * Returns: (transfer full): the folder from the preferences, else
+ *   ferry_application_dup_default_download_folder()
  */
 GFile *
 ferry_application_dup_download_folder (FerryApplication *self)
 {
   g_autofree char *folder = NULL;
-  const char *download;
 
   g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
 
@@ -132,8 +170,30 @@ ferry_application_dup_download_folder (FerryApplication *self)
   if (folder[0] != '\0')
     return g_file_new_for_path (folder);
 
-  download = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-  return g_file_new_for_path (download != NULL ? download : g_get_home_dir ());
+  return ferry_application_dup_default_download_folder ();
+}
+
+/**
+ * ferry_application_apply_settings:
+ *
+ * Gives @session what the preferences decide about the network: whether
+ * to ask the router for a port mapping, and whether a relay may carry the
+ * data when the two computers cannot reach each other directly.
+ */
+void
+ferry_application_apply_settings (FerryApplication *self,
+                                  FerrySession     *session)
+{
+  g_return_if_fail (FERRY_IS_APPLICATION (self));
+  g_return_if_fail (FERRY_IS_SESSION (session));
+
+  ferry_session_set_portmap (session, g_settings_get_boolean (self->settings, "port-mapping")
+                                      ? FERRY_CONNECTOR_PORTMAP_ALL
+                                      : FERRY_CONNECTOR_PORTMAP_NONE);
+  ferry_session_set_candidate_types (session, g_settings_get_boolean (self->settings, "allow-relay")
+                                              ? FERRY_ICE_CANDIDATE_ALL
+                                              : FERRY_ICE_CANDIDATE_HOST |
+                                                FERRY_ICE_CANDIDATE_SRFLX);
 }
 
 /* What the application keeps for each running session: the suspend
@@ -290,28 +350,44 @@ ferry_application_activate (GApplication *app)
   gtk_window_present (GTK_WINDOW (window));
 }
 
+/* Whether @window can start a send now, without dropping one it runs. */
+static gboolean
+window_can_send (FerryWindow *window)
+{
+  return !ferry_send_page_is_busy (FERRY_SEND_PAGE (ferry_window_get_send_page (window)));
+}
+
 /* ferry:CODE links, from a browser or a QR code scanner, open the receive
- * page with the code filled in; nothing starts until the user confirms. */
+ * page with the code filled in; nothing starts until the user confirms.
+ * Files and folders — `ferry FILE…`, Open With in Files — are sent: a code
+ * is shown at once, as GNOME Warp does. A window busy with another send
+ * keeps it; the new one gets its own window. */
 static void
 ferry_application_open (GApplication  *app,
                         GFile        **files,
                         int            n_files,
                         const char    *hint)
 {
-  FerryWindow *window = ferry_application_ensure_window (FERRY_APPLICATION (app));
+  FerryApplication *self = FERRY_APPLICATION (app);
+  FerryWindow *window = ferry_application_ensure_window (self);
+  g_autoptr(GPtrArray) to_send = g_ptr_array_new ();
 
   for (int i = 0; i < n_files; i++)
     {
       g_autofree char *uri = g_file_get_uri (files[i]);
       g_autofree char *scheme = g_uri_parse_scheme (uri);
 
-      if (g_strcmp0 (scheme, "ferry") != 0)
-        {
-          g_warning ("Ignoring %s: Ferry only opens ferry: links", uri);
-          continue;
-        }
+      if (g_strcmp0 (scheme, "ferry") == 0)
+        ferry_window_show_receive_code (window, uri + strlen ("ferry:"));
+      else
+        g_ptr_array_add (to_send, files[i]);
+    }
 
-      ferry_window_show_receive_code (window, uri + strlen ("ferry:"));
+  if (to_send->len > 0)
+    {
+      if (!window_can_send (window))
+        window = ferry_window_new (self);
+      ferry_window_send_files (window, (GFile **) to_send->pdata, to_send->len);
     }
 
   gtk_window_present (GTK_WINDOW (window));
@@ -405,6 +481,7 @@ ferry_application_startup (GApplication *app)
   static const char *send_accels[] = { "<primary>o", NULL };
   static const char *new_window_accels[] = { "<primary>n", NULL };
   static const char *receive_accels[] = { "<primary>r", NULL };
+  static const char *search_accels[] = { "<primary>f", NULL };
   g_autoptr(GError) error = NULL;
 
   G_APPLICATION_CLASS (ferry_application_parent_class)->startup (app);
@@ -426,6 +503,8 @@ ferry_application_startup (GApplication *app)
                                          send_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-receive",
                                          receive_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.search-history",
+                                         search_accels);
 }
 
 static void

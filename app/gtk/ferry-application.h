@@ -24,6 +24,9 @@ char                  *ferry_application_dup_rendezvous_url    (FerryApplication
 FerryRendezvousClient *ferry_application_dup_rendezvous_client (FerryApplication *self);
 FerryStore            *ferry_application_get_store             (FerryApplication *self);
 GFile                 *ferry_application_dup_download_folder   (FerryApplication *self);
+GFile                 *ferry_application_dup_default_download_folder (void);
+void                   ferry_application_apply_settings        (FerryApplication *self,
+                                                                FerrySession     *session);
 void                   ferry_application_watch_session         (FerryApplication *self,
                                                                 GtkWindow        *window,
                                                                 FerrySession     *session);

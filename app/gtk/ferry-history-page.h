@@ -19,5 +19,14 @@ char  *ferry_history_page_dup_row_text (FerryHistoryPage *self,
                                         guint             index);
 gboolean ferry_history_page_activate_resume (FerryHistoryPage *self,
                                              guint             index);
+gboolean ferry_history_page_activate_row_action (FerryHistoryPage *self,
+                                                 guint             index,
+                                                 const char       *action);
+gboolean ferry_history_page_get_row_shown (FerryHistoryPage *self,
+                                           guint             index);
+guint    ferry_history_page_get_n_days    (FerryHistoryPage *self);
+void     ferry_history_page_focus_search (FerryHistoryPage *self);
+void     ferry_history_page_set_search    (FerryHistoryPage *self,
+                                           const char       *text);
 
 G_END_DECLS

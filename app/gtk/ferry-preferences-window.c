@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ferry-application.h"
 #include "ferry-preferences-window.h"
 
 struct _FerryPreferencesWindow
@@ -44,17 +45,23 @@ ferry_preferences_window_new (GSettings *settings)
                        NULL);
 }
 
-/* An empty download-folder setting means the XDG download folder. */
+/* An empty download-folder setting means the default download folder. */
 static void
 update_download_row (FerryPreferencesWindow *self)
 {
   g_autofree char *folder = g_settings_get_string (self->settings, "download-folder");
-  const char *shown = folder[0] != '\0'
-    ? folder
-    : g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  g_autoptr(GFile) fallback = NULL;
+  g_autofree char *shown = NULL;
 
-  if (shown == NULL)
-    shown = g_get_home_dir ();
+  if (folder[0] != '\0')
+    {
+      shown = g_steal_pointer (&folder);
+    }
+  else
+    {
+      fallback = ferry_application_dup_default_download_folder ();
+      shown = g_file_get_parse_name (fallback);
+    }
 
   adw_action_row_set_subtitle (self->download_row, shown);
 }

@@ -13,7 +13,9 @@
 
 #include "ferry-application.h"
 #include "ferry-code.h"
+#include "ferry-done-page.h"
 #include "ferry-error-page.h"
+#include "ferry-offer-model.h"
 #include "ferry-receive-page.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
@@ -30,21 +32,28 @@ struct _FerryReceivePage
   GtkLabel       *hint_label;
   GtkButton      *paste_button;
   FerryErrorPage *error_page;
-  AdwStatusPage  *offer_page;
+  GtkLabel       *offer_title;
+  GtkLabel       *offer_subtitle;
+  GtkWidget      *notice_box;
+  GtkLabel       *notice_label;
   GtkListBox     *offer_list;
+  GtkLabel       *more_label;
   AdwActionRow   *destination_row;
-  AdwStatusPage  *done_page;
+  FerryDonePage  *done_page;
   FerryTransferView *transfer_view;
 
   char           *clipboard_code;
+  FerryOfferModel *offer_model;
   FerrySession   *session;
   GFile          *target_folder;
   GFile          *chosen_folder;
   GCancellable   *cancellable;
 };
 
-/* The offer page lists this many entries; the rest are summed up. */
-#define MAX_LISTED_ENTRIES 50
+/* The offer page lists this many top-level items, and this many entries
+ * inside an expanded folder; the rest are summed up. */
+#define MAX_LISTED_ITEMS 50
+#define MAX_LISTED_CHILDREN 200
 
 G_DEFINE_FINAL_TYPE (FerryReceivePage, ferry_receive_page, ADW_TYPE_BIN)
 
@@ -66,7 +75,10 @@ ferry_receive_page_reset (FerryReceivePage *self)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
   g_clear_object (&self->target_folder);
+  g_clear_object (&self->offer_model);
+  gtk_list_box_bind_model (self->offer_list, NULL, NULL, NULL, NULL);
   ferry_transfer_view_set_session (self->transfer_view, NULL);
+  ferry_done_page_set_session (self->done_page, NULL);
 
   gtk_widget_set_visible (GTK_WIDGET (self->hint_label), FALSE);
   gtk_stack_set_visible_child_name (self->stack, "enter");
@@ -108,54 +120,127 @@ show_destination (FerryReceivePage *self)
   adw_action_row_set_subtitle (self->destination_row, name);
 }
 
-/* Everything the sender offers is shown before a single byte is written. */
+/* A folder's entries are made into rows only once someone opens it: an
+ * offer may hold a folder of 100 000 files. */
+static void
+folder_expanded_cb (AdwExpanderRow *row,
+                    GParamSpec     *pspec,
+                    FerryOfferItem *item)
+{
+  guint n = ferry_offer_item_get_n_children (item);
+
+  if (!adw_expander_row_get_expanded (row) || g_object_get_data (G_OBJECT (row), "filled"))
+    return;
+  g_object_set_data (G_OBJECT (row), "filled", GINT_TO_POINTER (TRUE));
+
+  for (guint i = 0; i < n && i < MAX_LISTED_CHILDREN; i++)
+    {
+      const FerryOfferEntry *entry = ferry_offer_item_get_child (item, i);
+      gboolean folder = ferry_offer_entry_get_kind (entry) == FERRY_OFFER_ENTRY_FOLDER;
+      g_autofree char *path = ferry_offer_item_dup_child_display_path (item, i);
+      g_autofree char *size = g_format_size (ferry_offer_entry_get_size (entry));
+      GtkWidget *child = adw_action_row_new ();
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (child), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (child), path);
+      if (!folder)
+        adw_action_row_set_subtitle (ADW_ACTION_ROW (child), size);
+      adw_action_row_set_icon_name (ADW_ACTION_ROW (child),
+                                    folder ? "folder-symbolic" : "text-x-generic-symbolic");
+      adw_expander_row_add_row (row, child);
+    }
+
+  if (n > MAX_LISTED_CHILDREN)
+    {
+      g_autofree char *more = g_strdup_printf (_("… and %u more"), n - MAX_LISTED_CHILDREN);
+      GtkWidget *child = adw_action_row_new ();
+
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (child), more);
+      adw_expander_row_add_row (row, child);
+    }
+}
+
+/* One row per item the sender chose: a folder is one row with its file
+ * count and size, opened on demand. Names come from the other side: they
+ * are escaped, and never markup. */
+static GtkWidget *
+create_offer_row (gpointer item_ptr,
+                  gpointer user_data)
+{
+  FerryOfferItem *item = item_ptr;
+  g_autofree char *name = ferry_offer_item_dup_display_name (item);
+  g_autofree char *summary = ferry_offer_item_dup_summary (item);
+  GtkWidget *row;
+
+  if (ferry_offer_item_is_folder (item) && ferry_offer_item_get_n_children (item) > 0)
+    {
+      row = adw_expander_row_new ();
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
+      adw_expander_row_set_subtitle (ADW_EXPANDER_ROW (row), summary);
+      adw_expander_row_set_icon_name (ADW_EXPANDER_ROW (row), "folder-symbolic");
+      g_signal_connect_object (row, "notify::expanded", G_CALLBACK (folder_expanded_cb),
+                               item, 0);
+      return row;
+    }
+
+  row = adw_action_row_new ();
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), summary);
+  adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
+                                ferry_offer_item_is_folder (item)
+                                ? "folder-symbolic" : "text-x-generic-symbolic");
+  return row;
+}
+
+/* Everything the sender offers is shown before a single byte is written,
+ * with what deserves a second look said first. */
 static void
 show_offer (FerryReceivePage *self)
 {
   FerryOffer *offer = ferry_session_get_offer (self->session);
+  g_autoptr(GtkSliceListModel) shown = NULL;
   g_autofree char *size = g_format_size (ferry_offer_get_total_size (offer));
   g_autofree char *title = NULL;
-  GtkWidget *child;
-  guint n = ferry_offer_get_n_entries (offer);
+  g_autofree char *notice = NULL;
   guint n_files = ferry_offer_get_n_files (offer);
+  guint n_items;
+  GtkListBoxRow *first;
+
+  g_clear_object (&self->offer_model);
+  self->offer_model = ferry_offer_model_new (offer);
+  n_items = g_list_model_get_n_items (G_LIST_MODEL (self->offer_model));
 
   title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u File Offered", "%u Files Offered",
                                         n_files), n_files);
-  adw_status_page_set_title (self->offer_page, title);
-  adw_status_page_set_description (self->offer_page, size);
+  gtk_label_set_label (self->offer_title, title);
+  gtk_label_set_label (self->offer_subtitle, size);
 
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->offer_list))) != NULL)
-    gtk_list_box_remove (self->offer_list, child);
+  notice = ferry_offer_model_dup_notice (self->offer_model);
+  gtk_label_set_label (self->notice_label, notice != NULL ? notice : "");
+  gtk_widget_set_visible (self->notice_box, notice != NULL);
 
-  for (guint i = 0; i < n && i < MAX_LISTED_ENTRIES; i++)
+  shown = gtk_slice_list_model_new (g_object_ref (G_LIST_MODEL (self->offer_model)), 0,
+                                    MAX_LISTED_ITEMS);
+  gtk_list_box_bind_model (self->offer_list, G_LIST_MODEL (shown), create_offer_row, NULL, NULL);
+
+  if (n_items > MAX_LISTED_ITEMS)
     {
-      const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
-      gboolean folder = ferry_offer_entry_get_kind (entry) == FERRY_OFFER_ENTRY_FOLDER;
-      g_autofree char *escaped = ferry_offer_escape_name (ferry_offer_entry_get_path (entry), -1);
-      g_autofree char *entry_size = g_format_size (ferry_offer_entry_get_size (entry));
-      GtkWidget *row = adw_action_row_new ();
+      g_autofree char *more = g_strdup_printf (_("… and %u more"), n_items - MAX_LISTED_ITEMS);
 
-      /* Names come from the other side: never markup. */
-      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), escaped);
-      if (!folder)
-        adw_action_row_set_subtitle (ADW_ACTION_ROW (row), entry_size);
-      adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
-                                    folder ? "folder-symbolic" : "text-x-generic-symbolic");
-      gtk_list_box_append (self->offer_list, row);
+      gtk_label_set_label (self->more_label, more);
     }
-
-  if (n > MAX_LISTED_ENTRIES)
-    {
-      g_autofree char *more = g_strdup_printf (_("… and %u more"), n - MAX_LISTED_ENTRIES);
-      GtkWidget *row = adw_action_row_new ();
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), more);
-      gtk_list_box_append (self->offer_list, row);
-    }
+  gtk_widget_set_visible (GTK_WIDGET (self->more_label), n_items > MAX_LISTED_ITEMS);
 
   show_destination (self);
   gtk_stack_set_visible_child_name (self->stack, "offer");
+
+  /* Keyboard and screen reader users start at what is offered; Accept is
+   * a few Tabs (or Alt+A) away, never under the fold. */
+  first = gtk_list_box_get_row_at_index (self->offer_list, 0);
+  if (first != NULL)
+    gtk_widget_grab_focus (GTK_WIDGET (first));
 }
 
 static void
@@ -224,8 +309,10 @@ ferry_receive_page_receive (FerryReceivePage *self)
     : ferry_application_dup_download_folder (app);
   self->session = ferry_session_new_receiver (client, ferry_application_get_store (app), code,
                                               self->target_folder);
+  ferry_application_apply_settings (app, self->session);
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   ferry_transfer_view_set_session (self->transfer_view, self->session);
+  ferry_done_page_set_session (self->done_page, self->session);
   if (GTK_IS_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))))
     ferry_application_watch_session (app, GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
                                      self->session);
@@ -531,6 +618,48 @@ ferry_receive_page_get_transfer_view (FerryReceivePage *self)
 }
 
 /**
+ * ferry_receive_page_get_done_page:
+ *
+ * Returns: (transfer none): the page shown once everything arrived
+ */
+FerryDonePage *
+ferry_receive_page_get_done_page (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return self->done_page;
+}
+
+/**
+ * ferry_receive_page_get_offer_model:
+ *
+ * Returns: (transfer none) (nullable): the offer shown
+ */
+FerryOfferModel *
+ferry_receive_page_get_offer_model (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return self->offer_model;
+}
+
+/**
+ * ferry_receive_page_get_notice:
+ *
+ * Returns: (nullable): the notice above the offer, if it shows one
+ */
+const char *
+ferry_receive_page_get_notice (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  if (!gtk_widget_get_visible (self->notice_box))
+    return NULL;
+
+  return gtk_label_get_label (self->notice_label);
+}
+
+/**
  * ferry_receive_page_get_page_name:
  *
  * Returns: which step the page shows, e.g. "code" or "error"
@@ -591,6 +720,7 @@ ferry_receive_page_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
   g_clear_object (&self->target_folder);
+  g_clear_object (&self->offer_model);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->dispose (object);
 }
@@ -626,8 +756,12 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, hint_label);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, paste_button);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, error_page);
-  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_page);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_title);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_subtitle);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, notice_box);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, notice_label);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_list);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, more_label);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, destination_row);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, done_page);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, transfer_view);
@@ -650,5 +784,6 @@ ferry_receive_page_init (FerryReceivePage *self)
 {
   g_type_ensure (FERRY_TYPE_TRANSFER_VIEW);
   g_type_ensure (FERRY_TYPE_ERROR_PAGE);
+  g_type_ensure (FERRY_TYPE_DONE_PAGE);
   gtk_widget_init_template (GTK_WIDGET (self));
 }

@@ -7,6 +7,8 @@
 
 #include <adwaita.h>
 
+#include "ferry-done-page.h"
+#include "ferry-offer-model.h"
 #include "ferry-transfer-view.h"
 
 G_BEGIN_DECLS
@@ -29,5 +31,8 @@ void        ferry_receive_page_set_target_folder (FerryReceivePage *self,
                                                   GFile            *folder);
 void        ferry_receive_page_decline         (FerryReceivePage *self);
 FerryTransferView *ferry_receive_page_get_transfer_view (FerryReceivePage *self);
+FerryDonePage     *ferry_receive_page_get_done_page     (FerryReceivePage *self);
+FerryOfferModel   *ferry_receive_page_get_offer_model   (FerryReceivePage *self);
+const char        *ferry_receive_page_get_notice        (FerryReceivePage *self);
 
 G_END_DECLS

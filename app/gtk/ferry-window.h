@@ -18,6 +18,9 @@ G_DECLARE_FINAL_TYPE (FerryWindow, ferry_window, FERRY, WINDOW, AdwApplicationWi
 FerryWindow *ferry_window_new               (FerryApplication *application);
 void         ferry_window_show_receive_code (FerryWindow      *self,
                                              const char       *code);
+void         ferry_window_send_files        (FerryWindow      *self,
+                                             GFile           **files,
+                                             guint             n_files);
 void         ferry_window_add_toast         (FerryWindow      *self,
                                              const char       *title);
 

@@ -1,0 +1,81 @@
+/* ferry-names.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "ferry-names"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ferry-names.h"
+#include "ferry-offer.h"
+
+/**
+ * ferry_names_join:
+ * @names: (array length=n_names): names as offered or chosen, unescaped
+ * @max_shown: how many to spell out
+ *
+ * What a page says is being sent: "a.txt", "a.txt and b.txt", or
+ * "a.txt, b.txt and 3 more". Each name is escaped with
+ * ferry_offer_escape_name(), so a name from the other side can neither
+ * hide characters nor turn the text around.
+ *
+ * Returns: (transfer full): the names as one line
+ */
+char *
+ferry_names_join (const char * const *names,
+                  guint               n_names,
+                  guint               max_shown)
+{
+  g_autoptr(GString) shown = g_string_new (NULL);
+  guint n_shown = MIN (n_names, MAX (max_shown, 1));
+  g_autofree char *last = NULL;
+
+  g_return_val_if_fail (names != NULL || n_names == 0, NULL);
+
+  if (n_names == 0)
+    return g_strdup ("");
+
+  /* When every name fits, the last one follows "and". */
+  for (guint i = 0; i < (n_shown == n_names ? n_shown - 1 : n_shown); i++)
+    {
+      g_autofree char *escaped = ferry_offer_escape_name (names[i], -1);
+
+      if (shown->len > 0)
+        /* Translators: between names in a list, as in “a.txt, b.txt and c.txt” */
+        g_string_append (shown, C_("list", ", "));
+      g_string_append (shown, escaped);
+    }
+
+  if (n_shown < n_names)
+    /* Translators: “a.txt, b.txt and 3 more” */
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s and %u more", "%s and %u more",
+                                         n_names - n_shown),
+                            shown->str, n_names - n_shown);
+
+  last = ferry_offer_escape_name (names[n_names - 1], -1);
+  if (n_names == 1)
+    return g_steal_pointer (&last);
+
+  /* Translators: the last two names of a list, as in “a.txt, b.txt and c.txt” */
+  return g_strdup_printf (_("%s and %s"), shown->str, last);
+}
+
+/**
+ * ferry_names_format_size:
+ *
+ * Returns: (transfer full): "1 file · 16 bytes", "1,234 files · 2.3 GB"
+ */
+char *
+ferry_names_format_size (guint   n_files,
+                         guint64 size)
+{
+  g_autofree char *formatted = g_format_size (size);
+
+  /* Translators: how much is sent, e.g. “1,234 files · 2.3 GB” */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%'u file · %s", "%'u files · %s",
+                                       n_files),
+                          n_files, formatted);
+}

@@ -1,0 +1,18 @@
+/* ferry-names.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+char *ferry_names_join        (const char * const *names,
+                               guint               n_names,
+                               guint               max_shown);
+char *ferry_names_format_size (guint               n_files,
+                               guint64             size);
+
+G_END_DECLS
