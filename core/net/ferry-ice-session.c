@@ -37,18 +37,27 @@
  * exactly what it is on the wire: the peer's checks to the mapped address
  * reach our host socket, where libnice answers them as usual.
  *
- * Relays last: libnice 0.1.21's regular nomination stops as soon as two
- * pairs are valid and nominates the best of them, once, for good. Relay
- * pairs validate quickly (a TURN server answers everyone), while a pair
- * through a port mapping that arrives a moment later starts frozen behind
- * every waiting pair and is checked too late: the session ran relayed
- * although a direct path existed. So relays come last: the TURN servers are
- * given to libnice, and the peer's relay candidates to the agent, only once
- * both sides have sent every direct candidate ("end-of-direct-candidates")
- * and direct checks have had relay-delay to succeed, or at relay-hold-max
- * after gathering started at the latest. A direct pair that validated by
- * then wins the nomination (the best of the valid pairs is chosen); a
- * session that connects directly before never allocates a relay.
+ * Nomination: aggressive (RFC 5245 8.1.1.2). The controlling side sets
+ * USE-CANDIDATE on every check, so the first pair that works carries data at
+ * once (no waiting for checks to the peer's unreachable private addresses to
+ * time out), and each better pair that validates later, including one through
+ * a port mapping trickled late, takes over on both sides: the path upgrades
+ * itself while the session runs, and #FerryPath follows. (libnice 0.1.21's
+ * regular nomination instead picked the best of the first two valid pairs,
+ * once and for good.)
+ *
+ * Relays last: relay pairs validate at once (a TURN server answers
+ * everyone), and once a pair is nominated libnice drops every direct pair it
+ * has not started checking. So the TURN servers are given to libnice, and the
+ * peer's relay candidates to the agent, only once both sides have sent every
+ * direct candidate ("end-of-direct-candidates") and direct checks had
+ * relay-delay to succeed, or at relay-hold-max after gathering started at the
+ * latest; by then every direct pair has been tried. A session that is
+ * connected directly by then never allocates a relay.
+ *
+ * Settled: the path is final (until the network changes) once libnice is
+ * READY, both sides' candidates are all in, and no better pair is still being
+ * checked; #FerryIceSession:settled says so.
  *
  * RTT: libnice does not report the round-trip time of its STUN checks, so
  * the session probes it itself once connected: every rtt-interval it sends a
@@ -66,8 +75,8 @@
 #define PROBE_SIZE              FERRY_ICE_PROBE_SIZE
 #define MAPPED_PRIORITY         ((105u << 24) | (65535u << 8) | (256u - COMPONENT_ID))
 #define DEFAULT_NETWORK_WAIT_MS   15000
-#define DEFAULT_RELAY_DELAY_MS    500
-#define DEFAULT_RELAY_HOLD_MAX_MS 6000
+#define DEFAULT_RELAY_DELAY_MS    200
+#define DEFAULT_RELAY_HOLD_MAX_MS 500
 /* A STUN server that does not answer (UDP blocked) keeps libnice gathering
  * for seconds; the direct candidates count as complete after this long. */
 #define DIRECT_GATHER_CAP_MS      1000
@@ -138,6 +147,9 @@ struct _FerryIceSession
   gboolean                 direct_done;
   gboolean                 remote_direct_done;
   gboolean                 eoc_sent;
+  gboolean                 remote_eoc_given;  /* to libnice */
+  gboolean                 ready;             /* libnice's READY */
+  gboolean                 settled;
 
   RelayState               relay_state;
   guint                    relay_delay_ms;
@@ -193,6 +205,7 @@ enum {
   PROP_RELAY_HOLD_MAX,
   PROP_NETWORK_WAIT,
   PROP_WAITING_FOR_NETWORK,
+  PROP_SETTLED,
   N_PROPS
 };
 
@@ -209,6 +222,7 @@ static void teardown (FerryIceSession *self);
 static void release_relays (FerryIceSession *self,
                             const char      *why);
 static void clear_source (GSource **source);
+static void maybe_settle (FerryIceSession *self);
 static void resolve_cb (GObject      *object,
                         GAsyncResult *result,
                         gpointer      user_data);
@@ -666,10 +680,12 @@ agent_component_state_changed_cb (NiceAgent *agent,
 
   g_debug ("component state %s", nice_component_state_to_string (state));
 
+  self->ready = state == NICE_COMPONENT_STATE_READY;
+
   /* CONNECTED already means a nominated pair (the selected one) carries
    * data; libnice only reaches READY once every better pair still being
    * checked has failed, which for unreachable private addresses takes
-   * seconds. Regular nomination nominates once, so the pair stays. */
+   * seconds; a better pair that validates meanwhile takes over. */
   if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
       self->state == STATE_CONNECTING && has_selected_pair (self))
     {
@@ -686,6 +702,36 @@ agent_component_state_changed_cb (NiceAgent *agent,
       lose_connection (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
                                                   "The connection to the other device was lost"));
     }
+
+  maybe_settle (self);
+}
+
+/* Settled: connected, both sides' candidates all in and libnice READY, so no
+ * better pair is still being checked and the path stays as it is. */
+static void
+maybe_settle (FerryIceSession *self)
+{
+  if (self->settled || self->state != STATE_CONNECTED || !self->ready || !self->eoc_sent ||
+      !self->remote_eoc_given)
+    return;
+
+  self->settled = TRUE;
+  g_debug ("The path is settled");
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLED]);
+}
+
+/**
+ * ferry_ice_session_get_settled:
+ *
+ * Returns: whether the path is final: no better pair is still being checked
+ *   and both sides sent all their candidates (a later port mapping or a
+ *   network change can still move it)
+ */
+gboolean
+ferry_ice_session_get_settled (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
+  return self->settled;
 }
 
 /* libnice leaves its sockets at the kernel's default buffers (about 200 KiB),
@@ -789,6 +835,7 @@ maybe_emit_end_of_candidates (FerryIceSession *self)
 
   self->eoc_sent = TRUE;
   emit_simple_message (self, "end-of-candidates");
+  maybe_settle (self);
 }
 
 static void
@@ -892,7 +939,9 @@ maybe_direct_done (FerryIceSession *self)
 
   self->direct_done = TRUE;
   clear_source (&self->direct_cap_source);
-  if (self->relay_state == RELAYS_HELD)
+  /* Even when our relays already came (relay-hold-max), the peer's may still
+   * wait for this. */
+  if (self->relay_state != RELAYS_NOT_HELD)
     emit_simple_message (self, "end-of-direct-candidates");
   maybe_schedule_release (self);
   maybe_emit_end_of_candidates (self);
@@ -1014,7 +1063,9 @@ flush_pending_remote (FerryIceSession *self)
   if (self->pending_remote_eoc && self->relay_state != RELAYS_HELD)
     {
       self->pending_remote_eoc = FALSE;
+      self->remote_eoc_given = TRUE;
       nice_agent_peer_candidate_gathering_done (self->agent, self->stream_id);
+      maybe_settle (self);
     }
 }
 
@@ -1756,10 +1807,13 @@ ferry_ice_session_add_mapped_candidate (FerryIceSession     *self,
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (mapped), FALSE);
   g_return_val_if_fail (G_IS_INET_SOCKET_ADDRESS (base), FALSE);
 
-  if (self->agent == NULL || self->state != STATE_CONNECTING)
+  /* Also once connected: a mapping that comes late still makes a better pair,
+   * which then takes over (aggressive nomination). */
+  if (self->agent == NULL ||
+      (self->state != STATE_CONNECTING && self->state != STATE_CONNECTED))
     {
       g_set_error_literal (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_CLOSED,
-                           "A port mapping can only be offered while connecting");
+                           "A port mapping can only be offered while the session runs");
       return FALSE;
     }
 
@@ -2200,12 +2254,11 @@ ferry_ice_session_constructed (GObject *object)
 
   G_OBJECT_CLASS (ferry_ice_session_parent_class)->constructed (object);
 
-  /* Regular nomination lets the controlling side wait for the best pair
-   * rather than taking the first one that answers; trickle ICE holds
-   * "failed" until the peer's end-of-candidates; consent freshness keeps
-   * checking the pair (and the NAT mappings on it) during long transfers. */
+  /* Aggressive nomination (no REGULAR_NOMINATION option; see the class
+   * comment); trickle ICE holds "failed" until the peer's end-of-candidates;
+   * consent freshness keeps checking the pair (and the NAT mappings on it)
+   * during long transfers. */
   self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245,
-                                     NICE_AGENT_OPTION_REGULAR_NOMINATION |
                                      NICE_AGENT_OPTION_ICE_TRICKLE |
                                      NICE_AGENT_OPTION_CONSENT_FRESHNESS);
   g_object_set (self->agent,
@@ -2306,6 +2359,9 @@ ferry_ice_session_get_property (GObject    *object,
     case PROP_WAITING_FOR_NETWORK:
       g_value_set_boolean (value, ferry_ice_session_get_waiting_for_network (self));
       break;
+    case PROP_SETTLED:
+      g_value_set_boolean (value, self->settled);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2383,6 +2439,9 @@ ferry_ice_session_class_init (FerryIceSessionClass *klass)
     g_param_spec_uint ("relay-delay", NULL, NULL, 0, G_MAXUINT, DEFAULT_RELAY_DELAY_MS, rw);
   properties[PROP_NETWORK_WAIT] =
     g_param_spec_uint ("network-wait", NULL, NULL, 1, G_MAXUINT, DEFAULT_NETWORK_WAIT_MS, rw);
+  properties[PROP_SETTLED] =
+    g_param_spec_boolean ("settled", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   properties[PROP_WAITING_FOR_NETWORK] =
     g_param_spec_boolean ("waiting-for-network", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);

@@ -128,6 +128,7 @@ GMainContext    *ferry_ice_session_get_context          (FerryIceSession        
 FerryPath       *ferry_ice_session_get_path             (FerryIceSession         *self);
 NiceAgent       *ferry_ice_session_get_agent            (FerryIceSession         *self);
 gboolean         ferry_ice_session_get_connected        (FerryIceSession         *self);
+gboolean         ferry_ice_session_get_settled          (FerryIceSession         *self);
 
 gboolean         ferry_ice_session_set_servers_json     (FerryIceSession         *self,
                                                          const char              *json,

@@ -46,6 +46,7 @@ typedef struct
   FerryConnector        *connector;
   FerryIceSession       *session;
   FerryLabRequest       *waiting;
+  FerryLabRequest       *settling;
   FerryLabRequest       *code_request;
   char                  *result;
   guint                  portmap;
@@ -76,6 +77,36 @@ error_line (const GError *error)
                           error->message);
 }
 
+/* "KIND MAPPED LOCAL_MAPPING RELAY_TRANSPORT MS" of the path as it is now. */
+static char *
+describe_path (Peer *peer)
+{
+  FerryPath *path = ferry_ice_session_get_path (peer->session);
+  const char *transport = ferry_path_get_relay_transport (path);
+
+  return g_strdup_printf ("%s %s %s %s %" G_GINT64_FORMAT,
+                          ferry_path_kind_to_string (ferry_path_get_kind (path)),
+                          ferry_path_mapping_to_string (ferry_path_get_mapped (path)),
+                          ferry_path_mapping_to_string (
+                            ferry_connector_get_local_mapping (peer->connector)),
+                          transport != NULL ? transport : "-",
+                          (g_get_monotonic_time () - peer->start) / 1000);
+}
+
+static void
+settled_cb (GObject    *object,
+            GParamSpec *pspec,
+            gpointer    user_data)
+{
+  Peer *peer = user_data;
+  g_autofree char *path = NULL;
+
+  if (peer->settling == NULL || !ferry_ice_session_get_settled (peer->session))
+    return;
+  path = describe_path (peer);
+  ferry_lab_request_reply (g_steal_pointer (&peer->settling), "ok %s", path);
+}
+
 static void
 connector_cb (GObject      *object,
               GAsyncResult *result,
@@ -83,11 +114,8 @@ connector_cb (GObject      *object,
 {
   Peer *peer = user_data;
   g_autoptr(GError) error = NULL;
-  FerryPath *path = NULL;
-  gint64 elapsed_ms = (g_get_monotonic_time () - peer->start) / 1000;
-  const char *transport;
 
-  peer->session = ferry_connector_connect_finish (FERRY_CONNECTOR (object), result, &path,
+  peer->session = ferry_connector_connect_finish (FERRY_CONNECTOR (object), result, NULL,
                                                   &error);
   if (peer->session == NULL)
     {
@@ -95,14 +123,8 @@ connector_cb (GObject      *object,
       return;
     }
 
-  transport = ferry_path_get_relay_transport (path);
-  peer_finish (peer, g_strdup_printf ("ok %s %s %s %s %" G_GINT64_FORMAT,
-                                      ferry_path_kind_to_string (ferry_path_get_kind (path)),
-                                      ferry_path_mapping_to_string (
-                                        ferry_path_get_mapped (path)),
-                                      ferry_path_mapping_to_string (
-                                        ferry_connector_get_local_mapping (peer->connector)),
-                                      transport != NULL ? transport : "-", elapsed_ms));
+  g_signal_connect (peer->session, "notify::settled", G_CALLBACK (settled_cb), peer);
+  peer_finish (peer, g_strdup_printf ("ok %s", describe_path (peer)));
 }
 
 static void
@@ -205,7 +227,8 @@ close_cb (GObject      *object,
  *                                    PORTMAP_MS 0 keeps the default port-mapping deadline)
  *   receive URL CODE PORTMAP PORTMAP_MS -> ok            (connects in the background)
  *   wait                          -> ok KIND MAPPED LOCAL_MAPPING RELAY_TRANSPORT MS
- *                                    | error DOMAIN CODE MESSAGE
+ *                                    | error DOMAIN CODE MESSAGE   (the first path)
+ *   settle                        -> the same, once the path is settled (the final path)
  *   close                         -> ok MAPPINGS_LEFT    (after the mappings are deleted)
  */
 static void
@@ -242,6 +265,11 @@ peer_command (const char * const *words,
         ferry_lab_request_reply (request, "%s", peer->result);
       else
         peer->waiting = request;
+    }
+  else if (n == 1 && g_str_equal (words[0], "settle") && peer->session != NULL)
+    {
+      peer->settling = request;
+      settled_cb (NULL, NULL, peer);
     }
   else if (n == 1 && g_str_equal (words[0], "close") && peer->connector != NULL)
     {
@@ -332,6 +360,18 @@ typedef struct
   gboolean          mapped_receives;   /* the receiver, not the sender, has the mapping */
 } Row;
 
+/* "relayed (TURN over UDP)" from a path's kind and relay transport words. */
+static char *
+describe_kind (const char *kind,
+               const char *transport)
+{
+  g_autofree char *upper = g_ascii_strup (transport, -1);
+
+  if (g_str_equal (transport, "-"))
+    return g_strdup (kind);
+  return g_strdup_printf ("%s (TURN over %s)", kind, upper);
+}
+
 /* Counts the DNAT rules miniupnpd added on @host's router. */
 static guint
 router_mappings (const char *host)
@@ -357,6 +397,9 @@ test_row (gconstpointer data)
   g_autofree char *reply = NULL;
   g_autofree char *sent = NULL;
   g_autofree char *received = NULL;
+  g_autofree char *final_sent = NULL;
+  g_autofree char *final_received = NULL;
+  g_auto(GStrv) first = NULL;
   g_auto(GStrv) words = NULL;
   g_auto(GStrv) other = NULL;
   gboolean mappable = row->mapped != FERRY_PATH_MAPPING_NONE;
@@ -390,8 +433,18 @@ test_row (gconstpointer data)
   g_assert_true (g_str_has_prefix (sent, "ok "));
   g_assert_true (g_str_has_prefix (received, "ok "));
 
-  words = g_strsplit (sent, " ", -1);
-  other = g_strsplit (received, " ", -1);
+  /* The first path is what the session connected on; the final one what it settled on,
+   * with every better pair checked: that is the row's. */
+  first = g_strsplit (sent, " ", -1);
+  g_assert_cmpuint (g_strv_length (first), ==, 6);
+  final_sent = ferry_lab_child_call (sender, CONNECT_MS, "settle");
+  final_received = ferry_lab_child_call (receiver, CONNECT_MS, "settle");
+  g_test_message ("%s: sender settled: %s", row->label, final_sent);
+  g_test_message ("%s: receiver settled: %s", row->label, final_received);
+  g_assert_nonnull (final_sent);
+  g_assert_nonnull (final_received);
+  words = g_strsplit (final_sent, " ", -1);
+  other = g_strsplit (final_received, " ", -1);
   g_assert_cmpuint (g_strv_length (words), ==, 6);
   g_assert_cmpuint (g_strv_length (other), ==, 6);
 
@@ -413,16 +466,15 @@ test_row (gconstpointer data)
     g_assert_cmpuint (router_mappings (mapped_host), >, 0);
 
   {
-    g_autofree char *transport = g_ascii_strup (words[4], -1);
+    g_autofree char *first_path = describe_kind (first[1], first[4]);
+    g_autofree char *final_path = describe_kind (words[1], words[4]);
     const char *mapping_names[] = { "—", "UPnP", "PCP", "NAT-PMP" };
 
-    g_string_append_printf (table, "| %s | %s%s%s%s | %s | %s |\n", row->label, words[1],
-                            g_str_equal (words[4], "-") ? "" : " (TURN over ",
-                            g_str_equal (words[4], "-") ? "" : transport,
-                            g_str_equal (words[4], "-") ? "" : ")",
-                            mapping_names[mapped], words[5]);
+    g_string_append_printf (table, "| %s | %s | %s | %s | %s | %s |\n", row->label,
+                            first_path, final_path, mapping_names[mapped], first[5], words[5]);
   }
-  g_test_message ("%-36s %-16s %-8s %s ms", row->label, words[1], words[2], words[5]);
+  g_test_message ("%-36s %-16s -> %-16s %-8s %s ms", row->label, first[1], words[1],
+                  words[2], first[5]);
 
   /* Close waits until our mappings are deleted; then the router holds none. */
   g_clear_pointer (&reply, g_free);
@@ -584,8 +636,9 @@ main (int   argc,
   start_rendezvous ();
   children = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify) ferry_lab_child_free);
-  table = g_string_new ("| pair (sender \\| receiver) | path | mapped | connect ms |\n"
-                        "| --- | --- | --- | ---: |\n");
+  table = g_string_new ("| pair (sender \\| receiver) | first path | final path | mapped | "
+                        "connect ms | settled ms |\n"
+                        "| --- | --- | --- | --- | ---: | ---: |\n");
 
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
