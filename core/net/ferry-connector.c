@@ -74,6 +74,8 @@ struct _FerryConnector
   GPtrArray              *offered;
   FerryPathMapping        local_mapping;
   guint                   pending_probes;
+  GSource                *reprobe_source;
+  guint                   reprobe_delay_ms;
   guint                   connecting : 1;
   guint                   holding : 1;
   guint                   probes_started : 1;
@@ -145,13 +147,18 @@ already_offered (FerryConnector     *self,
   return FALSE;
 }
 
+static void schedule_reprobe (FerryConnector *self);
+
 static void
 probe_done (FerryConnector *self)
 {
   g_assert (self->pending_probes > 0);
   self->pending_probes--;
-  if (self->pending_probes == 0)
-    release_hold (self);
+  if (self->pending_probes > 0)
+    return;
+
+  release_hold (self);
+  schedule_reprobe (self);
 }
 
 /* Offers a mapping to the peer unless an equal one was offered already. */
@@ -183,10 +190,12 @@ offer_mapping (FerryConnector   *self,
     self->local_mapping = protocol;
 }
 
+/* A mapping helps whenever the session runs: before the end of our candidates it is one
+ * more of them, after it a better pair that takes over (aggressive nomination). */
 static gboolean
 can_offer (FerryConnector *self)
 {
-  return self->holding && self->session != NULL &&
+  return self->session != NULL && ferry_ice_session_get_agent (self->session) != NULL &&
          !g_cancellable_is_cancelled (self->cancellable);
 }
 
@@ -222,8 +231,8 @@ probe_cb (GObject      *object,
     }
   else if (!can_offer (self))
     {
-      /* Too late to offer it: trickle ICE has no candidate after the end. Give it back. */
-      g_debug ("A %s mapping came too late; deleting it",
+      /* The session is gone: give it back. */
+      g_debug ("A %s mapping came after the session; deleting it",
                ferry_path_mapping_to_string (protocol));
       ferry_portmap_unmap_async (mapping, 0, NULL, NULL, NULL);
     }
@@ -241,41 +250,16 @@ probe_cb (GObject      *object,
   probe_done (self);
 }
 
-static gboolean
-start_probes_cb (gpointer user_data)
+/* Asks every router protocol at once for a mapping of our host socket; when the last one
+ * answered, the hold on our direct candidates goes. */
+static void
+probe_all (FerryConnector *self)
 {
-  FerryConnector *self = user_data;
-  g_autoptr(GPtrArray) hosts = NULL;
   g_autoptr(GInetSocketAddress) server = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_clear_pointer (&self->probe_idle, g_source_unref);
-
-  if (self->session == NULL)
-    return G_SOURCE_REMOVE;
-
-  hosts = ferry_ice_session_dup_host_addresses (self->session);
-  for (guint i = 0; i < hosts->len && self->base == NULL; i++)
-    {
-      GInetSocketAddress *host = g_ptr_array_index (hosts, i);
-      GInetAddress *address = g_inet_socket_address_get_address (host);
-
-      /* Port-mapping routers speak IPv4 (NAT-PMP only knows IPv4). */
-      if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 &&
-          !g_inet_address_get_is_loopback (address))
-        self->base = g_object_ref (host);
-    }
-
-  if (self->base == NULL)
-    {
-      g_debug ("No IPv4 host candidate to map");
-      release_hold (self);
-      return G_SOURCE_REMOVE;
-    }
-
   /* The hold is released when the last probe answers; count them all first. */
   self->pending_probes++;
-
   if (self->portmap & FERRY_CONNECTOR_PORTMAP_UPNP)
     {
       self->pending_probes++;
@@ -313,6 +297,88 @@ start_probes_cb (gpointer user_data)
     }
 
   probe_done (self);
+}
+
+
+/* Routers can be slow to answer (some UPnP devices take seconds), or only start offering
+ * mappings later: while the session runs relayed and no mapping was found, ask again with
+ * back-off. A mapping then makes a direct pair that takes over. */
+#define REPROBE_FIRST_MS 2000
+#define REPROBE_MAX_MS   32000
+
+static gboolean
+worth_reprobing (FerryConnector *self)
+{
+  FerryPath *path;
+
+  if (!can_offer (self) || self->portmap == FERRY_CONNECTOR_PORTMAP_NONE ||
+      self->base == NULL || self->offered->len > 0 ||
+      !ferry_ice_session_get_connected (self->session))
+    return FALSE;
+
+  path = ferry_ice_session_get_path (self->session);
+  return ferry_path_get_kind (path) == FERRY_PATH_KIND_RELAYED;
+}
+
+static gboolean
+reprobe_cb (gpointer user_data)
+{
+  FerryConnector *self = user_data;
+
+  g_clear_pointer (&self->reprobe_source, g_source_unref);
+  if (!worth_reprobing (self) || self->pending_probes > 0)
+    return G_SOURCE_REMOVE;
+
+  g_debug ("Still relayed and no port mapping: asking the routers again");
+  probe_all (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reprobe (FerryConnector *self)
+{
+  if (self->reprobe_source != NULL || !worth_reprobing (self))
+    return;
+
+  self->reprobe_delay_ms = self->reprobe_delay_ms == 0
+                           ? REPROBE_FIRST_MS
+                           : MIN (self->reprobe_delay_ms * 2, REPROBE_MAX_MS);
+  self->reprobe_source = g_timeout_source_new (self->reprobe_delay_ms);
+  g_source_set_callback (self->reprobe_source, reprobe_cb, self, NULL);
+  g_source_attach (self->reprobe_source, NULL);
+}
+
+static gboolean
+start_probes_cb (gpointer user_data)
+{
+  FerryConnector *self = user_data;
+  g_autoptr(GPtrArray) hosts = NULL;
+
+  g_clear_pointer (&self->probe_idle, g_source_unref);
+
+  if (self->session == NULL)
+    return G_SOURCE_REMOVE;
+
+  hosts = ferry_ice_session_dup_host_addresses (self->session);
+  for (guint i = 0; i < hosts->len && self->base == NULL; i++)
+    {
+      GInetSocketAddress *host = g_ptr_array_index (hosts, i);
+      GInetAddress *address = g_inet_socket_address_get_address (host);
+
+      /* Port-mapping routers speak IPv4 (NAT-PMP only knows IPv4). */
+      if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 &&
+          !g_inet_address_get_is_loopback (address))
+        self->base = g_object_ref (host);
+    }
+
+  if (self->base == NULL)
+    {
+      g_debug ("No IPv4 host candidate to map");
+      release_hold (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  probe_all (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -529,6 +595,13 @@ fail_connect (FerryConnector *self,
 }
 
 static void
+path_kind_cb (FerryConnector *self)
+{
+  if (self->pending_probes == 0)
+    schedule_reprobe (self);
+}
+
+static void
 session_connect_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -549,6 +622,10 @@ session_connect_cb (GObject      *object,
     }
 
   self->connecting = FALSE;
+  g_signal_connect_object (ferry_ice_session_get_path (self->session), "notify::kind",
+                           G_CALLBACK (path_kind_cb), self, G_CONNECT_SWAPPED);
+  if (self->pending_probes == 0)
+    schedule_reprobe (self);
   g_task_return_pointer (task, g_object_ref (self->session), g_object_unref);
 }
 
@@ -837,6 +914,11 @@ ferry_connector_dispose (GObject *object)
     {
       g_source_destroy (self->probe_idle);
       g_clear_pointer (&self->probe_idle, g_source_unref);
+    }
+  if (self->reprobe_source != NULL)
+    {
+      g_source_destroy (self->reprobe_source);
+      g_clear_pointer (&self->reprobe_source, g_source_unref);
     }
   release_hold (self);
   g_cancellable_cancel (self->cancellable);

@@ -47,6 +47,8 @@ typedef struct
   FerryIceSession       *session;
   FerryLabRequest       *waiting;
   FerryLabRequest       *settling;
+  FerryLabRequest       *kind_request;
+  char                  *wanted_kind;
   FerryLabRequest       *code_request;
   char                  *result;
   guint                  portmap;
@@ -108,6 +110,22 @@ settled_cb (GObject    *object,
 }
 
 static void
+kind_cb (GObject    *object,
+         GParamSpec *pspec,
+         gpointer    user_data)
+{
+  Peer *peer = user_data;
+  FerryPath *path = ferry_ice_session_get_path (peer->session);
+  g_autofree char *described = NULL;
+
+  if (peer->kind_request == NULL ||
+      g_strcmp0 (ferry_path_kind_to_string (ferry_path_get_kind (path)), peer->wanted_kind) != 0)
+    return;
+  described = describe_path (peer);
+  ferry_lab_request_reply (g_steal_pointer (&peer->kind_request), "ok %s", described);
+}
+
+static void
 connector_cb (GObject      *object,
               GAsyncResult *result,
               gpointer      user_data)
@@ -124,6 +142,8 @@ connector_cb (GObject      *object,
     }
 
   g_signal_connect (peer->session, "notify::settled", G_CALLBACK (settled_cb), peer);
+  g_signal_connect (ferry_ice_session_get_path (peer->session), "notify::kind",
+                    G_CALLBACK (kind_cb), peer);
   peer_finish (peer, g_strdup_printf ("ok %s", describe_path (peer)));
 }
 
@@ -204,6 +224,7 @@ peer_clear (Peer *peer)
   g_clear_object (&peer->channel);
   g_clear_object (&peer->client);
   g_clear_pointer (&peer->result, g_free);
+  g_clear_pointer (&peer->wanted_kind, g_free);
 }
 
 static void
@@ -229,6 +250,7 @@ close_cb (GObject      *object,
  *   wait                          -> ok KIND MAPPED LOCAL_MAPPING RELAY_TRANSPORT MS
  *                                    | error DOMAIN CODE MESSAGE   (the first path)
  *   settle                        -> the same, once the path is settled (the final path)
+ *   wait-kind KIND                -> the same, once the path is of KIND
  *   close                         -> ok MAPPINGS_LEFT    (after the mappings are deleted)
  */
 static void
@@ -265,6 +287,13 @@ peer_command (const char * const *words,
         ferry_lab_request_reply (request, "%s", peer->result);
       else
         peer->waiting = request;
+    }
+  else if (n == 2 && g_str_equal (words[0], "wait-kind") && peer->session != NULL)
+    {
+      g_free (peer->wanted_kind);
+      peer->wanted_kind = g_strdup (words[1]);
+      peer->kind_request = request;
+      kind_cb (NULL, NULL, peer);
     }
   else if (n == 1 && g_str_equal (words[0], "settle") && peer->session != NULL)
     {
@@ -358,7 +387,37 @@ typedef struct
   const char       *relay_transport;   /* of the sender's own relay candidate, or NULL */
   guint             portmap_timeout;   /* 0: the default */
   gboolean          mapped_receives;   /* the receiver, not the sender, has the mapping */
+  guint             late_ms;           /* the router answers port mapping only after this */
 } Row;
+
+/* Makes @host's router drop every port-mapping request (SSDP, NAT-PMP/PCP, miniupnpd's
+ * HTTP) from its LAN, and lift that after @ms in the background: a router that answers
+ * late. */
+static GSubprocess *
+block_port_mapping (const char *host,
+                    guint       ms)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *lift = g_strdup_printf ("sleep %u.%03u; nft delete table inet labblock",
+                                           ms / 1000, ms % 1000);
+  const char *argv[] = { "sh", "-c", lift, NULL };
+  GSubprocess *unblocker;
+
+  out = ferry_lab_run (lab, ferry_lab_router_ns (lab, host), &error, "sh", "-c",
+                       "nft add table inet labblock && "
+                       "nft add chain inet labblock input "
+                       "'{ type filter hook input priority -10; }' && "
+                       "nft add rule inet labblock input iifname lan "
+                       "udp dport '{ 1900, 5351 }' drop && "
+                       "nft add rule inet labblock input iifname lan tcp dport 5000 drop",
+                       NULL);
+  g_assert_no_error (error);
+  unblocker = ferry_lab_spawnv (lab, ferry_lab_router_ns (lab, host), G_SUBPROCESS_FLAGS_NONE,
+                                argv, &error);
+  g_assert_no_error (error);
+  return unblocker;
+}
 
 /* "relayed (TURN over UDP)" from a path's kind and relay transport words. */
 static char *
@@ -399,6 +458,7 @@ test_row (gconstpointer data)
   g_autofree char *received = NULL;
   g_autofree char *final_sent = NULL;
   g_autofree char *final_received = NULL;
+  g_autoptr(GSubprocess) unblocker = NULL;
   g_auto(GStrv) first = NULL;
   g_auto(GStrv) words = NULL;
   g_auto(GStrv) other = NULL;
@@ -408,6 +468,8 @@ test_row (gconstpointer data)
 
   if (mappable)
     g_assert_cmpuint (router_mappings (mapped_host), ==, 0);
+  if (row->late_ms > 0)
+    unblocker = block_port_mapping (mapped_host, row->late_ms);
 
   reply = ferry_lab_child_call (sender, CALL_MS, "send %s %u %u", rendezvous_url,
                                 row->mapped_receives ? FERRY_CONNECTOR_PORTMAP_ALL
@@ -437,8 +499,21 @@ test_row (gconstpointer data)
    * with every better pair checked: that is the row's. */
   first = g_strsplit (sent, " ", -1);
   g_assert_cmpuint (g_strv_length (first), ==, 6);
-  final_sent = ferry_lab_child_call (sender, CONNECT_MS, "settle");
-  final_received = ferry_lab_child_call (receiver, CONNECT_MS, "settle");
+  if (row->late_ms > 0)
+    {
+      /* Relayed while the router is silent; direct once it answers. */
+      g_assert_cmpstr (first[1], ==, ferry_path_kind_to_string (FERRY_PATH_KIND_RELAYED));
+      final_sent = ferry_lab_child_call (sender, CONNECT_MS, "wait-kind %s",
+                                         ferry_path_kind_to_string (row->kind));
+      final_received = ferry_lab_child_call (receiver, CONNECT_MS, "wait-kind %s",
+                                             ferry_path_kind_to_string (row->kind));
+      g_assert_true (g_subprocess_wait_check (unblocker, NULL, NULL));
+    }
+  else
+    {
+      final_sent = ferry_lab_child_call (sender, CONNECT_MS, "settle");
+      final_received = ferry_lab_child_call (receiver, CONNECT_MS, "settle");
+    }
   g_test_message ("%s: sender settled: %s", row->label, final_sent);
   g_test_message ("%s: receiver settled: %s", row->label, final_received);
   g_assert_nonnull (final_sent);
@@ -509,6 +584,10 @@ static const Row rows[] = {
     FERRY_PATH_KIND_DIRECT_INTERNET, FERRY_PATH_MAPPING_PCP, NULL, 0, TRUE },
   { "hard \\| hard + miniupnpd, NAT-PMP only", "hard2", FERRY_CONNECTOR_PORTMAP_NATPMP,
     "mnatpmp", FERRY_PATH_KIND_DIRECT_INTERNET, FERRY_PATH_MAPPING_NAT_PMP, NULL, 0, TRUE },
+  /* A router that answers port mapping only 2.5 s in: the session starts relayed, the
+   * connector asks again, and the pair through the mapping takes over. */
+  { "hard \\| hard + miniupnpd answering 2.5 s late", "hard1", FERRY_CONNECTOR_PORTMAP_UPNP,
+    "mlate", FERRY_PATH_KIND_DIRECT_INTERNET, FERRY_PATH_MAPPING_UPNP, NULL, 0, TRUE, 2500 },
   { "CGNAT (easy behind easy) \\| easy", "cgnat", FERRY_CONNECTOR_PORTMAP_ALL, "easy2",
     FERRY_PATH_KIND_DIRECT_INTERNET, FERRY_PATH_MAPPING_NONE, NULL },
   { "UDP blocked \\| easy", "blocked", FERRY_CONNECTOR_PORTMAP_ALL, "easy2",
@@ -612,6 +691,7 @@ main (int   argc,
   const char * const hosts[] = {
     "pub1:none", "pub2:none", "easy1:easy", "easy2:easy", "hard1:hard", "hard2:hard",
     "mupnp:hard+mappable", "mpcp:hard+mappable", "mnatpmp:hard+mappable",
+    "mlate:hard+mappable",
     "cgnat:cgnat", "blocked:udp-blocked", "lan1:easy@lan", "lan2:easy@lan", NULL
   };
   g_autoptr(GError) error = NULL;
