@@ -14,6 +14,8 @@
 #include "ferry-portmap.h"
 #include "ferry-portmap-natpmp.h"
 #include "ferry-portmap-pcp.h"
+#include "ferry-portmap-upnp.h"
+#include "ferry-stun.h"
 
 /**
  * FerryNetcheck:
@@ -35,11 +37,6 @@
  * The result is one JSON object (see ferry_netcheck_run_finish()).
  */
 
-#define STUN_BINDING_REQUEST      0x0001
-#define STUN_BINDING_RESPONSE     0x0101
-#define STUN_MAGIC_COOKIE         0x2112A442u
-#define STUN_ATTR_MAPPED_ADDRESS  0x0001
-#define STUN_ATTR_XOR_MAPPED      0x0020
 #define STUN_RETRANSMIT_MS        250
 #define PCP_PROBE_LIFETIME_S      30
 #define SSDP_GROUP                "239.255.255.250"
@@ -73,69 +70,12 @@ void
 ferry_netcheck_build_binding_request (guint8       *request,
                                       const guint8 *transaction_id)
 {
+  g_autoptr(GByteArray) message = NULL;
+
   g_return_if_fail (request != NULL && transaction_id != NULL);
 
-  request[0] = STUN_BINDING_REQUEST >> 8;
-  request[1] = STUN_BINDING_REQUEST & 0xff;
-  request[2] = 0;
-  request[3] = 0;
-  request[4] = (STUN_MAGIC_COOKIE >> 24) & 0xff;
-  request[5] = (STUN_MAGIC_COOKIE >> 16) & 0xff;
-  request[6] = (STUN_MAGIC_COOKIE >> 8) & 0xff;
-  request[7] = STUN_MAGIC_COOKIE & 0xff;
-  memcpy (request + 8, transaction_id, FERRY_STUN_TRANSACTION_ID_SIZE);
-}
-
-static guint16
-read16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
-static GInetSocketAddress *
-parse_address (const guint8 *value,
-               gsize         length,
-               gboolean      xored,
-               const guint8 *header)
-{
-  g_autoptr(GInetAddress) address = NULL;
-  guint8 bytes[16];
-  gsize size;
-  guint16 port;
-
-  if (length < 4)
-    return NULL;
-
-  switch (value[1])
-    {
-    case 0x01:
-      size = 4;
-      break;
-    case 0x02:
-      size = 16;
-      break;
-    default:
-      return NULL;
-    }
-  if (length != 4 + size)
-    return NULL;
-
-  port = read16 (value + 2);
-  memcpy (bytes, value + 4, size);
-  if (xored)
-    {
-      /* XOR with the magic cookie (bytes 4..7 of the header), and for IPv6 with the
-       * transaction id after it: header bytes 4..19 in a row. */
-      port ^= STUN_MAGIC_COOKIE >> 16;
-      for (gsize i = 0; i < size; i++)
-        bytes[i] ^= header[4 + i];
-    }
-  if (port == 0)
-    return NULL;
-
-  address = g_inet_address_new_from_bytes (bytes, size == 4 ? G_SOCKET_FAMILY_IPV4
-                                                             : G_SOCKET_FAMILY_IPV6);
-  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (address, port));
+  message = ferry_stun_message_new (FERRY_STUN_BINDING_REQUEST, transaction_id);
+  memcpy (request, message->data, FERRY_STUN_HEADER_SIZE);
 }
 
 /**
@@ -156,54 +96,29 @@ ferry_netcheck_parse_binding_response (const guint8  *data,
                                        const guint8  *transaction_id,
                                        GError       **error)
 {
-  GInetSocketAddress *xor_mapped = NULL;
-  GInetSocketAddress *mapped = NULL;
-  gsize offset;
+  GInetSocketAddress *mapped;
+  const guint8 *id;
+  guint16 type;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
   g_return_val_if_fail (transaction_id != NULL, NULL);
 
-  if (length < FERRY_STUN_HEADER_SIZE || read16 (data) != STUN_BINDING_RESPONSE ||
-      read16 (data + 2) != length - FERRY_STUN_HEADER_SIZE || (length % 4) != 0 ||
-      data[4] != ((STUN_MAGIC_COOKIE >> 24) & 0xff) ||
-      data[5] != ((STUN_MAGIC_COOKIE >> 16) & 0xff) ||
-      data[6] != ((STUN_MAGIC_COOKIE >> 8) & 0xff) || data[7] != (STUN_MAGIC_COOKIE & 0xff) ||
-      memcmp (data + 8, transaction_id, FERRY_STUN_TRANSACTION_ID_SIZE) != 0)
+  if (!ferry_stun_parse_header (data, length, &type, &id) ||
+      type != FERRY_STUN_BINDING_RESPONSE ||
+      memcmp (id, transaction_id, FERRY_STUN_TRANSACTION_ID_SIZE) != 0)
     {
       g_set_error_literal (error, FERRY_NETCHECK_ERROR, FERRY_NETCHECK_ERROR_BAD_RESPONSE,
                            "Not a STUN binding response to our request");
       return NULL;
     }
 
-  for (offset = FERRY_STUN_HEADER_SIZE; offset + 4 <= length;)
-    {
-      guint16 type = read16 (data + offset);
-      gsize attr_length = read16 (data + offset + 2);
-      const guint8 *value = data + offset + 4;
-
-      if (attr_length > length - offset - 4)
-        break;
-
-      if (type == STUN_ATTR_XOR_MAPPED && xor_mapped == NULL)
-        xor_mapped = parse_address (value, attr_length, TRUE, data);
-      else if (type == STUN_ATTR_MAPPED_ADDRESS && mapped == NULL)
-        mapped = parse_address (value, attr_length, FALSE, data);
-
-      /* Attributes are padded to four bytes. */
-      offset += 4 + ((attr_length + 3) & ~(gsize) 3);
-    }
-
-  if (xor_mapped != NULL)
-    {
-      g_clear_object (&mapped);
-      return xor_mapped;
-    }
-  if (mapped != NULL)
-    return mapped;
-
-  g_set_error_literal (error, FERRY_NETCHECK_ERROR, FERRY_NETCHECK_ERROR_BAD_RESPONSE,
-                       "The STUN response carries no usable address");
-  return NULL;
+  mapped = ferry_stun_get_address (data, length, FERRY_STUN_ATTR_XOR_MAPPED_ADDRESS);
+  if (mapped == NULL)
+    mapped = ferry_stun_get_address (data, length, FERRY_STUN_ATTR_MAPPED_ADDRESS);
+  if (mapped == NULL)
+    g_set_error_literal (error, FERRY_NETCHECK_ERROR, FERRY_NETCHECK_ERROR_BAD_RESPONSE,
+                         "The STUN response carries no usable address");
+  return mapped;
 }
 
 /**
@@ -651,30 +566,20 @@ ssdp_finish (GTask *task)
 }
 
 static gboolean
-ssdp_reply_is_igd (const char *reply)
-{
-  g_autofree char *lower = g_ascii_strdown (reply, -1);
-
-  return g_str_has_prefix (lower, "http/1.1 200") &&
-         (strstr (lower, "internetgatewaydevice") != NULL ||
-          strstr (lower, "wanipconnection") != NULL);
-}
-
-static gboolean
 ssdp_readable_cb (GSocket      *socket,
                   GIOCondition  condition,
                   gpointer      user_data)
 {
   GTask *task = user_data;
   Run *run = g_task_get_task_data (task);
-  char buffer[2048];
+  char buffer[FERRY_PORTMAP_UPNP_MAX_SSDP_REPLY];
   gssize n;
 
-  while ((n = g_socket_receive_from (socket, NULL, buffer, sizeof buffer - 1,
-                                     NULL, NULL)) >= 0)
+  while ((n = g_socket_receive_from (socket, NULL, buffer, sizeof buffer, NULL, NULL)) >= 0)
     {
-      buffer[n] = '\0';
-      if (memchr (buffer, '\0', n) == NULL && ssdp_reply_is_igd (buffer))
+      g_autofree char *location = ferry_portmap_upnp_parse_ssdp_reply (buffer, n, NULL);
+
+      if (location != NULL)
         {
           run->upnp = TRUE;
           g_clear_pointer (&run->ssdp_readable, g_source_unref);

@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "ferry-rendezvous-client.h"
+#include "ferry-stun.h"
 
 G_BEGIN_DECLS
 
@@ -27,8 +28,6 @@ typedef enum
   FERRY_NETCHECK_ERROR_BAD_RESPONSE,
 } FerryNetcheckError;
 
-#define FERRY_STUN_HEADER_SIZE          20
-#define FERRY_STUN_TRANSACTION_ID_SIZE  12
 #define FERRY_NETCHECK_DEFAULT_TIMEOUT_MS 1500
 
 #define FERRY_TYPE_NETCHECK (ferry_netcheck_get_type ())
