@@ -9,9 +9,6 @@
 
 #include "ferry-connector.h"
 #include "ferry-portmap.h"
-#include "ferry-portmap-natpmp.h"
-#include "ferry-portmap-pcp.h"
-#include "ferry-portmap-upnp.h"
 #include "ferry-portmap-renewer.h"
 
 /**
@@ -199,6 +196,21 @@ can_offer (FerryConnector *self)
          !g_cancellable_is_cancelled (self->cancellable);
 }
 
+static FerryPathMapping
+path_mapping_for (FerryPortmapProtocol protocol)
+{
+  switch (protocol)
+    {
+    case FERRY_PORTMAP_PROTOCOL_PCP:
+      return FERRY_PATH_MAPPING_PCP;
+    case FERRY_PORTMAP_PROTOCOL_UPNP:
+      return FERRY_PATH_MAPPING_UPNP;
+    case FERRY_PORTMAP_PROTOCOL_NATPMP:
+    default:
+      return FERRY_PATH_MAPPING_NAT_PMP;
+    }
+}
+
 static void
 probe_cb (GObject      *object,
           GAsyncResult *result,
@@ -207,23 +219,11 @@ probe_cb (GObject      *object,
   g_autoptr(FerryConnector) self = user_data;
   g_autoptr(FerryPortMapping) mapping = NULL;
   g_autoptr(GError) error = NULL;
+  FerryPortmapProtocol asked;
   FerryPathMapping protocol;
 
-  if (g_async_result_is_tagged (result, ferry_portmap_pcp_map_async))
-    {
-      mapping = ferry_portmap_pcp_map_finish (result, &error);
-      protocol = FERRY_PATH_MAPPING_PCP;
-    }
-  else if (g_async_result_is_tagged (result, ferry_portmap_upnp_map_async))
-    {
-      mapping = ferry_portmap_upnp_map_finish (result, &error);
-      protocol = FERRY_PATH_MAPPING_UPNP;
-    }
-  else
-    {
-      mapping = ferry_portmap_natpmp_map_finish (result, &error);
-      protocol = FERRY_PATH_MAPPING_NAT_PMP;
-    }
+  mapping = ferry_portmap_map_finish (result, &asked, &error);
+  protocol = path_mapping_for (asked);
 
   if (mapping == NULL)
     {
@@ -250,6 +250,18 @@ probe_cb (GObject      *object,
   probe_done (self);
 }
 
+static void
+probe (FerryConnector       *self,
+       FerryPortmapProtocol  protocol,
+       GInetSocketAddress   *server)
+{
+  self->pending_probes++;
+  ferry_portmap_map_async (protocol, self->base, server, FERRY_PORTMAP_TRANSPORT_UDP,
+                           g_inet_socket_address_get_port (self->base),
+                           FERRY_CONNECTOR_MAPPING_LIFETIME_S, self->portmap_timeout_ms,
+                           self->cancellable, probe_cb, g_object_ref (self));
+}
+
 /* Asks every router protocol at once for a mapping of our host socket; when the last one
  * answered, the hold on our direct candidates goes. */
 static void
@@ -261,14 +273,7 @@ probe_all (FerryConnector *self)
   /* The hold is released when the last probe answers; count them all first. */
   self->pending_probes++;
   if (self->portmap & FERRY_CONNECTOR_PORTMAP_UPNP)
-    {
-      self->pending_probes++;
-      ferry_portmap_upnp_map_async (self->base, FERRY_PORTMAP_TRANSPORT_UDP,
-                                    g_inet_socket_address_get_port (self->base),
-                                    FERRY_CONNECTOR_MAPPING_LIFETIME_S,
-                                    self->portmap_timeout_ms, self->cancellable,
-                                    probe_cb, g_object_ref (self));
-    }
+    probe (self, FERRY_PORTMAP_PROTOCOL_UPNP, NULL);
 
   server = (self->portmap & (FERRY_CONNECTOR_PORTMAP_PCP | FERRY_CONNECTOR_PORTMAP_NATPMP))
            ? ferry_portmap_default_server (&error) : NULL;
@@ -276,25 +281,9 @@ probe_all (FerryConnector *self)
     g_debug ("No PCP or NAT-PMP: %s", error->message);
 
   if (server != NULL && (self->portmap & FERRY_CONNECTOR_PORTMAP_PCP))
-    {
-      self->pending_probes++;
-      ferry_portmap_pcp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP,
-                                   g_inet_socket_address_get_port (self->base),
-                                   g_inet_socket_address_get_port (self->base),
-                                   FERRY_CONNECTOR_MAPPING_LIFETIME_S,
-                                   self->portmap_timeout_ms, self->cancellable,
-                                   probe_cb, g_object_ref (self));
-    }
+    probe (self, FERRY_PORTMAP_PROTOCOL_PCP, server);
   if (server != NULL && (self->portmap & FERRY_CONNECTOR_PORTMAP_NATPMP))
-    {
-      self->pending_probes++;
-      ferry_portmap_natpmp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP,
-                                      g_inet_socket_address_get_port (self->base),
-                                      g_inet_socket_address_get_port (self->base),
-                                      FERRY_CONNECTOR_MAPPING_LIFETIME_S,
-                                      self->portmap_timeout_ms, self->cancellable,
-                                      probe_cb, g_object_ref (self));
-    }
+    probe (self, FERRY_PORTMAP_PROTOCOL_NATPMP, server);
 
   probe_done (self);
 }

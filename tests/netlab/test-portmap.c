@@ -18,9 +18,6 @@
 
 #include "ferry-lab.h"
 #include "ferry-portmap.h"
-#include "ferry-portmap-natpmp.h"
-#include "ferry-portmap-pcp.h"
-#include "ferry-portmap-upnp.h"
 #include "ferry-portmap-renewer.h"
 #include "ferry-test-utils.h"
 #include "ferry-version.h"
@@ -77,12 +74,8 @@ client_map_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   FerryPortMapping *mapping;
 
-  if (g_async_result_is_tagged (result, ferry_portmap_natpmp_map_async))
-    mapping = ferry_portmap_natpmp_map_finish (result, &error);
-  else if (g_async_result_is_tagged (result, ferry_portmap_pcp_map_async))
-    mapping = ferry_portmap_pcp_map_finish (result, &error);
-  else if (g_async_result_is_tagged (result, ferry_portmap_upnp_map_async))
-    mapping = ferry_portmap_upnp_map_finish (result, &error);
+  if (g_async_result_is_tagged (result, ferry_portmap_map_async))
+    mapping = ferry_portmap_map_finish (result, NULL, &error);
   else
     mapping = ferry_portmap_renew_finish (result, &error);
 
@@ -247,24 +240,19 @@ client_command (const char * const *words,
     }
   else if (n == 5 && g_str_equal (words[0], "map"))
     {
-      g_autoptr(GInetSocketAddress) server = g_str_equal (words[1], "upnp")
-                                             ? NULL : parse_server (words[2]);
+      gboolean upnp = g_str_equal (words[1], "upnp");
+      g_autoptr(GInetSocketAddress) server = upnp ? NULL : parse_server (words[2]);
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (upnp ? words[2]
+                                                                              : "0.0.0.0");
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new (address, atoi (words[3]));
+      FerryPortmapProtocol protocol = upnp ? FERRY_PORTMAP_PROTOCOL_UPNP
+                                      : g_str_equal (words[1], "pcp") ? FERRY_PORTMAP_PROTOCOL_PCP
+                                      : FERRY_PORTMAP_PROTOCOL_NATPMP;
 
-      if (g_str_equal (words[1], "upnp"))
-        {
-          g_autoptr(GInetAddress) address = g_inet_address_new_from_string (words[2]);
-          g_autoptr(GSocketAddress) local = g_inet_socket_address_new (address, atoi (words[3]));
-
-          ferry_portmap_upnp_map_async (G_INET_SOCKET_ADDRESS (local),
-                                        FERRY_PORTMAP_TRANSPORT_UDP, 0, atoi (words[4]),
-                                        3000, NULL, client_map_cb, client);
-        }
-      else if (g_str_equal (words[1], "pcp"))
-        ferry_portmap_pcp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP, atoi (words[3]), 0,
-                                     atoi (words[4]), 0, NULL, client_map_cb, client);
-      else
-        ferry_portmap_natpmp_map_async (server, FERRY_PORTMAP_TRANSPORT_UDP, atoi (words[3]), 0,
-                                        atoi (words[4]), 0, NULL, client_map_cb, client);
+      /* PCP and NAT-PMP wait their default; UPnP's search and SOAP exchange get 3 s. */
+      ferry_portmap_map_async (protocol, G_INET_SOCKET_ADDRESS (local), server,
+                               FERRY_PORTMAP_TRANSPORT_UDP, 0, atoi (words[4]),
+                               upnp ? 3000 : 0, NULL, client_map_cb, client);
     }
   else if (n == 2 && g_str_equal (words[0], "renew") && client->mapping != NULL)
     ferry_portmap_renew_async (client->mapping, atoi (words[1]), 0, NULL, client_map_cb, client);
