@@ -13,6 +13,7 @@
 
 #include "ferry-netcheck.h"
 #include "ferry-test-coturn.h"
+#include "ferry-turn-probe.h"
 #include "ferry-test-utils.h"
 
 static const guint8 txid[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
@@ -221,6 +222,80 @@ run_cb (GObject      *object,
   g_assert_no_error (error);
 }
 
+typedef struct
+{
+  gboolean            done;
+  GInetSocketAddress *toward_server;
+  GInetSocketAddress *toward_relay;
+  GError             *error;
+} TurnProbeResult;
+
+static void
+turn_probe_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  TurnProbeResult *probe = user_data;
+
+  ferry_turn_probe_finish (result, &probe->toward_server, &probe->toward_relay, &probe->error);
+  probe->done = TRUE;
+}
+
+static void
+run_turn_probe (FerryTestCoturn *coturn,
+                const char      *username,
+                const char      *password,
+                TurnProbeResult *probe)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) server = g_inet_socket_address_new (loopback, coturn->port);
+
+  ferry_turn_probe_async (G_INET_SOCKET_ADDRESS (server), username, password, 3000, NULL,
+                          turn_probe_cb, probe);
+  g_assert_true (ferry_test_wait_for_flag (&probe->done, 10000));
+}
+
+/* With no NAT between us and coturn, both mappings are our own socket's address: the relay
+ * saw our datagram from the port the server saw our requests from. */
+static void
+test_turn_probe_loopback (void)
+{
+  g_autoptr(FerryTestCoturn) coturn = ferry_test_coturn_start ();
+  g_autofree char *username = NULL;
+  g_autofree char *password = NULL;
+  TurnProbeResult probe = { 0 };
+
+  ferry_test_coturn_make_credentials (coturn->secret, g_get_real_time () / G_USEC_PER_SEC + 600,
+                                      &username, &password);
+  run_turn_probe (coturn, username, password, &probe);
+  g_assert_no_error (probe.error);
+  g_assert_nonnull (probe.toward_server);
+  g_assert_nonnull (probe.toward_relay);
+  g_assert_true (g_inet_address_get_is_loopback (
+    g_inet_socket_address_get_address (probe.toward_server)));
+  g_assert_cmpuint (g_inet_socket_address_get_port (probe.toward_server), ==,
+                    g_inet_socket_address_get_port (probe.toward_relay));
+  g_assert_true (g_inet_address_equal (g_inet_socket_address_get_address (probe.toward_server),
+                                       g_inet_socket_address_get_address (probe.toward_relay)));
+  g_clear_object (&probe.toward_server);
+  g_clear_object (&probe.toward_relay);
+}
+
+/* Wrong credentials: a clear refusal once the challenge was answered, not a timeout. */
+static void
+test_turn_probe_bad_credentials (void)
+{
+  g_autoptr(FerryTestCoturn) coturn = ferry_test_coturn_start ();
+  g_autofree char *username = g_strdup_printf ("%" G_GINT64_FORMAT ":ferry",
+                                               g_get_real_time () / G_USEC_PER_SEC + 600);
+  TurnProbeResult probe = { 0 };
+
+  run_turn_probe (coturn, username, "not-the-password", &probe);
+  g_assert_error (probe.error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_null (probe.toward_server);
+  g_clear_error (&probe.error);
+}
+
 static void
 test_run_loopback (void)
 {
@@ -255,6 +330,9 @@ test_run_loopback (void)
   g_assert_true (json_object_get_null_member (json_array_get_object_element (probes, 1),
                                               "mapped"));
   g_assert_cmpstr (json_object_get_string_member (report, "mapping"), ==, "unknown");
+  g_assert_true (json_object_get_null_member (report, "mapping_method"));
+  g_assert_nonnull (strstr (json_object_get_string_member (report, "mapping_reason"),
+                            "only one STUN server address answered"));
 
   turn = json_object_get_object_member (report, "turn");
   g_assert_true (json_object_get_null_member (turn, "udp"));
@@ -279,6 +357,8 @@ main (int   argc,
   g_test_add_func ("/netcheck/stun-mapped-fallback", test_stun_mapped_fallback_and_preference);
   g_test_add_func ("/netcheck/stun-junk", test_stun_junk);
   g_test_add_func ("/netcheck/classify", test_classify);
+  g_test_add_func ("/netcheck/turn-probe-loopback", test_turn_probe_loopback);
+  g_test_add_func ("/netcheck/turn-probe-bad-credentials", test_turn_probe_bad_credentials);
   g_test_add_func ("/netcheck/run-loopback", test_run_loopback);
 
   return g_test_run ();

@@ -16,6 +16,7 @@
 #include "ferry-portmap-pcp.h"
 #include "ferry-portmap-upnp.h"
 #include "ferry-stun.h"
+#include "ferry-turn-probe.h"
 
 /**
  * FerryNetcheck:
@@ -199,6 +200,12 @@ typedef struct
   gboolean       pcp;
 
   TurnProbe      turn[2];
+
+  /* The single-server mapping probe, through a TURN allocation. */
+  gboolean            relay_probe_ran;
+  GInetSocketAddress *relay_toward_server;
+  GInetSocketAddress *relay_toward_relay;
+  char               *relay_probe_error;
 } Run;
 
 static void
@@ -235,7 +242,54 @@ run_free (Run *run)
   g_free (run->natpmp_address);
   for (guint i = 0; i < G_N_ELEMENTS (run->turn); i++)
     g_free (run->turn[i].server);
+  g_clear_object (&run->relay_toward_server);
+  g_clear_object (&run->relay_toward_relay);
+  g_free (run->relay_probe_error);
   g_free (run);
+}
+
+/* Two STUN server addresses compare two destinations directly; with one, the TURN probe's
+ * two mappings (toward the server, toward our relay on it) do the same. */
+static void
+add_mapping_verdict (JsonBuilder *builder,
+                     Run         *run,
+                     GPtrArray   *mapped)
+{
+  const char *method = NULL;
+  const char *verdict = ferry_netcheck_classify_mappings (mapped);
+  g_autofree char *reason = NULL;
+
+  if (!g_str_equal (verdict, "unknown"))
+    method = "stun";
+  else if (run->relay_toward_server != NULL)
+    {
+      g_autoptr(GPtrArray) pair = g_ptr_array_new ();
+
+      g_ptr_array_add (pair, run->relay_toward_server);
+      g_ptr_array_add (pair, run->relay_toward_relay);
+      verdict = ferry_netcheck_classify_mappings (pair);
+      method = "turn";
+    }
+  else if (run->relay_probe_error != NULL)
+    reason = g_strdup_printf ("fewer than two STUN server addresses answered, and the TURN "
+                              "probe failed: %s", run->relay_probe_error);
+  else
+    reason = g_strdup (mapped->len == 0 ? "no STUN server answered, and no TURN server over UDP"
+                                        : "only one STUN server address answered, and no TURN "
+                                          "server over UDP to compare with");
+
+  json_builder_set_member_name (builder, "mapping");
+  json_builder_add_string_value (builder, verdict);
+  json_builder_set_member_name (builder, "mapping_method");
+  if (method != NULL)
+    json_builder_add_string_value (builder, method);
+  else
+    json_builder_add_null_value (builder);
+  if (reason != NULL)
+    {
+      json_builder_set_member_name (builder, "mapping_reason");
+      json_builder_add_string_value (builder, reason);
+    }
 }
 
 static JsonObject *
@@ -297,8 +351,7 @@ build_report (Run *run)
   }
   json_builder_end_array (builder);
 
-  json_builder_set_member_name (builder, "mapping");
-  json_builder_add_string_value (builder, ferry_netcheck_classify_mappings (mapped));
+  add_mapping_verdict (builder, run, mapped);
 
   json_builder_set_member_name (builder, "portmap");
   json_builder_begin_object (builder);
@@ -889,6 +942,112 @@ turn_begin (GTask *task)
     }
 }
 
+/* The single-server mapping probe: one TURN server over UDP, the first one configured. */
+
+static void
+relay_probe_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Run *run = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_turn_probe_finish (result, &run->relay_toward_server, &run->relay_toward_relay,
+                                &error))
+    {
+      g_debug ("TURN mapping probe: %s", error->message);
+      run->relay_probe_error = g_strdup (error->message);
+    }
+  probe_finished (task);
+}
+
+typedef struct
+{
+  GTask *task;
+  char  *username;
+  char  *password;
+} RelayTarget;
+
+static void
+relay_target_free (RelayTarget *target)
+{
+  g_object_unref (target->task);
+  g_free (target->username);
+  g_free (target->password);
+  g_free (target);
+}
+
+static void
+relay_resolved_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  RelayTarget *target = user_data;
+  GTask *task = target->task;
+  Run *run = g_task_get_task_data (task);
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+
+  address = g_socket_address_enumerator_next_finish (G_SOCKET_ADDRESS_ENUMERATOR (object),
+                                                     result, &error);
+  if (address != NULL && G_IS_INET_SOCKET_ADDRESS (address) &&
+      g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    ferry_turn_probe_async (G_INET_SOCKET_ADDRESS (address), target->username,
+                            target->password, run->timeout_ms, run->cancellable,
+                            relay_probe_cb, g_object_ref (task));
+  else
+    {
+      run->relay_probe_error = g_strdup (error != NULL ? error->message
+                                                       : "the TURN server has no IPv4 address");
+      probe_finished (task);
+    }
+  relay_target_free (target);
+}
+
+static void
+relay_probe_begin (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+  JsonArray *turn = json_object_get_array_member (run->ice, "turn");
+
+  for (guint i = 0; turn != NULL && i < json_array_get_length (turn); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (turn, i);
+      JsonArray *urls = entry != NULL ? json_object_get_array_member (entry, "urls") : NULL;
+
+      for (guint j = 0; urls != NULL && j < json_array_get_length (urls); j++)
+        {
+          const char *url = json_array_get_string_element (urls, j);
+          g_autoptr(GSocketConnectable) connectable = NULL;
+          g_autofree char *hostport = NULL;
+          GSocketAddressEnumerator *enumerator;
+          RelayTarget *target;
+
+          if (url == NULL || !g_str_has_prefix (url, "turn:") || strstr (url, "transport=tcp"))
+            continue;
+          hostport = g_strndup (url + strlen ("turn:"), strcspn (url + strlen ("turn:"), "?"));
+          connectable = g_network_address_parse (hostport, 3478, NULL);
+          if (connectable == NULL)
+            continue;
+
+          target = g_new0 (RelayTarget, 1);
+          target->task = g_object_ref (task);
+          target->username = g_strdup (json_object_get_string_member_with_default (entry,
+                                                                              "username", NULL));
+          target->password = g_strdup (json_object_get_string_member_with_default (entry,
+                                                                            "credential", NULL));
+          run->relay_probe_ran = TRUE;
+          run->pending++;
+          enumerator = g_socket_connectable_enumerate (connectable);
+          g_socket_address_enumerator_next_async (enumerator, run->cancellable,
+                                                  relay_resolved_cb, target);
+          g_object_unref (enumerator);
+          return;
+        }
+    }
+}
+
 static void
 fetch_ice_cb (GObject      *object,
               GAsyncResult *result,
@@ -918,6 +1077,7 @@ fetch_ice_cb (GObject      *object,
       portmap_begin (task);
     }
   turn_begin (task);
+  relay_probe_begin (task);
   probe_finished (task);
 }
 
@@ -963,6 +1123,7 @@ ferry_netcheck_run_async (FerryNetcheck       *self,
  *   `{"stun": [{"server": "host:port", "mapped": "ip:port"|null}, ...],
  *     "public_addresses": ["ip", ...],
  *     "mapping": "easy"|"hard"|"unknown",
+ *     "mapping_method": "stun"|"turn"|null, "mapping_reason": "…" (only when unknown),
  *     "portmap": {"upnp": bool, "nat-pmp": bool, "pcp": bool,
  *                 "router_external_address": "ip" (when NAT-PMP told it)},
  *     "turn": {"udp": bool|null, "tcp": bool|null}}` (null: none configured)
@@ -1018,7 +1179,16 @@ ferry_netcheck_format_text (JsonObject *report)
                           ? " (endpoint-independent: direct connections can be punched)"
                           : g_str_equal (mapping, "hard")
                           ? " (a new port per destination: expect a relay or port mapping)"
-                          : " (needs two STUN server addresses that answer)");
+                          : "");
+  if (json_object_has_member (report, "mapping_reason"))
+    g_string_append_printf (text, "                 (%s)\n",
+                            json_object_get_string_member (report, "mapping_reason"));
+  else if (json_object_get_string_member_with_default (report, "mapping_method", NULL) != NULL)
+    g_string_append_printf (text, "                 (seen %s)\n",
+                            g_str_equal (json_object_get_string_member (report, "mapping_method"),
+                                         "turn")
+                            ? "through one TURN server: toward it and toward our relay on it"
+                            : "by two STUN server addresses");
 
   for (guint i = 0; i < json_array_get_length (stun); i++)
     {

@@ -33,6 +33,10 @@
 static FerryLab *lab;
 static char *rendezvous_url;
 static GSubprocess *rendezvous;
+/* A second rendezvous that names one STUN server (coturn on its one address): what a small
+ * self-hosted setup has. */
+static char *one_server_url;
+static GSubprocess *one_server;
 static GHashTable *children;
 static GString *table;
 
@@ -344,11 +348,13 @@ child_for (const char *host)
   return child;
 }
 
-static void
-start_rendezvous (void)
+static GSubprocess *
+start_rendezvous (gboolean   one_stun_server,
+                  char     **url)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocess) process = NULL;
   g_autofree char *listen = g_strdup_printf ("%s:0", ferry_lab_rendezvous_ip (lab));
   g_autofree char *stun1 = g_strdup_printf ("stun:%s", ferry_lab_coturn (lab));
   g_autofree char *stun2 = g_strdup_printf ("stun:%s", ferry_lab_get (lab, "coturn2", "-"));
@@ -358,22 +364,38 @@ start_rendezvous (void)
   const char *argv[] = {
     g_getenv ("FERRY_RENDEZVOUS_BIN"), "--listen", listen,
     "--turn-secret", ferry_lab_turn_secret (lab),
-    "--stun", stun1, "--stun", stun2, "--turn", turn_udp, "--turn", turn_tcp, NULL
+    "--turn", turn_udp, "--turn", turn_tcp, "--stun", stun1, "--stun", stun2, NULL
   };
 
   g_assert_nonnull (argv[0]);
-  rendezvous = ferry_lab_spawnv (lab, "inet", G_SUBPROCESS_FLAGS_STDOUT_PIPE, argv, &error);
+  if (one_stun_server)
+    argv[11] = NULL;
+  process = ferry_lab_spawnv (lab, "inet", G_SUBPROCESS_FLAGS_STDOUT_PIPE, argv, &error);
   g_assert_no_error (error);
 
   /* The server prints its URL once it listens, or exits (end of file) if it cannot. */
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (rendezvous));
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (line);
   g_assert_true (g_str_has_prefix (line, "listening on "));
-  rendezvous_url = g_strdup (line + strlen ("listening on "));
-  g_strchomp (rendezvous_url);
-  g_test_message ("rendezvous at %s", rendezvous_url);
+  *url = g_strdup (line + strlen ("listening on "));
+  g_strchomp (*url);
+  g_test_message ("rendezvous%s at %s", one_stun_server ? " with one STUN server" : "", *url);
+  return g_steal_pointer (&process);
+}
+
+static void
+stop_rendezvous (GSubprocess **process,
+                 char        **url)
+{
+  if (*process != NULL)
+    {
+      g_subprocess_send_signal (*process, SIGTERM);
+      g_subprocess_wait (*process, NULL, NULL);
+    }
+  g_clear_object (process);
+  g_clear_pointer (url, g_free);
 }
 
 typedef struct
@@ -602,16 +624,24 @@ typedef struct
   const char *mapping;
   gboolean    portmap;      /* miniupnpd answers UPnP, NAT-PMP and PCP */
   gboolean    turn_udp;
+  gboolean    one_server;   /* ask the rendezvous that names one STUN server */
+  const char *method;       /* how the mapping was told, NULL: it could not be */
 } NetcheckRow;
 
 static const NetcheckRow netcheck_rows[] = {
-  { "pub1", "easy", FALSE, TRUE },
-  { "easy1", "easy", FALSE, TRUE },
-  { "hard1", "hard", FALSE, TRUE },
-  { "mpcp", "hard", TRUE, TRUE },
-  { "cgnat", "easy", FALSE, TRUE },
+  { "pub1", "easy", FALSE, TRUE, FALSE, "stun" },
+  { "easy1", "easy", FALSE, TRUE, FALSE, "stun" },
+  { "hard1", "hard", FALSE, TRUE, FALSE, "stun" },
+  { "mpcp", "hard", TRUE, TRUE, FALSE, "stun" },
+  { "cgnat", "easy", FALSE, TRUE, FALSE, "stun" },
   /* No UDP at all: no STUN answer, so no verdict, and TURN only over TCP. */
-  { "blocked", "unknown", FALSE, FALSE },
+  { "blocked", "unknown", FALSE, FALSE, FALSE, NULL },
+  /* One coturn on one address: the TURN probe tells easy from hard. */
+  { "pub1", "easy", FALSE, TRUE, TRUE, "turn" },
+  { "easy1", "easy", FALSE, TRUE, TRUE, "turn" },
+  { "hard1", "hard", FALSE, TRUE, TRUE, "turn" },
+  { "cgnat", "easy", FALSE, TRUE, TRUE, "turn" },
+  { "blocked", "unknown", FALSE, FALSE, TRUE, NULL },
 };
 
 static void
@@ -628,7 +658,8 @@ test_netcheck (gconstpointer data)
 
   g_assert_nonnull (g_getenv ("FERRY_CLI"));
   out = ferry_lab_run (lab, row->host, &error, g_getenv ("FERRY_CLI"),
-                       "--rendezvous", rendezvous_url, "netcheck", "--json", NULL);
+                       "--rendezvous", row->one_server ? one_server_url : rendezvous_url,
+                       "netcheck", "--json", NULL);
   g_assert_no_error (error);
   node = json_from_string (out, &error);
   g_assert_no_error (error);
@@ -641,6 +672,13 @@ test_netcheck (gconstpointer data)
   report = json_node_get_object (node);
 
   g_assert_cmpstr (json_object_get_string_member (report, "mapping"), ==, row->mapping);
+  if (row->method != NULL)
+    g_assert_cmpstr (json_object_get_string_member (report, "mapping_method"), ==, row->method);
+  else
+    {
+      g_assert_true (json_object_get_null_member (report, "mapping_method"));
+      g_assert_nonnull (json_object_get_string_member (report, "mapping_reason"));
+    }
   public = json_object_get_array_member (report, "public_addresses");
   if (g_str_equal (row->mapping, "unknown"))
     g_assert_cmpuint (json_array_get_length (public), ==, 0);
@@ -713,7 +751,8 @@ main (int   argc,
 
   lab = ferry_lab_new (hosts, TRUE, &error);
   g_assert_no_error (error);
-  start_rendezvous ();
+  rendezvous = start_rendezvous (FALSE, &rendezvous_url);
+  one_server = start_rendezvous (TRUE, &one_server_url);
   children = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify) ferry_lab_child_free);
   table = g_string_new ("| pair (sender \\| receiver) | first path | final path | mapped | "
@@ -730,7 +769,8 @@ main (int   argc,
 
   for (guint i = 0; i < G_N_ELEMENTS (netcheck_rows); i++)
     {
-      g_autofree char *name = g_strdup_printf ("/netlab/netcheck/%s", netcheck_rows[i].host);
+      g_autofree char *name = g_strdup_printf ("/netlab/netcheck/%s%s", netcheck_rows[i].host,
+                                               netcheck_rows[i].one_server ? "-one-server" : "");
 
       g_test_add_data_func (name, &netcheck_rows[i], test_netcheck);
     }
@@ -739,13 +779,8 @@ main (int   argc,
   write_table ();
 
   g_clear_pointer (&children, g_hash_table_unref);
-  if (rendezvous != NULL)
-    {
-      g_subprocess_send_signal (rendezvous, SIGTERM);
-      g_subprocess_wait (rendezvous, NULL, NULL);
-    }
-  g_clear_object (&rendezvous);
-  g_clear_pointer (&rendezvous_url, g_free);
+  stop_rendezvous (&rendezvous, &rendezvous_url);
+  stop_rendezvous (&one_server, &one_server_url);
   g_string_free (table, TRUE);
   g_clear_pointer (&lab, ferry_lab_free);
   return status;
