@@ -82,6 +82,71 @@ ferry_channel_fail (FerryChannel *self,
   ferry_channel_set_state (self, FERRY_CHANNEL_STATE_FAILED);
 }
 
+
+/* How long a side that burns the code waits for the server to confirm before it reports the
+ * wrong code anyway (a server that is gone cannot be waited for). */
+#define BURN_CONFIRM_MS 2000
+
+typedef struct
+{
+  GTask        *task;
+  GError       *error;
+  FerryMailbox *mailbox;
+  gulong        closed_id;
+  GSource      *timeout;
+} BurnWait;
+
+static gboolean
+burn_confirmed (gpointer user_data)
+{
+  BurnWait *wait = user_data;
+
+  g_signal_handler_disconnect (wait->mailbox, wait->closed_id);
+  g_source_destroy (wait->timeout);
+  g_source_unref (wait->timeout);
+  g_task_return_error (wait->task, wait->error);
+  g_object_unref (wait->task);
+  g_object_unref (wait->mailbox);
+  g_free (wait);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+burn_closed_cb (FerryMailbox *mailbox,
+                const GError *error,
+                gpointer      user_data)
+{
+  burn_confirmed (user_data);
+}
+
+/* The PAKE failed on our side: burn the code, and say so only once the server has closed
+ * our side (it burns the nameplate as the close starts), so that whoever tries the code next
+ * already finds it gone. */
+static void
+ferry_channel_burn_and_return (FerryChannel *self,
+                               GTask        *task,
+                               GError       *error)
+{
+  BurnWait *wait;
+
+  if (self->mailbox == NULL || ferry_mailbox_is_closed (self->mailbox))
+    {
+      ferry_channel_fail (self, TRUE);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  wait = g_new0 (BurnWait, 1);
+  wait->task = g_object_ref (task);
+  wait->error = error;
+  wait->mailbox = g_object_ref (self->mailbox);
+  wait->closed_id = g_signal_connect (self->mailbox, "closed", G_CALLBACK (burn_closed_cb), wait);
+  wait->timeout = g_timeout_source_new (BURN_CONFIRM_MS);
+  g_source_set_callback (wait->timeout, burn_confirmed, wait, NULL);
+  g_source_attach (wait->timeout, g_task_get_context (task));
+  ferry_channel_fail (self, TRUE);
+}
+
 static GError *
 wrong_code_error (void)
 {
@@ -486,8 +551,7 @@ connect_confirmation_cb (GObject      *object,
   if (!ferry_pake_process_confirmation (self->pake, confirmation, &error))
     {
       g_debug ("Key confirmation failed: %s", error->message);
-      ferry_channel_fail (self, TRUE);
-      g_task_return_error (task, handshake_error (error));
+      ferry_channel_burn_and_return (self, task, handshake_error (error));
       return;
     }
 
@@ -524,8 +588,7 @@ connect_pake_message_cb (GObject      *object,
        * this code: burn the nameplate so it cannot try again. */
       g_debug ("PAKE message rejected: %s", error->message);
       self->busy = FALSE;
-      ferry_channel_fail (self, TRUE);
-      g_task_return_error (task, handshake_error (error));
+      ferry_channel_burn_and_return (self, task, handshake_error (error));
       return;
     }
 
