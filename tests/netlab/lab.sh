@@ -31,6 +31,11 @@
 #   nogw         a LAN with no default route at all
 #   Suffix "+mappable" (easy, hard, udp-blocked, cgnat) runs real miniupnpd (UPnP IGD, NAT-PMP
 #   and PCP) on the (home) router.
+#   Suffix "+v6" (none, easy, hard; after "+mappable" if both) adds global IPv6 as a home
+#   router has it: the site routes 2001:db8:K::/64 (K in hex) with no NAT, the host holds
+#   2001:db8:K::N, and the router's stateful firewall lets in only replies (established,
+#   related). The link between inet and the site is 2001:db8:ff:K::/64. IPv6 stays off in
+#   every other namespace.
 # Two hosts given the same SITE share one router and one LAN (the hairpin case).
 #
 # Shell API (source this file; functions return non-zero on failure):
@@ -43,6 +48,7 @@
 #   lab_spawn NAME TAG CMD…     starts CMD in the background in that namespace; output goes to
 #                               $LAB_DIR/TAG.log; killed by lab_teardown; prints the pid
 #   lab_addr NAME               the host's own address (LAN address, or public for "none")
+#   lab_addr6 NAME              the host's global IPv6 address (empty without "+v6")
 #   lab_public_addr NAME        the internet-side address of the host's outermost router
 #   lab_gateway NAME            the host's default gateway (empty for nogw)
 #   lab_router NAME             the namespace of the host's (home) router (empty for none)
@@ -76,6 +82,8 @@ LAB_DIR=
 LAB_SITES=0
 declare -gA LAB_NS=() LAB_ADDR=() LAB_PUBLIC=() LAB_GW=() LAB_ROUTER=() LAB_SITE_K=()
 declare -gA LAB_SITE_HOSTS=() LAB_SITE_KIND=() LAB_SITE_ROUTER=() LAB_SITE_PUBLIC=()
+declare -gA LAB_ADDR6=() LAB_SITE_V6=()
+LAB_INET_V6=no
 
 _lab_err () { echo "lab: $*" >&2; }
 
@@ -114,6 +122,53 @@ _lab_ns_add () {
                                  net.ipv6.conf.default.disable_ipv6=1 \
                                  net.ipv4.ip_forward=1 || return 1
   LAB_NS[$1]="$ns"
+}
+
+# Turns IPv6 on in a namespace made by _lab_ns_add, before its links exist, with no DAD
+# (every address is assigned once, by us), so an address is usable the moment it is added.
+# Link-local addresses stay: neighbour discovery needs them (without them nothing was
+# forwarded here).
+_lab_ns_enable_v6 () {
+  ip netns exec "$1" sysctl -qw \
+                                net.ipv6.conf.default.accept_dad=0 \
+                                net.ipv6.conf.all.accept_dad=0 \
+                                net.ipv6.conf.default.accept_ra=0 \
+                                net.ipv6.conf.all.accept_ra=0 \
+                                net.ipv6.conf.all.disable_ipv6=0 \
+                                net.ipv6.conf.default.disable_ipv6=0 \
+                                net.ipv6.conf.all.forwarding=1 || return 1
+}
+
+# The inet namespace routes IPv6 only once a "+v6" site exists; its older links keep IPv6
+# off (disable_ipv6 is per interface once they exist).
+_lab_inet_v6 () {
+  [ "$LAB_INET_V6" = yes ] && return 0
+  ip netns exec "${LAB_NS[inet]}" sysctl -qw \
+                                             net.ipv6.conf.default.accept_dad=0 \
+                                             net.ipv6.conf.default.accept_ra=0 \
+                                             net.ipv6.conf.default.disable_ipv6=0 \
+                                             net.ipv6.conf.all.forwarding=1 || return 1
+  LAB_INET_V6=yes
+}
+
+# _lab_site_v6 K INET_IF ROUTER_NS: the site's IPv6 — the link to inet, the route to its /64,
+# and the router's stateful firewall (a home router's IPv6: no NAT, replies only).
+_lab_site_v6 () {
+  local k=$1 inet_if=$2 ns=$3 x
+  x=$(printf '%x' "$1")
+  ip -n "${LAB_NS[inet]}" addr add "2001:db8:ff:$x::1/64" dev "$inet_if" nodad || return 1
+  ip -n "$ns" addr add "2001:db8:ff:$x::2/64" dev wan nodad || return 1
+  ip -n "${LAB_NS[inet]}" -6 route add "2001:db8:$x::/64" via "2001:db8:ff:$x::2" || return 1
+  ip -n "$ns" -6 route add default via "2001:db8:ff:$x::1" || return 1
+  ip netns exec "$ns" nft -f - <<EOF || return 1
+table ip6 ferrylab6 {
+  chain forward {
+    type filter hook forward priority filter + 10; policy accept;
+    iifname "wan" ct state established,related accept
+    iifname "wan" drop
+  }
+}
+EOF
 }
 
 # _lab_link NS1 IF1 ADDR1 NS2 IF2 [ADDR2]: one veth pair made inside NS1 with its peer moved
@@ -199,6 +254,7 @@ lab_spawn () {
 }
 
 lab_addr () { echo "${LAB_ADDR[$1]:?no host $1}"; }
+lab_addr6 () { echo "${LAB_ADDR6[$1]-}"; }
 lab_public_addr () { echo "${LAB_PUBLIC[$1]:?no host $1}"; }
 lab_gateway () { echo "${LAB_GW[$1]-}"; }
 lab_router () { echo "${LAB_ROUTER[$1]-}"; }
@@ -298,15 +354,19 @@ EOF
 }
 
 _lab_site_add () {
-  local site=$1 kind=$2 mappable=$3 k ns wan_ns
+  local site=$1 kind=$2 mappable=$3 v6=${4:-no} k ns wan_ns
   LAB_SITES=$((LAB_SITES + 1))
   k=$LAB_SITES
   [ "$k" -le 250 ] || { _lab_err "too many sites"; return 1; }
   LAB_SITE_K[$site]=$k
   LAB_SITE_KIND[$site]=$kind
   LAB_SITE_HOSTS[$site]=0
+  LAB_SITE_V6[$site]=$v6
   _lab_ns_add "r-$site" || return 1
   ns=${LAB_NS[r-$site]}
+  if [ "$v6" = yes ]; then
+    _lab_inet_v6 && _lab_ns_enable_v6 "$ns" || return 1
+  fi
   LAB_SITE_ROUTER[$site]=$ns
   LAB_SITE_PUBLIC[$site]="11.0.$k.2"
   if [ "$kind" = cgnat ]; then
@@ -326,16 +386,27 @@ _lab_site_add () {
   ip -n "$ns" link add name lan type bridge || return 1
   ip -n "$ns" addr add "192.168.$k.1/24" dev lan || return 1
   ip -n "$ns" link set lan up || return 1
+  if [ "$v6" = yes ]; then
+    _lab_site_v6 "$k" "s$k" "$ns" || return 1
+    ip -n "$ns" addr add "2001:db8:$(printf '%x' "$k")::1/64" dev lan nodad || return 1
+  fi
   if [ "$mappable" = yes ]; then
     _lab_start_miniupnpd "$site" "$k" "$ns" || return 1
   fi
 }
 
 lab_host () {
-  local name=$1 spec=$2 site=${3:-$1} kind mappable=no k n ns
+  local name=$1 spec=$2 site=${3:-$1} kind mappable=no v6=no k n ns x
   [ -z "${LAB_NS[$name]:-}" ] || { _lab_err "host '$name' exists"; return 1; }
+  kind=${spec%+v6}
+  [ "$kind" = "$spec" ] || v6=yes
+  spec=$kind
   kind=${spec%+mappable}
   [ "$kind" = "$spec" ] || mappable=yes
+  case $v6-$kind in
+    yes-none|yes-easy|yes-hard|no-*) ;;
+    *) _lab_err "'$kind' cannot have IPv6 here"; return 1 ;;
+  esac
   case $kind in
     none|easy|hard|cgnat|udp-blocked|dark|nogw) ;;
     *) _lab_err "unknown NAT kind '$spec'"; return 1 ;;
@@ -346,12 +417,23 @@ lab_host () {
 
   _lab_ns_add "$name" || return 1
   ns=${LAB_NS[$name]}
+  LAB_ADDR6[$name]=
+  if [ "$v6" = yes ]; then
+    _lab_inet_v6 && _lab_ns_enable_v6 "$ns" || return 1
+  fi
 
   if [ "$kind" = none ]; then
     LAB_SITES=$((LAB_SITES + 1))
     k=$LAB_SITES
     _lab_link "${LAB_NS[inet]}" "s$k" "11.0.$k.1/24" "$ns" eth0 "11.0.$k.2/24" || return 1
     ip -n "$ns" route add default via "11.0.$k.1" || return 1
+    if [ "$v6" = yes ]; then
+      x=$(printf '%x' "$k")
+      ip -n "${LAB_NS[inet]}" addr add "2001:db8:ff:$x::1/64" dev "s$k" nodad || return 1
+      ip -n "$ns" addr add "2001:db8:ff:$x::2/64" dev eth0 nodad || return 1
+      ip -n "$ns" -6 route add default via "2001:db8:ff:$x::1" || return 1
+      LAB_ADDR6[$name]="2001:db8:ff:$x::2"
+    fi
     LAB_ADDR[$name]="11.0.$k.2"
     LAB_PUBLIC[$name]="11.0.$k.2"
     LAB_GW[$name]="11.0.$k.1"
@@ -360,9 +442,9 @@ lab_host () {
   fi
 
   if [ -z "${LAB_SITE_K[$site]:-}" ]; then
-    _lab_site_add "$site" "$kind" "$mappable" || return 1
-  elif [ "${LAB_SITE_KIND[$site]}" != "$kind" ]; then
-    _lab_err "site '$site' is '${LAB_SITE_KIND[$site]}', not '$kind'"
+    _lab_site_add "$site" "$kind" "$mappable" "$v6" || return 1
+  elif [ "${LAB_SITE_KIND[$site]}" != "$kind" ] || [ "${LAB_SITE_V6[$site]}" != "$v6" ]; then
+    _lab_err "site '$site' is '${LAB_SITE_KIND[$site]}' (IPv6: ${LAB_SITE_V6[$site]}), not '$2'"
     return 1
   fi
   k=${LAB_SITE_K[$site]}
@@ -377,6 +459,12 @@ lab_host () {
     LAB_GW[$name]=
   fi
   LAB_ADDR[$name]="192.168.$k.$((9 + n))"
+  if [ "$v6" = yes ]; then
+    x=$(printf '%x' "$k")
+    LAB_ADDR6[$name]="2001:db8:$x::$(printf '%x' $((9 + n)))"
+    ip -n "$ns" addr add "${LAB_ADDR6[$name]}/64" dev eth0 nodad || return 1
+    ip -n "$ns" -6 route add default via "2001:db8:$x::1" || return 1
+  fi
   LAB_PUBLIC[$name]=${LAB_SITE_PUBLIC[$site]}
   LAB_ROUTER[$name]=${LAB_SITE_ROUTER[$site]}
 }
@@ -491,6 +579,7 @@ lab_env () {
     echo "public $n ${LAB_PUBLIC[$n]}"
     echo "gateway $n ${LAB_GW[$n]:--}"
     echo "router $n ${LAB_ROUTER[$n]:--}"
+    [ -z "${LAB_ADDR6[$n]:-}" ] || echo "addr6 $n ${LAB_ADDR6[$n]}"
   done
 }
 

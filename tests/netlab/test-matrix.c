@@ -89,14 +89,18 @@ describe_path (Peer *peer)
 {
   FerryPath *path = ferry_ice_session_get_path (peer->session);
   const char *transport = ferry_path_get_relay_transport (path);
+  const char *remote = ferry_path_get_remote_address (path);
+  /* "[2001:db8::a]:5000" or "11.0.1.2:5000": more than one colon only in IPv6. */
+  gboolean ipv6 = remote != NULL && strchr (remote, ':') != strrchr (remote, ':');
 
-  return g_strdup_printf ("%s %s %s %s %" G_GINT64_FORMAT,
+  return g_strdup_printf ("%s %s %s %s %" G_GINT64_FORMAT " %s",
                           ferry_path_kind_to_string (ferry_path_get_kind (path)),
                           ferry_path_mapping_to_string (ferry_path_get_mapped (path)),
                           ferry_path_mapping_to_string (
                             ferry_connector_get_local_mapping (peer->connector)),
                           transport != NULL ? transport : "-",
-                          (g_get_monotonic_time () - peer->start) / 1000);
+                          (g_get_monotonic_time () - peer->start) / 1000,
+                          ipv6 ? "ipv6" : "ipv4");
 }
 
 static void
@@ -251,7 +255,7 @@ close_cb (GObject      *object,
  *   send URL PORTMAP PORTMAP_MS   -> ok CODE | error …   (then connects in the background;
  *                                    PORTMAP_MS 0 keeps the default port-mapping deadline)
  *   receive URL CODE PORTMAP PORTMAP_MS -> ok            (connects in the background)
- *   wait                          -> ok KIND MAPPED LOCAL_MAPPING RELAY_TRANSPORT MS
+ *   wait                          -> ok KIND MAPPED LOCAL_MAPPING RELAY_TRANSPORT MS FAMILY
  *                                    | error DOMAIN CODE MESSAGE   (the first path)
  *   settle                        -> the same, once the path is settled (the final path)
  *   wait-kind KIND                -> the same, once the path is of KIND
@@ -410,6 +414,7 @@ typedef struct
   guint             portmap_timeout;   /* 0: the default */
   gboolean          mapped_receives;   /* the receiver, not the sender, has the mapping */
   guint             late_ms;           /* the router answers port mapping only after this */
+  gboolean          ipv6;              /* the final path runs over IPv6 */
 } Row;
 
 /* Makes @host's router drop every port-mapping request (SSDP, NAT-PMP/PCP, miniupnpd's
@@ -520,7 +525,7 @@ test_row (gconstpointer data)
   /* The first path is what the session connected on; the final one what it settled on,
    * with every better pair checked: that is the row's. */
   first = g_strsplit (sent, " ", -1);
-  g_assert_cmpuint (g_strv_length (first), ==, 6);
+  g_assert_cmpuint (g_strv_length (first), ==, 7);
   if (row->late_ms > 0)
     {
       /* Relayed while the router is silent; direct once it answers. */
@@ -542,8 +547,8 @@ test_row (gconstpointer data)
   g_assert_nonnull (final_received);
   words = g_strsplit (final_sent, " ", -1);
   other = g_strsplit (final_received, " ", -1);
-  g_assert_cmpuint (g_strv_length (words), ==, 6);
-  g_assert_cmpuint (g_strv_length (other), ==, 6);
+  g_assert_cmpuint (g_strv_length (words), ==, 7);
+  g_assert_cmpuint (g_strv_length (other), ==, 7);
 
   /* Both ends see the same kind of path and the same mapping. */
   g_assert_true (ferry_path_kind_from_string (words[1], &kind));
@@ -558,6 +563,9 @@ test_row (gconstpointer data)
                      ferry_path_mapping_to_string (row->mapped));
   if (row->relay_transport != NULL)
     g_assert_cmpstr (words[4], ==, row->relay_transport);
+  /* Over IPv6 exactly when the row says so, seen the same from both ends. */
+  g_assert_cmpstr (words[6], ==, row->ipv6 ? "ipv6" : "ipv4");
+  g_assert_cmpstr (other[6], ==, words[6]);
 
   if (mappable)
     g_assert_cmpuint (router_mappings (mapped_host), >, 0);
@@ -616,6 +624,10 @@ static const Row rows[] = {
     FERRY_PATH_KIND_RELAYED, FERRY_PATH_MAPPING_NONE, "tcp" },
   { "same LAN behind one NAT", "lan1", FERRY_CONNECTOR_PORTMAP_ALL, "lan2",
     FERRY_PATH_KIND_DIRECT_LAN, FERRY_PATH_MAPPING_NONE, NULL },
+  /* Hard IPv4 NATs, and global IPv6 behind stateful firewalls on both sides: the IPv6 host
+   * pair punches through (each side's checks open its own firewall for the other's). */
+  { "hard + IPv6 \\| hard + IPv6", "v6a", FERRY_CONNECTOR_PORTMAP_ALL, "v6b",
+    FERRY_PATH_KIND_DIRECT_INTERNET, FERRY_PATH_MAPPING_NONE, NULL, 0, FALSE, 0, TRUE },
 };
 
 typedef struct
@@ -730,7 +742,8 @@ main (int   argc,
     "pub1:none", "pub2:none", "easy1:easy", "easy2:easy", "hard1:hard", "hard2:hard",
     "mupnp:hard+mappable", "mpcp:hard+mappable", "mnatpmp:hard+mappable",
     "mlate:hard+mappable",
-    "cgnat:cgnat", "blocked:udp-blocked", "lan1:easy@lan", "lan2:easy@lan", NULL
+    "cgnat:cgnat", "blocked:udp-blocked", "lan1:easy@lan", "lan2:easy@lan",
+    "v6a:hard+v6", "v6b:hard+v6", NULL
   };
   g_autoptr(GError) error = NULL;
   g_autofree char *reason = NULL;
