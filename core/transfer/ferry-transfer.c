@@ -24,6 +24,7 @@
 
 #include <string.h>
 
+#include "ferry-json-check.h"
 #include "ferry-transfer-private.h"
 
 /* Progress properties are notified at most this often. */
@@ -498,6 +499,35 @@ on_closed (FerryQuicConnection *quic,
 
 /* Control stream: reading, and the streams of the half */
 
+/* Every frame from the peer is checked here, on both sides, before either
+ * half parses it: ALL_VERIFIED carries nothing, every other frame plain,
+ * bounded JSON (see ferry-json-check.c for why json-glib alone is unsafe).
+ */
+static gboolean
+control_frame_check (FerryTransfer *self,
+                     guint8         kind,
+                     const guint8  *payload,
+                     gsize          len)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (kind == FERRY_TRANSFER_FRAME_ALL_VERIFIED && len == 0)
+    return TRUE;
+  if (kind != FERRY_TRANSFER_FRAME_ALL_VERIFIED
+      && ferry_json_check ((const char *) payload, len, &error))
+    return TRUE;
+
+  if (!self->is_sender && kind == FERRY_TRANSFER_FRAME_OFFER)
+    ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_HOSTILE_OFFER,
+                         FERRY_TRANSFER_CLOSE_HOSTILE_OFFER, "The offer is malformed: %s",
+                         error->message);
+  else
+    ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
+                         "The other side sent a malformed message: %s",
+                         error != NULL ? error->message : "it should be empty");
+  return FALSE;
+}
+
 static void
 control_data (FerryTransfer *self,
               const guint8  *data,
@@ -556,6 +586,8 @@ control_data (FerryTransfer *self,
       if (self->control_in->len < 5 + frame_len)
         break;
 
+      if (!control_frame_check (self, kind, self->control_in->data + 5, frame_len))
+        return;
       self->half->handle_frame (self, kind, self->control_in->data + 5, frame_len);
       if (self->control_in != NULL)
         g_byte_array_remove_range (self->control_in, 0, (guint) (5 + frame_len));
