@@ -345,6 +345,8 @@ test_hostile (Fixture       *fixture,
     { NULL, "\"pair\\ud83d\\ude00\\u0001\"", FERRY_OFFER_ERROR_FORBIDDEN_CHARACTER },
     { NULL, "\"CON\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"dir/con.txt\"", FERRY_OFFER_ERROR_RESERVED_NAME },
+    /* The confinement rule: below a folder the offer holds, or nowhere. */
+    { NULL, "\".ssh/authorized_keys\"", FERRY_OFFER_ERROR_UNOFFERED_FOLDER },
     { NULL, "\"Lpt9.tar.gz\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"aux\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"nul .log\"", FERRY_OFFER_ERROR_RESERVED_NAME },
@@ -458,7 +460,9 @@ test_hostile (Fixture       *fixture,
   /* The same entry with a sane name is accepted: the cases fail for their reason. */
   ok_path = file_entry ("\"CONSOLE/com0/nul_/x.ferry-partial/\\u00e9t\\u00e9 2024.txt\"");
   {
-    g_autofree char *json = offer_json (ok_path);
+    g_autofree char *entries = g_strconcat ("{\"path\":\"CONSOLE\",\"type\":\"folder\"},",
+                                            ok_path, NULL);
+    g_autofree char *json = offer_json (entries);
     g_autoptr(FerryOffer) offer = NULL;
     g_autoptr(GError) error = NULL;
 

@@ -36,6 +36,8 @@ G_BEGIN_DECLS
  * @FERRY_OFFER_ERROR_TOTAL_TOO_LARGE: the sizes add up beyond the limit
  * @FERRY_OFFER_ERROR_INVALID_MODE: permissions other than plain rwx bits
  * @FERRY_OFFER_ERROR_INVALID_CONTENT_ID: a file without a well-formed content id
+ * @FERRY_OFFER_ERROR_UNOFFERED_FOLDER: a path whose first component is not a
+ *   folder of the offer, so it would land in a folder that may already exist
  */
 typedef enum
 {
@@ -58,6 +60,7 @@ typedef enum
   FERRY_OFFER_ERROR_TOTAL_TOO_LARGE,
   FERRY_OFFER_ERROR_INVALID_MODE,
   FERRY_OFFER_ERROR_INVALID_CONTENT_ID,
+  FERRY_OFFER_ERROR_UNOFFERED_FOLDER,
 } FerryOfferError;
 
 GQuark ferry_offer_error_quark (void);
