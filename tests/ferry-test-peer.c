@@ -205,12 +205,10 @@ ferry_test_peer_end_control (FerryTestPeer *peer)
   write_bytes (peer, peer->control_id, NULL, 0, TRUE);
 }
 
-void
-ferry_test_peer_send_file (FerryTestPeer *peer,
+gint64
+ferry_test_peer_open_file (FerryTestPeer *peer,
                            guint          index,
-                           guint64        offset,
-                           const void    *data,
-                           gsize          len)
+                           guint64        offset)
 {
   g_autoptr(GError) error = NULL;
   guint8 head[FERRY_TRANSFER_FILE_HEADER_SIZE];
@@ -221,9 +219,28 @@ ferry_test_peer_send_file (FerryTestPeer *peer,
   g_assert_no_error (error);
   memcpy (head, &be_index, 4);
   memcpy (head + 4, &be_offset, 8);
-  write_bytes (peer, id, head, sizeof head, len == 0);
-  if (len > 0)
-    write_bytes (peer, id, data, len, TRUE);
+  write_bytes (peer, id, head, sizeof head, FALSE);
+  return id;
+}
+
+void
+ferry_test_peer_write (FerryTestPeer *peer,
+                       gint64         stream_id,
+                       const void    *data,
+                       gsize          len,
+                       gboolean       fin)
+{
+  write_bytes (peer, stream_id, data, len, fin);
+}
+
+void
+ferry_test_peer_send_file (FerryTestPeer *peer,
+                           guint          index,
+                           guint64        offset,
+                           const void    *data,
+                           gsize          len)
+{
+  write_bytes (peer, ferry_test_peer_open_file (peer, index, offset), data, len, TRUE);
 }
 
 static gboolean

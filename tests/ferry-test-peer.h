@@ -40,6 +40,15 @@ void                 ferry_test_peer_send_file        (FerryTestPeer  *peer,
                                                        guint64         offset,
                                                        const void     *data,
                                                        gsize           len);
+/* The same in steps: a file stream with its header, then bytes. */
+gint64               ferry_test_peer_open_file        (FerryTestPeer  *peer,
+                                                       guint           index,
+                                                       guint64         offset);
+void                 ferry_test_peer_write            (FerryTestPeer  *peer,
+                                                       gint64          stream_id,
+                                                       const void     *data,
+                                                       gsize           len,
+                                                       gboolean        fin);
 /* Waits for the next frame from the victim; NULL when none came. */
 GBytes              *ferry_test_peer_wait_frame       (FerryTestPeer  *peer,
                                                        guint8         *kind,

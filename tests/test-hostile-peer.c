@@ -364,6 +364,106 @@ test_json_hostile_accept (Fixture       *fixture,
     expect_sender_refuses (fixture, &answers[i]);
 }
 
+/* 3. Exclusive partial files -------------------------------------------- */
+
+typedef struct
+{
+  const char *path;
+  gsize       size;
+} Grown;
+
+static gboolean
+file_has_size (gpointer user_data)
+{
+  Grown *grown = user_data;
+  GStatBuf st;
+
+  return g_stat (grown->path, &st) == 0 && (gsize) st.st_size >= grown->size;
+}
+
+static char *
+photo (char fill)
+{
+  char *data = g_malloc (64 * 1024 + 1);
+
+  memset (data, fill, 64 * 1024);
+  data[64 * 1024] = '\0';
+  return data;
+}
+
+static void
+wait_two_frames (FerryTestPeer *peer)
+{
+  for (guint n = 0; n < 2; n++)
+    {
+      guint8 kind = 0;
+      g_autoptr(GBytes) frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+
+      g_assert_nonnull (frame);
+    }
+  ferry_test_peer_end_control (peer);
+}
+
+/* Issue 11: two senders, one "photo.jpg" each, into one folder at once.
+ * The first one's partial is half written when the second one arrives;
+ * each file must land whole, verified, under its own name. */
+static void
+test_partial_two_senders (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(FerryTestPeer) first = ferry_test_peer_new (TRUE);
+  g_autoptr(FerryTestPeer) second = ferry_test_peer_new (TRUE);
+  g_autofree char *a = photo ('a');
+  g_autofree char *b = photo ('b');
+  g_autofree char *entry_a = file_entry ("photo.jpg", a, 0644);
+  g_autofree char *entry_b = file_entry ("photo.jpg", b, 0644);
+  g_autofree char *offer_a = offer_of (entry_a);
+  g_autofree char *offer_b = offer_of (entry_b);
+  g_autofree char *partial = g_build_filename (fixture->target, "photo.jpg.ferry-part", NULL);
+  g_autofree char *got0 = NULL;
+  g_autofree char *got1 = NULL;
+  g_autofree char *p0 = g_build_filename (fixture->target, "photo.jpg", NULL);
+  g_autofree char *p1 = g_build_filename (fixture->target, "photo (1).jpg", NULL);
+  const char *allowed[] = { "target/photo.jpg", "target/photo (1).jpg", NULL };
+  Grown grown = { partial, 32 * 1024 };
+  Victim va = { 0 }, vb = { 0 };
+  gint64 stream;
+  guint8 kind = 0;
+  g_autoptr(GBytes) accept_a = NULL;
+
+  snapshot (fixture);
+  start_receiver (&va, first, NULL, fixture->target);
+  start_receiver (&vb, second, NULL, fixture->target);
+  ferry_test_peer_start (first);
+  ferry_test_peer_send_frame (first, FERRY_TRANSFER_FRAME_OFFER, offer_a, strlen (offer_a));
+  accept_a = ferry_test_peer_wait_frame (first, &kind, RUN_TIMEOUT_MS);
+  g_assert_nonnull (accept_a);
+  stream = ferry_test_peer_open_file (first, 0, 0);
+  ferry_test_peer_write (first, stream, a, 32 * 1024, FALSE);
+  g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
+
+  ferry_test_peer_start (second);
+  ferry_test_peer_send_frame (second, FERRY_TRANSFER_FRAME_OFFER, offer_b, strlen (offer_b));
+  send_files (second, (const char *[]) { b, NULL });
+  wait_two_frames (second);
+  g_assert_true (ferry_test_wait_until (victim_done, &vb, RUN_TIMEOUT_MS));
+  g_assert_no_error (vb.error);
+
+  ferry_test_peer_write (first, stream, a + 32 * 1024, 32 * 1024, TRUE);
+  wait_two_frames (first);
+  g_assert_true (ferry_test_wait_until (victim_done, &va, RUN_TIMEOUT_MS));
+  g_assert_no_error (va.error);
+
+  /* The second finished first and took the name. */
+  g_assert_true (g_file_get_contents (p0, &got0, NULL, NULL));
+  g_assert_true (g_file_get_contents (p1, &got1, NULL, NULL));
+  g_assert_cmpstr (got0, ==, b);
+  g_assert_cmpstr (got1, ==, a);
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  victim_clear (&va);
+  victim_clear (&vb);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -376,6 +476,7 @@ main (int   argc,
   ADD ("/hostile/confine/fresh-folder", test_confine_fresh_folder);
   ADD ("/hostile/json/comment-bomb", test_json_comment_bomb);
   ADD ("/hostile/json/accept", test_json_hostile_accept);
+  ADD ("/hostile/partial/two-senders", test_partial_two_senders);
 #undef ADD
 
   return g_test_run ();

@@ -353,6 +353,7 @@ test_hostile (Fixture       *fixture,
     { NULL, "\"com1\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"PRN.txt\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"x.ferry-part\"", FERRY_OFFER_ERROR_RESERVED_NAME },
+    { NULL, "\"x.Ferry-PART\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, NULL, FERRY_OFFER_ERROR_NAME_TOO_LONG },  /* filled in below */
     { NULL, NULL, FERRY_OFFER_ERROR_PATH_TOO_LONG },  /* filled in below */
     { "{\"ferry-offer\":1,\"entries\":[" "{\"path\":\"a\",\"type\":\"folder\",\"mode\":493},"

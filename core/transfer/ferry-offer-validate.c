@@ -185,8 +185,11 @@ ferry_offer_validate_path (const char  *path,
       if (is_device_name (p, n))
         return ferry_offer_path_error (error, FERRY_OFFER_ERROR_RESERVED_NAME, path,
                                        "uses a name reserved for devices on Windows");
+      /* Compared without case: on exFAT, NTFS and casefolded folders
+       * "x.FERRY-PART" is the same file as a partial "x.ferry-part". */
       if (n >= strlen (FERRY_PARTIAL_SUFFIX)
-          && g_str_has_suffix (component, FERRY_PARTIAL_SUFFIX))
+          && g_ascii_strcasecmp (component + n - strlen (FERRY_PARTIAL_SUFFIX),
+                                 FERRY_PARTIAL_SUFFIX) == 0)
         return ferry_offer_path_error (error, FERRY_OFFER_ERROR_RESERVED_NAME, path,
                                        "ends in “" FERRY_PARTIAL_SUFFIX "”, which Ferry uses "
                                        "for partial files");
