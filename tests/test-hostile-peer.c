@@ -464,6 +464,64 @@ test_partial_two_senders (Fixture       *fixture,
   victim_clear (&vb);
 }
 
+/* 4. Peer strings are escaped ------------------------------------------- */
+
+static void
+assert_printable (const char *text)
+{
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      g_assert_cmpuint (c, >=, 0x20);
+      g_assert_true (c != 0x7f && (c < 0x80 || c >= 0xa0));
+      g_assert_true (g_unichar_type (c) != G_UNICODE_FORMAT);   /* bidi overrides */
+    }
+}
+
+/* A receiver declines with a reason that would clear the sender's terminal
+ * and turn the text around. */
+static void
+test_escape_close_reason (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const guint64 codes[] = { FERRY_TRANSFER_CLOSE_DECLINED, FERRY_TRANSFER_CLOSE_PROTOCOL, 0x77 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (FALSE);
+      g_autofree char *source = g_build_filename (fixture->dir, "a.txt", NULL);
+      g_autoptr(GFile) file = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(FerryOffer) offer = NULL;
+      g_autoptr(GBytes) frame = NULL;
+      g_autoptr(GError) error = NULL;
+      guint8 kind = 0;
+      Victim victim = { 0 };
+
+      g_assert_true (g_file_set_contents (source, "abc", -1, NULL));
+      file = g_file_new_for_path (source);
+      ferry_offer_new_from_files_async (&file, 1, NULL, ferry_test_async_result_cb, &result);
+      ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
+      offer = ferry_offer_new_from_files_finish (result, &error);
+      g_assert_no_error (error);
+
+      victim.transfer = ferry_transfer_new_sender (ferry_test_peer_get_victim (peer), offer,
+                                                   NULL);
+      ferry_transfer_run_async (victim.transfer, NULL, victim_done_cb, &victim);
+      frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+      g_assert_nonnull (frame);
+      ferry_quic_connection_close (ferry_test_peer_get_quic (peer), codes[i],
+                                   "no\x1b[2J\x1b]0;pwned\x07\r\n\xe2\x80\xae" "evil\xe2\x81\xa6x");
+      g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+      g_assert_nonnull (victim.error);
+      g_test_message ("shown: %s", victim.error->message);
+      assert_printable (victim.error->message);
+      victim_clear (&victim);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -477,6 +535,7 @@ main (int   argc,
   ADD ("/hostile/json/comment-bomb", test_json_comment_bomb);
   ADD ("/hostile/json/accept", test_json_hostile_accept);
   ADD ("/hostile/partial/two-senders", test_partial_two_senders);
+  ADD ("/hostile/escape/close-reason", test_escape_close_reason);
 #undef ADD
 
   return g_test_run ();

@@ -439,6 +439,7 @@ on_closed (FerryQuicConnection *quic,
            FerryTransfer       *self)
 {
   g_autofree char *reason = NULL;
+  g_autofree char *shown = NULL;
   guint64 code = 0;
   FerryTransferError mapped;
   FerryTransferState state = FERRY_TRANSFER_STATE_FAILED;
@@ -485,16 +486,17 @@ on_closed (FerryQuicConnection *quic,
       mapped = FERRY_TRANSFER_ERROR_IO;
       break;
     default:
+      shown = ferry_offer_escape_name (error ? error->message : "the connection was closed", -1);
       ferry_transfer_end (self, FERRY_TRANSFER_STATE_FAILED,
                           g_error_new (FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE,
-                                       "The other side is gone (%s)",
-                                       error ? error->message : "the connection was closed"), 0);
+                                       "The other side is gone (%s)", shown), 0);
       return;
     }
 
-  ferry_transfer_end (self, state,
-                      g_error_new_literal (FERRY_TRANSFER_ERROR, mapped,
-                                           reason && *reason ? reason : "No reason was given"), 0);
+  /* The reason is the peer's text: escaped, it can't drive a terminal or
+   * turn the text around where it is shown. */
+  shown = ferry_offer_escape_name (reason && *reason ? reason : "No reason was given", -1);
+  ferry_transfer_end (self, state, g_error_new_literal (FERRY_TRANSFER_ERROR, mapped, shown), 0);
 }
 
 /* Control stream: reading, and the streams of the half */
