@@ -105,6 +105,8 @@ gint64               ferry_offer_entry_get_mtime      (const FerryOfferEntry *en
 const char          *ferry_offer_entry_get_content_id (const FerryOfferEntry *entry);
 GFile               *ferry_offer_entry_get_local_file (const FerryOfferEntry *entry);
 FerryFileDigest     *ferry_offer_entry_get_digest     (const FerryOfferEntry *entry);
+gboolean             ferry_offer_entry_is_hidden      (const FerryOfferEntry *entry);
+gboolean             ferry_offer_entry_is_program     (const FerryOfferEntry *entry);
 
 #define FERRY_TYPE_OFFER (ferry_offer_get_type ())
 
