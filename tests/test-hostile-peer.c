@@ -261,24 +261,12 @@ test_confine_fresh_folder (Fixture       *fixture,
 
 /* 2. Strict JSON --------------------------------------------------------- */
 
-static char *
-brackets (guint depth)
-{
-  GString *s = g_string_sized_new (depth * 2);
-
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, '[');
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /* Issue 11's 400 KB offer: comments hide 200 000 levels of nesting. */
 static void
 test_json_comment_bomb (Fixture       *fixture,
                         gconstpointer  data)
 {
-  g_autofree char *deep = brackets (200000);
+  g_autofree char *deep = ferry_test_nested_arrays (200000);
   g_autofree char *entry = file_entry ("a.txt", "abc", 0644);
   g_autofree char *offer = g_strdup_printf ("{\"ferry-offer\":1,\"x\":/* \" */%s/* \" */,"
                                             "\"entries\":[%s]}", deep, entry);
@@ -296,6 +284,38 @@ test_json_comment_bomb (Fixture       *fixture,
 
 /* A real sender against a hostile receiver */
 
+/* A real sender of one file, @contents as @name, on the victim's side;
+ * returns once its offer arrived. */
+static void
+start_sender (Victim        *victim,
+              FerryTestPeer *peer,
+              Fixture       *fixture,
+              const char    *name,
+              const char    *contents)
+{
+  g_autofree char *source = g_build_filename (fixture->dir, name, NULL);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 kind = 0;
+
+  g_assert_true (g_file_set_contents (source, contents, -1, NULL));
+  file = g_file_new_for_path (source);
+  ferry_offer_new_from_files_async (&file, 1, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
+  offer = ferry_offer_new_from_files_finish (result, &error);
+  g_assert_no_error (error);
+
+  victim->transfer = ferry_transfer_new_sender (ferry_test_peer_get_victim (peer), offer, NULL);
+  ferry_transfer_run_async (victim->transfer, NULL, victim_done_cb, victim);
+  frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_OFFER);
+}
+
+
 typedef struct
 {
   const char *accept;
@@ -307,30 +327,12 @@ expect_sender_refuses (Fixture      *fixture,
                        const Answer *answer)
 {
   g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (FALSE);
-  g_autofree char *source = g_build_filename (fixture->dir, "photo.jpg", NULL);
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(FerryOffer) offer = NULL;
-  g_autoptr(GBytes) frame = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *reason = NULL;
   guint64 code = 0;
-  guint8 kind = 0;
   Victim victim = { 0 };
 
-  g_assert_true (g_file_set_contents (source, "not really a photo", -1, NULL));
-  file = g_file_new_for_path (source);
-  ferry_offer_new_from_files_async (&file, 1, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
-  offer = ferry_offer_new_from_files_finish (result, &error);
-  g_assert_no_error (error);
+  start_sender (&victim, peer, fixture, "photo.jpg", "not really a photo");
   snapshot (fixture);
-
-  victim.transfer = ferry_transfer_new_sender (ferry_test_peer_get_victim (peer), offer, NULL);
-  ferry_transfer_run_async (victim.transfer, NULL, victim_done_cb, &victim);
-  frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
-  g_assert_nonnull (frame);
-  g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_OFFER);
   ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_ACCEPT, answer->accept,
                               strlen (answer->accept));
   if (answer->done_frame)
@@ -351,7 +353,7 @@ static void
 test_json_hostile_accept (Fixture       *fixture,
                           gconstpointer  data)
 {
-  g_autofree char *deep = brackets (80000);
+  g_autofree char *deep = ferry_test_nested_arrays (80000);
   g_autofree char *deep_accept = g_strdup_printf ("{\"skip\":[],\"x\":%s}", deep);
   Answer answers[] = {
     { deep_accept, FALSE },
@@ -491,27 +493,9 @@ test_escape_close_reason (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
     {
       g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (FALSE);
-      g_autofree char *source = g_build_filename (fixture->dir, "a.txt", NULL);
-      g_autoptr(GFile) file = NULL;
-      g_autoptr(GAsyncResult) result = NULL;
-      g_autoptr(FerryOffer) offer = NULL;
-      g_autoptr(GBytes) frame = NULL;
-      g_autoptr(GError) error = NULL;
-      guint8 kind = 0;
       Victim victim = { 0 };
 
-      g_assert_true (g_file_set_contents (source, "abc", -1, NULL));
-      file = g_file_new_for_path (source);
-      ferry_offer_new_from_files_async (&file, 1, NULL, ferry_test_async_result_cb, &result);
-      ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
-      offer = ferry_offer_new_from_files_finish (result, &error);
-      g_assert_no_error (error);
-
-      victim.transfer = ferry_transfer_new_sender (ferry_test_peer_get_victim (peer), offer,
-                                                   NULL);
-      ferry_transfer_run_async (victim.transfer, NULL, victim_done_cb, &victim);
-      frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
-      g_assert_nonnull (frame);
+      start_sender (&victim, peer, fixture, "a.txt", "abc");
       ferry_quic_connection_close (ferry_test_peer_get_quic (peer), codes[i],
                                    "no\x1b[2J\x1b]0;pwned\x07\r\n\xe2\x80\xae" "evil\xe2\x81\xa6x");
       g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));

@@ -13,6 +13,7 @@
 
 #include "ferry-json-check.h"
 #include "ferry-offer.h"
+#include "ferry-test-utils.h"
 
 static void
 assert_ok (const char *json)
@@ -79,24 +80,12 @@ test_bad_text (void)
   assert_refused ("[\"\xe2\x82\"]", 6, FERRY_JSON_CHECK_ERROR_INVALID_TEXT);        /* cut short */
 }
 
-static char *
-nested (guint depth)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, '[');
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 static void
 test_bounds (void)
 {
-  g_autofree char *sixteen = nested (FERRY_JSON_MAX_DEPTH);
-  g_autofree char *seventeen = nested (FERRY_JSON_MAX_DEPTH + 1);
-  g_autofree char *deep = nested (200000);
+  g_autofree char *sixteen = ferry_test_nested_arrays (FERRY_JSON_MAX_DEPTH);
+  g_autofree char *seventeen = ferry_test_nested_arrays (FERRY_JSON_MAX_DEPTH + 1);
+  g_autofree char *deep = ferry_test_nested_arrays (200000);
   g_autoptr(GString) long_string = g_string_new ("[\"");
   g_autoptr(GString) max_string = g_string_new ("[\"");
   g_autoptr(GError) error = NULL;
@@ -130,7 +119,7 @@ test_bounds (void)
 static void
 test_offer_comment_bomb (void)
 {
-  g_autofree char *deep = nested (200000);
+  g_autofree char *deep = ferry_test_nested_arrays (200000);
   g_autofree char *json = g_strdup_printf ("{\"ferry-offer\":1,\"x\":/* \" */%s/* \" */,"
                                            "\"entries\":[]}", deep);
   g_autoptr(FerryOffer) offer = NULL;
