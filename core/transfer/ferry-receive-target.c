@@ -10,7 +10,10 @@
  * Data goes to "NAME.ferry-part" next to the final name. It is visible on
  * purpose: a person sees that something is arriving and what takes the
  * space, and can delete a leftover. Offers can't use that suffix, so a
- * partial file never collides with an offered name. Once all bytes are in and
+ * partial file never collides with an offered name. A partial file is
+ * exclusive (see open_partial()): created with O_EXCL or, when resumed or
+ * left over, taken only under an exclusive lock held until the rename, so
+ * two receivers of the same name never share one. Once all bytes are in and
  * the content id matches, the partial file is fsync'd and renamed to its
  * final name without replacing anything: when the name is taken, the file
  * becomes "NAME (1).ext", "NAME (2).ext"… Top-level folders are numbered the
