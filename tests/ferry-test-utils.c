@@ -401,3 +401,21 @@ ferry_test_channel_pair_free (FerryTestChannelPair *pair)
   g_clear_pointer (&pair->server, ferry_test_rendezvous_free);
   g_free (pair);
 }
+
+/**
+ * ferry_test_nested_arrays:
+ *
+ * Returns: (transfer full): "[[…]]", @depth levels deep, for parsers that
+ *   must refuse deep nesting without recursing into it
+ */
+char *
+ferry_test_nested_arrays (guint depth)
+{
+  GString *s = g_string_sized_new (2 * (gsize) depth);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}

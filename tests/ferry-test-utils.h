@@ -46,6 +46,7 @@ GAsyncResult        *ferry_test_wait_async_result (GAsyncResult       **result,
 
 char                *ferry_test_wrong_code_for    (const char          *code);
 char                *ferry_test_make_temp_dir     (const char          *name);
+char                *ferry_test_nested_arrays     (guint                depth);
 void                 ferry_test_clear_temp_dir    (char               **path);
 void                 ferry_test_remove_tree       (const char          *path);
 void                 ferry_test_write_random_file (const char          *path,

@@ -383,6 +383,63 @@ test_decline (Fixture       *fixture,
   g_assert_false (g_file_test (arrived, G_FILE_TEST_EXISTS));
 }
 
+static JsonObject *
+offered_entry (JsonObject *offer,
+               const char *path)
+{
+  JsonArray *entries = json_object_get_array_member (offer, "entries");
+
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (entries, i);
+
+      if (g_strcmp0 (json_object_get_string_member (entry, "path"), path) == 0)
+        return entry;
+    }
+  g_assert_not_reached ();
+}
+
+/* Before a person accepts, the receiver says where the files go and which
+ * of them are hidden or would run. */
+static void
+test_offer_says_where_and_what (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *hidden = g_build_filename (fixture->source, ".env", NULL);
+  g_autofree char *script = g_build_filename (fixture->source, "install.sh", NULL);
+  g_autofree char *tool = g_build_filename (fixture->source, "tool", NULL);
+  g_autofree char *code = NULL;
+  g_autofree char *target = g_canonicalize_filename (fixture->target, NULL);
+  JsonObject *offer;
+
+  g_assert_true (g_file_set_contents (hidden, "TOKEN=1\n", -1, NULL));
+  g_assert_true (g_file_set_contents (script, "#!/bin/sh\n", -1, NULL));
+  g_assert_true (g_file_set_contents (tool, "\x7f" "ELF", -1, NULL));
+  g_assert_cmpint (g_chmod (tool, 0755), ==, 0);
+  code = start_sender (fixture, &sender);
+
+  /* Not a terminal and no --yes: it declines after showing the offer. */
+  receiver = cli_spawn (fixture, "receiver", code, "receive", "--json",
+                        "--output", fixture->target, NULL);
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 1);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 1);
+
+  offer = cli_find_event (receiver, "offer");
+  g_assert_nonnull (offer);
+  g_assert_cmpstr (json_object_get_string_member (offer, "folder"), ==, target);
+  g_assert_true (json_object_get_boolean_member (offered_entry (offer, "Reise/.env"), "hidden"));
+  g_assert_false (json_object_get_boolean_member (offered_entry (offer, "Reise/.env"),
+                                                  "program"));
+  g_assert_true (json_object_get_boolean_member (offered_entry (offer, "Reise/install.sh"),
+                                                 "program"));
+  g_assert_true (json_object_get_boolean_member (offered_entry (offer, "Reise/tool"),
+                                                 "program"));
+  g_assert_false (json_object_get_boolean_member (offered_entry (offer, "Reise/tool"),
+                                                  "hidden"));
+}
+
 typedef struct
 {
   Cli     *cli;
@@ -709,6 +766,8 @@ main (int   argc,
               fixture_setup, test_wrong_code, fixture_teardown);
   g_test_add ("/cli/malformed-code", Fixture, NULL,
               fixture_setup, test_malformed_code, fixture_teardown);
+  g_test_add ("/cli/offer-says-where-and-what", Fixture, NULL,
+              fixture_setup, test_offer_says_where_and_what, fixture_teardown);
   g_test_add ("/cli/decline", Fixture, NULL,
               fixture_setup, test_decline, fixture_teardown);
   g_test_add ("/cli/options-after-command", Fixture, NULL,

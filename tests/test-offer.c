@@ -345,12 +345,15 @@ test_hostile (Fixture       *fixture,
     { NULL, "\"pair\\ud83d\\ude00\\u0001\"", FERRY_OFFER_ERROR_FORBIDDEN_CHARACTER },
     { NULL, "\"CON\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"dir/con.txt\"", FERRY_OFFER_ERROR_RESERVED_NAME },
+    /* The confinement rule: below a folder the offer holds, or nowhere. */
+    { NULL, "\".ssh/authorized_keys\"", FERRY_OFFER_ERROR_UNOFFERED_FOLDER },
     { NULL, "\"Lpt9.tar.gz\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"aux\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"nul .log\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"com1\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"PRN.txt\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, "\"x.ferry-part\"", FERRY_OFFER_ERROR_RESERVED_NAME },
+    { NULL, "\"x.Ferry-PART\"", FERRY_OFFER_ERROR_RESERVED_NAME },
     { NULL, NULL, FERRY_OFFER_ERROR_NAME_TOO_LONG },  /* filled in below */
     { NULL, NULL, FERRY_OFFER_ERROR_PATH_TOO_LONG },  /* filled in below */
     { "{\"ferry-offer\":1,\"entries\":[" "{\"path\":\"a\",\"type\":\"folder\",\"mode\":493},"
@@ -458,7 +461,9 @@ test_hostile (Fixture       *fixture,
   /* The same entry with a sane name is accepted: the cases fail for their reason. */
   ok_path = file_entry ("\"CONSOLE/com0/nul_/x.ferry-partial/\\u00e9t\\u00e9 2024.txt\"");
   {
-    g_autofree char *json = offer_json (ok_path);
+    g_autofree char *entries = g_strconcat ("{\"path\":\"CONSOLE\",\"type\":\"folder\"},",
+                                            ok_path, NULL);
+    g_autofree char *json = offer_json (entries);
     g_autoptr(FerryOffer) offer = NULL;
     g_autoptr(GError) error = NULL;
 

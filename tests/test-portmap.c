@@ -496,6 +496,7 @@ pcp_junk_then_good (Fake         *fake,
   pcp_reply (fake, request, 0, 3600, 50001, FALSE, 58);         /* not a multiple of 4 */
   pcp_reply (fake, request, 0, 3600, 50002, FALSE, 24);         /* success without data */
   pcp_reply (fake, request, 8, 3600, 50003, TRUE, 60);          /* forged failure */
+  pcp_reply (fake, request, 8, 3600, 50005, FALSE, 24);         /* failure without nonce */
   pcp_reply (fake, request, 0, 3600, 50004, FALSE, 60);
 }
 
@@ -523,9 +524,8 @@ pcp_fail_with (Fake         *fake,
                const guint8 *request,
                gsize         length)
 {
-  /* The short form (header only) and the long form must both be understood. */
-  pcp_reply (fake, request, GPOINTER_TO_UINT (fake->data), 30,  0, FALSE,
-             fake->requests->len % 2 ? 24 : 60);
+  /* Only the long form carries the nonce that proves the failure is real. */
+  pcp_reply (fake, request, GPOINTER_TO_UINT (fake->data), 30,  0, FALSE, 60);
 }
 
 static void

@@ -72,14 +72,21 @@ offer_for (const char   *path,
   guint8 id[FERRY_HASH_SIZE];
   g_autofree char *hex = NULL;
   g_autofree char *json = NULL;
+  g_autofree char *top = NULL;
+  g_autofree char *folder = NULL;
   g_autoptr(GError) error = NULL;
   FerryOffer *offer;
 
   crypto_generichash (id, sizeof id, data, size, NULL, 0);
   hex = ferry_hash_to_hex (id);
+  /* The file's top-level folder is offered too, as the confinement rule wants. */
+  top = g_strndup (path, strcspn (path, "/"));
+  if (strchr (path, '/') != NULL)
+    folder = g_strdup_printf (",{\"path\":\"%s\",\"type\":\"folder\"}", top);
   json = g_strdup_printf ("{\"ferry-offer\":1,\"entries\":[{\"path\":\"%s\",\"type\":\"file\","
                           "\"size\":%" G_GSIZE_FORMAT ",\"mode\":%u,\"mtime\":1234567890,"
-                          "\"content_id\":\"%s\"}]}", path, size, mode, hex);
+                          "\"content_id\":\"%s\"}%s]}", path, size, mode, hex,
+                          folder ? folder : "");
   offer = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
   g_assert_no_error (error);
   return offer;

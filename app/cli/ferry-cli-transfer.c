@@ -46,12 +46,14 @@ typedef struct
   gint64        last_progress;
   char         *last_path;
   GDataInputStream *input;
+  GFile        *folder;   /* where a receive saves */
 } Cli;
 
 static void
 cli_clear (Cli *cli)
 {
   g_clear_object (&cli->session);
+  g_clear_object (&cli->folder);
   g_clear_pointer (&cli->loop, g_main_loop_unref);
   g_clear_object (&cli->cancellable);
   g_clear_error (&cli->error);
@@ -162,6 +164,34 @@ report_code (Cli        *cli,
   g_print (_("Waiting for the receiver…\n"));
 }
 
+/* Files a person should notice before accepting, each listed (up to the
+ * limit) whether or not the listing above reached it. */
+static void
+report_flagged (FerryOffer  *offer,
+                gboolean   (*flagged) (const FerryOfferEntry *entry),
+                const char  *heading)
+{
+  guint n = ferry_offer_get_n_entries (offer);
+  guint shown = 0, count = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const FerryOfferEntry *entry = ferry_offer_get_entry (offer, i);
+      g_autofree char *escaped = NULL;
+
+      if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE || !flagged (entry))
+        continue;
+      if (count++ == 0)
+        g_print ("%s", heading);
+      if (shown++ >= MAX_LISTED_ENTRIES)
+        continue;
+      escaped = ferry_offer_escape_name (ferry_offer_entry_get_path (entry), -1);
+      g_print ("  ! %s\n", escaped);
+    }
+  if (count > MAX_LISTED_ENTRIES)
+    g_print (_("  ! … and %u more\n"), count - MAX_LISTED_ENTRIES);
+}
+
 static void
 report_offer (Cli        *cli,
               FerryOffer *offer)
@@ -193,14 +223,32 @@ report_offer (Cli        *cli,
           json_builder_add_string_value (builder, folder ? "folder" : "file");
           json_builder_set_member_name (builder, "size");
           json_builder_add_int_value (builder, (gint64) ferry_offer_entry_get_size (entry));
+          json_builder_set_member_name (builder, "hidden");
+          json_builder_add_boolean_value (builder, ferry_offer_entry_is_hidden (entry));
+          json_builder_set_member_name (builder, "program");
+          json_builder_add_boolean_value (builder, ferry_offer_entry_is_program (entry));
           json_builder_end_object (builder);
         }
       json_builder_end_array (builder);
+      if (cli->folder != NULL)
+        {
+          g_autofree char *where = g_file_get_path (cli->folder);
+
+          json_builder_set_member_name (builder, "folder");
+          json_builder_add_string_value (builder, where);
+        }
       json_builder_end_object (builder);
       emit_json (builder);
       return;
     }
 
+  if (cli->folder != NULL)
+    {
+      g_autofree char *where = g_file_get_parse_name (cli->folder);
+      g_autofree char *escaped = ferry_offer_escape_name (where, -1);
+
+      g_print (_("Saving into: %s\n"), escaped);
+    }
   g_print (g_dngettext (GETTEXT_PACKAGE, "Offered: %u file, %s\n", "Offered: %u files, %s\n",
                         ferry_offer_get_n_files (offer)),
            ferry_offer_get_n_files (offer), total);
@@ -220,6 +268,10 @@ report_offer (Cli        *cli,
     }
   if (n > MAX_LISTED_ENTRIES)
     g_print (_("  … and %u more\n"), n - MAX_LISTED_ENTRIES);
+  report_flagged (offer, ferry_offer_entry_is_hidden,
+                  _("Hidden files (Files does not show them):\n"));
+  report_flagged (offer, ferry_offer_entry_is_program,
+                  _("Programs (marked executable or run when opened):\n"));
 }
 
 static void
@@ -808,6 +860,7 @@ ferry_cli_receive (FerryCliContext  *context,
 
   client = dup_client (context);
   store = open_store ();
+  cli.folder = g_object_ref (folder);
   cli.session = ferry_session_new_receiver (client, store, normalized, folder);
 
   return cli_run (&cli);

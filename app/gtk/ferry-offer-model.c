@@ -37,42 +37,6 @@ static void list_model_iface_init (GListModelInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (FerryOfferModel, ferry_offer_model, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
 
-/* Run by a double click on most desktops, or by a click in a file manager
- * that trusts them; the mode bit alone misses what Windows would run. */
-static const char * const program_extensions[] = {
-  "appimage", "apk", "bat", "cmd", "com", "desktop", "exe", "jar", "msi", "pif", "ps1",
-  "run", "scr", "sh", "vbs",
-};
-
-static gboolean
-is_hidden (const char *path)
-{
-  /* Any component starting with a dot hides the file in Files. */
-  return path[0] == '.' || strstr (path, "/.") != NULL;
-}
-
-static gboolean
-is_program (const FerryOfferEntry *entry)
-{
-  const char *path = ferry_offer_entry_get_path (entry);
-  const char *base = strrchr (path, '/');
-  const char *dot;
-
-  if (ferry_offer_entry_get_mode (entry) & 0111)
-    return TRUE;
-
-  base = base != NULL ? base + 1 : path;
-  dot = strrchr (base, '.');
-  if (dot == NULL || dot == base)
-    return FALSE;
-
-  for (guint i = 0; i < G_N_ELEMENTS (program_extensions); i++)
-    if (g_ascii_strcasecmp (dot + 1, program_extensions[i]) == 0)
-      return TRUE;
-
-  return FALSE;
-}
-
 static GType
 list_model_get_item_type (GListModel *model)
 {
@@ -167,9 +131,9 @@ ferry_offer_model_new (FerryOffer *offer)
 
       if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE)
         continue;
-      if (is_hidden (path))
+      if (ferry_offer_entry_is_hidden (entry))
         self->n_hidden++;
-      if (is_program (entry))
+      if (ferry_offer_entry_is_program (entry))
         self->n_programs++;
     }
 

@@ -3,7 +3,7 @@
  * The offer's wire format: a JSON object {"ferry-offer": 1, "n_entries",
  * "total_size", "entries": [{"path", "type", "size", "content_id", "mode",
  * "mtime"}, …]}. What comes from a peer is scanned before the parser sees
- * it (strict RFC 8259, bounded depth) and validated before it is indexed.
+ * it (ferry_json_check(): strict RFC 8259, bounded depth) and validated before it is indexed.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "ferry-json-check.h"
 #include "ferry-offer-private.h"
 
 /* Deeper JSON than this is never a valid offer; refusing it before parsing
@@ -336,6 +337,16 @@ ferry_offer_new_from_json (const char              *json,
     {
       g_set_error_literal (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_INVALID_UTF8,
                            "The offer is not valid UTF-8");
+      return NULL;
+    }
+
+  /* json-glib accepts comments and single quotes, which can hide nesting
+   * from the scan above; only plain JSON reaches it.
+   */
+  if (!ferry_json_check (json, len, &parse_error))
+    {
+      g_set_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_MALFORMED,
+                   "The offer is not valid JSON: %s", parse_error->message);
       return NULL;
     }
 

@@ -185,8 +185,11 @@ ferry_offer_validate_path (const char  *path,
       if (is_device_name (p, n))
         return ferry_offer_path_error (error, FERRY_OFFER_ERROR_RESERVED_NAME, path,
                                        "uses a name reserved for devices on Windows");
+      /* Compared without case: on exFAT, NTFS and casefolded folders
+       * "x.FERRY-PART" is the same file as a partial "x.ferry-part". */
       if (n >= strlen (FERRY_PARTIAL_SUFFIX)
-          && g_str_has_suffix (component, FERRY_PARTIAL_SUFFIX))
+          && g_ascii_strcasecmp (component + n - strlen (FERRY_PARTIAL_SUFFIX),
+                                 FERRY_PARTIAL_SUFFIX) == 0)
         return ferry_offer_path_error (error, FERRY_OFFER_ERROR_RESERVED_NAME, path,
                                        "ends in “" FERRY_PARTIAL_SUFFIX "”, which Ferry uses "
                                        "for partial files");
@@ -203,6 +206,31 @@ ferry_offer_validate_path (const char  *path,
     }
 
   return TRUE;
+}
+
+/* The confinement rule: a path below a folder is received only under a
+ * top-level folder the offer itself holds, which the receiver reserves
+ * fresh. Without it, "…/.ssh/authorized_keys" alone would land in a folder
+ * that already exists.
+ */
+static gboolean
+check_top_level_offered (GHashTable       *kinds,
+                         FerryOfferEntry  *entry,
+                         GString          *key,
+                         GError          **error)
+{
+  char *slash = strchr (key->str, '/');
+  FerryOfferEntry *top;
+
+  if (slash == NULL)
+    return TRUE;
+  *slash = '\0';
+  top = g_hash_table_lookup (kinds, key->str);
+  *slash = '/';
+  if (top != NULL && top->kind == FERRY_OFFER_ENTRY_FOLDER)
+    return TRUE;
+  return ferry_offer_path_error (error, FERRY_OFFER_ERROR_UNOFFERED_FOLDER, entry->path,
+                                 "is inside a folder the offer does not hold");
 }
 
 /* Checks the offer as a whole: every path, duplicates, files used as
@@ -301,6 +329,8 @@ ferry_offer_validate_entries (FerryOffer              *self,
               return FALSE;
             }
         }
+      if (!check_top_level_offered (kinds, entry, key, error))
+        return FALSE;
     }
 
   return TRUE;

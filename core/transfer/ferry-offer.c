@@ -350,6 +350,59 @@ ferry_offer_entry_get_mtime (const FerryOfferEntry *entry)
   return entry->mtime;
 }
 
+/* Run by a double click on most desktops, or by a click in a file manager
+ * that trusts them; the mode bit alone misses what Windows would run. */
+static const char * const program_extensions[] = {
+  "appimage", "apk", "bat", "cmd", "com", "desktop", "exe", "jar", "msi", "pif", "ps1",
+  "run", "scr", "sh", "vbs",
+};
+
+/**
+ * ferry_offer_entry_is_hidden:
+ *
+ * Returns: whether a component of the path starts with a dot, which hides
+ *   it in Files; a receiver should be told before accepting
+ */
+gboolean
+ferry_offer_entry_is_hidden (const FerryOfferEntry *entry)
+{
+  g_return_val_if_fail (entry != NULL, FALSE);
+
+  return entry->path[0] == '.' || strstr (entry->path, "/.") != NULL;
+}
+
+/**
+ * ferry_offer_entry_is_program:
+ *
+ * Returns: whether the file is marked executable or has a name a desktop
+ *   would run; a receiver should be told before accepting
+ */
+gboolean
+ferry_offer_entry_is_program (const FerryOfferEntry *entry)
+{
+  const char *base;
+  const char *dot;
+
+  g_return_val_if_fail (entry != NULL, FALSE);
+
+  if (entry->kind != FERRY_OFFER_ENTRY_FILE)
+    return FALSE;
+  if (entry->mode & 0111)
+    return TRUE;
+
+  base = strrchr (entry->path, '/');
+  base = base != NULL ? base + 1 : entry->path;
+  dot = strrchr (base, '.');
+  if (dot == NULL || dot == base)
+    return FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (program_extensions); i++)
+    if (g_ascii_strcasecmp (dot + 1, program_extensions[i]) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
 /**
  * ferry_offer_entry_get_content_id:
  *

@@ -36,6 +36,8 @@ G_BEGIN_DECLS
  * @FERRY_OFFER_ERROR_TOTAL_TOO_LARGE: the sizes add up beyond the limit
  * @FERRY_OFFER_ERROR_INVALID_MODE: permissions other than plain rwx bits
  * @FERRY_OFFER_ERROR_INVALID_CONTENT_ID: a file without a well-formed content id
+ * @FERRY_OFFER_ERROR_UNOFFERED_FOLDER: a path whose first component is not a
+ *   folder of the offer, so it would land in a folder that may already exist
  */
 typedef enum
 {
@@ -58,6 +60,7 @@ typedef enum
   FERRY_OFFER_ERROR_TOTAL_TOO_LARGE,
   FERRY_OFFER_ERROR_INVALID_MODE,
   FERRY_OFFER_ERROR_INVALID_CONTENT_ID,
+  FERRY_OFFER_ERROR_UNOFFERED_FOLDER,
 } FerryOfferError;
 
 GQuark ferry_offer_error_quark (void);
@@ -102,6 +105,8 @@ gint64               ferry_offer_entry_get_mtime      (const FerryOfferEntry *en
 const char          *ferry_offer_entry_get_content_id (const FerryOfferEntry *entry);
 GFile               *ferry_offer_entry_get_local_file (const FerryOfferEntry *entry);
 FerryFileDigest     *ferry_offer_entry_get_digest     (const FerryOfferEntry *entry);
+gboolean             ferry_offer_entry_is_hidden      (const FerryOfferEntry *entry);
+gboolean             ferry_offer_entry_is_program     (const FerryOfferEntry *entry);
 
 #define FERRY_TYPE_OFFER (ferry_offer_get_type ())
 

@@ -10,7 +10,10 @@
  * Data goes to "NAME.ferry-part" next to the final name. It is visible on
  * purpose: a person sees that something is arriving and what takes the
  * space, and can delete a leftover. Offers can't use that suffix, so a
- * partial file never collides with an offered name. Once all bytes are in and
+ * partial file never collides with an offered name. A partial file is
+ * exclusive (see open_partial()): created with O_EXCL or, when resumed or
+ * left over, taken only under an exclusive lock held until the rename, so
+ * two receivers of the same name never share one. Once all bytes are in and
  * the content id matches, the partial file is fsync'd and renamed to its
  * final name without replacing anything: when the name is taken, the file
  * becomes "NAME (1).ext", "NAME (2).ext"… Top-level folders are numbered the
@@ -36,6 +39,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -501,19 +505,29 @@ ferry_receive_target_reserve_folder (FerryReceiveTarget  *self,
 }
 
 static char *
-partial_name_for (const char *name)
+partial_name_for (const char *name,
+                  guint       variant)
 {
   guint8 digest[8];
   g_autofree char *hex = NULL;
   gsize keep;
 
-  if (strlen (name) + strlen (FERRY_PARTIAL_SUFFIX) <= FERRY_OFFER_MAX_NAME_BYTES)
+  /* A partial another transfer is writing: "NAME~2.ferry-part"… */
+  if (variant > 0)
+    {
+      g_autofree char *other = g_strdup_printf ("%s~%u", name, variant + 1);
+
+      if (strlen (other) + strlen (FERRY_PARTIAL_SUFFIX) <= FERRY_OFFER_MAX_NAME_BYTES)
+        return g_strconcat (other, FERRY_PARTIAL_SUFFIX, NULL);
+    }
+  if (variant == 0 && strlen (name) + strlen (FERRY_PARTIAL_SUFFIX) <= FERRY_OFFER_MAX_NAME_BYTES)
     return g_strconcat (name, FERRY_PARTIAL_SUFFIX, NULL);
 
   /* Too long with the suffix: keep a prefix and add a hash of the full name
    * so that two long names sharing a prefix get different partial files.
    */
-  crypto_generichash (digest, sizeof digest, (const guint8 *) name, strlen (name), NULL, 0);
+  crypto_generichash (digest, sizeof digest, (const guint8 *) name, strlen (name),
+                      (const guint8 *) &variant, sizeof variant);
   hex = g_malloc (2 * sizeof digest + 1);
   sodium_bin2hex (hex, 2 * sizeof digest + 1, digest, sizeof digest);
 
@@ -580,6 +594,95 @@ rehash_prefix (FerryReceiveFile  *file,
   return TRUE;
 }
 
+/* Takes the lock every Ferry writer holds on its partial file for the
+ * whole transfer, then checks that the name still is this file: another
+ * receiver may have finished and renamed it meanwhile. O_NONBLOCK so a
+ * FIFO planted under the partial name can't hang us; O_NOFOLLOW so a link
+ * there can't send the bytes elsewhere.
+ */
+static int
+open_locked (FerryReceiveFile *file,
+             int               flags,
+             guint             mode)
+{
+  struct stat st, named;
+  int fd = openat (file->dir_fd, file->partial_name,
+                   O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | flags, mode);
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_nlink != 1)
+    {
+      close (fd);
+      errno = ELOOP;
+      return -1;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      close (fd);
+      errno = EBUSY;
+      return -1;
+    }
+  if (fstatat (file->dir_fd, file->partial_name, &named, AT_SYMLINK_NOFOLLOW) != 0
+      || named.st_dev != st.st_dev || named.st_ino != st.st_ino)
+    {
+      close (fd);
+      errno = EBUSY;
+      return -1;
+    }
+  return fd;
+}
+
+/* Partial files are exclusive. A resumed one is the one this transfer
+ * wrote before, and only while no other receiver holds it. A fresh one is
+ * created with O_EXCL; when the name exists, a partial nobody holds is a
+ * leftover and starts over, one another receiver holds is left alone and
+ * this file takes the next partial name. Either way the lock is held until
+ * the file is renamed into place, so no other Ferry can write to it.
+ */
+static gboolean
+open_partial (FerryReceiveFile  *file,
+              guint              mode,
+              guint64            resume_offset,
+              const char        *local_path,
+              GError           **error)
+{
+  for (guint variant = 0; variant <= MAX_NUMBERED_NAMES; variant++)
+    {
+      g_clear_pointer (&file->partial_name, g_free);
+      file->partial_name = partial_name_for (file->name, variant);
+
+      if (resume_offset > 0)
+        {
+          g_autofree char *escaped = ferry_offer_escape_name (local_path, -1);
+
+          file->fd = open_locked (file, 0, 0);
+          if (file->fd >= 0)
+            return TRUE;
+          if (errno != EBUSY && errno != ENOENT)
+            return set_errno_error (error, errno, local_path, "writing");
+          g_set_error (error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_RESUME_MISMATCH,
+                       "The partial file for “%s” is gone or in use; it must start over",
+                       escaped);
+          return FALSE;
+        }
+
+      file->fd = open_locked (file, O_CREAT | O_EXCL, mode);
+      if (file->fd < 0 && errno == EEXIST)
+        file->fd = open_locked (file, 0, 0);
+      if (file->fd >= 0)
+        {
+          if (ftruncate (file->fd, 0) != 0)
+            return set_errno_error (error, errno, local_path, "writing");
+          return TRUE;
+        }
+      if (errno != EBUSY && errno != ENOENT)
+        return set_errno_error (error, errno, local_path, "writing");
+    }
+
+  return set_errno_error (error, EEXIST, local_path, "writing");
+}
+
 /**
  * ferry_receive_target_open_file:
  * @entry: the offered file
@@ -640,36 +743,21 @@ ferry_receive_target_open_file (FerryReceiveTarget     *self,
   components = g_strsplit (local_path, "/", -1);
   n = g_strv_length (components);
   file->name = g_strdup (components[n - 1]);
-  file->partial_name = partial_name_for (file->name);
   file->dir_path = g_strdup (local_path);
   file->dir_path[strlen (local_path) - strlen (file->name)] = '\0';
-  folder_path = g_file_get_path (self->folder);
-  file->partial_path = g_build_filename (folder_path, file->dir_path, file->partial_name, NULL);
-
   file->dir_fd = open_folders (self, components, n - 1, local_path, error);
   if (file->dir_fd < 0)
     return NULL;
 
-  /* O_NONBLOCK so a FIFO planted under the partial name can't hang us;
-   * O_NOFOLLOW so a link there can't send the bytes elsewhere.
-   */
-  file->fd = openat (file->dir_fd, file->partial_name,
-                     O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-                     ferry_offer_entry_get_mode (entry));
-  if (file->fd < 0)
-    {
-      set_errno_error (error, errno, local_path, "writing");
-      return NULL;
-    }
+  if (!open_partial (file, ferry_offer_entry_get_mode (entry), resume_offset, local_path,
+                     error))
+    return NULL;
+  folder_path = g_file_get_path (self->folder);
+  file->partial_path = g_build_filename (folder_path, file->dir_path, file->partial_name, NULL);
 
   if (fstat (file->fd, &st) != 0)
     {
       set_errno_error (error, errno, local_path, "writing");
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode) || st.st_nlink != 1)
-    {
-      set_errno_error (error, ELOOP, local_path, "writing");
       return NULL;
     }
 
@@ -839,6 +927,22 @@ rename_no_replace (int         dir_fd,
   return renameat (dir_fd, from, dir_fd, to);
 }
 
+/* The guarantee that the bytes renamed into place are the ones verified:
+ * every Ferry writer holds the partial's lock (see open_partial()), we
+ * still hold it, and the name still is our file with exactly the bytes we
+ * wrote and hashed.
+ */
+static gboolean
+partial_is_ours (FerryReceiveFile *file)
+{
+  struct stat st, named;
+
+  return fstat (file->fd, &st) == 0
+         && fstatat (file->dir_fd, file->partial_name, &named, AT_SYMLINK_NOFOLLOW) == 0
+         && named.st_dev == st.st_dev && named.st_ino == st.st_ino
+         && st.st_nlink == 1 && (guint64) st.st_size == file->size;
+}
+
 /**
  * ferry_receive_file_finish:
  *
@@ -900,6 +1004,13 @@ ferry_receive_file_finish (FerryReceiveFile  *file,
   if (fsync (file->fd) != 0)
     {
       set_errno_error (error, errno, file->name, "writing");
+      return NULL;
+    }
+
+  if (!partial_is_ours (file))
+    {
+      g_set_error (error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_FAILED,
+                   "The partial file of “%s” was replaced while it was received", escaped);
       return NULL;
     }
 

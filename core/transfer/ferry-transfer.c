@@ -24,6 +24,7 @@
 
 #include <string.h>
 
+#include "ferry-json-check.h"
 #include "ferry-transfer-private.h"
 
 /* Progress properties are notified at most this often. */
@@ -438,6 +439,7 @@ on_closed (FerryQuicConnection *quic,
            FerryTransfer       *self)
 {
   g_autofree char *reason = NULL;
+  g_autofree char *shown = NULL;
   guint64 code = 0;
   FerryTransferError mapped;
   FerryTransferState state = FERRY_TRANSFER_STATE_FAILED;
@@ -484,19 +486,49 @@ on_closed (FerryQuicConnection *quic,
       mapped = FERRY_TRANSFER_ERROR_IO;
       break;
     default:
+      shown = ferry_offer_escape_name (error ? error->message : "the connection was closed", -1);
       ferry_transfer_end (self, FERRY_TRANSFER_STATE_FAILED,
                           g_error_new (FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PEER_GONE,
-                                       "The other side is gone (%s)",
-                                       error ? error->message : "the connection was closed"), 0);
+                                       "The other side is gone (%s)", shown), 0);
       return;
     }
 
-  ferry_transfer_end (self, state,
-                      g_error_new_literal (FERRY_TRANSFER_ERROR, mapped,
-                                           reason && *reason ? reason : "No reason was given"), 0);
+  /* The reason is the peer's text: escaped, it can't drive a terminal or
+   * turn the text around where it is shown. */
+  shown = ferry_offer_escape_name (reason && *reason ? reason : "No reason was given", -1);
+  ferry_transfer_end (self, state, g_error_new_literal (FERRY_TRANSFER_ERROR, mapped, shown), 0);
 }
 
 /* Control stream: reading, and the streams of the half */
+
+/* Every frame from the peer is checked here, on both sides, before either
+ * half parses it: ALL_VERIFIED carries nothing, every other frame plain,
+ * bounded JSON (see ferry-json-check.c for why json-glib alone is unsafe).
+ */
+static gboolean
+control_frame_check (FerryTransfer *self,
+                     guint8         kind,
+                     const guint8  *payload,
+                     gsize          len)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (kind == FERRY_TRANSFER_FRAME_ALL_VERIFIED && len == 0)
+    return TRUE;
+  if (kind != FERRY_TRANSFER_FRAME_ALL_VERIFIED
+      && ferry_json_check ((const char *) payload, len, &error))
+    return TRUE;
+
+  if (!self->is_sender && kind == FERRY_TRANSFER_FRAME_OFFER)
+    ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_HOSTILE_OFFER,
+                         FERRY_TRANSFER_CLOSE_HOSTILE_OFFER, "The offer is malformed: %s",
+                         error->message);
+  else
+    ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
+                         "The other side sent a malformed message: %s",
+                         error != NULL ? error->message : "it should be empty");
+  return FALSE;
+}
 
 static void
 control_data (FerryTransfer *self,
@@ -556,6 +588,8 @@ control_data (FerryTransfer *self,
       if (self->control_in->len < 5 + frame_len)
         break;
 
+      if (!control_frame_check (self, kind, self->control_in->data + 5, frame_len))
+        return;
       self->half->handle_frame (self, kind, self->control_in->data + 5, frame_len);
       if (self->control_in != NULL)
         g_byte_array_remove_range (self->control_in, 0, (guint) (5 + frame_len));

@@ -176,15 +176,13 @@ parse_map (const guint8  *data,
       || data[0] != PCP_VERSION || data[1] != (RESPONSE_BIT | OP_MAP))
     return FALSE;
 
+  /* RFC 6887 §7.2 lets a failure come without the opcode data, but then it
+   * has no nonce: anyone on the path could forge it and stop the mapping.
+   * Such a reply is ignored; a real failure is repeated with the nonce, or
+   * the exchange times out. */
   code = data[3];
   if (length < MAP_LENGTH)
-    {
-      /* Only a failure may come without the opcode data (RFC 6887 §7.2). */
-      if (code == 0)
-        return FALSE;
-      g_propagate_error (error, result_error (code));
-      return TRUE;
-    }
+    return FALSE;
 
   /* The nonce proves the answer is to this request and not forged by someone on the path
    * who did not see it; the rest must be about our mapping. */

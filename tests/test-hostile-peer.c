@@ -1,0 +1,526 @@
+/* test-hostile-peer.c
+ *
+ * The rules a receiver (and a sender) can rely on against a hostile peer,
+ * each checked with the hostile-peer kit: a peer speaking the real wire
+ * protocol over real QUIC over real libnice, sending what no Ferry would.
+ * Every test asserts that nothing was written outside the folder the
+ * transfer reserved and that no file that was there before changed.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ferry-test-peer.h"
+#include "ferry-test-utils.h"
+#include "ferry-transfer.h"
+
+#define RUN_TIMEOUT_MS 30000
+
+typedef struct
+{
+  char       *dir;
+  char       *target;
+  GHashTable *before;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->dir = ferry_test_make_temp_dir ("hostile");
+  fixture->target = g_build_filename (fixture->dir, "target", NULL);
+  g_assert_no_errno (g_mkdir (fixture->target, 0755));
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  ferry_test_clear_temp_dir (&fixture->dir);
+  g_free (fixture->target);
+  g_clear_pointer (&fixture->before, g_hash_table_unref);
+}
+
+/* Puts @contents at @relative below the target, making its folders. */
+static void
+plant (Fixture    *fixture,
+       const char *relative,
+       const char *contents)
+{
+  g_autofree char *path = g_build_filename (fixture->target, relative, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  g_assert_no_errno (g_mkdir_with_parents (parent, 0755));
+  if (contents != NULL)
+    g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+  else
+    g_assert_no_errno (g_mkdir_with_parents (path, 0755));
+}
+
+static void
+snapshot (Fixture *fixture)
+{
+  g_clear_pointer (&fixture->before, g_hash_table_unref);
+  fixture->before = ferry_test_tree_snapshot (fixture->dir);
+}
+
+/* Nothing new anywhere, nothing changed. */
+static void
+assert_untouched (Fixture *fixture)
+{
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, NULL);
+}
+
+/* A real receiver on the victim's side */
+
+typedef struct
+{
+  FerryTransfer *transfer;
+  gboolean       offered;
+  gboolean       done;
+  GError        *error;
+} Victim;
+
+static void
+offer_received_cb (FerryTransfer *transfer,
+                   FerryOffer    *offer,
+                   Victim        *victim)
+{
+  victim->offered = TRUE;
+  ferry_transfer_accept (transfer, NULL);
+}
+
+static void
+victim_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Victim *victim = user_data;
+
+  ferry_transfer_run_finish (FERRY_TRANSFER (object), result, &victim->error);
+  victim->done = TRUE;
+}
+
+static gboolean
+victim_done (gpointer user_data)
+{
+  return ((Victim *) user_data)->done;
+}
+
+static void
+victim_clear (Victim *victim)
+{
+  g_clear_object (&victim->transfer);
+  g_clear_error (&victim->error);
+}
+
+static void
+start_receiver (Victim        *victim,
+                FerryTestPeer *peer,
+                FerryStore    *store,
+                const char    *target)
+{
+  g_autoptr(GFile) folder = g_file_new_for_path (target);
+
+  victim->transfer = ferry_transfer_new_receiver (ferry_test_peer_get_victim (peer), store,
+                                                  folder);
+  g_signal_connect (victim->transfer, "offer-received", G_CALLBACK (offer_received_cb), victim);
+  ferry_transfer_run_async (victim->transfer, NULL, victim_done_cb, victim);
+}
+
+/* Sends @offer to a real receiver into the target and expects a refusal
+ * before the person is asked, with nothing written. */
+static void
+expect_refused (Fixture    *fixture,
+                const char *offer,
+                gsize       len,
+                int         code)
+{
+  g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+  Victim victim = { 0 };
+
+  snapshot (fixture);
+  start_receiver (&victim, peer, NULL, fixture->target);
+  ferry_test_peer_start (peer);
+  ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_OFFER, offer, len);
+  g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+  g_assert_error (victim.error, FERRY_TRANSFER_ERROR, code);
+  g_assert_false (victim.offered);
+  assert_untouched (fixture);
+  victim_clear (&victim);
+}
+
+static char *
+file_entry (const char *path,
+            const char *contents,
+            guint       mode)
+{
+  g_autofree char *cid = ferry_test_content_id (contents, strlen (contents));
+
+  return g_strdup_printf ("{\"path\":\"%s\",\"type\":\"file\",\"size\":%zu,"
+                          "\"content_id\":\"%s\",\"mode\":%u,\"mtime\":0}",
+                          path, strlen (contents), cid, mode);
+}
+
+static char *
+offer_of (const char *entries)
+{
+  return g_strdup_printf ("{\"ferry-offer\":1,\"entries\":[%s]}", entries);
+}
+
+/* 1. Confinement ---------------------------------------------------------- */
+
+/* The attack of issue 11: a file below folders the offer does not hold
+ * lands in folders that exist already. */
+static void
+test_confine_implied_parent (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  const char *paths[] = {
+    ".config/autostart/evil.desktop",
+    ".ssh/authorized_keys",
+    "proj/.git/hooks/pre-commit",
+    "fresh/evil.sh",
+  };
+
+  plant (fixture, ".config/autostart/keep.desktop", "[Desktop Entry]\n");
+  plant (fixture, ".ssh/authorized_keys", "ssh-ed25519 AAAA mine\n");
+  plant (fixture, "proj/.git/hooks", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *entry = file_entry (paths[i], "#!/bin/sh\nid\n", 0755);
+      g_autofree char *offer = offer_of (entry);
+
+      g_test_message ("offer of only %s", paths[i]);
+      expect_refused (fixture, offer, strlen (offer), FERRY_TRANSFER_ERROR_HOSTILE_OFFER);
+    }
+}
+
+static void
+send_files (FerryTestPeer      *peer,
+            const char * const *contents)
+{
+  guint8 kind = 0;
+  g_autoptr(GBytes) accept = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+
+  g_assert_nonnull (accept);
+  g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_ACCEPT);
+  for (guint i = 0; contents[i] != NULL; i++)
+    if (*contents[i])
+      ferry_test_peer_send_file (peer, i, 0, contents[i], strlen (contents[i]));
+}
+
+/* With its top-level folder offered, the same file lands in a folder the
+ * transfer reserves fresh, never in the one that was there. */
+static void
+test_confine_fresh_folder (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+  const char *contents[] = { "", "#!/bin/sh\nid\n", NULL };
+  g_autofree char *file = file_entry ("proj/.git/hooks/pre-commit", contents[1], 0755);
+  g_autofree char *entries = g_strdup_printf ("{\"path\":\"proj\",\"type\":\"folder\"},%s",
+                                              file);
+  g_autofree char *offer = offer_of (entries);
+  g_autofree char *landed = g_build_filename (fixture->target, "proj (1)", ".git", "hooks",
+                                              "pre-commit", NULL);
+  g_autofree char *got = NULL;
+  const char *allowed[] = { "target/proj (1)", NULL };
+  guint8 kind = 0;
+  Victim victim = { 0 };
+
+  plant (fixture, "proj/.git/hooks/post-commit", "#!/bin/sh\ntrue\n");
+  snapshot (fixture);
+  start_receiver (&victim, peer, NULL, fixture->target);
+  ferry_test_peer_start (peer);
+  ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_OFFER, offer, strlen (offer));
+  send_files (peer, contents);
+  for (guint n = 0; n < 2; n++)
+    {
+      g_autoptr(GBytes) frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+
+      g_assert_nonnull (frame);
+      g_assert_cmpint (kind, ==, n == 0 ? FERRY_TRANSFER_FRAME_FILE_DONE
+                                        : FERRY_TRANSFER_FRAME_ALL_VERIFIED);
+    }
+  ferry_test_peer_end_control (peer);
+  g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+  g_assert_no_error (victim.error);
+
+  g_assert_true (g_file_get_contents (landed, &got, NULL, NULL));
+  g_assert_cmpstr (got, ==, contents[1]);
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  victim_clear (&victim);
+}
+
+/* 2. Strict JSON --------------------------------------------------------- */
+
+/* Issue 11's 400 KB offer: comments hide 200 000 levels of nesting. */
+static void
+test_json_comment_bomb (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *deep = ferry_test_nested_arrays (200000);
+  g_autofree char *entry = file_entry ("a.txt", "abc", 0644);
+  g_autofree char *offer = g_strdup_printf ("{\"ferry-offer\":1,\"x\":/* \" */%s/* \" */,"
+                                            "\"entries\":[%s]}", deep, entry);
+  const char *not_json[] = {
+    "{'ferry-offer':1,'entries':[]}",
+    "{\"ferry-offer\":0x1,\"entries\":[]}",
+    "{\"ferry-offer\":1,\"entries\":[],\"x\":NaN}",
+  };
+
+  expect_refused (fixture, offer, strlen (offer), FERRY_TRANSFER_ERROR_HOSTILE_OFFER);
+  for (guint i = 0; i < G_N_ELEMENTS (not_json); i++)
+    expect_refused (fixture, not_json[i], strlen (not_json[i]),
+                    FERRY_TRANSFER_ERROR_HOSTILE_OFFER);
+}
+
+/* A real sender against a hostile receiver */
+
+/* A real sender of one file, @contents as @name, on the victim's side;
+ * returns once its offer arrived. */
+static void
+start_sender (Victim        *victim,
+              FerryTestPeer *peer,
+              Fixture       *fixture,
+              const char    *name,
+              const char    *contents)
+{
+  g_autofree char *source = g_build_filename (fixture->dir, name, NULL);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(GBytes) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 kind = 0;
+
+  g_assert_true (g_file_set_contents (source, contents, -1, NULL));
+  file = g_file_new_for_path (source);
+  ferry_offer_new_from_files_async (&file, 1, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
+  offer = ferry_offer_new_from_files_finish (result, &error);
+  g_assert_no_error (error);
+
+  victim->transfer = ferry_transfer_new_sender (ferry_test_peer_get_victim (peer), offer, NULL);
+  ferry_transfer_run_async (victim->transfer, NULL, victim_done_cb, victim);
+  frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_OFFER);
+}
+
+
+typedef struct
+{
+  const char *accept;
+  gboolean    done_frame;   /* answer with a malformed 'D' after a good accept */
+} Answer;
+
+static void
+expect_sender_refuses (Fixture      *fixture,
+                       const Answer *answer)
+{
+  g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (FALSE);
+  g_autofree char *reason = NULL;
+  guint64 code = 0;
+  Victim victim = { 0 };
+
+  start_sender (&victim, peer, fixture, "photo.jpg", "not really a photo");
+  snapshot (fixture);
+  ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_ACCEPT, answer->accept,
+                              strlen (answer->accept));
+  if (answer->done_frame)
+    ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_FILE_DONE, "{\"index\":0,}", 12);
+
+  g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+  g_assert_error (victim.error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PROTOCOL);
+  reason = ferry_test_peer_wait_closed (peer, &code, RUN_TIMEOUT_MS);
+  g_assert_cmpuint (code, ==, FERRY_TRANSFER_CLOSE_PROTOCOL);
+  g_assert_nonnull (reason);
+  assert_untouched (fixture);
+  victim_clear (&victim);
+}
+
+/* The sender parsed the accept frame with no check at all: 80 000 levels
+ * crashed it. */
+static void
+test_json_hostile_accept (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *deep = ferry_test_nested_arrays (80000);
+  g_autofree char *deep_accept = g_strdup_printf ("{\"skip\":[],\"x\":%s}", deep);
+  Answer answers[] = {
+    { deep_accept, FALSE },
+    { "{\"skip\":[] /* hi */}", FALSE },
+    { "{'skip':[]}", FALSE },
+    { "{\"resume\":[],\"skip\":[]}", TRUE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (answers); i++)
+    expect_sender_refuses (fixture, &answers[i]);
+}
+
+/* 3. Exclusive partial files -------------------------------------------- */
+
+typedef struct
+{
+  const char *path;
+  gsize       size;
+} Grown;
+
+static gboolean
+file_has_size (gpointer user_data)
+{
+  Grown *grown = user_data;
+  GStatBuf st;
+
+  return g_stat (grown->path, &st) == 0 && (gsize) st.st_size >= grown->size;
+}
+
+static char *
+photo (char fill)
+{
+  char *data = g_malloc (64 * 1024 + 1);
+
+  memset (data, fill, 64 * 1024);
+  data[64 * 1024] = '\0';
+  return data;
+}
+
+static void
+wait_two_frames (FerryTestPeer *peer)
+{
+  for (guint n = 0; n < 2; n++)
+    {
+      guint8 kind = 0;
+      g_autoptr(GBytes) frame = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+
+      g_assert_nonnull (frame);
+    }
+  ferry_test_peer_end_control (peer);
+}
+
+/* Issue 11: two senders, one "photo.jpg" each, into one folder at once.
+ * The first one's partial is half written when the second one arrives;
+ * each file must land whole, verified, under its own name. */
+static void
+test_partial_two_senders (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(FerryTestPeer) first = ferry_test_peer_new (TRUE);
+  g_autoptr(FerryTestPeer) second = ferry_test_peer_new (TRUE);
+  g_autofree char *a = photo ('a');
+  g_autofree char *b = photo ('b');
+  g_autofree char *entry_a = file_entry ("photo.jpg", a, 0644);
+  g_autofree char *entry_b = file_entry ("photo.jpg", b, 0644);
+  g_autofree char *offer_a = offer_of (entry_a);
+  g_autofree char *offer_b = offer_of (entry_b);
+  g_autofree char *partial = g_build_filename (fixture->target, "photo.jpg.ferry-part", NULL);
+  g_autofree char *got0 = NULL;
+  g_autofree char *got1 = NULL;
+  g_autofree char *p0 = g_build_filename (fixture->target, "photo.jpg", NULL);
+  g_autofree char *p1 = g_build_filename (fixture->target, "photo (1).jpg", NULL);
+  const char *allowed[] = { "target/photo.jpg", "target/photo (1).jpg", NULL };
+  Grown grown = { partial, 32 * 1024 };
+  Victim va = { 0 }, vb = { 0 };
+  gint64 stream;
+  guint8 kind = 0;
+  g_autoptr(GBytes) accept_a = NULL;
+
+  snapshot (fixture);
+  start_receiver (&va, first, NULL, fixture->target);
+  start_receiver (&vb, second, NULL, fixture->target);
+  ferry_test_peer_start (first);
+  ferry_test_peer_send_frame (first, FERRY_TRANSFER_FRAME_OFFER, offer_a, strlen (offer_a));
+  accept_a = ferry_test_peer_wait_frame (first, &kind, RUN_TIMEOUT_MS);
+  g_assert_nonnull (accept_a);
+  stream = ferry_test_peer_open_file (first, 0, 0);
+  ferry_test_peer_write (first, stream, a, 32 * 1024, FALSE);
+  g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
+
+  ferry_test_peer_start (second);
+  ferry_test_peer_send_frame (second, FERRY_TRANSFER_FRAME_OFFER, offer_b, strlen (offer_b));
+  send_files (second, (const char *[]) { b, NULL });
+  wait_two_frames (second);
+  g_assert_true (ferry_test_wait_until (victim_done, &vb, RUN_TIMEOUT_MS));
+  g_assert_no_error (vb.error);
+
+  ferry_test_peer_write (first, stream, a + 32 * 1024, 32 * 1024, TRUE);
+  wait_two_frames (first);
+  g_assert_true (ferry_test_wait_until (victim_done, &va, RUN_TIMEOUT_MS));
+  g_assert_no_error (va.error);
+
+  /* The second finished first and took the name. */
+  g_assert_true (g_file_get_contents (p0, &got0, NULL, NULL));
+  g_assert_true (g_file_get_contents (p1, &got1, NULL, NULL));
+  g_assert_cmpstr (got0, ==, b);
+  g_assert_cmpstr (got1, ==, a);
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  victim_clear (&va);
+  victim_clear (&vb);
+}
+
+/* 4. Peer strings are escaped ------------------------------------------- */
+
+static void
+assert_printable (const char *text)
+{
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      g_assert_cmpuint (c, >=, 0x20);
+      g_assert_true (c != 0x7f && (c < 0x80 || c >= 0xa0));
+      g_assert_true (g_unichar_type (c) != G_UNICODE_FORMAT);   /* bidi overrides */
+    }
+}
+
+/* A receiver declines with a reason that would clear the sender's terminal
+ * and turn the text around. */
+static void
+test_escape_close_reason (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const guint64 codes[] = { FERRY_TRANSFER_CLOSE_DECLINED, FERRY_TRANSFER_CLOSE_PROTOCOL, 0x77 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (FALSE);
+      Victim victim = { 0 };
+
+      start_sender (&victim, peer, fixture, "a.txt", "abc");
+      ferry_quic_connection_close (ferry_test_peer_get_quic (peer), codes[i],
+                                   "no\x1b[2J\x1b]0;pwned\x07\r\n\xe2\x80\xae" "evil\xe2\x81\xa6x");
+      g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+      g_assert_nonnull (victim.error);
+      g_test_message ("shown: %s", victim.error->message);
+      assert_printable (victim.error->message);
+      victim_clear (&victim);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ferry_test_init (&argc, &argv);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/hostile/confine/implied-parent", test_confine_implied_parent);
+  ADD ("/hostile/confine/fresh-folder", test_confine_fresh_folder);
+  ADD ("/hostile/json/comment-bomb", test_json_comment_bomb);
+  ADD ("/hostile/json/accept", test_json_hostile_accept);
+  ADD ("/hostile/partial/two-senders", test_partial_two_senders);
+  ADD ("/hostile/escape/close-reason", test_escape_close_reason);
+#undef ADD
+
+  return g_test_run ();
+}
