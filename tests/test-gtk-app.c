@@ -22,6 +22,7 @@
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
+#include "ferry-server-notice.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
 #include "ferry-test-utils.h"
@@ -1299,6 +1300,77 @@ test_preferences (void)
   gtk_window_destroy (GTK_WINDOW (preferences));
 }
 
+/* The first window on a default build: no server set, $FERRY_RENDEZVOUS
+ * unset. Where a code is entered the page says plainly that the internet
+ * needs a server, its button opens Preferences, and setting one hides it. */
+static void
+find_preferences (GtkWindow **found)
+{
+  g_autoptr(GList) windows = gtk_window_list_toplevels ();
+
+  *found = NULL;
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (FERRY_IS_PREFERENCES_WINDOW (l->data) && gtk_widget_get_visible (l->data))
+      *found = l->data;
+}
+
+static gboolean
+preferences_shown (gpointer user_data)
+{
+  GtkWindow *found;
+
+  find_preferences (&found);
+  return found != NULL;
+}
+
+static void
+test_server_notice (void)
+{
+  GSettings *settings = ferry_application_get_settings (app);
+  g_autofree char *env = g_strdup (g_getenv ("FERRY_RENDEZVOUS"));
+  FerryWindow *window;
+  GtkWidget *receive_page, *button;
+  GtkWindow *preferences;
+
+  g_unsetenv ("FERRY_RENDEZVOUS");
+  g_settings_set_string (settings, "rendezvous-url", "");
+  window = new_window ();
+  receive_page = ferry_window_get_receive_page (window);
+  ferry_window_show_page (window, "receive");
+  g_assert_false (ferry_application_has_internet_rendezvous (app));
+
+  assert_in_view (GTK_WIDGET (window), "app.preferences");
+  button = find_actionable (receive_page, "app.preferences");
+  g_assert_nonnull (button);
+  g_assert_nonnull (gtk_widget_get_ancestor (button, FERRY_TYPE_SERVER_NOTICE));
+  g_assert_true (gtk_widget_get_visible (gtk_widget_get_ancestor (button,
+                                                                  FERRY_TYPE_SERVER_NOTICE)));
+  save_screenshot (GTK_WIDGET (window), "receive-no-server");
+
+  g_assert_true (gtk_widget_activate (button));
+  g_assert_true (ferry_test_wait_until (preferences_shown, NULL, TIMEOUT_MS));
+  find_preferences (&preferences);
+  gtk_window_destroy (preferences);
+
+  /* The preference set: the notice goes at once, on every page. */
+  g_settings_set_string (settings, "rendezvous-url", server->url);
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_null (find_actionable (GTK_WIDGET (window), "app.preferences"));
+  g_settings_set_string (settings, "rendezvous-url", "");
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_nonnull (find_actionable (receive_page, "app.preferences"));
+
+  g_setenv ("FERRY_RENDEZVOUS", env, TRUE);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* A window made while $FERRY_RENDEZVOUS names a server shows none. */
+  window = new_window ();
+  ferry_window_show_page (window, "receive");
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_null (find_actionable (GTK_WIDGET (window), "app.preferences"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1362,6 +1434,7 @@ main (int   argc,
   g_test_add_func ("/gtk-app/malformed-code-is-explained", test_malformed_code_is_explained);
   g_test_add_func ("/gtk-app/ferry-link-fills-code", test_ferry_link_fills_code);
   g_test_add_func ("/gtk-app/preferences", test_preferences);
+  g_test_add_func ("/gtk-app/server-notice", test_server_notice);
 
   ret = g_test_run ();
 
