@@ -1291,11 +1291,30 @@ test_preferences (void)
 {
   FerryPreferencesWindow *preferences;
   GSettings *settings = ferry_application_get_settings (app);
+  g_autofree char *portal = NULL;
 
   preferences = ferry_preferences_window_new (settings);
   gtk_window_set_default_size (GTK_WINDOW (preferences), 520, 560);
   gtk_window_present (GTK_WINDOW (preferences));
   save_screenshot (GTK_WIDGET (preferences), "preferences");
+
+  /* A folder picked through the document portal shows by its name; once
+   * the portal no longer gives it (access revoked), the row says so. */
+  portal = g_build_filename (g_get_user_runtime_dir (), "doc", "4f2a9c1e", "Photos", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (portal, 0755), ==, 0);
+  g_settings_set_string (settings, "download-folder", portal);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==, "Photos");
+  g_assert_cmpint (g_rmdir (portal), ==, 0);
+  g_settings_set_string (settings, "download-folder", download_dir);
+  g_settings_set_string (settings, "download-folder", portal);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==,
+                   "Ferry can no longer reach “Photos”: choose a folder again");
+  wait_for_paint (GTK_WIDGET (preferences));
+  g_assert_nonnull (find_actionable (GTK_WIDGET (preferences),
+                                     "preferences.choose-download-folder"));
+  g_settings_set_string (settings, "download-folder", download_dir);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==,
+                   download_dir);
 
   gtk_window_destroy (GTK_WINDOW (preferences));
 }
@@ -1382,6 +1401,7 @@ main (int   argc,
    * shared-mime-info, and then GTK cannot even load its own SVG icons.
    * Only the user's dirs are made private here. */
   g_autofree char *home = ferry_test_make_temp_dir ("gtk-test");
+  g_autofree char *runtime = NULL;
   g_setenv ("HOME", home, TRUE);
   for (guint i = 0; i < 3; i++)
     {
@@ -1390,6 +1410,12 @@ main (int   argc,
 
       g_setenv (vars[i], dir, TRUE);
     }
+
+  /* The document portal's mount lives in the runtime dir: a private one
+   * keeps the test's stand-in away from a real mount. */
+  runtime = g_build_filename (home, "runtime", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (runtime, 0700), ==, 0);
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
 
   g_test_init (&argc, &argv, NULL);
 

@@ -15,6 +15,7 @@
 #include "ferry-code.h"
 #include "ferry-done-page.h"
 #include "ferry-error-page.h"
+#include "ferry-names.h"
 #include "ferry-offer-model.h"
 #include "ferry-receive-page.h"
 #include "ferry-server-notice.h"
@@ -117,7 +118,7 @@ run_cb (GObject      *object,
 static void
 show_destination (FerryReceivePage *self)
 {
-  g_autofree char *name = g_file_get_parse_name (self->target_folder);
+  g_autofree char *name = ferry_names_dup_folder (self->target_folder);
 
   adw_action_row_set_subtitle (self->destination_row, name);
 }
