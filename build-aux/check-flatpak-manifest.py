@@ -174,8 +174,16 @@ def check_release_source(tap, app, source_root, tag):
     if git(source_root, 'rev-parse', '--git-dir').returncode != 0:
         tap.skip('commit %s is in the history' % commit, 'the source is not a git checkout')
         return
-    tap.ok(git(source_root, 'cat-file', '-e', commit + '^{commit}').returncode == 0,
-           'commit %s is in the history' % commit)
+    if not tap.ok(git(source_root, 'cat-file', '-e', commit + '^{commit}').returncode == 0,
+                  'commit %s is in the history' % commit):
+        return
+    # The release builds that commit, so it must know the options passed.
+    shown = git(source_root, 'show', commit + ':meson_options.txt')
+    known = set(re.findall(r"option\(\s*'([^']+)'", shown.stdout))
+    for opt in app.get('config-opts', []):
+        name = opt[2:].split('=', 1)[0] if opt.startswith('-D') else None
+        if name and name not in ('buildtype', 'b_lto') and ':' not in name:
+            tap.ok(name in known, 'option %s exists at commit %s' % (name, commit[:12]))
     tagged = git(source_root, 'rev-parse', '-q', '--verify', tag + '^{commit}')
     if tagged.returncode == 0:
         tap.ok(tagged.stdout.strip() == commit, 'tag %s points at %s' % (tag, commit),
