@@ -148,6 +148,16 @@ def main():
 
         check.want_binary(manifest.get('command', ''), 'Flatpak command')
 
+        # Flathub wants the licence where software centres look for it.
+        licence = os.path.join(check.datadir, 'licenses', app_id, 'COPYING')
+        if check.file(licence, 'Flathub: share/licenses/<app-id>/'):
+            with open(rooted(destdir, licence), encoding='utf-8') as f:
+                text = f.read()
+            with open(os.path.join(args.source_root, 'COPYING'), encoding='utf-8') as f:
+                tap.ok(text == f.read() and 'GNU GENERAL PUBLIC LICENSE' in text
+                       and 'Version 3, 29 June 2007' in text,
+                       'the installed licence is the GPL version 3 text of COPYING')
+
         # The app's GSettings schema, named after the app ID.
         schema_dir = os.path.join(check.datadir, 'glib-2.0', 'schemas')
         if check.file(os.path.join(schema_dir, app_id + '.gschema.xml'), 'app ID'):

@@ -59,3 +59,7 @@ def build_option(builddir, name):
         if option['name'] == name:
             return option['value']
     raise KeyError(name)
+
+
+def project_version(builddir):
+    return _intro(builddir, 'projectinfo')['version']

@@ -22,6 +22,7 @@
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
 #include "ferry-send-page.h"
+#include "ferry-server-notice.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
 #include "ferry-test-utils.h"
@@ -1290,13 +1291,103 @@ test_preferences (void)
 {
   FerryPreferencesWindow *preferences;
   GSettings *settings = ferry_application_get_settings (app);
+  g_autofree char *portal = NULL;
 
   preferences = ferry_preferences_window_new (settings);
   gtk_window_set_default_size (GTK_WINDOW (preferences), 520, 560);
   gtk_window_present (GTK_WINDOW (preferences));
   save_screenshot (GTK_WIDGET (preferences), "preferences");
 
+  /* A folder picked through the document portal shows by its name; once
+   * the portal no longer gives it (access revoked), the row says so. */
+  portal = g_build_filename (g_get_user_runtime_dir (), "doc", "4f2a9c1e", "Photos", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (portal, 0755), ==, 0);
+  g_settings_set_string (settings, "download-folder", portal);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==, "Photos");
+  g_assert_cmpint (g_rmdir (portal), ==, 0);
+  g_settings_set_string (settings, "download-folder", download_dir);
+  g_settings_set_string (settings, "download-folder", portal);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==,
+                   "Ferry can no longer reach “Photos”: choose a folder again");
+  wait_for_paint (GTK_WIDGET (preferences));
+  g_assert_nonnull (find_actionable (GTK_WIDGET (preferences),
+                                     "preferences.choose-download-folder"));
+  g_settings_set_string (settings, "download-folder", download_dir);
+  g_assert_cmpstr (ferry_preferences_window_get_download_subtitle (preferences), ==,
+                   download_dir);
+
   gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
+/* The first window on a default build: no server set, $FERRY_RENDEZVOUS
+ * unset. Where a code is entered the page says plainly that the internet
+ * needs a server, its button opens Preferences, and setting one hides it. */
+static void
+find_preferences (GtkWindow **found)
+{
+  g_autoptr(GList) windows = gtk_window_list_toplevels ();
+
+  *found = NULL;
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (FERRY_IS_PREFERENCES_WINDOW (l->data) && gtk_widget_get_visible (l->data))
+      *found = l->data;
+}
+
+static gboolean
+preferences_shown (gpointer user_data)
+{
+  GtkWindow *found;
+
+  find_preferences (&found);
+  return found != NULL;
+}
+
+static void
+test_server_notice (void)
+{
+  GSettings *settings = ferry_application_get_settings (app);
+  g_autofree char *env = g_strdup (g_getenv ("FERRY_RENDEZVOUS"));
+  FerryWindow *window;
+  GtkWidget *receive_page, *button;
+  GtkWindow *preferences;
+
+  g_unsetenv ("FERRY_RENDEZVOUS");
+  g_settings_set_string (settings, "rendezvous-url", "");
+  window = new_window ();
+  receive_page = ferry_window_get_receive_page (window);
+  ferry_window_show_page (window, "receive");
+  g_assert_false (ferry_application_has_internet_rendezvous (app));
+
+  assert_in_view (GTK_WIDGET (window), "app.preferences");
+  button = find_actionable (receive_page, "app.preferences");
+  g_assert_nonnull (button);
+  g_assert_nonnull (gtk_widget_get_ancestor (button, FERRY_TYPE_SERVER_NOTICE));
+  g_assert_true (gtk_widget_get_visible (gtk_widget_get_ancestor (button,
+                                                                  FERRY_TYPE_SERVER_NOTICE)));
+  save_screenshot (GTK_WIDGET (window), "receive-no-server");
+
+  g_assert_true (gtk_widget_activate (button));
+  g_assert_true (ferry_test_wait_until (preferences_shown, NULL, TIMEOUT_MS));
+  find_preferences (&preferences);
+  gtk_window_destroy (preferences);
+
+  /* The preference set: the notice goes at once, on every page. */
+  g_settings_set_string (settings, "rendezvous-url", server->url);
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_null (find_actionable (GTK_WIDGET (window), "app.preferences"));
+  g_settings_set_string (settings, "rendezvous-url", "");
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_nonnull (find_actionable (receive_page, "app.preferences"));
+
+  g_setenv ("FERRY_RENDEZVOUS", env, TRUE);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* A window made while $FERRY_RENDEZVOUS names a server shows none. */
+  window = new_window ();
+  ferry_window_show_page (window, "receive");
+  wait_for_paint (GTK_WIDGET (window));
+  g_assert_null (find_actionable (GTK_WIDGET (window), "app.preferences"));
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 int
@@ -1310,6 +1401,7 @@ main (int   argc,
    * shared-mime-info, and then GTK cannot even load its own SVG icons.
    * Only the user's dirs are made private here. */
   g_autofree char *home = ferry_test_make_temp_dir ("gtk-test");
+  g_autofree char *runtime = NULL;
   g_setenv ("HOME", home, TRUE);
   for (guint i = 0; i < 3; i++)
     {
@@ -1318,6 +1410,12 @@ main (int   argc,
 
       g_setenv (vars[i], dir, TRUE);
     }
+
+  /* The document portal's mount lives in the runtime dir: a private one
+   * keeps the test's stand-in away from a real mount. */
+  runtime = g_build_filename (home, "runtime", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (runtime, 0700), ==, 0);
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
 
   g_test_init (&argc, &argv, NULL);
 
@@ -1362,6 +1460,7 @@ main (int   argc,
   g_test_add_func ("/gtk-app/malformed-code-is-explained", test_malformed_code_is_explained);
   g_test_add_func ("/gtk-app/ferry-link-fills-code", test_ferry_link_fills_code);
   g_test_add_func ("/gtk-app/preferences", test_preferences);
+  g_test_add_func ("/gtk-app/server-notice", test_server_notice);
 
   ret = g_test_run ();
 

@@ -641,8 +641,9 @@ cli_init (Cli       *cli,
   cli->tty = !json && isatty (STDOUT_FILENO);
 }
 
-/* send and receive meet through the local server that build-aux/ferry-run
- * starts when no other is named. */
+/* When no server is named (option, $FERRY_RENDEZVOUS, build default),
+ * send and receive try one on this computer, as `ferry-rendezvous` listens
+ * by default. */
 #define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:4477"
 
 static FerryRendezvousClient *

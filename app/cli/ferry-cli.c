@@ -18,6 +18,7 @@
 #include <glib/gi18n.h>
 
 #include "ferry-cli-commands.h"
+#include "ferry-rendezvous-client.h"
 #include "ferry-version.h"
 
 static const FerryCliCommand commands[] = {
@@ -34,11 +35,13 @@ print_usage (FILE *out)
            "Usage: ferry-cli [--rendezvous URL] COMMAND [OPTIONS]\n"
            "\n"
            "Options:\n"
-           "  --rendezvous URL   the rendezvous server (default: $FERRY_RENDEZVOUS)\n"
+           "  --rendezvous URL   the rendezvous server (default: $FERRY_RENDEZVOUS,\n"
+           "                     else the one Ferry was built with: %s)\n"
            "  -h, --help         show this help\n"
            "  --version          show the version\n"
            "\n"
-           "Commands:\n");
+           "Commands:\n",
+           FERRY_DEFAULT_RENDEZVOUS[0] != '\0' ? FERRY_DEFAULT_RENDEZVOUS : "none");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-18s %s\n", commands[i].name, _(commands[i].summary));
   fprintf (out, "\nRun “ferry-cli COMMAND --help” for a command's options.\n");
@@ -135,9 +138,8 @@ main (int   argc,
       return FERRY_CLI_EXIT_USAGE;
     }
 
-  if (context.rendezvous_url == NULL && g_getenv ("FERRY_RENDEZVOUS") != NULL &&
-      *g_getenv ("FERRY_RENDEZVOUS") != '\0')
-    context.rendezvous_url = g_strdup (g_getenv ("FERRY_RENDEZVOUS"));
+  if (context.rendezvous_url == NULL)
+    context.rendezvous_url = g_strdup (ferry_rendezvous_default_url ());
 
   if (!ferry_init (&error))
     {

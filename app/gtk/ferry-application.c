@@ -20,8 +20,9 @@
 #include "ferry-version.h"
 #include "ferry-window.h"
 
-/* Used when neither the settings nor $FERRY_RENDEZVOUS name a server: the
- * one build-aux/ferry-run starts next to the app. */
+/* Used when neither the settings, $FERRY_RENDEZVOUS nor the build name a
+ * server: one on this computer, where `ferry-rendezvous` listens by default.
+ * It cannot reach across the internet, which the pages say. */
 #define DEFAULT_RENDEZVOUS_URL "http://127.0.0.1:4477"
 
 struct _FerryApplication
@@ -75,13 +76,13 @@ ferry_application_get_settings (FerryApplication *self)
  * ferry_application_dup_rendezvous_url:
  *
  * The rendezvous server to meet through: the preference when set, else
- * $FERRY_RENDEZVOUS, else the local server the launcher starts.
+ * $FERRY_RENDEZVOUS, else the build's default, else one on this computer.
  */
 char *
 ferry_application_dup_rendezvous_url (FerryApplication *self)
 {
   g_autofree char *url = NULL;
-  const char *env;
+  const char *fallback;
 
   g_return_val_if_fail (FERRY_IS_APPLICATION (self), NULL);
 
@@ -89,11 +90,26 @@ ferry_application_dup_rendezvous_url (FerryApplication *self)
   if (url[0] != '\0')
     return g_steal_pointer (&url);
 
-  env = g_getenv ("FERRY_RENDEZVOUS");
-  if (env != NULL && env[0] != '\0')
-    return g_strdup (env);
+  fallback = ferry_rendezvous_default_url ();
+  return g_strdup (fallback != NULL ? fallback : DEFAULT_RENDEZVOUS_URL);
+}
 
-  return g_strdup (DEFAULT_RENDEZVOUS_URL);
+/**
+ * ferry_application_has_internet_rendezvous:
+ *
+ * Whether a server to meet through across the internet is configured (the
+ * preference, $FERRY_RENDEZVOUS or the build's default). Without one, only
+ * the local network works.
+ */
+gboolean
+ferry_application_has_internet_rendezvous (FerryApplication *self)
+{
+  g_autofree char *url = NULL;
+
+  g_return_val_if_fail (FERRY_IS_APPLICATION (self), FALSE);
+
+  url = g_settings_get_string (self->settings, "rendezvous-url");
+  return url[0] != '\0' || ferry_rendezvous_default_url () != NULL;
 }
 
 FerryRendezvousClient *

@@ -21,6 +21,7 @@ FerryApplication      *ferry_application_new                   (void);
 FerryApplication      *ferry_application_get_default           (void);
 GSettings             *ferry_application_get_settings          (FerryApplication *self);
 char                  *ferry_application_dup_rendezvous_url    (FerryApplication *self);
+gboolean               ferry_application_has_internet_rendezvous (FerryApplication *self);
 FerryRendezvousClient *ferry_application_dup_rendezvous_client (FerryApplication *self);
 FerryStore            *ferry_application_get_store             (FerryApplication *self);
 GFile                 *ferry_application_dup_download_folder   (FerryApplication *self);

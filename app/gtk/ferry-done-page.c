@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "ferry-done-page.h"
+#include "ferry-names.h"
 #include "ferry-offer-model.h"
 
 /* Names spelled out before "and N more". */
@@ -270,7 +271,7 @@ ferry_done_page_set_folder (FerryDonePage *self,
   if (folder == NULL)
     return;
 
-  name = g_file_get_parse_name (folder);
+  name = ferry_names_dup_folder (folder);
   adw_action_row_set_subtitle (self->folder_row, name);
 }
 

@@ -13,6 +13,7 @@
 
 #include "ferry-application.h"
 #include "ferry-history-page.h"
+#include "ferry-show-item.h"
 #include "ferry-names.h"
 #include "ferry-path.h"
 #include "ferry-window.h"
@@ -652,12 +653,22 @@ show_in_folder_action (GtkWidget  *widget,
   g_autoptr(GFile) folder = transfer != NULL ? dup_folder (transfer) : NULL;
   g_autofree char *uri = NULL;
   GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWindow *window = GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
 
   if (folder == NULL)
     return;
 
+  /* A send shows what was chosen, selected; a receive's names are not
+   * kept, so its folder opens. */
+  if (is_sent (transfer))
+    {
+      g_autoptr(GFile) first = g_file_new_for_path (transfer->sources[0]);
+
+      ferry_show_item (window, first);
+      return;
+    }
   uri = g_file_get_uri (folder);
-  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+  gtk_show_uri (window, uri, GDK_CURRENT_TIME);
 }
 
 /**

@@ -7,6 +7,9 @@
 
 #include "config.h"
 
+#include <string.h>
+
+#include <gio/gio.h>
 #include <glib/gi18n.h>
 
 #include "ferry-names.h"
@@ -78,4 +81,45 @@ ferry_names_format_size (guint   n_files,
   return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%'u file · %s", "%'u files · %s",
                                        n_files),
                           n_files, formatted);
+}
+
+/* Under the document portal's mount the path is a number and then the name:
+ * /run/user/UID/doc/ID/NAME, seen as /run/flatpak/doc/ID/NAME in a sandbox. */
+static const char *
+portal_name (const char *path,
+             const char *mount)
+{
+  size_t len = strlen (mount);
+  const char *slash;
+
+  if (strncmp (path, mount, len) != 0 || path[len] != '/')
+    return NULL;
+  slash = strchr (path + len + 1, '/');
+  return slash != NULL && slash[1] != '\0' ? slash + 1 : NULL;
+}
+
+/**
+ * ferry_names_dup_folder:
+ * @folder: a folder to show to a person
+ *
+ * The folder as a person knows it: a folder picked through the document
+ * portal by its name (the rest of the path is the portal's, not theirs),
+ * any other by its full name.
+ *
+ * Returns: (transfer full): the name to show
+ */
+char *
+ferry_names_dup_folder (GFile *folder)
+{
+  g_autofree char *path = g_file_get_path (folder);
+  g_autofree char *mount = g_build_filename (g_get_user_runtime_dir (), "doc", NULL);
+  const char *name = NULL;
+
+  if (path != NULL)
+    name = portal_name (path, mount);
+  if (path != NULL && name == NULL)
+    name = portal_name (path, "/run/flatpak/doc");
+  if (name != NULL)
+    return g_filename_display_name (name);
+  return g_file_get_parse_name (folder);
 }

@@ -5,7 +5,7 @@
 
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -14,5 +14,6 @@ char *ferry_names_join        (const char * const *names,
                                guint               max_shown);
 char *ferry_names_format_size (guint               n_files,
                                guint64             size);
+char *ferry_names_dup_folder  (GFile              *folder);
 
 G_END_DECLS

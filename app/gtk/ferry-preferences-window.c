@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
+#include "ferry-names.h"
 #include "ferry-preferences-window.h"
 
 struct _FerryPreferencesWindow
@@ -45,25 +46,37 @@ ferry_preferences_window_new (GSettings *settings)
                        NULL);
 }
 
-/* An empty download-folder setting means the default download folder. */
+/* An empty download-folder setting means the default download folder. A
+ * chosen one that is gone (or whose portal access was revoked) is said so,
+ * next to the button that chooses again. */
 static void
 update_download_row (FerryPreferencesWindow *self)
 {
-  g_autofree char *folder = g_settings_get_string (self->settings, "download-folder");
-  g_autoptr(GFile) fallback = NULL;
+  g_autofree char *setting = g_settings_get_string (self->settings, "download-folder");
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *name = NULL;
   g_autofree char *shown = NULL;
 
-  if (folder[0] != '\0')
-    {
-      shown = g_steal_pointer (&folder);
-    }
-  else
-    {
-      fallback = ferry_application_dup_default_download_folder ();
-      shown = g_file_get_parse_name (fallback);
-    }
+  folder = setting[0] != '\0' ? g_file_new_for_path (setting)
+                               : ferry_application_dup_default_download_folder ();
+  name = ferry_names_dup_folder (folder);
+  if (g_file_query_file_type (folder, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_DIRECTORY)
+    shown = g_strdup_printf (_("Ferry can no longer reach “%s”: choose a folder again"), name);
 
-  adw_action_row_set_subtitle (self->download_row, shown);
+  adw_action_row_set_subtitle (self->download_row, shown != NULL ? shown : name);
+}
+
+/**
+ * ferry_preferences_window_get_download_subtitle:
+ *
+ * Returns: what the download folder row says, for tests
+ */
+const char *
+ferry_preferences_window_get_download_subtitle (FerryPreferencesWindow *self)
+{
+  g_return_val_if_fail (FERRY_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return adw_action_row_get_subtitle (self->download_row);
 }
 
 static void

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (FerryPreferencesWindow, ferry_preferences_window,
                       FERRY, PREFERENCES_WINDOW, AdwPreferencesWindow)
 
-FerryPreferencesWindow *ferry_preferences_window_new (GSettings *settings);
+FerryPreferencesWindow *ferry_preferences_window_new                  (GSettings              *settings);
+const char             *ferry_preferences_window_get_download_subtitle (FerryPreferencesWindow *self);
 
 G_END_DECLS

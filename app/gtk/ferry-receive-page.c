@@ -15,8 +15,11 @@
 #include "ferry-code.h"
 #include "ferry-done-page.h"
 #include "ferry-error-page.h"
+#include "ferry-names.h"
 #include "ferry-offer-model.h"
 #include "ferry-receive-page.h"
+#include "ferry-server-notice.h"
+#include "ferry-show-item.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
 
@@ -115,7 +118,7 @@ run_cb (GObject      *object,
 static void
 show_destination (FerryReceivePage *self)
 {
-  g_autofree char *name = g_file_get_parse_name (self->target_folder);
+  g_autofree char *name = ferry_names_dup_folder (self->target_folder);
 
   adw_action_row_set_subtitle (self->destination_row, name);
 }
@@ -598,10 +601,19 @@ show_in_folder_action (GtkWidget  *widget,
                        GVariant   *parameter)
 {
   FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
-  g_autofree char *uri = g_file_get_uri (self->target_folder);
+  g_autoptr(GFile) received = dup_received (self);
   GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWindow *window = GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
+  g_autofree char *uri = NULL;
 
-  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+  /* What arrived, selected in the folder it was saved into. */
+  if (!g_file_equal (received, self->target_folder))
+    {
+      ferry_show_item (window, received);
+      return;
+    }
+  uri = g_file_get_uri (self->target_folder);
+  gtk_show_uri (window, uri, GDK_CURRENT_TIME);
 }
 
 /**
@@ -748,6 +760,7 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   widget_class->map = ferry_receive_page_map;
   widget_class->grab_focus = ferry_receive_page_grab_focus;
 
+  g_type_ensure (FERRY_TYPE_SERVER_NOTICE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/ferryapp/Ferry/ferry-receive-page.ui");
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, stack);

@@ -17,6 +17,7 @@
 #include "ferry-offer-model.h"
 #include "ferry-qr.h"
 #include "ferry-send-page.h"
+#include "ferry-server-notice.h"
 #include "ferry-session.h"
 #include "ferry-transfer-view.h"
 
@@ -708,6 +709,7 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
   object_class->dispose = ferry_send_page_dispose;
   object_class->finalize = ferry_send_page_finalize;
 
+  g_type_ensure (FERRY_TYPE_SERVER_NOTICE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/ferryapp/Ferry/ferry-send-page.ui");
   gtk_widget_class_bind_template_child (widget_class, FerrySendPage, stack);

@@ -718,6 +718,27 @@ ferry_rendezvous_client_init (FerryRendezvousClient *self)
   self->session = soup_session_new_with_options ("user-agent", user_agent, NULL);
 }
 
+/**
+ * ferry_rendezvous_default_url:
+ *
+ * The server to meet through when the user named none: $FERRY_RENDEZVOUS,
+ * else the one chosen when Ferry was built (`-Ddefault_rendezvous`).
+ *
+ * Returns: (nullable): the URL, or %NULL when there is none and only the
+ *   local network can be used
+ */
+const char *
+ferry_rendezvous_default_url (void)
+{
+  const char *env = g_getenv ("FERRY_RENDEZVOUS");
+
+  if (env != NULL && env[0] != '\0')
+    return env;
+  if (FERRY_DEFAULT_RENDEZVOUS[0] != '\0')
+    return FERRY_DEFAULT_RENDEZVOUS;
+  return NULL;
+}
+
 FerryRendezvousClient *
 ferry_rendezvous_client_new (const char *base_url)
 {

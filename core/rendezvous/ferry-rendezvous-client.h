@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (FerryRendezvousClient, ferry_rendezvous_client, FERRY, RENDEZVOUS_CLIENT,
                       GObject)
 
+const char            *ferry_rendezvous_default_url (void);
 FerryRendezvousClient *ferry_rendezvous_client_new (const char *base_url);
 const char            *ferry_rendezvous_client_get_base_url (FerryRendezvousClient *self);
 guint                  ferry_rendezvous_client_get_connect_timeout (FerryRendezvousClient *self);
