@@ -120,6 +120,7 @@ struct _FerryIceSession
   FerryIceRole             role;
   GMainContext            *context;
   NiceAgent               *agent;
+  gboolean                 agent_has_relays;   /* TURN allocations to delete at close */
   guint                    stream_id;
   State                    state;
   FerryPath               *path;
@@ -877,7 +878,10 @@ release_relays (FerryIceSession *self,
                                          server->ip, server->port,
                                          server->username, server->password,
                                          server->relay_type))
-            added++;
+            {
+              self->agent_has_relays = TRUE;
+              added++;
+            }
           else
             g_debug ("libnice refused TURN server %s:%u", server->ip, server->port);
         }
@@ -1138,10 +1142,12 @@ start_gathering (FerryIceSession *self)
           self->relay_state == RELAYS_HELD)
         continue;
 
-      if (!nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID,
-                                      server->ip, server->port,
-                                      server->username, server->password,
-                                      server->relay_type))
+      if (nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID,
+                                     server->ip, server->port,
+                                     server->username, server->password,
+                                     server->relay_type))
+        self->agent_has_relays = TRUE;
+      else
         g_debug ("libnice refused TURN server %s:%u", server->ip, server->port);
     }
 
@@ -1407,7 +1413,14 @@ teardown (FerryIceSession *self)
 
   g_signal_handlers_disconnect_by_data (agent, self);
   nice_agent_attach_recv (agent, self->stream_id, COMPONENT_ID, self->context, NULL, NULL);
-  nice_agent_close_async (agent, agent_closed_cb, NULL);
+  /* Only TURN allocations need the asynchronous close. Without them the last unref is
+   * enough, and better: nice_agent_close_async() cancels libnice's resolution of the STUN
+   * server while the agent lives, and libnice then warns "Can't resolve STUN server:
+   * Operation was cancelled" (a session closed in its first moments); disposing the agent
+   * cancels it silently. */
+  if (self->agent_has_relays)
+    nice_agent_close_async (agent, agent_closed_cb, NULL);
+  self->agent_has_relays = FALSE;
   g_object_unref (agent);
 }
 
