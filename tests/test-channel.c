@@ -240,6 +240,9 @@ test_wrong_code_fails_both_and_burns (Fixture       *fixture,
   connect_both (sender, receiver, &sent, &received);
   g_assert_error (sent.error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE);
   g_assert_error (received.error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE);
+  /* The sender's code was right: it learns that somebody guessed at it. */
+  g_assert_true (g_str_has_prefix (sent.error->message, "Someone else tried this code"));
+  g_assert_true (g_str_has_prefix (received.error->message, "The code is wrong"));
   g_assert_cmpint (ferry_channel_get_state (sender), ==, FERRY_CHANNEL_STATE_FAILED);
   g_assert_cmpint (ferry_channel_get_state (receiver), ==, FERRY_CHANNEL_STATE_FAILED);
 

@@ -50,11 +50,15 @@ open_mailbox (FerryRendezvousClient  *client,
 
 static JsonObject *
 fetch_ice (FerryRendezvousClient  *client,
+           FerryMailbox           *mailbox,
            GError                **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_rendezvous_client_fetch_ice_async (client, NULL, ferry_test_async_result_cb, &result);
+  ferry_rendezvous_client_fetch_ice_async (client,
+                                           mailbox != NULL ? ferry_mailbox_get_token (mailbox)
+                                                           : NULL,
+                                           NULL, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
   return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
 }
@@ -401,16 +405,42 @@ test_ice (void)
   g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
   g_autoptr(FerryRendezvousClient) client = client_for (server);
   g_autoptr(JsonObject) ice = NULL;
+  g_autoptr(JsonObject) stun_only = NULL;
+  g_autoptr(JsonObject) after = NULL;
+  g_autoptr(FerryMailbox) mailbox = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *nameplate = allocate (client, NULL, &error);
+  Closed closed = { 0 };
   JsonObject *turn;
 
-  ice = fetch_ice (client, &error);
+  /* Outside a mailbox: STUN only, no relay for anyone who asks. */
   g_assert_no_error (error);
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (ice, "stun"), 0),
+  stun_only = fetch_ice (client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (stun_only,
+                                                                                "stun"), 0),
                    ==, "stun:127.0.0.1:3478");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (stun_only, "turn")), ==,
+                    0);
+
+  mailbox = open_mailbox (client, nameplate, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ferry_mailbox_get_token (mailbox));
+  ice = fetch_ice (client, mailbox, &error);
+  g_assert_no_error (error);
   turn = json_array_get_object_element (json_object_get_array_member (ice, "turn"), 0);
   g_assert_true (g_str_has_suffix (json_object_get_string_member (turn, "username"), ":ferry"));
   g_assert_cmpuint (strlen (json_object_get_string_member (turn, "credential")), ==, 28);
+  /* No longer than the mailbox lives (an hour by default). */
+  g_assert_cmpint (json_object_get_int_member (turn, "ttl"), <=, 3600);
+
+  /* Once our side left, its token buys nothing. */
+  g_signal_connect (mailbox, "closed", G_CALLBACK (closed_cb), &closed);
+  ferry_mailbox_close (mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
+  g_assert_true (ferry_test_wait_for_flag (&closed.closed, TIMEOUT_MS));
+  after = fetch_ice (client, mailbox, &error);
+  g_assert_null (after);
+  g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
 }
 
 static void
@@ -480,7 +510,7 @@ test_unreachable (void)
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
-  ice = fetch_ice (client, &error);
+  ice = fetch_ice (client, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
@@ -673,7 +703,7 @@ test_protocol (void)
       g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL);
       g_clear_error (&error);
 
-      ice = fetch_ice (client, &error);
+      ice = fetch_ice (client, NULL, &error);
       g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL);
       g_clear_error (&error);
 

@@ -280,6 +280,7 @@ start_json_request (FerryRendezvousClient *self,
                     GTask                 *task,
                     const char            *method,
                     const char            *path,
+                    const char            *token,
                     ValidateFunc           validate)
 {
   Request *request;
@@ -296,6 +297,13 @@ start_json_request (FerryRendezvousClient *self,
   request->msg = soup_message_new_from_uri (method, uri);
   soup_message_headers_replace (soup_message_get_request_headers (request->msg),
                                 "Accept", "application/json");
+  if (token != NULL)
+    {
+      g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (request->msg),
+                                    "Authorization", authorization);
+    }
   if (g_str_equal (method, SOUP_METHOD_POST))
     {
       g_autoptr(GBytes) body = g_bytes_new_static ("{}", 2);
@@ -371,7 +379,7 @@ ferry_rendezvous_client_allocate_async (FerryRendezvousClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_rendezvous_client_allocate_async);
-  start_json_request (self, task, SOUP_METHOD_POST, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
+  start_json_request (self, task, SOUP_METHOD_POST, FERRY_RENDEZVOUS_PATH_NAMEPLATES, NULL,
                       validate_allocation);
 }
 
@@ -485,12 +493,16 @@ bad:
 
 /**
  * ferry_rendezvous_client_fetch_ice_async:
+ * @token: (nullable): ferry_mailbox_get_token() of a mailbox this client is
+ *   in, or %NULL for STUN servers only
  *
  * Fetches the STUN and TURN servers the rendezvous recommends, with fresh
- * TURN credentials.
+ * TURN credentials for a side in a live mailbox; ask again while it is
+ * open to renew them.
  */
 void
 ferry_rendezvous_client_fetch_ice_async (FerryRendezvousClient *self,
+                                         const char            *token,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data)
@@ -502,7 +514,8 @@ ferry_rendezvous_client_fetch_ice_async (FerryRendezvousClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_rendezvous_client_fetch_ice_async);
-  start_json_request (self, task, SOUP_METHOD_GET, FERRY_RENDEZVOUS_PATH_ICE, validate_ice);
+  start_json_request (self, task, SOUP_METHOD_GET, FERRY_RENDEZVOUS_PATH_ICE, token,
+                      validate_ice);
 }
 
 /**
@@ -566,7 +579,11 @@ websocket_connect_cb (GObject      *object,
     }
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, FERRY_MAILBOX_MAX_INCOMING);
-  g_task_return_pointer (task, ferry_mailbox_new (conn), g_object_unref);
+  g_task_return_pointer (task, ferry_mailbox_new (conn, soup_message_headers_get_one (
+                                                     soup_message_get_response_headers (
+                                                       request->msg),
+                                                     FERRY_RENDEZVOUS_HEADER_TOKEN)),
+                         g_object_unref);
 }
 
 /**
