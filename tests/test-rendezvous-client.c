@@ -716,6 +716,89 @@ test_protocol (void)
     }
 }
 
+/* A hostile server: it accepts the upgrade, then sends one message in
+ * fragments that are each small but together far past the client's cap.
+ * A real rendezvous never does this, so it is played by hand. */
+static gboolean
+fragment_server_run_cb (GThreadedSocketService *service,
+                        GSocketConnection      *connection,
+                        GObject                *source,
+                        gpointer                user_data)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr(GString) request = g_string_new (NULL);
+  g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  g_autofree char *answer = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree guint8 *payload = g_malloc0 (60000);
+  guint8 digest[20];
+  gsize digest_len = sizeof digest;
+  const char *key;
+  char *end;
+  char byte;
+
+  while (!g_str_has_suffix (request->str, "\r\n\r\n"))
+    {
+      if (g_input_stream_read (in, &byte, 1, NULL, NULL) != 1)
+        return TRUE;
+      g_string_append_c (request, byte);
+    }
+  key = strstr (request->str, "Sec-WebSocket-Key: ");
+  g_assert_nonnull (key);
+  key += strlen ("Sec-WebSocket-Key: ");
+  end = strstr (key, "\r\n");
+  g_checksum_update (sha1, (const guchar *) key, end - key);
+  g_checksum_update (sha1, (const guchar *) "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", -1);
+  g_checksum_get_digest (sha1, digest, &digest_len);
+  accept = g_base64_encode (digest, digest_len);
+  answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                            "Sec-WebSocket-Protocol: " FERRY_RENDEZVOUS_WS_PROTOCOL "\r\n\r\n",
+                            accept);
+  if (!g_output_stream_write_all (out, answer, strlen (answer), NULL, NULL, NULL))
+    return TRUE;
+
+  /* 40 fragments of 60000 bytes: 2.4 MB, each frame under the 1 MiB cap. */
+  for (guint i = 0; i < 40; i++)
+    {
+      guint8 header[4] = { i == 0 ? 0x02 : 0x00, 126, 60000 >> 8, 60000 & 0xff };
+
+      if (!g_output_stream_write_all (out, header, sizeof header, NULL, NULL, NULL) ||
+          !g_output_stream_write_all (out, payload, 60000, NULL, NULL, NULL))
+        break;
+    }
+  return TRUE;
+}
+
+static void
+test_fragments_capped (void)
+{
+  g_autoptr(GSocketService) service = g_threaded_socket_service_new (1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(FerryRendezvousClient) client = NULL;
+  g_autoptr(FerryMailbox) mailbox = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "run", G_CALLBACK (fragment_server_run_cb), NULL);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("http://127.0.0.1:%u",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  client = ferry_rendezvous_client_new (url);
+
+  mailbox = open_mailbox (client, "1", NULL, &error);
+  g_assert_no_error (error);
+  assert_receive_error (mailbox, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_TOO_LARGE);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+}
+
 /* Some endings cannot be caused with a libsoup client (it always answers
  * pings, so it is never idle): check the whole table of codes. */
 static void
@@ -773,6 +856,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-client/cancel", test_cancel);
   g_test_add_func ("/rendezvous-client/protocol", test_protocol);
   g_test_add_func ("/rendezvous-client/close-codes", test_close_codes);
+  g_test_add_func ("/rendezvous-client/fragments-capped", test_fragments_capped);
 
   return g_test_run ();
 }

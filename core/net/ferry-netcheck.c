@@ -938,6 +938,7 @@ open_mailbox_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   Run *run = g_task_get_task_data (task);
+  GCancellable *cancellable;
   GError *error = NULL;
 
   run->mailbox = ferry_rendezvous_client_open_mailbox_finish (FERRY_RENDEZVOUS_CLIENT (object),
@@ -947,10 +948,10 @@ open_mailbox_cb (GObject      *object,
       g_task_return_error (task, error);
       return;
     }
+  cancellable = g_task_get_cancellable (task);
   ferry_rendezvous_client_fetch_ice_async (FERRY_RENDEZVOUS_CLIENT (object),
-                                           ferry_mailbox_get_token (run->mailbox),
-                                           g_task_get_cancellable (task), fetch_ice_cb,
-                                           g_steal_pointer (&task));
+                                           ferry_mailbox_get_token (run->mailbox), cancellable,
+                                           fetch_ice_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -960,6 +961,7 @@ allocate_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   g_autofree char *nameplate = NULL;
+  GCancellable *cancellable;
   GError *error = NULL;
 
   nameplate = ferry_rendezvous_client_allocate_finish (FERRY_RENDEZVOUS_CLIENT (object), result,
@@ -969,8 +971,9 @@ allocate_cb (GObject      *object,
       g_task_return_error (task, error);
       return;
     }
+  cancellable = g_task_get_cancellable (task);
   ferry_rendezvous_client_open_mailbox_async (FERRY_RENDEZVOUS_CLIENT (object), nameplate,
-                                              g_task_get_cancellable (task), open_mailbox_cb,
+                                              cancellable, open_mailbox_cb,
                                               g_steal_pointer (&task));
 }
 

@@ -141,8 +141,10 @@ conn_closed_cb (SoupWebsocketConnection *conn,
     {
       /* A frame we refused ourselves (too large, malformed) ends the
        * connection without a code from the server. */
-      if (code == 0 && g_error_matches (self->conn_error, SOUP_WEBSOCKET_ERROR,
-                                        SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+      if (code == 0 && (g_error_matches (self->conn_error, SOUP_WEBSOCKET_ERROR,
+                                         SOUP_WEBSOCKET_CLOSE_TOO_BIG) ||
+                        g_error_matches (self->conn_error, G_IO_ERROR,
+                                         G_IO_ERROR_MESSAGE_TOO_LARGE)))
         self->end = ferry_rendezvous_error_for_close_code (SOUP_WEBSOCKET_CLOSE_TOO_BIG);
       else if (code == 0 && self->conn_error != NULL &&
                self->conn_error->domain == SOUP_WEBSOCKET_ERROR)
