@@ -142,6 +142,8 @@ assert_healthy (FerryTestRendezvous *server)
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "status"), ==,
                    "ok");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "backend"), ==,
+                   "memory");
 }
 
 static char *
@@ -1394,7 +1396,8 @@ test_help (void)
                             "--idle-timeout", "--max-message-size", "--max-queued-messages",
                             "--max-mailboxes-per-address", "--allocations-per-minute",
                             "--max-mailboxes", "--max-mailbox-bytes", "--request-timeout",
-                            "--turn-ttl" };
+                            "--turn-ttl", "--first-message-timeout", "--joins-per-minute",
+                            "--ice-per-minute", "--trusted-proxy", "restart loses" };
 
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, binary, "--help", NULL);
   g_assert_no_error (error);
@@ -1415,6 +1418,16 @@ test_help (void)
   g_assert_no_error (error);
   g_assert_cmpint (g_subprocess_get_exit_status (process), !=, 0);
   g_assert_nonnull (strstr (out, "--listen"));
+
+  g_clear_object (&process);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, binary,
+                              "--trusted-proxy", "proxy.example.org", NULL);
+  g_assert_no_error (error);
+  g_clear_pointer (&out, g_free);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (process), !=, 0);
+  g_assert_nonnull (strstr (out, "--trusted-proxy"));
 }
 
 static void

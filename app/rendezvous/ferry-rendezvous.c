@@ -153,7 +153,9 @@ main (int   argc,
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
                                 "Pairs Ferry senders and receivers by nameplate and relays "
-                                "their mailbox messages.");
+                                "their mailbox messages.\n\n"
+                                "All state is kept in this process's memory: a restart loses "
+                                "every waiting code.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {

@@ -7,7 +7,7 @@
  *
  * HTTP surface (all bodies are JSON, UTF-8):
  *
- *   GET  /healthz                 200 {"status": "ok"}
+ *   GET  /healthz                 200 {"status": "ok", "backend": "memory"}
  *   POST /v1/nameplates           201 {"nameplate": "7", "expires_in": 3600}
  *                                 The lowest free number is handed out first.
  *   GET  /v1/nameplates/<n>       WebSocket upgrade (subprotocol

@@ -1058,6 +1058,9 @@ handle_request_cb (SoupServer        *server,
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
       json_builder_add_string_value (builder, "ok");
+      /* Where nameplates and mailboxes live; only memory for now. */
+      json_builder_set_member_name (builder, "backend");
+      json_builder_add_string_value (builder, "memory");
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
       respond_json_node (msg, SOUP_STATUS_OK, root);
