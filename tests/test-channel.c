@@ -240,12 +240,23 @@ test_wrong_code_fails_both_and_burns (Fixture       *fixture,
   connect_both (sender, receiver, &sent, &received);
   g_assert_error (sent.error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE);
   g_assert_error (received.error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE);
+  /* The sender's code was right: it learns that somebody guessed at it. */
+  g_assert_true (g_str_has_prefix (sent.error->message, "Someone else tried this code"));
+  g_assert_true (g_str_has_prefix (received.error->message, "The code is wrong"));
   g_assert_cmpint (ferry_channel_get_state (sender), ==, FERRY_CHANNEL_STATE_FAILED);
   g_assert_cmpint (ferry_channel_get_state (receiver), ==, FERRY_CHANNEL_STATE_FAILED);
 
-  /* One guess per code: even the right code no longer opens that mailbox. */
+  /* One guess per code: even the right code no longer opens that mailbox.
+   * Both sides failed on their own, so the burn they sent may still be on
+   * its way to the server when the retry comes: then the mailbox, which
+   * has had its two joins, is crowded; once burned, it is gone. Either
+   * way nobody gets in. */
   open_code (retry, code, &again);
-  g_assert_error (again.error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND);
+  g_assert_nonnull (again.error);
+  g_assert_true (g_error_matches (again.error, FERRY_RENDEZVOUS_ERROR,
+                                  FERRY_RENDEZVOUS_ERROR_NOT_FOUND) ||
+                 g_error_matches (again.error, FERRY_RENDEZVOUS_ERROR,
+                                  FERRY_RENDEZVOUS_ERROR_CROWDED));
 
   result_clear (&opened);
   result_clear (&sent);

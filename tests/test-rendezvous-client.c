@@ -50,11 +50,15 @@ open_mailbox (FerryRendezvousClient  *client,
 
 static JsonObject *
 fetch_ice (FerryRendezvousClient  *client,
+           FerryMailbox           *mailbox,
            GError                **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  ferry_rendezvous_client_fetch_ice_async (client, NULL, ferry_test_async_result_cb, &result);
+  ferry_rendezvous_client_fetch_ice_async (client,
+                                           mailbox != NULL ? ferry_mailbox_get_token (mailbox)
+                                                           : NULL,
+                                           NULL, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
   return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
 }
@@ -401,16 +405,42 @@ test_ice (void)
   g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
   g_autoptr(FerryRendezvousClient) client = client_for (server);
   g_autoptr(JsonObject) ice = NULL;
+  g_autoptr(JsonObject) stun_only = NULL;
+  g_autoptr(JsonObject) after = NULL;
+  g_autoptr(FerryMailbox) mailbox = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *nameplate = allocate (client, NULL, &error);
+  Closed closed = { 0 };
   JsonObject *turn;
 
-  ice = fetch_ice (client, &error);
+  /* Outside a mailbox: STUN only, no relay for anyone who asks. */
   g_assert_no_error (error);
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (ice, "stun"), 0),
+  stun_only = fetch_ice (client, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (stun_only,
+                                                                                "stun"), 0),
                    ==, "stun:127.0.0.1:3478");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (stun_only, "turn")), ==,
+                    0);
+
+  mailbox = open_mailbox (client, nameplate, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ferry_mailbox_get_token (mailbox));
+  ice = fetch_ice (client, mailbox, &error);
+  g_assert_no_error (error);
   turn = json_array_get_object_element (json_object_get_array_member (ice, "turn"), 0);
   g_assert_true (g_str_has_suffix (json_object_get_string_member (turn, "username"), ":ferry"));
   g_assert_cmpuint (strlen (json_object_get_string_member (turn, "credential")), ==, 28);
+  /* No longer than the mailbox lives (an hour by default). */
+  g_assert_cmpint (json_object_get_int_member (turn, "ttl"), <=, 3600);
+
+  /* Once our side left, its token buys nothing. */
+  g_signal_connect (mailbox, "closed", G_CALLBACK (closed_cb), &closed);
+  ferry_mailbox_close (mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
+  g_assert_true (ferry_test_wait_for_flag (&closed.closed, TIMEOUT_MS));
+  after = fetch_ice (client, mailbox, &error);
+  g_assert_null (after);
+  g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
 }
 
 static void
@@ -480,7 +510,7 @@ test_unreachable (void)
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
-  ice = fetch_ice (client, &error);
+  ice = fetch_ice (client, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
@@ -673,7 +703,7 @@ test_protocol (void)
       g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL);
       g_clear_error (&error);
 
-      ice = fetch_ice (client, &error);
+      ice = fetch_ice (client, NULL, &error);
       g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL);
       g_clear_error (&error);
 
@@ -684,6 +714,89 @@ test_protocol (void)
       g_assert_cmpint (error->code, ==, g_str_equal (modes[i], "not-found") ?
                        FERRY_RENDEZVOUS_ERROR_NOT_FOUND : FERRY_RENDEZVOUS_ERROR_PROTOCOL);
     }
+}
+
+/* A hostile server: it accepts the upgrade, then sends one message in
+ * fragments that are each small but together far past the client's cap.
+ * A real rendezvous never does this, so it is played by hand. */
+static gboolean
+fragment_server_run_cb (GThreadedSocketService *service,
+                        GSocketConnection      *connection,
+                        GObject                *source,
+                        gpointer                user_data)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr(GString) request = g_string_new (NULL);
+  g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  g_autofree char *answer = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree guint8 *payload = g_malloc0 (60000);
+  guint8 digest[20];
+  gsize digest_len = sizeof digest;
+  const char *key;
+  char *end;
+  char byte;
+
+  while (!g_str_has_suffix (request->str, "\r\n\r\n"))
+    {
+      if (g_input_stream_read (in, &byte, 1, NULL, NULL) != 1)
+        return TRUE;
+      g_string_append_c (request, byte);
+    }
+  key = strstr (request->str, "Sec-WebSocket-Key: ");
+  g_assert_nonnull (key);
+  key += strlen ("Sec-WebSocket-Key: ");
+  end = strstr (key, "\r\n");
+  g_checksum_update (sha1, (const guchar *) key, end - key);
+  g_checksum_update (sha1, (const guchar *) "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", -1);
+  g_checksum_get_digest (sha1, digest, &digest_len);
+  accept = g_base64_encode (digest, digest_len);
+  answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                            "Sec-WebSocket-Protocol: " FERRY_RENDEZVOUS_WS_PROTOCOL "\r\n\r\n",
+                            accept);
+  if (!g_output_stream_write_all (out, answer, strlen (answer), NULL, NULL, NULL))
+    return TRUE;
+
+  /* 40 fragments of 60000 bytes: 2.4 MB, each frame under the 1 MiB cap. */
+  for (guint i = 0; i < 40; i++)
+    {
+      guint8 header[4] = { i == 0 ? 0x02 : 0x00, 126, 60000 >> 8, 60000 & 0xff };
+
+      if (!g_output_stream_write_all (out, header, sizeof header, NULL, NULL, NULL) ||
+          !g_output_stream_write_all (out, payload, 60000, NULL, NULL, NULL))
+        break;
+    }
+  return TRUE;
+}
+
+static void
+test_fragments_capped (void)
+{
+  g_autoptr(GSocketService) service = g_threaded_socket_service_new (1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(FerryRendezvousClient) client = NULL;
+  g_autoptr(FerryMailbox) mailbox = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "run", G_CALLBACK (fragment_server_run_cb), NULL);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("http://127.0.0.1:%u",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  client = ferry_rendezvous_client_new (url);
+
+  mailbox = open_mailbox (client, "1", NULL, &error);
+  g_assert_no_error (error);
+  assert_receive_error (mailbox, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_TOO_LARGE);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
 }
 
 /* Some endings cannot be caused with a libsoup client (it always answers
@@ -743,6 +856,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-client/cancel", test_cancel);
   g_test_add_func ("/rendezvous-client/protocol", test_protocol);
   g_test_add_func ("/rendezvous-client/close-codes", test_close_codes);
+  g_test_add_func ("/rendezvous-client/fragments-capped", test_fragments_capped);
 
   return g_test_run ();
 }

@@ -48,12 +48,14 @@ send_and_read_cb (GObject      *object,
 /* Sends one request and returns the parsed JSON body; asserts that the
  * body is JSON, as every answer of the server must be. */
 static JsonNode *
-http_json (FerryTestRendezvous *server,
-           const char          *method,
-           const char          *path,
-           const char          *body,
-           SoupMessageHeaders **out_headers,
-           guint               *out_status)
+http_json_with (FerryTestRendezvous *server,
+                const char          *method,
+                const char          *path,
+                const char          *body,
+                const char          *header,
+                const char          *value,
+                SoupMessageHeaders **out_headers,
+                guint               *out_status)
 {
   g_autoptr(SoupSession) session = soup_session_new ();
   g_autofree char *url = g_strconcat (server->url, path, NULL);
@@ -63,6 +65,8 @@ http_json (FerryTestRendezvous *server,
   Answer answer = { 0 };
 
   g_assert_nonnull (msg);
+  if (header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), header, value);
   if (body != NULL)
     {
       g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
@@ -87,6 +91,17 @@ http_json (FerryTestRendezvous *server,
   g_bytes_unref (answer.body);
 
   return json_node_ref (json_parser_get_root (parser));
+}
+
+static JsonNode *
+http_json (FerryTestRendezvous *server,
+           const char          *method,
+           const char          *path,
+           const char          *body,
+           SoupMessageHeaders **out_headers,
+           guint               *out_status)
+{
+  return http_json_with (server, method, path, body, NULL, NULL, out_headers, out_status);
 }
 
 static void
@@ -127,6 +142,8 @@ assert_healthy (FerryTestRendezvous *server)
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "status"), ==,
                    "ok");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "backend"), ==,
+                   "memory");
 }
 
 static char *
@@ -757,12 +774,23 @@ test_burn (void)
 
   soup_websocket_connection_close (a->conn, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, NULL);
   assert_closed_with (b, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE);
+  g_assert_null (strstr (b->close_data, "Someone else"));
 
   /* Burned: nobody can join it, and the number is free again. */
   g_assert_cmpuint (raw_upgrade_status (server, nameplate, FERRY_RENDEZVOUS_ERR_NOT_FOUND), ==,
                     404);
   again = allocate (server, NULL);
   g_assert_cmpstr (again, ==, nameplate);
+
+  /* When the guesser burns it, the sender, who joined first and whose
+   * code was right, is told that someone else tried it. */
+  g_clear_pointer (&a, peer_free);
+  g_clear_pointer (&b, peer_free);
+  a = peer_join_ok (server, again);
+  b = peer_join_ok (server, again);
+  soup_websocket_connection_close (b->conn, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, NULL);
+  assert_closed_with (a, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE);
+  g_assert_nonnull (strstr (a->close_data, "Someone else tried this code"));
 }
 
 static guint64
@@ -964,6 +992,89 @@ test_limit_idle (void)
   assert_healthy (server);
 }
 
+/* A side that joins and says nothing is closed; one that speaks stays. */
+static void
+test_limit_first_message (void)
+{
+  const char *args[] = { "--first-message-timeout", "2", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autofree char *nameplate = allocate (server, NULL);
+  g_autoptr(Peer) speaker = peer_join_ok (server, nameplate);
+  g_autoptr(Peer) lurker = NULL;
+  gint64 start;
+
+  soup_websocket_connection_send_text (speaker->conn, "pake");
+  start = g_get_monotonic_time ();
+  lurker = peer_join_ok (server, nameplate);
+  peer_wait_messages (lurker, 1);
+  assert_closed_with (lurker, FERRY_RENDEZVOUS_CLOSE_BASE + 408, FERRY_RENDEZVOUS_ERR_IDLE);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 1500 * 1000);
+  /* Its leaving ends the mailbox for the speaker as any leave does. */
+  assert_closed_with (speaker, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED);
+}
+
+static void
+test_limit_joins (void)
+{
+  const char *args[] = { "--joins-per-minute", "3", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autofree char *nameplate = allocate (server, NULL);
+  g_autoptr(Peer) a = peer_join_ok (server, nameplate);
+
+  /* Unknown nameplates count too: walking the numbers is what is limited. */
+  g_assert_cmpuint (raw_upgrade_status (server, "77", FERRY_RENDEZVOUS_ERR_NOT_FOUND), ==, 404);
+  g_assert_cmpuint (raw_upgrade_status (server, "78", FERRY_RENDEZVOUS_ERR_NOT_FOUND), ==, 404);
+  g_assert_cmpuint (raw_upgrade_status (server, nameplate, FERRY_RENDEZVOUS_ERR_RATE_LIMITED),
+                    ==, 429);
+  assert_healthy (server);
+}
+
+static guint
+allocate_from (FerryTestRendezvous *server,
+               const char          *header,
+               const char          *value)
+{
+  g_autoptr(JsonNode) root = NULL;
+  guint status = 0;
+
+  root = http_json_with (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES, NULL, header, value,
+                         NULL, &status);
+  return status;
+}
+
+static void
+test_trusted_proxy (void)
+{
+  const char *args[] = { "--trusted-proxy", "127.0.0.1", "--max-mailboxes-per-address", "1",
+                         NULL };
+  const char *untrusting[] = { "--trusted-proxy", "192.0.2.1", "--max-mailboxes-per-address",
+                               "1", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autoptr(FerryTestRendezvous) other = ferry_test_rendezvous_start (untrusting);
+
+  /* Behind the proxy each client is counted by the address it names. */
+  g_assert_cmpuint (allocate_from (server, "X-Forwarded-For", "203.0.113.9, 198.51.100.1"), ==,
+                    201);
+  g_assert_cmpuint (allocate_from (server, "X-Forwarded-For", "198.51.100.1"), ==, 429);
+  g_assert_cmpuint (allocate_from (server, "X-Forwarded-For", "198.51.100.1, 198.51.100.2"), ==,
+                    201);
+  g_assert_cmpuint (allocate_from (server, "Forwarded", "for=198.51.100.3:4711;proto=https"), ==,
+                    201);
+  /* IPv6 counts per /64: a client has a whole one to pick from. */
+  g_assert_cmpuint (allocate_from (server, "Forwarded", "for=\"[2001:db8:1:2::5]:4711\""), ==,
+                    201);
+  g_assert_cmpuint (allocate_from (server, "Forwarded", "for=\"[2001:db8:1:2:ffff::6]\""), ==,
+                    429);
+  g_assert_cmpuint (allocate_from (server, "Forwarded",
+                                   "for=192.0.2.7, for=\"[2001:db8:1:3::1]\""), ==, 201);
+  /* The proxy's own requests, with no header, are the proxy's. */
+  g_assert_cmpuint (allocate_from (server, NULL, NULL), ==, 201);
+
+  /* From anyone but the trusted proxy the headers are the client's word. */
+  g_assert_cmpuint (allocate_from (other, "X-Forwarded-For", "198.51.100.1"), ==, 201);
+  g_assert_cmpuint (allocate_from (other, "X-Forwarded-For", "198.51.100.2"), ==, 429);
+}
+
 static void
 test_junk_http (void)
 {
@@ -1130,11 +1241,29 @@ test_ice_without_secret (void)
                     0);
 }
 
+static JsonNode *
+ice_for (FerryTestRendezvous *server,
+         Peer                *peer,
+         guint               *status)
+{
+  const char *token = soup_message_headers_get_one (soup_message_get_response_headers (peer->msg),
+                                                    FERRY_RENDEZVOUS_HEADER_TOKEN);
+  g_autofree char *authorization = NULL;
+
+  g_assert_nonnull (token);
+  g_assert_cmpuint (strlen (token), ==, 32);
+  authorization = g_strconcat ("Bearer ", token, NULL);
+  return http_json_with (server, "GET", FERRY_RENDEZVOUS_PATH_ICE, NULL, "Authorization",
+                         authorization, NULL, status);
+}
+
 static void
 assert_turn_credential (FerryTestRendezvous *server,
                         const char          *secret,
                         gint64               ttl)
 {
+  g_autofree char *nameplate = allocate (server, NULL);
+  g_autoptr(Peer) peer = peer_join_ok (server, nameplate);
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GHmac) hmac = NULL;
   g_autofree char *expected = NULL;
@@ -1148,7 +1277,7 @@ assert_turn_credential (FerryTestRendezvous *server,
   gint64 expiry;
   guint status = 0;
 
-  root = http_json (server, "GET", FERRY_RENDEZVOUS_PATH_ICE, NULL, NULL, &status);
+  root = ice_for (server, peer, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                       json_node_get_object (root), "turn")), ==, 1);
@@ -1161,14 +1290,16 @@ assert_turn_credential (FerryTestRendezvous *server,
                    "turn:127.0.0.1:3478?transport=udp");
   g_assert_cmpstr (json_array_get_string_element (urls, 1), ==,
                    "turn:127.0.0.1:443?transport=tcp");
-  g_assert_cmpint (json_object_get_int_member (turn, "ttl"), ==, ttl);
+  /* The mailbox's remaining life may have lost a second meanwhile. */
+  g_assert_cmpint (json_object_get_int_member (turn, "ttl"), <=, ttl);
+  g_assert_cmpint (json_object_get_int_member (turn, "ttl"), >=, ttl - 1);
 
   username = json_object_get_string_member (turn, "username");
   parts = g_strsplit (username, ":", -1);
   g_assert_cmpuint (g_strv_length (parts), ==, 2);
   g_assert_cmpstr (parts[1], ==, "ferry");
   expiry = g_ascii_strtoll (parts[0], NULL, 10);
-  g_assert_cmpint (expiry, >=, now + ttl - 5);
+  g_assert_cmpint (expiry, >=, now + ttl - 6);
   g_assert_cmpint (expiry, <=, now + ttl + 5);
 
   hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) secret, strlen (secret));
@@ -1196,7 +1327,80 @@ test_ice_with_secret (void)
   g_setenv ("FERRY_TURN_SECRET", "from the environment", TRUE);
   env_server = ferry_test_rendezvous_start (env_args);
   g_unsetenv ("FERRY_TURN_SECRET");
-  assert_turn_credential (env_server, "from the environment", FERRY_RENDEZVOUS_DEFAULT_TURN_TTL);
+  /* A day-long default, but never past the mailbox's own life. */
+  assert_turn_credential (env_server, "from the environment", FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL);
+}
+
+/* TURN credentials only for a side in a live mailbox, and not too often. */
+static void
+test_ice_needs_mailbox (void)
+{
+  const char *args[] = { "--turn-secret", "s3cret", "--turn", "turn:127.0.0.1:3478?transport=udp",
+                         "--ice-per-minute", "3", "--mailbox-ttl", "120", NULL };
+  g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
+  g_autofree char *nameplate = allocate (server, NULL);
+  g_autoptr(Peer) a = peer_join_ok (server, nameplate);
+  g_autoptr(Peer) b = peer_join_ok (server, nameplate);
+  g_autoptr(JsonNode) anonymous = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  guint status = 0;
+
+  anonymous = http_json (server, "GET", FERRY_RENDEZVOUS_PATH_ICE, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (anonymous), "turn")), ==, 0);
+  root = http_json_with (server, "GET", FERRY_RENDEZVOUS_PATH_ICE, NULL, "Authorization",
+                         "Bearer 00000000000000000000000000000000", NULL, &status);
+  g_assert_cmpuint (status, ==, 403);
+  assert_error_answer (root, FERRY_RENDEZVOUS_ERR_FORBIDDEN);
+
+  /* Renewable while the side is in: each answer is a fresh credential. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(JsonNode) ice = ice_for (server, a, &status);
+      JsonObject *turn;
+
+      g_assert_cmpuint (status, ==, 200);
+      turn = json_array_get_object_element (json_object_get_array_member (
+                                              json_node_get_object (ice), "turn"), 0);
+      g_assert_cmpint (json_object_get_int_member (turn, "ttl"), <=, 120);
+      g_assert_cmpint (json_object_get_int_member (turn, "ttl"), >=, 100);
+    }
+  g_clear_pointer (&root, json_node_unref);
+  root = ice_for (server, a, &status);
+  g_assert_cmpuint (status, ==, 429);
+  assert_error_answer (root, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+
+  /* The throttle is per side. */
+  g_clear_pointer (&root, json_node_unref);
+  root = ice_for (server, b, &status);
+  g_assert_cmpuint (status, ==, 200);
+
+  /* A side that left has no more claim on the relay. */
+  soup_websocket_connection_close (b->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  assert_closed_with (b, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_clear_pointer (&root, json_node_unref);
+  root = ice_for (server, b, &status);
+  g_assert_cmpuint (status, ==, 403);
+  assert_error_answer (root, FERRY_RENDEZVOUS_ERR_FORBIDDEN);
+}
+
+static void
+assert_refused (const char *binary,
+                const char *option,
+                const char *value)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, binary, option, value,
+                              NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (process), !=, 0);
+  g_assert_nonnull (strstr (err, option));
 }
 
 static void
@@ -1210,7 +1414,8 @@ test_help (void)
                             "--idle-timeout", "--max-message-size", "--max-queued-messages",
                             "--max-mailboxes-per-address", "--allocations-per-minute",
                             "--max-mailboxes", "--max-mailbox-bytes", "--request-timeout",
-                            "--turn-ttl" };
+                            "--turn-ttl", "--first-message-timeout", "--joins-per-minute",
+                            "--ice-per-minute", "--trusted-proxy", "restart loses" };
 
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, binary, "--help", NULL);
   g_assert_no_error (error);
@@ -1222,15 +1427,8 @@ test_help (void)
     g_assert_nonnull (strstr (out, options[i]));
 
   /* A bad value is refused with a message, not started with. */
-  g_clear_object (&process);
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, binary,
-                              "--listen", "nowhere", NULL);
-  g_assert_no_error (error);
-  g_clear_pointer (&out, g_free);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &out, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_subprocess_get_exit_status (process), !=, 0);
-  g_assert_nonnull (strstr (out, "--listen"));
+  assert_refused (binary, "--listen", "nowhere");
+  assert_refused (binary, "--trusted-proxy", "proxy.example.org");
 }
 
 static void
@@ -1272,6 +1470,9 @@ main (int   argc,
   g_test_add_func ("/rendezvous-server/not-found", test_not_found);
   g_test_add_func ("/rendezvous-server/expiry", test_expiry);
   g_test_add_func ("/rendezvous-server/burn", test_burn);
+  g_test_add_func ("/rendezvous-server/limit/first-message", test_limit_first_message);
+  g_test_add_func ("/rendezvous-server/limit/joins-per-minute", test_limit_joins);
+  g_test_add_func ("/rendezvous-server/trusted-proxy", test_trusted_proxy);
   g_test_add_func ("/rendezvous-server/limit/message-size", test_limit_message_size);
   g_test_add_func ("/rendezvous-server/limit/fragments", test_limit_fragments);
   g_test_add_func ("/rendezvous-server/limit/queued-messages", test_limit_queued);
@@ -1286,6 +1487,7 @@ main (int   argc,
   g_test_add_func ("/rendezvous-server/limit/request-timeout", test_request_timeout);
   g_test_add_func ("/rendezvous-server/ice/without-secret", test_ice_without_secret);
   g_test_add_func ("/rendezvous-server/ice/with-secret", test_ice_with_secret);
+  g_test_add_func ("/rendezvous-server/ice/needs-mailbox", test_ice_needs_mailbox);
   g_test_add_func ("/rendezvous-server/help", test_help);
   g_test_add_func ("/rendezvous-server/sigterm", test_sigterm);
 

@@ -71,6 +71,7 @@ main (int   argc,
   g_autofree char *listen = NULL;
   g_autofree char *turn_secret = NULL;
   g_autofree char *url = NULL;
+  g_autofree char *trusted_proxy = NULL;
   g_auto(GStrv) stun = NULL;
   g_auto(GStrv) turn = NULL;
   int mailbox_ttl = FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL;
@@ -83,6 +84,9 @@ main (int   argc,
   int turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
   int request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
   int mailbox_bytes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES;
+  int first_message = FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT;
+  int joins = FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE;
+  int ice = FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
@@ -113,6 +117,14 @@ main (int   argc,
       "Live mailboxes in all", "N" },
     { "request-timeout", 0, 0, G_OPTION_ARG_INT, &request_timeout,
       "Seconds a client may take to send one HTTP request", "SECONDS" },
+    { "first-message-timeout", 0, 0, G_OPTION_ARG_INT, &first_message,
+      "Seconds a side that joined has to send its first message", "SECONDS" },
+    { "joins-per-minute", 0, 0, G_OPTION_ARG_INT, &joins,
+      "Mailbox joins one client address may try per minute", "N" },
+    { "ice-per-minute", 0, 0, G_OPTION_ARG_INT, &ice,
+      "ICE server requests per side (or per address, without a mailbox) per minute", "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING, &trusted_proxy,
+      "Believe Forwarded / X-Forwarded-For from this proxy address only", "ADDR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -127,6 +139,9 @@ main (int   argc,
     { "turn-ttl", &turn_ttl },
     { "request-timeout", &request_timeout },
     { "max-mailbox-bytes", &mailbox_bytes },
+    { "first-message-timeout", &first_message },
+    { "joins-per-minute", &joins },
+    { "ice-per-minute", &ice },
   };
 
   if (!ferry_init (&error))
@@ -138,7 +153,9 @@ main (int   argc,
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
                                 "Pairs Ferry senders and receivers by nameplate and relays "
-                                "their mailbox messages.");
+                                "their mailbox messages.\n\n"
+                                "All state is kept in this process's memory: a restart loses "
+                                "every waiting code.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -170,6 +187,18 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  if (trusted_proxy != NULL)
+    {
+      g_autoptr(GInetAddress) proxy = g_inet_address_new_from_string (trusted_proxy);
+
+      if (proxy == NULL)
+        {
+          g_printerr ("ferry-rendezvous: --trusted-proxy wants a numeric address, not “%s”\n",
+                      trusted_proxy);
+          return EXIT_FAILURE;
+        }
+    }
+
   server = ferry_rendezvous_server_new ();
   for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
     {
@@ -189,6 +218,7 @@ main (int   argc,
                 "turn-secret", turn_secret,
                 "stun-uris", stun,
                 "turn-uris", turn,
+                "trusted-proxy", trusted_proxy,
                 NULL);
 
   if (turn_secret != NULL && turn == NULL)

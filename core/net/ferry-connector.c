@@ -707,8 +707,11 @@ ferry_connector_connect_async (FerryConnector      *self,
     }
 
   self->connecting = TRUE;
-  ferry_rendezvous_client_fetch_ice_async (self->client, cancellable, fetch_ice_cb,
-                                           g_steal_pointer (&task));
+  /* TURN credentials come only for our side of the live mailbox. */
+  ferry_rendezvous_client_fetch_ice_async (self->client,
+                                           ferry_channel_get_ice_token (
+                                             ferry_signalling_get_channel (self->signalling)),
+                                           cancellable, fetch_ice_cb, g_steal_pointer (&task));
 }
 
 /**

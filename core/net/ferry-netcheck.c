@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include <libsoup/soup.h>
+
 #include "ferry-ice-session.h"
 #include "ferry-netcheck.h"
 #include "ferry-portmap.h"
@@ -206,6 +208,7 @@ typedef struct
   GInetSocketAddress *relay_toward_server;
   GInetSocketAddress *relay_toward_relay;
   char               *relay_probe_error;
+  FerryMailbox  *mailbox;   /* ours only while the ICE servers are asked for */
 } Run;
 
 static void
@@ -237,6 +240,9 @@ run_free (Run *run)
   g_clear_object (&run->ssdp);
   g_clear_pointer (&run->ice, json_object_unref);
   g_free (run->ice_json);
+  if (run->mailbox != NULL && !ferry_mailbox_is_closed (run->mailbox))
+    ferry_mailbox_close (run->mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
+  g_clear_object (&run->mailbox);
   g_clear_object (&run->cancellable);
   g_clear_pointer (&run->stun, g_ptr_array_unref);
   g_free (run->natpmp_address);
@@ -1060,6 +1066,10 @@ fetch_ice_cb (GObject      *object,
 
   run->ice = ferry_rendezvous_client_fetch_ice_finish (FERRY_RENDEZVOUS_CLIENT (object),
                                                        result, &error);
+  /* The credentials are all the mailbox was for; leaving at once frees
+   * the nameplate. */
+  if (run->mailbox != NULL)
+    ferry_mailbox_close (run->mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
   if (run->ice == NULL)
     {
       g_task_return_error (task, error);
@@ -1081,11 +1091,59 @@ fetch_ice_cb (GObject      *object,
   probe_finished (task);
 }
 
+static void
+open_mailbox_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Run *run = g_task_get_task_data (task);
+  GCancellable *cancellable;
+  GError *error = NULL;
+
+  run->mailbox = ferry_rendezvous_client_open_mailbox_finish (FERRY_RENDEZVOUS_CLIENT (object),
+                                                              result, &error);
+  if (run->mailbox == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  cancellable = g_task_get_cancellable (task);
+  ferry_rendezvous_client_fetch_ice_async (FERRY_RENDEZVOUS_CLIENT (object),
+                                           ferry_mailbox_get_token (run->mailbox), cancellable,
+                                           fetch_ice_cb, g_steal_pointer (&task));
+}
+
+static void
+allocate_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autofree char *nameplate = NULL;
+  GCancellable *cancellable;
+  GError *error = NULL;
+
+  nameplate = ferry_rendezvous_client_allocate_finish (FERRY_RENDEZVOUS_CLIENT (object), result,
+                                                       &error);
+  if (nameplate == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  cancellable = g_task_get_cancellable (task);
+  ferry_rendezvous_client_open_mailbox_async (FERRY_RENDEZVOUS_CLIENT (object), nameplate,
+                                              cancellable, open_mailbox_cb,
+                                              g_steal_pointer (&task));
+}
+
 /**
  * ferry_netcheck_run_async:
  *
  * Fetches the servers from the rendezvous and runs every probe at once; the
  * whole run takes about the timeout (TURN over TCP up to twice that).
+ * The rendezvous hands TURN credentials only to a side in a live mailbox,
+ * so the check opens a mailbox of its own for as long as it asks.
  */
 void
 ferry_netcheck_run_async (FerryNetcheck       *self,
@@ -1112,8 +1170,8 @@ ferry_netcheck_run_async (FerryNetcheck       *self,
     g_signal_connect_object (cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
                              run->cancellable, G_CONNECT_SWAPPED);
 
-  ferry_rendezvous_client_fetch_ice_async (self->client, cancellable, fetch_ice_cb,
-                                           g_steal_pointer (&task));
+  ferry_rendezvous_client_allocate_async (self->client, cancellable, allocate_cb,
+                                          g_steal_pointer (&task));
 }
 
 /**

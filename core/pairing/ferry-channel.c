@@ -147,9 +147,15 @@ ferry_channel_burn_and_return (FerryChannel *self,
   ferry_channel_fail (self, TRUE);
 }
 
+/* The sender made the code, so for it a failed PAKE can only mean that
+ * somebody else guessed at it. */
 static GError *
-wrong_code_error (void)
+wrong_code_error (FerryChannel *self)
 {
+  if (self->is_sender)
+    return g_error_new_literal (FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE,
+                                _("Someone else tried this code, so it can no longer be used. "
+                                  "Send again with a new code."));
   return g_error_new_literal (FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE,
                               _("The code is wrong. Check it with the sender and try again "
                                 "with a new code."));
@@ -283,6 +289,20 @@ ferry_channel_get_state (FerryChannel *self)
   g_return_val_if_fail (FERRY_IS_CHANNEL (self), FERRY_CHANNEL_STATE_NEW);
 
   return self->state;
+}
+
+/**
+ * ferry_channel_get_ice_token:
+ *
+ * Returns: (nullable): the rendezvous token of our side of the mailbox,
+ *   which TURN credentials are handed out for, once the mailbox is open
+ */
+const char *
+ferry_channel_get_ice_token (FerryChannel *self)
+{
+  g_return_val_if_fail (FERRY_IS_CHANNEL (self), NULL);
+
+  return self->mailbox != NULL ? ferry_mailbox_get_token (self->mailbox) : NULL;
 }
 
 /**
@@ -516,13 +536,14 @@ ferry_channel_open_code_finish (FerryChannel  *self,
 /* While the PAKE runs, the peer burning the mailbox means its side of the
  * PAKE failed: to the user that is the same wrong code. */
 static GError *
-handshake_error (GError *error)
+handshake_error (FerryChannel *self,
+                 GError       *error)
 {
   if (g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_BAD_CODE) ||
       g_error_matches (error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE))
     {
       g_error_free (error);
-      return wrong_code_error ();
+      return wrong_code_error (self);
     }
 
   return error;
@@ -544,14 +565,14 @@ connect_confirmation_cb (GObject      *object,
   if (confirmation == NULL)
     {
       ferry_channel_fail (self, FALSE);
-      g_task_return_error (task, handshake_error (error));
+      g_task_return_error (task, handshake_error (self, error));
       return;
     }
 
   if (!ferry_pake_process_confirmation (self->pake, confirmation, &error))
     {
       g_debug ("Key confirmation failed: %s", error->message);
-      ferry_channel_burn_and_return (self, task, handshake_error (error));
+      ferry_channel_burn_and_return (self, task, handshake_error (self, error));
       return;
     }
 
@@ -577,7 +598,7 @@ connect_pake_message_cb (GObject      *object,
     {
       self->busy = FALSE;
       ferry_channel_fail (self, FALSE);
-      g_task_return_error (task, handshake_error (error));
+      g_task_return_error (task, handshake_error (self, error));
       return;
     }
 
@@ -588,7 +609,7 @@ connect_pake_message_cb (GObject      *object,
        * this code: burn the nameplate so it cannot try again. */
       g_debug ("PAKE message rejected: %s", error->message);
       self->busy = FALSE;
-      ferry_channel_burn_and_return (self, task, handshake_error (error));
+      ferry_channel_burn_and_return (self, task, handshake_error (self, error));
       return;
     }
 

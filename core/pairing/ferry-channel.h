@@ -37,6 +37,7 @@ typedef enum
 FerryChannel      *ferry_channel_new                (FerryRendezvousClient  *client);
 FerryChannelState  ferry_channel_get_state          (FerryChannel           *self);
 const char        *ferry_channel_get_code           (FerryChannel           *self);
+const char        *ferry_channel_get_ice_token      (FerryChannel           *self);
 gboolean           ferry_channel_is_sender          (FerryChannel           *self);
 
 void               ferry_channel_create_code_async  (FerryChannel           *self,

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 /* The most a client accepts in one mailbox message from the server. */
 #define FERRY_MAILBOX_MAX_INCOMING (1024 * 1024)
 
-FerryMailbox *ferry_mailbox_new (SoupWebsocketConnection *conn);
+FerryMailbox *ferry_mailbox_new (SoupWebsocketConnection *conn,
+                                 const char              *token);
 
 G_END_DECLS

@@ -28,6 +28,7 @@ struct _FerryMailbox
   GError                  *conn_error;
   gboolean                 close_requested;
   gboolean                 closed;
+  char                    *token;     /* the server's name for this side */
 };
 
 G_DEFINE_FINAL_TYPE (FerryMailbox, ferry_mailbox, G_TYPE_OBJECT)
@@ -140,8 +141,10 @@ conn_closed_cb (SoupWebsocketConnection *conn,
     {
       /* A frame we refused ourselves (too large, malformed) ends the
        * connection without a code from the server. */
-      if (code == 0 && g_error_matches (self->conn_error, SOUP_WEBSOCKET_ERROR,
-                                        SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+      if (code == 0 && (g_error_matches (self->conn_error, SOUP_WEBSOCKET_ERROR,
+                                         SOUP_WEBSOCKET_CLOSE_TOO_BIG) ||
+                        g_error_matches (self->conn_error, G_IO_ERROR,
+                                         G_IO_ERROR_MESSAGE_TOO_LARGE)))
         self->end = ferry_rendezvous_error_for_close_code (SOUP_WEBSOCKET_CLOSE_TOO_BIG);
       else if (code == 0 && self->conn_error != NULL &&
                self->conn_error->domain == SOUP_WEBSOCKET_ERROR)
@@ -168,7 +171,8 @@ conn_closed_cb (SoupWebsocketConnection *conn,
 }
 
 FerryMailbox *
-ferry_mailbox_new (SoupWebsocketConnection *conn)
+ferry_mailbox_new (SoupWebsocketConnection *conn,
+                   const char              *token)
 {
   FerryMailbox *self;
 
@@ -176,6 +180,7 @@ ferry_mailbox_new (SoupWebsocketConnection *conn)
 
   self = g_object_new (FERRY_TYPE_MAILBOX, NULL);
   self->conn = g_object_ref (conn);
+  self->token = g_strdup (token);
   g_signal_connect (conn, "message", G_CALLBACK (conn_message_cb), self);
   g_signal_connect (conn, "error", G_CALLBACK (conn_error_cb), self);
   g_signal_connect (conn, "closed", G_CALLBACK (conn_closed_cb), self);
@@ -303,6 +308,21 @@ ferry_mailbox_close (FerryMailbox *self,
   soup_websocket_connection_close (self->conn, code, reason);
 }
 
+/**
+ * ferry_mailbox_get_token:
+ *
+ * Returns: (nullable): the token the server gave this side at its join,
+ *   for ferry_rendezvous_client_fetch_ice_async(); %NULL from a server
+ *   that gives none
+ */
+const char *
+ferry_mailbox_get_token (FerryMailbox *self)
+{
+  g_return_val_if_fail (FERRY_IS_MAILBOX (self), NULL);
+
+  return self->token;
+}
+
 gboolean
 ferry_mailbox_is_closed (FerryMailbox *self)
 {
@@ -338,6 +358,7 @@ ferry_mailbox_finalize (GObject *object)
   g_queue_clear_full (&self->messages, (GDestroyNotify) g_bytes_unref);
   g_clear_error (&self->end);
   g_clear_error (&self->conn_error);
+  g_free (self->token);
 
   G_OBJECT_CLASS (ferry_mailbox_parent_class)->finalize (object);
 }

@@ -25,5 +25,6 @@ GBytes   *ferry_mailbox_receive_finish (FerryMailbox         *self,
 void      ferry_mailbox_close          (FerryMailbox         *self,
                                         gushort               code);
 gboolean  ferry_mailbox_is_closed      (FerryMailbox         *self);
+const char *ferry_mailbox_get_token    (FerryMailbox         *self);
 
 G_END_DECLS

@@ -17,12 +17,15 @@
 #include <libsoup/soup.h>
 
 #include "ferry-mailbox-private.h"
+#include "ferry-message-size-limit-stream.h"
 #include "ferry-rendezvous-client.h"
 #include "ferry-rendezvous-protocol.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 10
 #define MAX_RESPONSE_BODY       (64 * 1024)
 #define READ_CHUNK              8192
+#define MAX_HANDSHAKE_ANSWER    16384
+#define WEBSOCKET_GUID          "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct _FerryRendezvousClient
 {
@@ -68,6 +71,9 @@ typedef struct
   GInputStream *stream;
   GByteArray   *body;
   ValidateFunc  validate;
+  GIOStream    *connection;     /* a mailbox's, until the handshake is done */
+  char         *handshake;
+  guint8        byte;
 } Request;
 
 static void
@@ -81,6 +87,8 @@ request_free (Request *request)
   g_clear_object (&request->msg);
   g_clear_object (&request->stream);
   g_clear_pointer (&request->body, g_byte_array_unref);
+  g_clear_object (&request->connection);
+  g_free (request->handshake);
   g_free (request);
 }
 
@@ -280,6 +288,7 @@ start_json_request (FerryRendezvousClient *self,
                     GTask                 *task,
                     const char            *method,
                     const char            *path,
+                    const char            *token,
                     ValidateFunc           validate)
 {
   Request *request;
@@ -296,6 +305,13 @@ start_json_request (FerryRendezvousClient *self,
   request->msg = soup_message_new_from_uri (method, uri);
   soup_message_headers_replace (soup_message_get_request_headers (request->msg),
                                 "Accept", "application/json");
+  if (token != NULL)
+    {
+      g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (request->msg),
+                                    "Authorization", authorization);
+    }
   if (g_str_equal (method, SOUP_METHOD_POST))
     {
       g_autoptr(GBytes) body = g_bytes_new_static ("{}", 2);
@@ -371,7 +387,7 @@ ferry_rendezvous_client_allocate_async (FerryRendezvousClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_rendezvous_client_allocate_async);
-  start_json_request (self, task, SOUP_METHOD_POST, FERRY_RENDEZVOUS_PATH_NAMEPLATES,
+  start_json_request (self, task, SOUP_METHOD_POST, FERRY_RENDEZVOUS_PATH_NAMEPLATES, NULL,
                       validate_allocation);
 }
 
@@ -485,12 +501,16 @@ bad:
 
 /**
  * ferry_rendezvous_client_fetch_ice_async:
+ * @token: (nullable): ferry_mailbox_get_token() of a mailbox this client is
+ *   in, or %NULL for STUN servers only
  *
  * Fetches the STUN and TURN servers the rendezvous recommends, with fresh
- * TURN credentials.
+ * TURN credentials for a side in a live mailbox; ask again while it is
+ * open to renew them.
  */
 void
 ferry_rendezvous_client_fetch_ice_async (FerryRendezvousClient *self,
+                                         const char            *token,
                                          GCancellable          *cancellable,
                                          GAsyncReadyCallback    callback,
                                          gpointer               user_data)
@@ -502,7 +522,8 @@ ferry_rendezvous_client_fetch_ice_async (FerryRendezvousClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_rendezvous_client_fetch_ice_async);
-  start_json_request (self, task, SOUP_METHOD_GET, FERRY_RENDEZVOUS_PATH_ICE, validate_ice);
+  start_json_request (self, task, SOUP_METHOD_GET, FERRY_RENDEZVOUS_PATH_ICE, token,
+                      validate_ice);
 }
 
 /**
@@ -529,44 +550,196 @@ ferry_rendezvous_client_fetch_ice_finish (FerryRendezvousClient *self,
 
 /* Mailbox -------------------------------------------------------------- */
 
+/* The WebSocket handshake is made here rather than by libsoup so that the
+ * server's bytes can go through a FerryMessageSizeLimitStream: libsoup 3.2
+ * caps single frames only and would gather a message of many fragments
+ * from a hostile server without limit, as the server guards against its
+ * clients. */
+
+static char *
+expected_accept (const char *key)
+{
+  g_autofree char *both = g_strconcat (key, WEBSOCKET_GUID, NULL);
+  g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  guint8 digest[20];
+  gsize length = sizeof digest;
+
+  g_checksum_update (sha1, (const guchar *) both, -1);
+  g_checksum_get_digest (sha1, digest, &length);
+  return g_base64_encode (digest, length);
+}
+
+/* Checks a complete answer; returns the upgraded connection's mailbox. */
+static FerryMailbox *
+finish_handshake (Request  *request,
+                  GError  **error)
+{
+  SoupMessageHeaders *answer = soup_message_get_response_headers (request->msg);
+  SoupMessageHeaders *asked = soup_message_get_request_headers (request->msg);
+  g_autoptr(GIOStream) guarded = NULL;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+  g_autofree char *accept = NULL;
+  guint status = 0;
+
+  if (!soup_headers_parse_response ((const char *) request->body->data, request->body->len,
+                                    answer, NULL, &status, NULL))
+    {
+      g_propagate_error (error, protocol_error ("its answer is not HTTP"));
+      return NULL;
+    }
+
+  /* A refused upgrade's body is not read; the status alone tells. */
+  if (status != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    {
+      g_propagate_error (error, status < 300 ? protocol_error ("it did not accept the WebSocket")
+                                             : ferry_rendezvous_error_for_status (status));
+      return NULL;
+    }
+
+  accept = expected_accept (soup_message_headers_get_one (asked, "Sec-WebSocket-Key"));
+  if (!soup_message_headers_header_equals (answer, "Upgrade", "websocket") ||
+      g_strcmp0 (soup_message_headers_get_one (answer, "Sec-WebSocket-Accept"), accept) != 0 ||
+      soup_message_headers_get_one (answer, "Sec-WebSocket-Extensions") != NULL)
+    {
+      g_propagate_error (error, protocol_error ("its WebSocket handshake is broken"));
+      return NULL;
+    }
+  if (g_strcmp0 (soup_message_headers_get_one (answer, "Sec-WebSocket-Protocol"),
+                 FERRY_RENDEZVOUS_WS_PROTOCOL) != 0)
+    {
+      g_propagate_error (error, protocol_error ("it speaks another WebSocket protocol"));
+      return NULL;
+    }
+
+  guarded = ferry_message_size_limit_stream_new (request->connection, FERRY_MAILBOX_MAX_INCOMING);
+  conn = soup_websocket_connection_new (guarded, soup_message_get_uri (request->msg),
+                                        SOUP_WEBSOCKET_CONNECTION_CLIENT, NULL,
+                                        FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
+  soup_websocket_connection_set_max_incoming_payload_size (conn, FERRY_MAILBOX_MAX_INCOMING);
+  return ferry_mailbox_new (conn, soup_message_headers_get_one (answer,
+                                                               FERRY_RENDEZVOUS_HEADER_TOKEN));
+}
+
+/* The answer is read a byte at a time: the server may send queued
+ * messages right behind it, and those belong to the WebSocket. */
 static void
-websocket_connect_cb (GObject      *object,
+handshake_read_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *request = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  GByteArray *answer = request->body;
+  gssize read;
+  FerryMailbox *mailbox;
+
+  read = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  if (read < 0)
+    {
+      request_return_transport_error (task, error);
+      return;
+    }
+  if (read == 0)
+    {
+      g_task_return_error (task, protocol_error ("it closed the connection"));
+      return;
+    }
+
+  g_byte_array_append (answer, &request->byte, 1);
+  if (answer->len > MAX_HANDSHAKE_ANSWER)
+    {
+      g_task_return_error (task, protocol_error ("its answer is too large"));
+      return;
+    }
+  if (answer->len < 4 || memcmp (answer->data + answer->len - 4, "\r\n\r\n", 4) != 0)
+    {
+      g_input_stream_read_async (g_io_stream_get_input_stream (request->connection),
+                                 &request->byte, 1, G_PRIORITY_DEFAULT, request->cancellable,
+                                 handshake_read_cb, g_steal_pointer (&task));
+      return;
+    }
+
+  g_clear_handle_id (&request->timeout_id, g_source_remove);
+  mailbox = finish_handshake (request, &error);
+  if (mailbox == NULL)
+    {
+      g_io_stream_close_async (request->connection, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, mailbox, g_object_unref);
+}
+
+static void
+handshake_written_cb (GObject      *object,
                       GAsyncResult *result,
                       gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   Request *request = g_task_get_task_data (task);
-  g_autoptr(SoupWebsocketConnection) conn = NULL;
   g_autoptr(GError) error = NULL;
-  guint status = soup_message_get_status (request->msg);
 
-  conn = soup_session_websocket_connect_finish (SOUP_SESSION (object), result, &error);
-  g_clear_handle_id (&request->timeout_id, g_source_remove);
-
-  if (conn == NULL)
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error))
     {
-      /* libsoup does not hand out the body of a refused upgrade; the
-       * status alone tells what happened. */
-      if (status == SOUP_STATUS_NONE || request->timed_out ||
-          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        request_return_transport_error (task, error);
-      else if (status < 300)
-        g_task_return_error (task, protocol_error ("it did not accept the WebSocket"));
-      else
-        g_task_return_error (task, ferry_rendezvous_error_for_status (status));
+      request_return_transport_error (task, error);
       return;
     }
 
-  if (g_strcmp0 (soup_websocket_connection_get_protocol (conn),
-                 FERRY_RENDEZVOUS_WS_PROTOCOL) != 0)
+  request->body = g_byte_array_new ();
+  g_input_stream_read_async (g_io_stream_get_input_stream (request->connection), &request->byte,
+                             1, G_PRIORITY_DEFAULT, request->cancellable, handshake_read_cb,
+                             g_steal_pointer (&task));
+}
+
+static void
+append_header (const char *name,
+               const char *value,
+               gpointer    user_data)
+{
+  g_string_append_printf (user_data, "%s: %s\r\n", name, value);
+}
+
+static void
+mailbox_connected_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *request = g_task_get_task_data (task);
+  const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
+  GUri *uri = soup_message_get_uri (request->msg);
+  const char *host = g_uri_get_host (uri);
+  g_autoptr(GError) error = NULL;
+  GString *text;
+
+  request->connection = G_IO_STREAM (g_socket_client_connect_to_uri_finish (
+                                       G_SOCKET_CLIENT (object), result, &error));
+  if (request->connection == NULL)
     {
-      soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR, NULL);
-      g_task_return_error (task, protocol_error ("it speaks another WebSocket protocol"));
+      request_return_transport_error (task, error);
       return;
     }
 
-  soup_websocket_connection_set_max_incoming_payload_size (conn, FERRY_MAILBOX_MAX_INCOMING);
-  g_task_return_pointer (task, ferry_mailbox_new (conn), g_object_unref);
+  /* No extensions are offered: permessage-deflate would let a small frame
+   * inflate past the size limit. */
+  soup_websocket_client_prepare_handshake (request->msg, NULL, (char **) protocols, NULL);
+  text = g_string_new (NULL);
+  g_string_append_printf (text, "GET %s HTTP/1.1\r\nHost: %s%s%s", g_uri_get_path (uri),
+                          strchr (host, ':') != NULL ? "[" : "", host,
+                          strchr (host, ':') != NULL ? "]" : "");
+  if (g_uri_get_port (uri) != -1)
+    g_string_append_printf (text, ":%d", g_uri_get_port (uri));
+  g_string_append (text, "\r\n");
+  soup_message_headers_foreach (soup_message_get_request_headers (request->msg), append_header,
+                                text);
+  g_string_append (text, "\r\n");
+  request->handshake = g_string_free (text, FALSE);
+
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (request->connection),
+                                   request->handshake, strlen (request->handshake),
+                                   G_PRIORITY_DEFAULT, request->cancellable,
+                                   handshake_written_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -582,10 +755,12 @@ ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
                                             GAsyncReadyCallback    callback,
                                             gpointer               user_data)
 {
-  const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GSocketClient) socket_client = NULL;
   g_autofree char *path = NULL;
+  g_autofree char *address = NULL;
   g_autoptr(GUri) uri = NULL;
+  gboolean tls;
   Request *request;
 
   g_return_if_fail (FERRY_IS_RENDEZVOUS_CLIENT (self));
@@ -609,11 +784,18 @@ ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
 
   request = request_new (self, cancellable);
   request->msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
+  soup_message_headers_replace (soup_message_get_request_headers (request->msg), "User-Agent",
+                                soup_session_get_user_agent (self->session));
   g_task_set_task_data (task, request, (GDestroyNotify) request_free);
 
-  soup_session_websocket_connect_async (self->session, request->msg, NULL, (char **) protocols,
-                                        G_PRIORITY_DEFAULT, request->cancellable,
-                                        websocket_connect_cb, g_steal_pointer (&task));
+  tls = g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0 ||
+        g_ascii_strcasecmp (g_uri_get_scheme (uri), "wss") == 0;
+  socket_client = g_socket_client_new ();
+  g_socket_client_set_tls (socket_client, tls);
+  address = g_uri_to_string (uri);
+  g_socket_client_connect_to_uri_async (socket_client, address, tls ? 443 : 80,
+                                        request->cancellable, mailbox_connected_cb,
+                                        g_steal_pointer (&task));
 }
 
 /**

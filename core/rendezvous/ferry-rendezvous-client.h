@@ -43,6 +43,7 @@ FerryMailbox *ferry_rendezvous_client_open_mailbox_finish  (FerryRendezvousClien
                                                             GError                **error);
 
 void          ferry_rendezvous_client_fetch_ice_async      (FerryRendezvousClient  *self,
+                                                            const char             *token,
                                                             GCancellable           *cancellable,
                                                             GAsyncReadyCallback     callback,
                                                             gpointer                user_data);

@@ -38,6 +38,8 @@ static const StatusMeaning status_meanings[] = {
   { SOUP_STATUS_CONFLICT, NULL,
     FERRY_RENDEZVOUS_ERROR_CROWDED, "Two other sides already use this code" },
   { SOUP_STATUS_GONE, NULL, FERRY_RENDEZVOUS_ERROR_EXPIRED, "The code expired" },
+  { SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+    FERRY_RENDEZVOUS_ERROR_CLOSED, "The mailbox this was asked for is closed" },
   { SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
     FERRY_RENDEZVOUS_ERROR_TOO_LARGE, "A message was larger than the rendezvous server allows" },
   { FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS, NULL,

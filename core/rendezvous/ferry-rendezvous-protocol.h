@@ -7,18 +7,26 @@
  *
  * HTTP surface (all bodies are JSON, UTF-8):
  *
- *   GET  /healthz                 200 {"status": "ok"}
+ *   GET  /healthz                 200 {"status": "ok", "backend": "memory"}
  *   POST /v1/nameplates           201 {"nameplate": "7", "expires_in": 3600}
  *                                 The lowest free number is handed out first.
  *   GET  /v1/nameplates/<n>       WebSocket upgrade (subprotocol
  *                                 FERRY_RENDEZVOUS_WS_PROTOCOL): joins the
  *                                 mailbox of nameplate <n>. At most two sides.
+ *                                 The 101 answer carries FERRY_RENDEZVOUS_HEADER_TOKEN:
+ *                                 the side's token, good while it is in the mailbox.
  *   GET  /v1/ice                  200 {"stun": ["stun:host:port", ...],
  *                                      "turn": [{"urls": ["turn:host:port?transport=udp", ...],
  *                                                "username": "<expiry>:ferry",
  *                                                "credential": "<base64 HMAC-SHA1>",
  *                                                "ttl": <seconds>}]}
- *                                 "turn" is empty when the server has no TURN secret.
+ *                                 "turn" is empty when the server has no TURN secret,
+ *                                 and for a request without "Authorization: Bearer
+ *                                 <token>": TURN credentials go only to a side inside
+ *                                 a live mailbox (403 "forbidden" once it left), and
+ *                                 live no longer than that mailbox may; asking again
+ *                                 while the side is in renews them. Both kinds of
+ *                                 request are throttled (429).
  *
  * Every error answer over HTTP has the status named below and the body
  *   {"error": "<FERRY_RENDEZVOUS_ERR_* string>", "message": "<sentence>"}
@@ -28,7 +36,10 @@
  * method (with an Allow header); 413 for a body over
  * FERRY_RENDEZVOUS_MAX_REQUEST_BODY; 429 for too many allocations per
  * minute or live mailboxes from one address; 503 when the server holds its
- * maximum of mailboxes. Requests libsoup cannot parse at all get a bare
+ * maximum of mailboxes; 429 also for too many joins per minute from one
+ * address. An address is the client's own, or the one a trusted proxy
+ * names in Forwarded / X-Forwarded-For; IPv6 addresses count per /64.
+ * Requests libsoup cannot parse at all get a bare
  * 400, or a closed connection when the headers exceed 64 KiB.
  *
  * Inside the mailbox every text or binary message one side sends is
@@ -56,6 +67,11 @@
  * joins in its life: a side that left cannot come back, and nobody can take
  * its place.
  *
+ * A side that sends no message within the first-message timeout of its
+ * join is closed with 4408: nobody can sit in a mailbox it has no code for.
+ * When the other side burns the mailbox, the side that joined first (the
+ * sender, whose code was right) is told "Someone else tried this code".
+ *
  * The server pings every side; a side that answers nothing (no message, no
  * pong) for the idle timeout is closed with 4408. Ordinary WebSocket
  * libraries answer pings by themselves.
@@ -72,6 +88,9 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_PATH_HEALTH      "/healthz"
 #define FERRY_RENDEZVOUS_PATH_NAMEPLATES  "/v1/nameplates"
 #define FERRY_RENDEZVOUS_PATH_ICE         "/v1/ice"
+
+/* The side's token in the 101 answer of a join (see /v1/ice). */
+#define FERRY_RENDEZVOUS_HEADER_TOKEN     "Ferry-Side-Token"
 
 /* Close codes after the upgrade: base + HTTP status. */
 #define FERRY_RENDEZVOUS_CLOSE_BASE       4000
@@ -92,6 +111,7 @@ G_BEGIN_DECLS
 #define FERRY_RENDEZVOUS_ERR_METHOD            "method-not-allowed" /* 405 */
 #define FERRY_RENDEZVOUS_ERR_FULL              "server-full"        /* 503: total mailbox cap */
 #define FERRY_RENDEZVOUS_ERR_CLOSED            "closed"             /* close 1000: peer left */
+#define FERRY_RENDEZVOUS_ERR_FORBIDDEN         "forbidden"          /* 403: token of no live side */
 
 /* libsoup 3.2 has no name for this status. */
 #define FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS 429

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/random.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -24,6 +25,8 @@
 #define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
 #define BODY_DATA_KEY          "ferry-request-body"
 #define TIMER_DATA_KEY         "ferry-request-timer"
+#define TOKEN_DATA_KEY         "ferry-side-token"
+#define TOKEN_BYTES            16
 
 typedef struct _Mailbox Mailbox;
 
@@ -35,7 +38,12 @@ typedef struct
   guint                    index;     /* 0 or 1 in the mailbox */
   gint64                   last_heard;
   guint                    idle_id;
+  guint                    first_id;  /* until its first message */
   gboolean                 closing;   /* the server asked it to close */
+  char                    *token;     /* for /v1/ice, while it is in the mailbox */
+  GHashTable              *server_tokens;
+  gint64                   ice_window_start;
+  guint                    ice_requests;
 } Side;
 
 struct _Mailbox
@@ -45,6 +53,7 @@ struct _Mailbox
   char                  *nameplate;
   char                  *owner;       /* address that allocated it */
   guint                  expire_id;
+  gint64                 expires_at;  /* monotonic */
   Side                  *sides[2];
   guint                  n_joined;    /* joins over its life, at most 2 */
   gboolean               left[2];
@@ -64,6 +73,8 @@ typedef struct
   guint  live_mailboxes;
   gint64 window_start;
   guint  allocations;
+  guint  joins;
+  guint  ice_requests;
 } AddressState;
 
 typedef struct
@@ -79,9 +90,11 @@ struct _FerryRendezvousServer
   SoupServer  *soup;
   GHashTable  *mailboxes;   /* number → Mailbox */
   GHashTable  *addresses;   /* address → AddressState */
+  GHashTable  *tokens;      /* token → Side */
   guint        sweep_id;
 
   char        *turn_secret;
+  GInetAddress *trusted_proxy;
   char       **stun_uris;
   char       **turn_uris;
   guint        mailbox_ttl;
@@ -94,6 +107,9 @@ struct _FerryRendezvousServer
   guint        turn_ttl;
   guint        request_timeout;
   guint        max_mailbox_bytes;
+  guint        first_message_timeout;
+  guint        joins_per_minute;
+  guint        ice_per_minute;
 };
 
 G_DEFINE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, G_TYPE_OBJECT)
@@ -113,6 +129,10 @@ enum {
   PROP_TURN_TTL,
   PROP_REQUEST_TIMEOUT,
   PROP_MAX_MAILBOX_BYTES,
+  PROP_FIRST_MESSAGE_TIMEOUT,
+  PROP_JOINS_PER_MINUTE,
+  PROP_ICE_PER_MINUTE,
+  PROP_TRUSTED_PROXY,
   N_PROPS
 };
 
@@ -175,6 +195,157 @@ respond_error (SoupServerMessage *msg,
 
 /* Addresses and limits ------------------------------------------------- */
 
+/* One "for=" or X-Forwarded-For entry: an address, maybe quoted, maybe
+ * with a port ("[v6]:port", "v4:port"). */
+static GInetAddress *
+parse_forwarded_address (const char *text)
+{
+  g_autofree char *value = g_strstrip (g_strdup (text));
+  char *start = value;
+  char *end;
+
+  if (*start == '"')
+    {
+      start++;
+      end = strchr (start, '"');
+      if (end != NULL)
+        *end = '\0';
+    }
+  if (*start == '[')
+    {
+      start++;
+      end = strchr (start, ']');
+      if (end == NULL)
+        return NULL;
+      *end = '\0';
+    }
+  else if ((end = strchr (start, ':')) != NULL && strchr (end + 1, ':') == NULL)
+    {
+      *end = '\0';
+    }
+
+  return g_inet_address_new_from_string (start);
+}
+
+/* The last hop is the one our proxy added; earlier ones are the client's
+ * word and could be anything. */
+static GInetAddress *
+forwarded_address (SoupMessageHeaders *headers)
+{
+  const char *forwarded = soup_message_headers_get_list (headers, "Forwarded");
+  const char *xff = soup_message_headers_get_list (headers, "X-Forwarded-For");
+
+  if (forwarded != NULL)
+    {
+      const char *last = strrchr (forwarded, ',');
+      g_auto(GStrv) pairs = g_strsplit (last != NULL ? last + 1 : forwarded, ";", -1);
+
+      for (guint i = 0; pairs[i] != NULL; i++)
+        {
+          char *pair = g_strstrip (pairs[i]);
+
+          if (g_ascii_strncasecmp (pair, "for=", 4) == 0)
+            return parse_forwarded_address (pair + 4);
+        }
+      return NULL;
+    }
+
+  if (xff != NULL)
+    {
+      const char *last = strrchr (xff, ',');
+
+      return parse_forwarded_address (last != NULL ? last + 1 : xff);
+    }
+
+  return NULL;
+}
+
+/* The key limits are counted under: an IPv4 address, or an IPv6 /64, the
+ * least a home or a cloud machine gets, so one client cannot rotate
+ * through its own addresses. */
+static char *
+address_key (GInetAddress *inet)
+{
+  guint8 bytes[16];
+
+  if (inet == NULL)
+    return g_strdup ("unknown");
+
+  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
+    {
+      memcpy (bytes, g_inet_address_to_bytes (inet), sizeof bytes);
+      if (g_inet_address_get_is_loopback (inet))
+        return g_strdup ("::1");
+      /* ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket. */
+      if (memcmp (bytes, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+        return g_strdup_printf ("%u.%u.%u.%u", bytes[12], bytes[13], bytes[14], bytes[15]);
+      {
+        g_autoptr(GInetAddress) prefix = NULL;
+        g_autofree char *text = NULL;
+
+        memset (bytes + 8, 0, 8);
+        prefix = g_inet_address_new_from_bytes (bytes, G_SOCKET_FAMILY_IPV6);
+        text = g_inet_address_to_string (prefix);
+        return g_strconcat (text, "/64", NULL);
+      }
+    }
+
+  return g_inet_address_to_string (inet);
+}
+
+/* Who a request comes from, as limits count it. */
+static char *
+client_address (FerryRendezvousServer *self,
+                SoupServerMessage     *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GInetAddress *inet = NULL;
+
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+
+  if (inet != NULL && self->trusted_proxy != NULL && g_inet_address_equal (inet,
+                                                                          self->trusted_proxy))
+    {
+      g_autoptr(GInetAddress) forwarded =
+        forwarded_address (soup_server_message_get_request_headers (msg));
+
+      if (forwarded != NULL)
+        return address_key (forwarded);
+    }
+
+  return address_key (inet);
+}
+
+/* Counts per address run in windows of a minute. */
+static void
+address_window (AddressState *state,
+                gint64        now)
+{
+  if (now - state->window_start >= ALLOCATION_WINDOW_US)
+    {
+      state->window_start = now;
+      state->allocations = 0;
+      state->joins = 0;
+      state->ice_requests = 0;
+    }
+}
+
+static char *
+new_token (void)
+{
+  guint8 bytes[TOKEN_BYTES];
+  GString *text = g_string_sized_new (2 * TOKEN_BYTES);
+
+  /* The token is all a side shows for TURN credentials: it must not be
+   * guessable, so only the kernel's random bytes will do. */
+  if (getrandom (bytes, sizeof bytes, 0) != sizeof bytes)
+    g_error ("getrandom failed");
+  for (gsize i = 0; i < sizeof bytes; i++)
+    g_string_append_printf (text, "%02x", bytes[i]);
+  return g_string_free (text, FALSE);
+}
+
 static AddressState *
 address_state (FerryRendezvousServer *self,
                const char            *address)
@@ -223,6 +394,7 @@ static void
 side_detach (Side *side)
 {
   g_clear_handle_id (&side->idle_id, g_source_remove);
+  g_clear_handle_id (&side->first_id, g_source_remove);
   side->mailbox = NULL;
 }
 
@@ -247,7 +419,11 @@ mailbox_free (Mailbox    *mailbox,
       if (side == NULL)
         continue;
       side_detach (side);
-      if (code != 0)
+      /* The side that joined first made the code: a burn means somebody
+       * else guessed at it, and that is what its user must hear. */
+      if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && i == 0)
+        side_close (side, code, error, "Someone else tried this code");
+      else if (code != 0)
         side_close (side, code, error, message);
     }
 
@@ -371,6 +547,7 @@ side_message_cb (SoupWebsocketConnection *conn,
   guint other;
 
   side_heard (side);
+  g_clear_handle_id (&side->first_id, g_source_remove);
   if (mailbox == NULL || side->closing)
     return;
 
@@ -451,6 +628,10 @@ static void
 side_free (Side *side)
 {
   side_detach (side);
+  if (side->token != NULL)
+    g_hash_table_remove (side->server_tokens, side->token);
+  g_clear_pointer (&side->server_tokens, g_hash_table_unref);
+  g_free (side->token);
   g_signal_handlers_disconnect_by_data (side->conn, side);
   g_clear_object (&side->conn);
   g_free (side->address);
@@ -539,16 +720,13 @@ static void
 handle_allocate (FerryRendezvousServer *self,
                  SoupServerMessage     *msg)
 {
-  const char *address = soup_server_message_get_remote_host (msg);
+  g_autofree char *address = client_address (self, msg);
   RequestBody *body = g_object_get_data (G_OBJECT (msg), BODY_DATA_KEY);
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) root = NULL;
   gint64 now = g_get_monotonic_time ();
   AddressState *state;
   Mailbox *mailbox;
-
-  if (address == NULL)
-    address = "unknown";
 
   if (body != NULL && body->overflow)
     {
@@ -574,11 +752,7 @@ handle_allocate (FerryRendezvousServer *self,
     }
 
   state = address_state (self, address);
-  if (now - state->window_start >= ALLOCATION_WINDOW_US)
-    {
-      state->window_start = now;
-      state->allocations = 0;
-    }
+  address_window (state, now);
 
   if (state->allocations >= self->allocations_per_minute)
     {
@@ -616,6 +790,7 @@ handle_allocate (FerryRendezvousServer *self,
   mailbox->owner = g_strdup (address);
   g_queue_init (&mailbox->queue);
   mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
+  mailbox->expires_at = now + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
   g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (mailbox->number), mailbox);
 
   g_message ("allocate nameplate=%s client=%s", mailbox->nameplate, address);
@@ -640,8 +815,25 @@ handle_join (FerryRendezvousServer *self,
 {
   const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
   g_autoptr(GError) error = NULL;
+  g_autofree char *address = client_address (self, msg);
+  AddressState *state;
   Mailbox *mailbox;
+  char *token;
   guint number;
+
+  /* Nameplates are small numbers: without this a script could walk
+   * through all of them and sit in every mailbox it finds. */
+  state = address_state (self, address);
+  address_window (state, g_get_monotonic_time ());
+  if (state->joins >= self->joins_per_minute)
+    {
+      g_message ("limit client=%s error=%s join", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                     "Too many codes were tried; try again in a minute");
+      return;
+    }
+  state->joins++;
 
   if (!parse_nameplate (nameplate, &number))
     {
@@ -667,8 +859,7 @@ handle_join (FerryRendezvousServer *self,
 
   if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
     {
-      g_message ("crowded nameplate=%s client=%s", mailbox->nameplate,
-                 soup_server_message_get_remote_host (msg));
+      g_message ("crowded nameplate=%s client=%s", mailbox->nameplate, address);
       respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
                      "Two sides already use this code");
       return;
@@ -682,7 +873,93 @@ handle_join (FerryRendezvousServer *self,
                      "A mailbox is joined with a WebSocket handshake");
       return;
     }
+  token = new_token ();
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                FERRY_RENDEZVOUS_HEADER_TOKEN, token);
+  g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, token, g_free);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+}
+
+/* coturn's use-auth-secret scheme: the username carries its expiry and
+ * the password is an HMAC of it, so coturn can check it without talking to
+ * us. */
+static void
+add_turn_credential (FerryRendezvousServer *self,
+                     JsonBuilder           *builder,
+                     guint                  ttl)
+{
+  gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + ttl;
+  g_autofree char *username = g_strdup_printf ("%" G_GINT64_FORMAT ":ferry", expiry);
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) self->turn_secret,
+                                      strlen (self->turn_secret));
+  guint8 digest[20];
+  gsize digest_len = sizeof digest;
+  g_autofree char *credential = NULL;
+
+  g_hmac_update (hmac, (const guchar *) username, -1);
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  credential = g_base64_encode (digest, digest_len);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "urls");
+  json_builder_begin_array (builder);
+  for (guint i = 0; self->turn_uris[i] != NULL; i++)
+    json_builder_add_string_value (builder, self->turn_uris[i]);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "username");
+  json_builder_add_string_value (builder, username);
+  json_builder_set_member_name (builder, "credential");
+  json_builder_add_string_value (builder, credential);
+  json_builder_set_member_name (builder, "ttl");
+  json_builder_add_int_value (builder, ttl);
+  json_builder_end_object (builder);
+}
+
+/* Counts one /v1/ice request against its window; FALSE past the limit. */
+static gboolean
+ice_allowed (FerryRendezvousServer *self,
+             gint64                *window_start,
+             guint                 *requests)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now - *window_start >= ALLOCATION_WINDOW_US)
+    {
+      *window_start = now;
+      *requests = 0;
+    }
+  if (*requests >= self->ice_per_minute)
+    return FALSE;
+  (*requests)++;
+  return TRUE;
+}
+
+/* The side a "Bearer" token names, or NULL (with the answer given) when
+ * there is a token but it names no side in a live mailbox. @found tells
+ * whether there was a token at all. */
+static Side *
+ice_side (FerryRendezvousServer *self,
+          SoupServerMessage     *msg,
+          gboolean              *found)
+{
+  const char *authorization = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), "Authorization");
+  Side *side;
+
+  *found = authorization != NULL;
+  if (authorization == NULL)
+    return NULL;
+
+  side = g_str_has_prefix (authorization, "Bearer ") ?
+         g_hash_table_lookup (self->tokens, authorization + strlen ("Bearer ")) : NULL;
+  if (side == NULL || side->mailbox == NULL || side->closing)
+    {
+      respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+                     "TURN credentials are only for a side inside a live mailbox");
+      return NULL;
+    }
+
+  return side;
 }
 
 static void
@@ -691,6 +968,33 @@ handle_ice (FerryRendezvousServer *self,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
+  g_autofree char *address = client_address (self, msg);
+  gboolean has_token = FALSE;
+  Side *side = ice_side (self, msg, &has_token);
+  gboolean allowed;
+
+  if (has_token && side == NULL)
+    return;
+
+  /* A relay credential is worth abusing, so it goes only to a side in a
+   * mailbox; STUN servers are public anyway, but the answer costs us. */
+  if (side != NULL)
+    allowed = ice_allowed (self, &side->ice_window_start, &side->ice_requests);
+  else
+    {
+      AddressState *state = address_state (self, address);
+
+      address_window (state, g_get_monotonic_time ());
+      allowed = ice_allowed (self, &state->window_start, &state->ice_requests);
+    }
+  if (!allowed)
+    {
+      g_message ("limit client=%s error=%s ice", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                     "Too many ICE requests; try again in a minute");
+      return;
+    }
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "stun");
@@ -701,36 +1005,15 @@ handle_ice (FerryRendezvousServer *self,
 
   json_builder_set_member_name (builder, "turn");
   json_builder_begin_array (builder);
-  if (self->turn_secret != NULL && self->turn_uris != NULL && self->turn_uris[0] != NULL)
+  if (side != NULL && self->turn_secret != NULL && self->turn_uris != NULL &&
+      self->turn_uris[0] != NULL)
     {
-      /* coturn's use-auth-secret scheme: the username carries its expiry
-       * and the password is an HMAC of it, so coturn can check it without
-       * talking to us. */
-      gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->turn_ttl;
-      g_autofree char *username = g_strdup_printf ("%" G_GINT64_FORMAT ":ferry", expiry);
-      g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) self->turn_secret,
-                                          strlen (self->turn_secret));
-      guint8 digest[20];
-      gsize digest_len = sizeof digest;
-      g_autofree char *credential = NULL;
+      /* No longer than the mailbox lives: the session that needs the
+       * relay holds the mailbox, and asks again while it does. */
+      gint64 left = (side->mailbox->expires_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) /
+                    G_USEC_PER_SEC;
 
-      g_hmac_update (hmac, (const guchar *) username, -1);
-      g_hmac_get_digest (hmac, digest, &digest_len);
-      credential = g_base64_encode (digest, digest_len);
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "urls");
-      json_builder_begin_array (builder);
-      for (guint i = 0; self->turn_uris[i] != NULL; i++)
-        json_builder_add_string_value (builder, self->turn_uris[i]);
-      json_builder_end_array (builder);
-      json_builder_set_member_name (builder, "username");
-      json_builder_add_string_value (builder, username);
-      json_builder_set_member_name (builder, "credential");
-      json_builder_add_string_value (builder, credential);
-      json_builder_set_member_name (builder, "ttl");
-      json_builder_add_int_value (builder, self->turn_ttl);
-      json_builder_end_object (builder);
+      add_turn_credential (self, builder, (guint) CLAMP (left, 1, (gint64) self->turn_ttl));
     }
   json_builder_end_array (builder);
   json_builder_end_object (builder);
@@ -775,6 +1058,9 @@ handle_request_cb (SoupServer        *server,
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
       json_builder_add_string_value (builder, "ok");
+      /* Where nameplates and mailboxes live; only memory for now. */
+      json_builder_set_member_name (builder, "backend");
+      json_builder_add_string_value (builder, "memory");
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
       respond_json_node (msg, SOUP_STATUS_OK, root);
@@ -813,9 +1099,21 @@ handle_request_cb (SoupServer        *server,
     }
 }
 
+static gboolean
+side_first_cb (gpointer user_data)
+{
+  Side *side = user_data;
+
+  side->first_id = 0;
+  side_limit (side, SOUP_STATUS_REQUEST_TIMEOUT, FERRY_RENDEZVOUS_ERR_IDLE,
+              "No message came after the join");
+  return G_SOURCE_REMOVE;
+}
+
 static void
 side_join (FerryRendezvousServer   *self,
            const char              *address,
+           const char              *token,
            const char              *path,
            SoupWebsocketConnection *conn)
 {
@@ -827,6 +1125,7 @@ side_join (FerryRendezvousServer   *self,
   side = g_new0 (Side, 1);
   side->conn = g_object_ref (conn);
   side->address = g_strdup (address != NULL ? address : "unknown");
+  side->server_tokens = g_hash_table_ref (self->tokens);
   side_heard (side);
 
   g_signal_connect (conn, "message", G_CALLBACK (side_message_cb), side);
@@ -866,6 +1165,12 @@ side_join (FerryRendezvousServer   *self,
    * two seconds: hence at least three per timeout, and a minimum of 3 s. */
   soup_websocket_connection_set_keepalive_interval (conn, MAX (1, self->idle_timeout / 3));
   side_schedule_idle (side);
+  side->first_id = g_timeout_add_seconds (self->first_message_timeout, side_first_cb, side);
+  if (token != NULL)
+    {
+      side->token = g_strdup (token);
+      g_hash_table_insert (self->tokens, side->token, side);
+    }
 
   /* Deliver, in order, what the other side left before this one came. */
   while (!g_queue_is_empty (&mailbox->queue))
@@ -892,7 +1197,8 @@ upgrade_cb (SoupServerMessage *msg,
 {
   FerryRendezvousServer *self = user_data;
   g_autoptr(SoupServerMessage) keep = g_object_ref (msg);
-  g_autofree char *address = g_strdup (soup_server_message_get_remote_host (msg));
+  g_autofree char *address = client_address (self, msg);
+  g_autofree char *token = g_strdup (g_object_get_data (G_OBJECT (msg), TOKEN_DATA_KEY));
   g_autoptr(GUri) uri = g_uri_ref (soup_server_message_get_uri (msg));
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(GIOStream) guarded = NULL;
@@ -907,7 +1213,7 @@ upgrade_cb (SoupServerMessage *msg,
                                           soup_server_message_get_request_headers (msg),
                                           "Origin"),
                                         FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
-  side_join (self, address, g_uri_get_path (uri), conn);
+  side_join (self, address, token, g_uri_get_path (uri), conn);
 }
 
 /* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
@@ -1042,6 +1348,8 @@ ferry_rendezvous_server_finalize (GObject *object)
 
   g_hash_table_unref (self->mailboxes);
   g_hash_table_unref (self->addresses);
+  g_hash_table_unref (self->tokens);
+  g_clear_object (&self->trusted_proxy);
   g_free (self->turn_secret);
   g_strfreev (self->stun_uris);
   g_strfreev (self->turn_uris);
@@ -1065,6 +1373,9 @@ uint_field (FerryRendezvousServer *self,
     case PROP_TURN_TTL: return &self->turn_ttl;
     case PROP_REQUEST_TIMEOUT: return &self->request_timeout;
     case PROP_MAX_MAILBOX_BYTES: return &self->max_mailbox_bytes;
+    case PROP_FIRST_MESSAGE_TIMEOUT: return &self->first_message_timeout;
+    case PROP_JOINS_PER_MINUTE: return &self->joins_per_minute;
+    case PROP_ICE_PER_MINUTE: return &self->ice_per_minute;
     default: return NULL;
     }
 }
@@ -1094,6 +1405,10 @@ ferry_rendezvous_server_get_property (GObject    *object,
       break;
     case PROP_TURN_URIS:
       g_value_set_boxed (value, self->turn_uris);
+      break;
+    case PROP_TRUSTED_PROXY:
+      g_value_take_string (value, self->trusted_proxy != NULL ?
+                           g_inet_address_to_string (self->trusted_proxy) : NULL);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1137,6 +1452,12 @@ ferry_rendezvous_server_set_property (GObject      *object,
     case PROP_TURN_URIS:
       g_strfreev (self->turn_uris);
       self->turn_uris = g_value_dup_boxed (value);
+      g_object_notify_by_pspec (object, pspec);
+      break;
+    case PROP_TRUSTED_PROXY:
+      g_clear_object (&self->trusted_proxy);
+      if (g_value_get_string (value) != NULL)
+        self->trusted_proxy = g_inet_address_new_from_string (g_value_get_string (value));
       g_object_notify_by_pspec (object, pspec);
       break;
     default:
@@ -1207,6 +1528,21 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
     uint_param ("max-mailbox-bytes", "Bytes one mailbox may carry in its life", 1, G_MAXUINT,
                 FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES);
 
+  properties[PROP_FIRST_MESSAGE_TIMEOUT] =
+    uint_param ("first-message-timeout", "Seconds a joined side has for its first message", 1,
+                G_MAXINT / 1000, FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT);
+  properties[PROP_JOINS_PER_MINUTE] =
+    uint_param ("joins-per-minute", "Mailbox joins one address may try per minute", 1,
+                G_MAXUINT, FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE);
+  properties[PROP_ICE_PER_MINUTE] =
+    uint_param ("ice-per-minute", "ICE requests per side, or per address without one", 1,
+                G_MAXUINT, FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE);
+  properties[PROP_TRUSTED_PROXY] =
+    g_param_spec_string ("trusted-proxy", NULL,
+                         "Address whose Forwarded / X-Forwarded-For headers are believed",
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1223,6 +1559,10 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->turn_ttl = FERRY_RENDEZVOUS_DEFAULT_TURN_TTL;
   self->request_timeout = FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT;
   self->max_mailbox_bytes = FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES;
+  self->first_message_timeout = FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT;
+  self->joins_per_minute = FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE;
+  self->ice_per_minute = FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE;
+  self->tokens = g_hash_table_new (g_str_hash, g_str_equal);
 
   self->mailboxes = g_hash_table_new (NULL, NULL);
   self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

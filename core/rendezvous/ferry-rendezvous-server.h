@@ -23,10 +23,15 @@ G_DECLARE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, FERRY, REN
 #define FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE 30
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES          10000
 /* coturn checks the credential again at every allocation refresh, so it must
- * outlive the longest relayed transfer: a day, like coturn's own examples. */
+ * outlive the longest relayed transfer: a day, like coturn's own examples;
+ * a side gets no more than its mailbox has left to live. */
 #define FERRY_RENDEZVOUS_DEFAULT_TURN_TTL               86400 /* seconds */
 #define FERRY_RENDEZVOUS_DEFAULT_REQUEST_TIMEOUT        30    /* seconds */
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOX_BYTES      (4 * 1024 * 1024)
+/* Both sides send their PAKE message as soon as they join. */
+#define FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT  10    /* seconds */
+#define FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE       60
+#define FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE         30
 
 FerryRendezvousServer *ferry_rendezvous_server_new     (void);
 gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *self,
