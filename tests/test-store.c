@@ -593,6 +593,21 @@ test_batched_blocks (Fixture       *fixture,
   g_assert_null (store_find (store, FERRY_STORE_SEND, offer, NULL));
 }
 
+/* File @i of test_batched_file_states() and where it is said to land. */
+static FerryStoreFile *
+find_small_file (FerryStoreTransfer  *transfer,
+                 guint                i,
+                 char               **local)
+{
+  g_autofree char *path = g_strdup_printf ("d/f%05u.bin", i);
+  FerryStoreFile *file = ferry_store_transfer_find_file (transfer, path);
+
+  g_assert_nonnull (file);
+  g_assert_cmpstr (file->path, ==, path);
+  *local = g_strdup_printf ("d/f%05u (1).bin", i);
+  return file;
+}
+
 /* Many small files: each file's completion rides in the batch with its
  * blocks (a few transactions, not one per file), survives a close, and
  * every file is found by its path.
@@ -624,12 +639,9 @@ test_batched_file_states (Fixture       *fixture,
   batches_before = ferry_store_get_n_batches (store);
   for (guint i = 0; i < N; i++)
     {
-      g_autofree char *path = g_strdup_printf ("d/f%05u.bin", i);
-      g_autofree char *local = g_strdup_printf ("d/f%05u (1).bin", i);
-      FerryStoreFile *file = ferry_store_transfer_find_file (transfer, path);
+      g_autofree char *local = NULL;
+      FerryStoreFile *file = find_small_file (transfer, i, &local);
 
-      g_assert_nonnull (file);
-      g_assert_cmpstr (file->path, ==, path);
       block_hash (0, hash);
       ferry_store_add_verified_block (store, file->id, 0, hash);
       ferry_store_set_file_state (store, file->id, FERRY_STORE_FILE_COMPLETE, local);
@@ -656,11 +668,9 @@ test_batched_file_states (Fixture       *fixture,
   g_assert_nonnull (again);
   for (guint i = 0; i < N; i++)
     {
-      g_autofree char *path = g_strdup_printf ("d/f%05u.bin", i);
-      g_autofree char *local = g_strdup_printf ("d/f%05u (1).bin", i);
-      FerryStoreFile *file = ferry_store_transfer_find_file (again, path);
+      g_autofree char *local = NULL;
+      FerryStoreFile *file = find_small_file (again, i, &local);
 
-      g_assert_nonnull (file);
       g_assert_cmpint (file->state, ==, FERRY_STORE_FILE_COMPLETE);
       g_assert_cmpstr (file->local_path, ==, local);
       assert_verified_prefix (file, 1);

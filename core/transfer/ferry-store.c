@@ -1627,6 +1627,31 @@ wake_worker (FerryStore *self)
   queue_job (self, NULL, NULL);
 }
 
+/* Appends @record to @pending (a batch array of the store) for the worker's
+ * next commit.
+ */
+static void
+add_pending (FerryStore    *self,
+             GArray        *pending,
+             gconstpointer  record)
+{
+  gboolean wake;
+
+  g_mutex_lock (&self->pending_lock);
+  if (self->first_pending_at == 0)
+    self->first_pending_at = g_get_monotonic_time ();
+  g_array_append_vals (pending, record, 1);
+  /* The worker needs to hear of the first record (to set its timer) and of
+   * a full batch; not of every record.
+   */
+  wake = pending_count_locked (self) == 1
+         || self->pending_blocks->len + self->pending_states->len == FERRY_STORE_BATCH_BLOCKS;
+  g_mutex_unlock (&self->pending_lock);
+
+  if (wake)
+    wake_worker (self);
+}
+
 /**
  * ferry_store_add_verified_block:
  * @file_id: a #FerryStoreFile id
@@ -1643,7 +1668,6 @@ ferry_store_add_verified_block (FerryStore   *self,
                                 const guint8 *hash)
 {
   PendingBlock block;
-  gboolean wake;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (hash != NULL);
@@ -1652,20 +1676,7 @@ ferry_store_add_verified_block (FerryStore   *self,
   block.file_id = file_id;
   block.index = index;
   memcpy (block.hash, hash, FERRY_HASH_SIZE);
-
-  g_mutex_lock (&self->pending_lock);
-  if (self->first_pending_at == 0)
-    self->first_pending_at = g_get_monotonic_time ();
-  g_array_append_val (self->pending_blocks, block);
-  /* The worker needs to hear of the first record (to set its timer) and of
-   * a full batch; not of every record.
-   */
-  wake = pending_count_locked (self) == 1
-         || self->pending_blocks->len + self->pending_states->len == FERRY_STORE_BATCH_BLOCKS;
-  g_mutex_unlock (&self->pending_lock);
-
-  if (wake)
-    wake_worker (self);
+  add_pending (self, self->pending_blocks, &block);
 }
 
 /**
@@ -1685,23 +1696,14 @@ ferry_store_set_file_state (FerryStore          *self,
                             FerryStoreFileState  state,
                             const char          *local_path)
 {
-  PendingState pending = { file_id, state, g_strdup (local_path) };
-  gboolean wake;
+  PendingState pending = { file_id, state, NULL };
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (state <= FERRY_STORE_FILE_SKIPPED);
   g_return_if_fail (!self->closed);
 
-  g_mutex_lock (&self->pending_lock);
-  if (self->first_pending_at == 0)
-    self->first_pending_at = g_get_monotonic_time ();
-  g_array_append_val (self->pending_states, pending);
-  wake = pending_count_locked (self) == 1
-         || self->pending_blocks->len + self->pending_states->len == FERRY_STORE_BATCH_BLOCKS;
-  g_mutex_unlock (&self->pending_lock);
-
-  if (wake)
-    wake_worker (self);
+  pending.local_path = g_strdup (local_path);
+  add_pending (self, self->pending_states, &pending);
 }
 
 /**
