@@ -476,10 +476,13 @@ def loopback_table(args, results, big, small):
     lines = [cells("Row (loopback, disk)", "Program", "Path", "Code entry → done", "Rate",
                    "Ratio", "Target"),
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
-    path = results["big-ferry"][0]["path"] if results.get("big-ferry") else "–"
 
     def compare(label, key, anchor, rate, by_time, target, limit):
         """Ferry's line and its anchor's; the ratio is of speed, or of time (by_time)."""
+        if key not in args.rows:
+            return
+        runs = results.get(f"{key}-ferry")
+        path = runs[0]["path"] if runs else "–"
         ferry, ferry_all = row_time(results, f"{key}-ferry")
         pipe, pipe_all = row_time(results, f"{key}-pipe")
         ratio = None
