@@ -1627,20 +1627,21 @@ wake_worker (FerryStore *self)
   queue_job (self, NULL, NULL);
 }
 
-/* Appends @record to @pending (a batch array of the store) for the worker's
- * next commit.
+/* Appends @record to *@pending (a batch array of the store) for the worker's
+ * next commit. The array is looked up under the lock: the worker swaps in a
+ * new one whenever it takes a batch.
  */
 static void
-add_pending (FerryStore    *self,
-             GArray        *pending,
-             gconstpointer  record)
+add_pending (FerryStore     *self,
+             GArray        **pending,
+             gconstpointer   record)
 {
   gboolean wake;
 
   g_mutex_lock (&self->pending_lock);
   if (self->first_pending_at == 0)
     self->first_pending_at = g_get_monotonic_time ();
-  g_array_append_vals (pending, record, 1);
+  g_array_append_vals (*pending, record, 1);
   /* The worker needs to hear of the first record (to set its timer) and of
    * a full batch; not of every record.
    */
@@ -1676,7 +1677,7 @@ ferry_store_add_verified_block (FerryStore   *self,
   block.file_id = file_id;
   block.index = index;
   memcpy (block.hash, hash, FERRY_HASH_SIZE);
-  add_pending (self, self->pending_blocks, &block);
+  add_pending (self, &self->pending_blocks, &block);
 }
 
 /**
@@ -1703,7 +1704,7 @@ ferry_store_set_file_state (FerryStore          *self,
   g_return_if_fail (!self->closed);
 
   pending.local_path = g_strdup (local_path);
-  add_pending (self, self->pending_states, &pending);
+  add_pending (self, &self->pending_states, &pending);
 }
 
 /**
