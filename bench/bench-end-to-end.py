@@ -291,6 +291,9 @@ def make_small_files(root, count, size):
     return root
 
 
+LOOPBACK_ROWS = ["big", "small", "offer", "rss"]
+
+
 def loopback_rows(bench, tables):
     args = bench.args
     procs = bench.procs
@@ -303,20 +306,21 @@ def loopback_rows(bench, tables):
     def record(key, what, call):
         bench.record(results, key, what, call, keep=[rendezvous])
 
+    rows = set(args.rows)
     try:
         print(f"loopback: one {args.big_mb} MB file", file=sys.stderr)
         bench.ensure_space(3 * args.big_mb * MB)
         path = os.path.join(src, "payload.bin")
         write_random_file(path, args.big_mb * MB)
         big = Source(path, args.big_mb * MB, 1)
-        for _ in range(args.runs):
+        for _ in range(args.runs if "big" in rows else 0):
             record("big-ferry", "Ferry, loopback, big file", lambda: bench.ferry(big, env))
             record("big-pipe", "TLS pipe, loopback, big file", lambda: bench.pipe(big))
 
         print(f"loopback: {args.small_files} files of 4 KiB", file=sys.stderr)
         folder = make_small_files(os.path.join(src, "small"), args.small_files, 4096)
         small = Source(folder, args.small_files * 4096, args.small_files)
-        for _ in range(args.runs):
+        for _ in range(args.runs if "small" in rows else 0):
             record("small-ferry", "Ferry, loopback, small files",
                    lambda: bench.ferry(small, env))
             record("small-pipe", "tar | TLS pipe | tar x, loopback, small files",
@@ -326,23 +330,24 @@ def loopback_rows(bench, tables):
         tiny_path = os.path.join(src, "tiny.bin")
         write_random_file(tiny_path, 4096)
         tiny = Source(tiny_path, 4096, 1)
-        for _ in range(args.runs):
+        for _ in range(args.runs if "offer" in rows else 0):
             record("offer-tiny", "time to offer, 4 KiB",
                    lambda: bench.ferry(tiny, env, accept=False))
             record("offer-small", "time to offer, folder",
                    lambda: bench.ferry(small, env, accept=False))
         os.remove(path)
-        bench.ensure_space(args.offer_mb * MB)
-        path = os.path.join(src, "offer.bin")
-        write_random_file(path, args.offer_mb * MB)
-        offer = Source(path, args.offer_mb * MB, 1)
-        for _ in range(args.runs):
-            record("offer-big", "time to offer, big file",
-                   lambda: bench.ferry(offer, env, accept=False))
-        os.remove(path)
+        if "offer" in rows:
+            bench.ensure_space(args.offer_mb * MB)
+            path = os.path.join(src, "offer.bin")
+            write_random_file(path, args.offer_mb * MB)
+            offer = Source(path, args.offer_mb * MB, 1)
+            for _ in range(args.runs):
+                record("offer-big", "time to offer, big file",
+                       lambda: bench.ferry(offer, env, accept=False))
+            os.remove(path)
 
         print("peak RSS", file=sys.stderr)
-        for mib in args.rss_mib:
+        for mib in args.rss_mib if "rss" in rows else []:
             bench.ensure_space(2 * mib * MIB)
             path = os.path.join(src, f"rss-{mib}.bin")
             write_random_file(path, mib * MIB)
@@ -352,9 +357,12 @@ def loopback_rows(bench, tables):
     finally:
         procs.stop_all()
 
-    tables.append(loopback_table(args, results, big, small))
-    tables.append(offer_table(args, results, big, small))
-    tables.append(rss_table(args, results))
+    if rows & {"big", "small"}:
+        tables.append(loopback_table(args, results, big, small))
+    if "offer" in rows:
+        tables.append(offer_table(args, results, big, small))
+    if "rss" in rows:
+        tables.append(rss_table(args, results))
 
 
 def ramp_up(progress, start, link_mbit):
@@ -468,10 +476,13 @@ def loopback_table(args, results, big, small):
     lines = [cells("Row (loopback, disk)", "Program", "Path", "Code entry → done", "Rate",
                    "Ratio", "Target"),
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
-    path = results["big-ferry"][0]["path"] if results.get("big-ferry") else "–"
 
     def compare(label, key, anchor, rate, by_time, target, limit):
         """Ferry's line and its anchor's; the ratio is of speed, or of time (by_time)."""
+        if key not in args.rows:
+            return
+        runs = results.get(f"{key}-ferry")
+        path = runs[0]["path"] if runs else "–"
         ferry, ferry_all = row_time(results, f"{key}-ferry")
         pipe, pipe_all = row_time(results, f"{key}-pipe")
         ratio = None
@@ -633,6 +644,8 @@ def main():
                         help="where the files are made and received (a disk, not tmpfs)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["loopback", "lab"])
+    parser.add_argument("--rows", nargs="+", choices=LOOPBACK_ROWS, default=LOOPBACK_ROWS,
+                        help="which loopback rows to run (all by default)")
     parser.add_argument("--big-mb", type=int, default=300)
     parser.add_argument("--small-files", type=int, default=10000)
     parser.add_argument("--offer-mb", type=int, default=2000)

@@ -593,6 +593,92 @@ test_batched_blocks (Fixture       *fixture,
   g_assert_null (store_find (store, FERRY_STORE_SEND, offer, NULL));
 }
 
+/* File @i of test_batched_file_states() and where it is said to land. */
+static FerryStoreFile *
+find_small_file (FerryStoreTransfer  *transfer,
+                 guint                i,
+                 char               **local)
+{
+  g_autofree char *path = g_strdup_printf ("d/f%05u.bin", i);
+  FerryStoreFile *file = ferry_store_transfer_find_file (transfer, path);
+
+  g_assert_nonnull (file);
+  g_assert_cmpstr (file->path, ==, path);
+  *local = g_strdup_printf ("d/f%05u (1).bin", i);
+  return file;
+}
+
+/* Many small files: each file's completion rides in the batch with its
+ * blocks (a few transactions, not one per file), survives a close, and
+ * every file is found by its path.
+ */
+static void
+test_batched_file_states (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  enum { N = 2000 };
+  g_autoptr(GString) entries = g_string_new ("{\"path\":\"d\",\"type\":\"folder\"}");
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(FerryStore) store = NULL;
+  g_autoptr(FerryStoreTransfer) transfer = NULL;
+  g_autoptr(FerryStoreTransfer) again = NULL;
+  g_autoptr(GError) error = NULL;
+  guint batches_before;
+  guint8 hash[FERRY_HASH_SIZE];
+
+  for (guint i = 0; i < N; i++)
+    g_string_append_printf (entries, ",{\"path\":\"d/f%05u.bin\",\"type\":\"file\","
+                            "\"size\":4096,\"content_id\":\"" HEX_A "\"}", i);
+  offer = offer_from_json (entries->str);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  transfer = store_begin (store, FERRY_STORE_RECEIVE, offer, "/t");
+  g_assert_cmpuint (transfer->files->len, ==, N + 1);
+
+  batches_before = ferry_store_get_n_batches (store);
+  for (guint i = 0; i < N; i++)
+    {
+      g_autofree char *local = NULL;
+      FerryStoreFile *file = find_small_file (transfer, i, &local);
+
+      block_hash (0, hash);
+      ferry_store_add_verified_block (store, file->id, 0, hash);
+      ferry_store_set_file_state (store, file->id, FERRY_STORE_FILE_COMPLETE, local);
+    }
+  g_assert_null (ferry_store_transfer_find_file (transfer, "d/missing.bin"));
+  store_flush (store);
+  g_assert_cmpuint (ferry_store_get_n_batches (store) - batches_before, >=, 1);
+  g_assert_cmpuint (ferry_store_get_n_batches (store) - batches_before, <=,
+                    2 * N / FERRY_STORE_BATCH_BLOCKS + 2);
+
+  /* The last ones are added but never flushed: close commits them. */
+  {
+    FerryStoreFile *folder = ferry_store_transfer_find_file (transfer, "d");
+
+    g_assert_nonnull (folder);
+    ferry_store_set_file_state (store, folder->id, FERRY_STORE_FILE_COMPLETE, "d (1)");
+  }
+  ferry_store_close (store);
+  g_clear_object (&store);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  again = store_find (store, FERRY_STORE_RECEIVE, offer, "/t");
+  g_assert_nonnull (again);
+  for (guint i = 0; i < N; i++)
+    {
+      g_autofree char *local = NULL;
+      FerryStoreFile *file = find_small_file (again, i, &local);
+
+      g_assert_cmpint (file->state, ==, FERRY_STORE_FILE_COMPLETE);
+      g_assert_cmpstr (file->local_path, ==, local);
+      assert_verified_prefix (file, 1);
+    }
+  g_assert_cmpint (ferry_store_transfer_find_file (again, "d")->state, ==,
+                   FERRY_STORE_FILE_COMPLETE);
+}
+
 static void
 test_changed_content_discards_blocks (Fixture       *fixture,
                                       gconstpointer  data)
@@ -940,6 +1026,8 @@ main (int   argc,
               fixture_set_up, test_not_a_database, fixture_tear_down);
   g_test_add ("/store/batched-blocks", Fixture, NULL,
               fixture_set_up, test_batched_blocks, fixture_tear_down);
+  g_test_add ("/store/batched-file-states", Fixture, NULL,
+              fixture_set_up, test_batched_file_states, fixture_tear_down);
   g_test_add ("/store/changed-content-discards-blocks", Fixture, NULL,
               fixture_set_up, test_changed_content_discards_blocks, fixture_tear_down);
   g_test_add ("/store/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);

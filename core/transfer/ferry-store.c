@@ -133,6 +133,19 @@ typedef struct
   guint64 bytes_done;
 } PendingProgress;
 
+#define UPDATE_FILE_STATE_SQL \
+  "UPDATE files SET state = ?, local_path = coalesce (?, local_path) WHERE id = ?"
+
+/* A file state change, committed with the next batch. */
+typedef struct
+{
+  gint64               file_id;
+  FerryStoreFileState  state;
+  char                *local_path;
+} PendingState;
+
+static GArray *new_pending_states (void);
+
 typedef void (*JobFunc) (FerryStore *self,
                          GTask      *task);
 
@@ -162,6 +175,7 @@ struct _FerryStore
   GMutex        pending_lock;
   GArray       *pending_blocks;
   GArray       *pending_progress;
+  GArray       *pending_states;
   gint64        first_pending_at;
 
   guint         n_batches;   /* atomic */
@@ -296,6 +310,7 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->relay);
   g_free (transfer->error_message);
   g_strfreev (transfer->sources);
+  g_clear_pointer (&transfer->file_index, g_hash_table_unref);
   g_clear_pointer (&transfer->files, g_ptr_array_unref);
   g_free (transfer);
 }
@@ -312,15 +327,30 @@ ferry_store_transfer_find_file (FerryStoreTransfer *transfer,
   g_return_val_if_fail (transfer != NULL, NULL);
   g_return_val_if_fail (path != NULL, NULL);
 
-  for (guint i = 0; transfer->files != NULL && i < transfer->files->len; i++)
-    {
-      FerryStoreFile *file = g_ptr_array_index (transfer->files, i);
+  if (transfer->files == NULL)
+    return NULL;
 
-      if (strcmp (file->path, path) == 0)
-        return file;
+  /* Looked up once per offered file: a scan each would be quadratic in a
+   * folder of many small files. The index is (re)made whenever the list
+   * was changed since, which callers may do, as it is plain data.
+   */
+  if (transfer->file_index == NULL
+      || transfer->file_index_len != transfer->files->len)
+    {
+      g_clear_pointer (&transfer->file_index, g_hash_table_unref);
+      transfer->file_index = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint i = 0; i < transfer->files->len; i++)
+        {
+          FerryStoreFile *file = g_ptr_array_index (transfer->files, i);
+
+          /* Paths are unique in a transfer; keep the first, as the scan did. */
+          if (!g_hash_table_contains (transfer->file_index, file->path))
+            g_hash_table_insert (transfer->file_index, file->path, file);
+        }
+      transfer->file_index_len = transfer->files->len;
     }
 
-  return NULL;
+  return g_hash_table_lookup (transfer->file_index, path);
 }
 
 /**
@@ -361,6 +391,7 @@ ferry_store_finalize (GObject *object)
   g_clear_pointer (&self->jobs, g_async_queue_unref);
   g_clear_pointer (&self->pending_blocks, g_array_unref);
   g_clear_pointer (&self->pending_progress, g_array_unref);
+  g_clear_pointer (&self->pending_states, g_array_unref);
   g_clear_error (&self->batch_error);
   g_mutex_clear (&self->pending_lock);
 
@@ -431,29 +462,92 @@ ferry_store_init (FerryStore *self)
   self->jobs = g_async_queue_new ();
   self->pending_blocks = g_array_new (FALSE, FALSE, sizeof (PendingBlock));
   self->pending_progress = g_array_new (FALSE, FALSE, sizeof (PendingProgress));
+  self->pending_states = new_pending_states ();
 }
 
 /* Worker side */
+
+static void
+bind_file_state_values (sqlite3_stmt        *stmt,
+                        gint64               file_id,
+                        FerryStoreFileState  state,
+                        const char          *local_path)
+{
+  sqlite3_bind_text (stmt, 1, file_state_names[state], -1, SQLITE_STATIC);
+  bind_text_or_null (stmt, 2, local_path);
+  sqlite3_bind_int64 (stmt, 3, file_id);
+}
+
+static void
+pending_state_clear (gpointer data)
+{
+  PendingState *state = data;
+
+  g_free (state->local_path);
+}
+
+static GArray *
+new_pending_states (void)
+{
+  GArray *states = g_array_new (FALSE, FALSE, sizeof (PendingState));
+
+  g_array_set_clear_func (states, pending_state_clear);
+  return states;
+}
+
+/* Called with pending_lock held. */
+static guint
+pending_count_locked (FerryStore *self)
+{
+  return self->pending_blocks->len + self->pending_progress->len + self->pending_states->len;
+}
+
+static gboolean
+commit_states (FerryStore  *self,
+               GArray      *states,
+               GError     **error)
+{
+  g_autoptr(sqlite3_stmt) update = NULL;
+
+  if (states->len == 0)
+    return TRUE;
+  update = db_prepare (self->db, UPDATE_FILE_STATE_SQL, error);
+  if (update == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < states->len; i++)
+    {
+      PendingState *state = &g_array_index (states, PendingState, i);
+
+      bind_file_state_values (update, state->file_id, state->state, state->local_path);
+      if (!db_step_done (self->db, update, error))
+        return FALSE;
+    }
+  return TRUE;
+}
 
 static void
 commit_pending (FerryStore *self)
 {
   g_autoptr(GArray) blocks = NULL;
   g_autoptr(GArray) progress = NULL;
+  g_autoptr(GArray) states = NULL;
   g_autoptr(sqlite3_stmt) insert = NULL;
   g_autoptr(sqlite3_stmt) update = NULL;
   g_autoptr(GError) error = NULL;
 
   g_mutex_lock (&self->pending_lock);
-  if (self->pending_blocks->len == 0 && self->pending_progress->len == 0)
+  if (pending_count_locked (self) == 0)
     {
       g_mutex_unlock (&self->pending_lock);
       return;
     }
   blocks = g_steal_pointer (&self->pending_blocks);
   progress = g_steal_pointer (&self->pending_progress);
+  states = g_steal_pointer (&self->pending_states);
   self->pending_blocks = g_array_new (FALSE, FALSE, sizeof (PendingBlock));
   self->pending_progress = g_array_new (FALSE, FALSE, sizeof (PendingProgress));
+  self->pending_states = new_pending_states ();
   self->first_pending_at = 0;
   g_mutex_unlock (&self->pending_lock);
 
@@ -496,6 +590,10 @@ commit_pending (FerryStore *self)
         goto rollback;
     }
 
+  /* After the blocks: a file is complete only with all of them. */
+  if (!commit_states (self, states, &error))
+    goto rollback;
+
   if (!db_exec (self->db, "COMMIT", &error))
     goto rollback;
 
@@ -520,9 +618,9 @@ pending_wait_us (FerryStore *self)
   gint64 wait = -1;
 
   g_mutex_lock (&self->pending_lock);
-  if (self->pending_blocks->len > 0 || self->pending_progress->len > 0)
+  if (pending_count_locked (self) > 0)
     {
-      if (self->pending_blocks->len >= FERRY_STORE_BATCH_BLOCKS)
+      if (self->pending_blocks->len + self->pending_states->len >= FERRY_STORE_BATCH_BLOCKS)
         wait = 0;
       else
         wait = MAX (0, self->first_pending_at
@@ -1529,6 +1627,32 @@ wake_worker (FerryStore *self)
   queue_job (self, NULL, NULL);
 }
 
+/* Appends @record to *@pending (a batch array of the store) for the worker's
+ * next commit. The array is looked up under the lock: the worker swaps in a
+ * new one whenever it takes a batch.
+ */
+static void
+add_pending (FerryStore     *self,
+             GArray        **pending,
+             gconstpointer   record)
+{
+  gboolean wake;
+
+  g_mutex_lock (&self->pending_lock);
+  if (self->first_pending_at == 0)
+    self->first_pending_at = g_get_monotonic_time ();
+  g_array_append_vals (*pending, record, 1);
+  /* The worker needs to hear of the first record (to set its timer) and of
+   * a full batch; not of every record.
+   */
+  wake = pending_count_locked (self) == 1
+         || self->pending_blocks->len + self->pending_states->len == FERRY_STORE_BATCH_BLOCKS;
+  g_mutex_unlock (&self->pending_lock);
+
+  if (wake)
+    wake_worker (self);
+}
+
 /**
  * ferry_store_add_verified_block:
  * @file_id: a #FerryStoreFile id
@@ -1545,7 +1669,6 @@ ferry_store_add_verified_block (FerryStore   *self,
                                 const guint8 *hash)
 {
   PendingBlock block;
-  gboolean wake;
 
   g_return_if_fail (FERRY_IS_STORE (self));
   g_return_if_fail (hash != NULL);
@@ -1554,20 +1677,34 @@ ferry_store_add_verified_block (FerryStore   *self,
   block.file_id = file_id;
   block.index = index;
   memcpy (block.hash, hash, FERRY_HASH_SIZE);
+  add_pending (self, &self->pending_blocks, &block);
+}
 
-  g_mutex_lock (&self->pending_lock);
-  if (self->first_pending_at == 0)
-    self->first_pending_at = g_get_monotonic_time ();
-  g_array_append_val (self->pending_blocks, block);
-  /* The worker needs to hear of the first record (to set its timer) and of
-   * a full batch; not of every record.
-   */
-  wake = (self->pending_blocks->len == 1 && self->pending_progress->len == 0)
-         || self->pending_blocks->len == FERRY_STORE_BATCH_BLOCKS;
-  g_mutex_unlock (&self->pending_lock);
+/**
+ * ferry_store_set_file_state:
+ * @local_path: (nullable): where the file landed, relative to the target
+ *   (keeps the stored one when %NULL)
+ *
+ * Like ferry_store_set_file_state_async(), but batched with the verified
+ * blocks: one transaction (and one sync of the database) for many files
+ * instead of one each. Returns at once from any thread; the change is
+ * committed with the next batch, after the blocks recorded before it, and
+ * a flush waits for it. Errors are reported by the next flush.
+ */
+void
+ferry_store_set_file_state (FerryStore          *self,
+                            gint64               file_id,
+                            FerryStoreFileState  state,
+                            const char          *local_path)
+{
+  PendingState pending = { file_id, state, NULL };
 
-  if (wake)
-    wake_worker (self);
+  g_return_if_fail (FERRY_IS_STORE (self));
+  g_return_if_fail (state <= FERRY_STORE_FILE_SKIPPED);
+  g_return_if_fail (!self->closed);
+
+  pending.local_path = g_strdup (local_path);
+  add_pending (self, &self->pending_states, &pending);
 }
 
 /**
@@ -1730,9 +1867,7 @@ bind_file_state (sqlite3_stmt *stmt,
 {
   SetFileState *job = data;
 
-  sqlite3_bind_text (stmt, 1, file_state_names[job->state], -1, SQLITE_STATIC);
-  bind_text_or_null (stmt, 2, job->local_path);
-  sqlite3_bind_int64 (stmt, 3, job->file_id);
+  bind_file_state_values (stmt, job->file_id, job->state, job->local_path);
 }
 
 static void
@@ -1741,9 +1876,7 @@ job_set_file_state (FerryStore *self,
 {
   SetFileState *job = g_task_get_task_data (task);
 
-  run_update (self, task,
-              "UPDATE files SET state = ?, local_path = coalesce (?, local_path) WHERE id = ?",
-              bind_file_state, job->file_id, TRUE);
+  run_update (self, task, UPDATE_FILE_STATE_SQL, bind_file_state, job->file_id, TRUE);
 }
 
 /**

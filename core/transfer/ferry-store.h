@@ -146,6 +146,10 @@ typedef struct
   GStrv                    sources;
   gboolean                 resumed;
   GPtrArray               *files;
+
+  /*< private >*/
+  GHashTable              *file_index;
+  guint                    file_index_len;
 } FerryStoreTransfer;
 
 void                ferry_store_transfer_free       (FerryStoreTransfer *transfer);
@@ -196,6 +200,10 @@ void                ferry_store_add_verified_block  (FerryStore               *s
                                                      gint64                    file_id,
                                                      guint                     index,
                                                      const guint8             *hash);
+void                ferry_store_set_file_state      (FerryStore               *self,
+                                                     gint64                    file_id,
+                                                     FerryStoreFileState       state,
+                                                     const char               *local_path);
 void                ferry_store_set_progress        (FerryStore               *self,
                                                      gint64                    transfer_id,
                                                      guint64                   bytes_done);

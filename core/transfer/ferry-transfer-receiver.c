@@ -447,8 +447,8 @@ write_done_cb (GObject      *object,
 
       in->finished = TRUE;
       if (self->store != NULL && file_id != 0)
-        ferry_store_set_file_state_async (self->store, file_id, FERRY_STORE_FILE_COMPLETE,
-                                          job->final_path, NULL, NULL, NULL);
+        ferry_store_set_file_state (self->store, file_id, FERRY_STORE_FILE_COMPLETE,
+                                    job->final_path);
       /* Our half of the stream ends; the stream is released. */
       (void) ferry_quic_connection_stream_write (self->quic, in->stream_id, empty, TRUE, NULL);
       done = g_strdup_printf ("{\"index\":%u}", in->index);
