@@ -285,7 +285,8 @@ is_host_like (const NiceCandidate *candidate)
  *
  * Relayed if either end is a relay candidate; direct-lan when both ends are
  * host candidates (see is_host_like() for peer-reflexive ones) in the same
- * private, link-local or loopback network; direct-internet otherwise.
+ * private, link-local or loopback network, or at the same address (both on this
+ * machine); direct-internet otherwise.
  */
 FerryPathKind
 ferry_path_classify (const NiceCandidate *local,
@@ -299,6 +300,12 @@ ferry_path_classify (const NiceCandidate *local,
 
   if (local->type == NICE_CANDIDATE_TYPE_HOST && is_host_like (remote) &&
       same_lan (&local->addr, &remote->addr))
+    return FERRY_PATH_KIND_DIRECT_LAN;
+
+  /* A peer whose own address is ours runs on this machine, whatever the address is (a
+   * public one, or a documentation block such as 192.0.2.0/24 on a test machine). */
+  if (local->type == NICE_CANDIDATE_TYPE_HOST && is_host_like (remote) &&
+      nice_address_equal_no_port (&local->addr, &remote->addr))
     return FERRY_PATH_KIND_DIRECT_LAN;
 
   if (local->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE && is_host_like (remote) &&
