@@ -9,6 +9,7 @@
 
 #pragma once
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -20,10 +21,25 @@ int LLVMFuzzerInitialize   (int           *argc,
 int LLVMFuzzerTestOneInput (const guint8  *data,
                             size_t         size);
 
+/* abort(), not G_BREAKPOINT's SIGTRAP: libFuzzer saves the input only for what it catches. */
+static inline GLogWriterOutput
+ferry_fuzz_log_writer (GLogLevelFlags   level,
+                       const GLogField *fields,
+                       gsize            n_fields,
+                       gpointer         user_data)
+{
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    {
+      g_log_writer_standard_streams (level, fields, n_fields, user_data);
+      abort ();
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 static inline void
 ferry_fuzz_init (void)
 {
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_log_set_writer_func (ferry_fuzz_log_writer, NULL, NULL);
 }
 
 /* A copy of the input with a NUL after it, for parsers that take C strings. */
