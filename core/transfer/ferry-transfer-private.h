@@ -118,6 +118,12 @@ typedef struct
   guint    n_skipped;       /* added to: files skipped */
 } FerryTransferAccept;
 
+gboolean       ferry_transfer_read_frame_header       (const guint8            *data,
+                                                       gsize                    len,
+                                                       gsize                    max_offer_size,
+                                                       guint8                  *kind,
+                                                       gsize                   *frame_len);
+
 /* ferry-transfer-sender.c */
 gboolean       ferry_transfer_parse_accept            (FerryOffer              *offer,
                                                        const char              *json,
