@@ -71,7 +71,10 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   cut = read_all (data + 1, size - 1, 1 + data[0] % 64, &failed_cut);
   g_assert_cmpint (failed_whole, ==, failed_cut);
   if (!failed_whole)
-    g_assert_cmpuint (whole, ==, size - 1);
+    {
+      g_assert_cmpuint (whole, ==, size - 1);
+      g_assert_cmpuint (cut, ==, whole);
+    }
 
   return 0;
 }
