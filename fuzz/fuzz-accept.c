@@ -61,13 +61,10 @@ make_offer (void)
   g_rmdir (dir);
 }
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
+void
+ferry_fuzz_setup (void)
 {
-  ferry_fuzz_init ();
   make_offer ();
-  return 0;
 }
 
 static void

@@ -12,14 +12,6 @@
 #include "ferry-code.h"
 #include "ferry-fuzz.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 check_accepted (const char *code)
 {

@@ -23,15 +23,12 @@ static const char offer_json[] =
 static FerryOffer *offer;
 static FerryOfferLimits limits;
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
+void
+ferry_fuzz_setup (void)
 {
-  ferry_fuzz_init ();
   ferry_offer_limits_init_default (&limits);
   offer = ferry_offer_new_from_json (offer_json, strlen (offer_json), &limits, NULL);
   g_assert_nonnull (offer);
-  return 0;
 }
 
 static void

@@ -11,14 +11,6 @@
 #include "ferry-fuzz.h"
 #include "ferry-portmap-natpmp.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 parse_external_address (const guint8 *data,
                         size_t        size)

@@ -12,14 +12,6 @@
 #include "ferry-fuzz.h"
 #include "ferry-offer.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 check_round_trip (FerryOffer *offer)
 {

@@ -13,14 +13,6 @@
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server-private.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 parse_nameplate (const char *text)
 {

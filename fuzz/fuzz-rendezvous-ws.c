@@ -15,14 +15,6 @@
 
 #define MAX_MESSAGE_SIZE 1024
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 /* Returns how many bytes passed before the stream ended or failed. */
 static gsize
 read_all (const guint8 *data,

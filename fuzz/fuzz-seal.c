@@ -16,14 +16,6 @@ static const guint8 key_a[FERRY_SEAL_KEY_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static const guint8 key_b[FERRY_SEAL_KEY_BYTES] = { 8, 7, 6, 5, 4, 3, 2, 1 };
 
 int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const guint8 *data,
                         size_t        size)
 {

@@ -25,14 +25,6 @@ static const guint16 string_types[] = {
   FERRY_STUN_ATTR_USERNAME,
 };
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 read_attributes (const guint8 *data,
                  size_t        size)

@@ -14,14 +14,6 @@
 
 #define LOCATION "http://192.168.1.1:5000/rootDesc.xml"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
 static void
 parse_description (const char *document,
                    size_t      size)

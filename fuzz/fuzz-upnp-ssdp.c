@@ -12,14 +12,6 @@
 #include "ferry-portmap-upnp.h"
 
 int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  ferry_fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const guint8 *data,
                         size_t        size)
 {
