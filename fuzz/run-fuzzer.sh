@@ -3,7 +3,8 @@
 #
 # One test of the "fuzz" suite: replays every input in fuzz/regressions/TARGET/ (each must
 # pass), then fuzzes TARGET for SECONDS from its seed corpus in fuzz/corpus/TARGET/.
-# New inputs and any crash go to the build directory, never into the source tree.
+# New inputs and any crash go to the build directory, never into the source tree. A crash
+# exits 1: libFuzzer's own 77 would read as "skipped" to meson.
 #
 #   run-fuzzer.sh FUZZER SOURCE_DIR BUILD_DIR TARGET SECONDS MAX_LEN
 set -eu
@@ -15,11 +16,11 @@ mkdir -p "$work/corpus"
 regressions="$source_dir/regressions/$target"
 if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
   echo "# replaying $regressions"
-  "$fuzzer" -runs=1 "$regressions"/*
+  "$fuzzer" -error_exitcode=1 -runs=1 "$regressions"/*
 fi
 
 echo "# fuzzing $target for ${seconds}s"
 exec "$fuzzer" \
-  -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
-  -print_final_stats=1 -artifact_prefix="$work/" \
+  -error_exitcode=1 -timeout_exitcode=1 -timeout=10 -rss_limit_mb=2048 \
+  -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$work/" \
   "$work/corpus" "$source_dir/corpus/$target"
