@@ -20,7 +20,7 @@
 
 #include "ferry-message-size-limit-stream.h"
 #include "ferry-rendezvous-protocol.h"
-#include "ferry-rendezvous-server.h"
+#include "ferry-rendezvous-server-private.h"
 
 #define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
 #define BODY_DATA_KEY          "ferry-request-body"
@@ -697,9 +697,15 @@ side_closed_cb (SoupWebsocketConnection *conn,
 
 /* HTTP handlers -------------------------------------------------------- */
 
-static gboolean
-parse_nameplate (const char *text,
-                 guint      *number)
+/**
+ * ferry_rendezvous_server_parse_nameplate:
+ * @text: the nameplate in a request's path
+ *
+ * Returns: whether @text is a nameplate (digits, no leading zero), with @number set
+ */
+gboolean
+ferry_rendezvous_server_parse_nameplate (const char *text,
+                                         guint      *number)
 {
   guint64 value;
   gsize length = strlen (text);
@@ -714,6 +720,23 @@ parse_nameplate (const char *text,
 
   *number = (guint) value;
   return TRUE;
+}
+
+/**
+ * ferry_rendezvous_server_check_allocate_body:
+ *
+ * Returns: whether @data, the body of an allocation request, is a JSON object
+ */
+gboolean
+ferry_rendezvous_server_check_allocate_body (const char *data,
+                                             gsize       len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  /* Whitespace alone parses, with no root at all. */
+  return json_parser_load_from_data (parser, data, len, NULL)
+         && json_parser_get_root (parser) != NULL
+         && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser));
 }
 
 static void
@@ -739,11 +762,8 @@ handle_allocate (FerryRendezvousServer *self,
    * that later versions can add members without confusing this one. */
   if (body != NULL && body->data->len > 0)
     {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-
-      if (!json_parser_load_from_data (parser, (const char *) body->data->data,
-                                       body->data->len, NULL) ||
-          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      if (!ferry_rendezvous_server_check_allocate_body ((const char *) body->data->data,
+                                                        body->data->len))
         {
           respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
                          "The request body is not a JSON object");
@@ -835,7 +855,7 @@ handle_join (FerryRendezvousServer *self,
     }
   state->joins++;
 
-  if (!parse_nameplate (nameplate, &number))
+  if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number))
     {
       respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
                      "A nameplate is a number");
@@ -1138,7 +1158,7 @@ side_join (FerryRendezvousServer   *self,
 
   /* handle_join() checked this, but another side may have won the race
    * between that check and the end of the handshake. */
-  if (parse_nameplate (nameplate, &number))
+  if (ferry_rendezvous_server_parse_nameplate (nameplate, &number))
     mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
   if (mailbox == NULL)
     {

@@ -109,6 +109,27 @@ struct _FerryTransfer
   GHashTable              *incoming;        /* stream id → Incoming */
 };
 
+/* The receiver's answer to an offer, as ferry_transfer_parse_accept() reads it. */
+typedef struct
+{
+  guint8  *skip;            /* per entry: the receiver has the whole file */
+  guint64 *start_offsets;   /* per entry: the first byte the receiver lacks */
+  guint64  bytes_resumed;   /* added to: bytes the receiver need not be sent */
+  guint    n_skipped;       /* added to: files skipped */
+} FerryTransferAccept;
+
+gboolean       ferry_transfer_read_frame_header       (const guint8            *data,
+                                                       gsize                    len,
+                                                       gsize                    max_offer_size,
+                                                       guint8                  *kind,
+                                                       gsize                   *frame_len);
+
+/* ferry-transfer-sender.c */
+gboolean       ferry_transfer_parse_accept            (FerryOffer              *offer,
+                                                       const char              *json,
+                                                       gsize                    len,
+                                                       FerryTransferAccept     *accept);
+
 FerryTransfer *ferry_transfer_new_half                (FerryQuicConnection     *quic,
                                                        FerryStore              *store,
                                                        const FerryTransferHalf *half);

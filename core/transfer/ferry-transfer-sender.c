@@ -374,19 +374,34 @@ sender_pump_files (FerryTransfer *self)
     ferry_transfer_set_state (self, FERRY_TRANSFER_STATE_VERIFYING);
 }
 
-static gboolean
-sender_handle_accept (FerryTransfer *self,
-                      const char    *json,
-                      gsize          len)
+/**
+ * ferry_transfer_parse_accept:
+ * @offer: the offer the receiver answers
+ * @accept: where the answer goes; its arrays have one element per entry of @offer
+ *
+ * Reads the receiver's accept frame: which files it already has ("skip") and, for files it
+ * holds in part, the hashes of the blocks it has ("resume"). Touches nothing but @accept,
+ * so that the fuzzer can drive it alone.
+ *
+ * Returns: %FALSE for an answer that is not understood
+ */
+gboolean
+ferry_transfer_parse_accept (FerryOffer          *offer,
+                             const char          *json,
+                             gsize                len,
+                             FerryTransferAccept *accept)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   JsonObject *root;
   JsonArray *resume = NULL;
   JsonArray *skip = NULL;
-  guint n = ferry_offer_get_n_entries (self->offer);
+  guint n = ferry_offer_get_n_entries (offer);
+  g_autofree guint8 *resumed = g_new0 (guint8, MAX (n, 1));
 
+  /* An empty frame parses, with no root at all. */
   if (!json_parser_load_from_data (parser, json, (gssize) len, &error)
+      || json_parser_get_root (parser) == NULL
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return FALSE;
   root = json_node_get_object (json_parser_get_root (parser));
@@ -416,18 +431,18 @@ sender_handle_accept (FerryTransfer *self,
       if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
         return FALSE;
       index = json_node_get_int (node);
-      if (index < 0 || index >= n || self->skip[index]
-          || ferry_offer_entry_get_kind (ferry_offer_get_entry (self->offer, (guint) index))
+      if (index < 0 || index >= n || accept->skip[index]
+          || ferry_offer_entry_get_kind (ferry_offer_get_entry (offer, (guint) index))
              != FERRY_OFFER_ENTRY_FILE)
         return FALSE;
 
       /* The receiver says it has the file; that costs us nothing to believe
        * since only it could be harmed by lying.
        */
-      self->skip[index] = TRUE;
-      self->bytes_resumed += ferry_offer_entry_get_size (
-        ferry_offer_get_entry (self->offer, (guint) index));
-      self->n_files_done++;
+      accept->skip[index] = TRUE;
+      accept->bytes_resumed += ferry_offer_entry_get_size (
+        ferry_offer_get_entry (offer, (guint) index));
+      accept->n_skipped++;
     }
 
   for (guint i = 0; resume != NULL && i < json_array_get_length (resume); i++)
@@ -450,9 +465,11 @@ sender_handle_accept (FerryTransfer *self,
       if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
         return FALSE;
       index = json_node_get_int (node);
-      if (index < 0 || index >= n || self->skip[index])
+      /* A file resumed twice would have its bytes counted twice. */
+      if (index < 0 || index >= n || accept->skip[index] || resumed[index])
         return FALSE;
-      entry = ferry_offer_get_entry (self->offer, (guint) index);
+      resumed[index] = TRUE;
+      entry = ferry_offer_get_entry (offer, (guint) index);
       if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE)
         return FALSE;
       digest = ferry_offer_entry_get_digest (entry);
@@ -475,11 +492,26 @@ sender_handle_accept (FerryTransfer *self,
           confirmed++;
         }
 
-      self->start_offsets[index] = MIN ((guint64) confirmed * FERRY_BLOCK_SIZE,
+      accept->start_offsets[index] = MIN ((guint64) confirmed * FERRY_BLOCK_SIZE,
                                         ferry_offer_entry_get_size (entry));
-      self->bytes_resumed += self->start_offsets[index];
+      accept->bytes_resumed += accept->start_offsets[index];
     }
 
+  return TRUE;
+}
+
+static gboolean
+sender_handle_accept (FerryTransfer *self,
+                      const char    *json,
+                      gsize          len)
+{
+  FerryTransferAccept accept = { self->skip, self->start_offsets, self->bytes_resumed, 0 };
+
+  if (!ferry_transfer_parse_accept (self->offer, json, len, &accept))
+    return FALSE;
+
+  self->bytes_resumed = accept.bytes_resumed;
+  self->n_files_done += accept.n_skipped;
   self->bytes_done = self->bytes_resumed;
   return TRUE;
 }

@@ -530,6 +530,35 @@ control_frame_check (FerryTransfer *self,
   return FALSE;
 }
 
+/**
+ * ferry_transfer_read_frame_header:
+ * @data: the control stream's unread bytes, at least 5
+ * @kind: (out): the frame's kind
+ * @frame_len: (out): its payload's length
+ *
+ * Reads the header of the next control frame: a 32-bit big-endian length and a kind.
+ *
+ * Returns: %FALSE for a frame longer than FERRY_TRANSFER_MAX_FRAME, or an offer longer
+ *   than @max_offer_size
+ */
+gboolean
+ferry_transfer_read_frame_header (const guint8 *data,
+                                  gsize         len,
+                                  gsize         max_offer_size,
+                                  guint8       *kind,
+                                  gsize        *frame_len)
+{
+  guint32 be_len;
+
+  g_assert (len >= 5);
+
+  memcpy (&be_len, data, 4);
+  *frame_len = GUINT32_FROM_BE (be_len);
+  *kind = data[4];
+  return *frame_len <= FERRY_TRANSFER_MAX_FRAME
+         && (*kind != FERRY_TRANSFER_FRAME_OFFER || *frame_len <= max_offer_size);
+}
+
 static void
 control_data (FerryTransfer *self,
               const guint8  *data,
@@ -566,14 +595,11 @@ control_data (FerryTransfer *self,
 
   while (!self->ended && self->control_in->len >= 5)
     {
-      guint32 be_len;
       gsize frame_len;
-      guint8 kind = self->control_in->data[4];
+      guint8 kind;
 
-      memcpy (&be_len, self->control_in->data, 4);
-      frame_len = GUINT32_FROM_BE (be_len);
-      if (frame_len > FERRY_TRANSFER_MAX_FRAME
-          || (kind == FERRY_TRANSFER_FRAME_OFFER && frame_len > self->limits.max_json_size))
+      if (!ferry_transfer_read_frame_header (self->control_in->data, self->control_in->len,
+                                             self->limits.max_json_size, &kind, &frame_len))
         {
           if (!self->is_sender && kind == FERRY_TRANSFER_FRAME_OFFER)
             ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_HOSTILE_OFFER,

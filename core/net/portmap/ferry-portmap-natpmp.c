@@ -215,6 +215,56 @@ static const FerryPortmapExchangeFuncs map_funcs = {
   g_free,
 };
 
+/**
+ * ferry_portmap_natpmp_parse_external_address_reply:
+ * @external_address: (out) (transfer full): on success, the router's public address
+ *
+ * One datagram read as the answer to an external-address request, as an exchange reads it:
+ * for tests and fuzzing.
+ *
+ * Returns: %FALSE to ignore the datagram; %TRUE when it ends the exchange, with @error set
+ *   if the router answered with a failure
+ */
+gboolean
+ferry_portmap_natpmp_parse_external_address_reply (const guint8   *data,
+                                                   gsize           length,
+                                                   GInetAddress  **external_address,
+                                                   GError        **error)
+{
+  return parse_external_address (data, length, NULL, (gpointer *) external_address, error);
+}
+
+/**
+ * ferry_portmap_natpmp_parse_map_reply:
+ *
+ * One datagram read as the answer to a map request of @transport, @internal_port and
+ * @lifetime, as an exchange reads it: for tests and fuzzing.
+ *
+ * Returns: as ferry_portmap_natpmp_parse_external_address_reply()
+ */
+gboolean
+ferry_portmap_natpmp_parse_map_reply (const guint8           *data,
+                                      gsize                   length,
+                                      FerryPortmapTransport   transport,
+                                      guint16                 internal_port,
+                                      guint32                 lifetime,
+                                      guint16                *external_port,
+                                      guint32                *reply_lifetime,
+                                      GError                **error)
+{
+  MapOp op = { .transport = transport, .internal_port = internal_port, .lifetime = lifetime };
+  g_autofree MapReply *reply = NULL;
+  gboolean done;
+
+  done = parse_map (data, length, &op, (gpointer *) &reply, error);
+  if (reply != NULL)
+    {
+      *external_port = reply->external_port;
+      *reply_lifetime = reply->lifetime;
+    }
+  return done;
+}
+
 void
 ferry_portmap_natpmp_external_address_async (GInetSocketAddress  *server,
                                              guint                timeout_ms,

@@ -46,4 +46,18 @@ void              ferry_portmap_natpmp_unmap_async  (FerryPortMapping      *mapp
 gboolean          ferry_portmap_natpmp_unmap_finish (GAsyncResult          *result,
                                                      GError               **error);
 
+/* The reply parsers, for tests and fuzzing: every byte they read comes from the network. */
+gboolean ferry_portmap_natpmp_parse_external_address_reply (const guint8           *data,
+                                                            gsize                   length,
+                                                            GInetAddress          **external_address,
+                                                            GError                **error);
+gboolean ferry_portmap_natpmp_parse_map_reply              (const guint8           *data,
+                                                            gsize                   length,
+                                                            FerryPortmapTransport   transport,
+                                                            guint16                 internal_port,
+                                                            guint32                 lifetime,
+                                                            guint16                *external_port,
+                                                            guint32                *reply_lifetime,
+                                                            GError                **error);
+
 G_END_DECLS

@@ -222,6 +222,44 @@ static const FerryPortmapExchangeFuncs map_funcs = {
   (GDestroyNotify) map_reply_free,
 };
 
+/**
+ * ferry_portmap_pcp_parse_map_reply:
+ * @nonce: the request's nonce
+ * @external_address: (out) (transfer full): on success, the mapped address
+ *
+ * One datagram read as the answer to a MAP request of @transport, @internal_port, @lifetime
+ * and @nonce, as an exchange reads it: for tests and fuzzing.
+ *
+ * Returns: %FALSE to ignore the datagram; %TRUE when it ends the exchange, with @error set
+ *   if the router refused
+ */
+gboolean
+ferry_portmap_pcp_parse_map_reply (const guint8           *data,
+                                   gsize                   length,
+                                   FerryPortmapTransport   transport,
+                                   guint16                 internal_port,
+                                   guint32                 lifetime,
+                                   const guint8           *nonce,
+                                   GInetAddress          **external_address,
+                                   guint16                *external_port,
+                                   guint32                *reply_lifetime,
+                                   GError                **error)
+{
+  MapOp op = { .transport = transport, .internal_port = internal_port, .lifetime = lifetime };
+  g_autoptr(MapReply) reply = NULL;
+  gboolean done;
+
+  memcpy (op.nonce, nonce, sizeof op.nonce);
+  done = parse_map (data, length, &op, (gpointer *) &reply, error);
+  if (reply != NULL)
+    {
+      *external_address = g_steal_pointer (&reply->external_address);
+      *external_port = reply->external_port;
+      *reply_lifetime = reply->lifetime;
+    }
+  return done;
+}
+
 static void
 natpmp_fallback_cb (GObject      *object,
                     GAsyncResult *result,

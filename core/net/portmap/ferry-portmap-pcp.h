@@ -39,4 +39,16 @@ void              ferry_portmap_pcp_unmap_async     (FerryPortMapping      *mapp
 gboolean          ferry_portmap_pcp_unmap_finish    (GAsyncResult          *result,
                                                      GError               **error);
 
+/* The reply parser, for tests and fuzzing: every byte it reads comes from the network. */
+gboolean          ferry_portmap_pcp_parse_map_reply (const guint8          *data,
+                                                     gsize                  length,
+                                                     FerryPortmapTransport  transport,
+                                                     guint16                internal_port,
+                                                     guint32                lifetime,
+                                                     const guint8          *nonce,
+                                                     GInetAddress         **external_address,
+                                                     guint16               *external_port,
+                                                     guint32               *reply_lifetime,
+                                                     GError               **error);
+
 G_END_DECLS
