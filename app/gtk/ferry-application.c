@@ -99,7 +99,7 @@ ferry_application_dup_rendezvous_url (FerryApplication *self)
  *
  * Whether a server to meet through across the internet is configured (the
  * preference, $FERRY_RENDEZVOUS or the build's default). Without one, only
- * the local network works.
+ * a rendezvous on this computer (127.0.0.1:4477) works.
  */
 gboolean
 ferry_application_has_internet_rendezvous (FerryApplication *self)

@@ -907,7 +907,7 @@ ferry_rendezvous_client_init (FerryRendezvousClient *self)
  * else the one chosen when Ferry was built (`-Ddefault_rendezvous`).
  *
  * Returns: (nullable): the URL, or %NULL when there is none and only the
- *   local network can be used
+ *   rendezvous on this computer (127.0.0.1:4477) is left
  */
 const char *
 ferry_rendezvous_default_url (void)
