@@ -61,6 +61,10 @@
 #                               a router, forwarded ones): delay and random loss through the
 #                               ferry-netem NFQUEUE helper ($FERRY_NETEM), rate (tc syntax,
 #                               e.g. 10mbit) through a TBF qdisc on each of its interfaces
+#   lab_portmap_block NAME      makes NAME's (home) router ignore every port-mapping request
+#                               from its LAN (SSDP, NAT-PMP/PCP, miniupnpd's HTTP): a slow
+#                               router that has not answered yet
+#   lab_portmap_unblock NAME    lifts that: the router answers from now on
 #   lab_env                     prints the lab as "key name value" lines (see serve below)
 #   lab_teardown                stops every process, deletes every namespace and file
 #
@@ -467,6 +471,26 @@ lab_host () {
   fi
   LAB_PUBLIC[$name]=${LAB_SITE_PUBLIC[$site]}
   LAB_ROUTER[$name]=${LAB_SITE_ROUTER[$site]}
+}
+
+lab_portmap_block () {
+  local ns
+  ns=$(lab_router "$1") && [ -n "$ns" ] || { _lab_err "'$1' has no router"; return 1; }
+  ip netns exec "$ns" nft -f - <<'EOF'
+table inet labblock {
+  chain input {
+    type filter hook input priority filter - 10; policy accept;
+    iifname "lan" udp dport { 1900, 5351 } drop
+    iifname "lan" tcp dport 5000 drop
+  }
+}
+EOF
+}
+
+lab_portmap_unblock () {
+  local ns
+  ns=$(lab_router "$1") && [ -n "$ns" ] || { _lab_err "'$1' has no router"; return 1; }
+  ip netns exec "$ns" nft delete table inet labblock
 }
 
 lab_netem () {
