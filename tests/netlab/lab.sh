@@ -56,9 +56,11 @@
 #                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM, and a STUN-only one
 #                               on $LAB_COTURN_IP2:3478; waits until both listen
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
-#   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
+#   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE] [-i]
 #                               shapes every packet leaving NAME's namespace (its own and, on
-#                               a router, forwarded ones): delay and random loss through the
+#                               a router, forwarded ones), with -i also those delivered to the
+#                               namespace itself (so the servers in "inet" are a whole round
+#                               trip away, like the hosts): delay and random loss through the
 #                               ferry-netem NFQUEUE helper ($FERRY_NETEM), rate (tc syntax,
 #                               e.g. 10mbit) through a TBF qdisc on each of its interfaces
 #   lab_portmap_block NAME      makes NAME's (home) router ignore every port-mapping request
@@ -494,14 +496,15 @@ lab_portmap_unblock () {
 }
 
 lab_netem () {
-  local name=$1 ns delay=0 loss=0 rate="" opt iface waited=0 OPTIND=1
+  local name=$1 ns delay=0 loss=0 rate="" inbound=no opt iface waited=0 OPTIND=1
   ns=$(lab_ns "$name") || return 1
   shift
-  while getopts "d:l:r:" opt; do
+  while getopts "d:l:r:i" opt; do
     case $opt in
       d) delay=$OPTARG ;;
       l) loss=$OPTARG ;;
       r) rate=$OPTARG ;;
+      i) inbound=yes ;;
       *) _lab_err "lab_netem: bad option"; return 1 ;;
     esac
   done
@@ -517,9 +520,16 @@ lab_netem () {
       sleep 0.02
       waited=$((waited + 20))
     done
-    # The kernel has xt_NFQUEUE but no nft_queue: the rule goes through iptables.
-    ip netns exec "$ns" iptables -t mangle -A POSTROUTING ! -o lo -j NFQUEUE --queue-num 0 \
-      || return 1
+    # The kernel has xt_NFQUEUE but no nft_queue: the rules go through iptables, and
+    # ip6tables for the sites with IPv6 (the queue takes both families).
+    for tables in iptables ip6tables; do
+      ip netns exec "$ns" "$tables" -t mangle -A POSTROUTING ! -o lo -j NFQUEUE \
+        --queue-num 0 || return 1
+      if [ "$inbound" = yes ]; then
+        ip netns exec "$ns" "$tables" -t mangle -A INPUT ! -i lo -j NFQUEUE --queue-num 0 \
+          || return 1
+      fi
+    done
   fi
   if [ -n "$rate" ]; then
     for iface in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
