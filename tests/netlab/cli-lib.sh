@@ -66,3 +66,36 @@ json_count () {
 log_summary () {
   grep -v '"progress"' "$1" | tr "\n" " " | cut -c1-"${2:-800}"
 }
+
+# start_rendezvous: the real ferry-rendezvous in the lab's internet, handing out the lab's
+# coturn for STUN and TURN over UDP; sets RENDEZVOUS_URL.
+start_rendezvous () {
+  lab_spawn inet rendezvous env FERRY_TURN_SECRET="$LAB_TURN_SECRET" "$RENDEZVOUS" \
+    --listen "$LAB_RENDEZVOUS_IP:4477" \
+    --stun "stun:$LAB_COTURN_IP:3478" \
+    --turn "turn:$LAB_COTURN_IP:3478?transport=udp" >/dev/null || return 1
+  wait_for "$LAB_DIR/rendezvous.log" '^listening on ' 10 || return 1
+  RENDEZVOUS_URL="http://$LAB_RENDEZVOUS_IP:4477"
+}
+
+# upgraded_while_running LOG FIRST FINAL [MAPPED]: the log's first path is of kind FIRST, its
+# last of kind FINAL (through a port mapping if MAPPED is "mapped"), and progress below the
+# total was reported after the first path of kind FINAL: the change came mid-transfer.
+upgraded_while_running () {
+  python3 - "$@" <<'PY'
+import json, sys
+log, first, final = sys.argv[1:4]
+mapped = len(sys.argv) > 4 and sys.argv[4] == "mapped"
+events = [json.loads(line) for line in open(log)]
+paths = [(i, e) for i, e in enumerate(events) if e.get("event") == "path"]
+if not paths or paths[0][1]["kind"] != first:
+    sys.exit("first path is not %s" % first)
+last = paths[-1][1]
+if last["kind"] != final or (mapped and last["mapped"] == "none"):
+    sys.exit("final path is %s/%s" % (last["kind"], last["mapped"]))
+change = next(i for i, e in paths if e["kind"] == final)
+later = [e for e in events[change:] if e.get("event") == "progress" and e["bytes"] < e["total"]]
+if not later:
+    sys.exit("the path changed only once the bytes were all there")
+PY
+}

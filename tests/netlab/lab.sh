@@ -24,6 +24,8 @@
 # NAT kinds (third column of LAB.md):
 #   none         host sits on the internet with 11.0.k.2 (no router)
 #   easy         MASQUERADE (endpoint-independent mapping, port-preserving)
+#   bare         easy with no input firewall at all: a bare Linux box (LAB.md) answers an
+#                unsolicited packet with ICMP and keeps a conntrack entry for it
 #   hard         MASQUERADE fully-random (new random port per destination)
 #   cgnat        easy home router behind an easy carrier router, 100.64.k.0/24 between them
 #   udp-blocked  easy, and outbound UDP is dropped except to the rendezvous address
@@ -283,8 +285,13 @@ lab_wait_udp () {
 # masquerade chain runs after miniupnpd's own nat chains (priority srcnat + 10) so that
 # miniupnpd's port-preserving snat rules win.
 _lab_router_rules () {
-  local ns=$1 kind=$2 masq="masquerade" filter="" input=""
+  local ns=$1 kind=$2 masq="masquerade" filter="" input="" guard
+  # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
+  # such a packet would leave a conntrack entry that makes the router's next mapping for
+  # that peer clash and take another port, so two easy NATs could never punch through.
+  guard='iifname "wan" meta l4proto udp ct state new drop'
   case $kind in
+    bare) guard="" ;;
     hard) masq="masquerade fully-random" ;;
     udp-blocked)
       filter="iifname \"lan\" oifname \"wan\" meta l4proto udp"
@@ -307,10 +314,7 @@ table ip ferrylab {
   chain input {
     type filter hook input priority filter + 10; policy accept;
     $input
-    # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
-    # such a packet would leave a conntrack entry that makes the router's next mapping for
-    # that peer clash and take another port, so two easy NATs could never punch through.
-    iifname "wan" meta l4proto udp ct state new drop
+    $guard
   }
 }
 EOF
@@ -414,7 +418,7 @@ lab_host () {
     *) _lab_err "'$kind' cannot have IPv6 here"; return 1 ;;
   esac
   case $kind in
-    none|easy|hard|cgnat|udp-blocked|dark|nogw) ;;
+    none|easy|bare|hard|cgnat|udp-blocked|dark|nogw) ;;
     *) _lab_err "unknown NAT kind '$spec'"; return 1 ;;
   esac
   case $mappable-$kind in

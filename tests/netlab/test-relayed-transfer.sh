@@ -31,16 +31,12 @@ lab_host a hard || exit 1
 lab_host b hard || exit 1
 lab_start_coturn || exit 1
 
-lab_spawn inet rendezvous env FERRY_TURN_SECRET="$LAB_TURN_SECRET" "$RENDEZVOUS" \
-  --listen "$LAB_RENDEZVOUS_IP:4477" \
-  --stun "stun:$LAB_COTURN_IP:3478" \
-  --turn "turn:$LAB_COTURN_IP:3478?transport=udp" >/dev/null || exit 1
-wait_for "$LAB_DIR/rendezvous.log" '^listening on ' 10 || exit 1
+start_rendezvous || exit 1
 
 work=$LAB_DIR/work
 mkdir -p "$work/out" "$work/a" "$work/b" "$work/send"
 head -c $((24 * 1024 * 1024 + 99)) /dev/urandom > "$work/send/payload.bin"
-url="http://$LAB_RENDEZVOUS_IP:4477"
+url=$RENDEZVOUS_URL
 
 lab_spawn a sender env FERRY_RENDEZVOUS="$url" XDG_DATA_HOME="$work/a" \
   "$CLI" send --json "$work/send/payload.bin" >/dev/null || exit 1
