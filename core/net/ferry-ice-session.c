@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <nice/interfaces.h>
 
 #include "ferry-ice-server.h"
 #include "ferry-ice-session.h"
@@ -99,6 +100,8 @@
 #define FIRST_UPGRADE_MS          2000
 #define MAX_UPGRADE_MS            60000
 #define MAX_GENERATION            100000
+/* One change comes as a burst of netlink messages (link, addresses, routes). */
+#define ROAM_SETTLE_MS            300
 
 typedef enum
 {
@@ -147,6 +150,12 @@ struct _FerryIceSession
   GSource                 *restart_deadline_source;
   GSource                 *upgrade_source;
   guint                    upgrade_delay_ms;
+  FerryNetworkWatch       *roam_watch;
+  GSource                 *roam_source;
+  char                    *local_ips;         /* what the last gathering could use */
+  char                    *remote_ufrag;
+  char                    *remote_pwd;
+  gboolean                 rebinding;         /* the restart keeps the credentials */
   State                    state;
   FerryPath               *path;
 
@@ -253,6 +262,7 @@ static void maybe_schedule_upgrade (FerryIceSession *self);
 static void abandon_restart (FerryIceSession *self,
                              const char      *why);
 static void enlarge_socket_buffers (FerryIceSession *self);
+static void start_roaming (FerryIceSession *self);
 static void resolve_cb (GObject      *object,
                         GAsyncResult *result,
                         gpointer      user_data);
@@ -690,6 +700,7 @@ finish_connect (FerryIceSession *self,
   set_connected (self, TRUE);
   release_relays (self, "connected directly");
   start_probes (self);
+  start_roaming (self);
   if (task != NULL)
     g_task_return_boolean (task, TRUE);
 }
@@ -816,6 +827,7 @@ maybe_adopt_restart (FerryIceSession *self)
   g_debug ("ICE restart %u has a pair: moving the datagrams to it", self->generation);
   clear_source (&self->restart_deadline_source);
   self->restarting = FALSE;
+  self->rebinding = FALSE;
   self->data_stream_id = self->stream_id;
   self->upgrade_delay_ms = 0;
   remove_stream_later (self, old);
@@ -885,6 +897,7 @@ begin_restart (FerryIceSession *self,
   clear_source (&self->upgrade_source);
   self->generation = generation;
   self->restarting = TRUE;
+  self->rebinding = FALSE;
   self->ready = FALSE;
   reset_negotiation (self);
   if (self->settled)
@@ -919,9 +932,11 @@ abandon_restart (FerryIceSession *self,
   g_debug ("ICE restart %u given up: %s", self->generation, why);
   clear_source (&self->restart_deadline_source);
   self->restarting = FALSE;
+  self->rebinding = FALSE;
   remove_stream_later (self, self->stream_id);
   self->stream_id = self->data_stream_id;
   reset_negotiation (self);
+  self->have_remote_credentials = TRUE;
   self->gathering_done = self->direct_done = self->remote_direct_done = TRUE;
   self->eoc_sent = self->remote_eoc_given = TRUE;
   self->relay_state = RELAYS_DONE;
@@ -957,6 +972,164 @@ ferry_ice_session_restart (FerryIceSession *self)
 
   begin_restart (self, self->generation + 1, TRUE,
                  (self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0);
+}
+
+/* Roaming: a connected session follows this machine's network -------------- */
+
+/* A rebind is a restart that keeps the generation and both sides'
+ * credentials: new sockets on the addresses there are now check the peer's
+ * candidates we know, and the new candidates are trickled as more of the
+ * current generation. The peer's agent answers checks from an address it
+ * never heard of (peer-reflexive, RFC 8445 7.3.1.3) and, nominated, moves its
+ * pair there: no signalling is needed for a peer whose candidates we can
+ * reach, which matters because the network change that makes us rebind
+ * often took our rendezvous connection with it. */
+static void
+begin_rebind (FerryIceSession *self)
+{
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+  GSList *remote;
+  guint new_id;
+
+  if (self->agent == NULL || self->state != STATE_CONNECTED || self->remote_ufrag == NULL)
+    return;
+  if (self->restarting)
+    abandon_restart (self, "the network changed");
+  if (self->agent == NULL)
+    return;
+
+  nice_agent_get_local_credentials (self->agent, self->data_stream_id, &ufrag, &pwd);
+  remote = nice_agent_get_remote_candidates (self->agent, self->data_stream_id, COMPONENT_ID);
+
+  new_id = nice_agent_add_stream (self->agent, 1);
+  nice_agent_set_stream_name (self->agent, new_id, "application");
+  if (!nice_agent_set_local_credentials (self->agent, new_id, ufrag, pwd) ||
+      !nice_agent_set_remote_credentials (self->agent, new_id, self->remote_ufrag,
+                                          self->remote_pwd))
+    {
+      g_debug ("libnice refused the credentials for a rebind");
+      nice_agent_remove_stream (self->agent, new_id);
+      g_slist_free_full (remote, (GDestroyNotify) nice_candidate_free);
+      return;
+    }
+
+  g_debug ("Rebinding ICE on the new addresses (%u candidates of the peer known)",
+           g_slist_length (remote));
+  clear_source (&self->upgrade_source);
+  self->restarting = TRUE;
+  self->rebinding = TRUE;
+  self->ready = FALSE;
+  reset_negotiation (self);
+  if (self->settled)
+    {
+      self->settled = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLED]);
+    }
+  self->stream_id = new_id;
+  nice_agent_attach_recv (self->agent, new_id, COMPONENT_ID, self->context, agent_recv_cb, self);
+
+  self->have_remote_credentials = TRUE;
+  self->remote_direct_done = TRUE;
+  self->pending_remote_eoc = TRUE;
+  for (GSList *l = remote; l != NULL; l = l->next)
+    {
+      NiceCandidate *candidate = l->data;
+
+      /* What the peer's checks taught us is learned again from the new sockets. */
+      if (candidate->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+        {
+          nice_candidate_free (candidate);
+          continue;
+        }
+      candidate->stream_id = new_id;
+      g_ptr_array_add (self->pending_remote, candidate);
+    }
+  g_slist_free (remote);
+
+  self->restart_deadline_source = g_timeout_source_new (RESTART_TIMEOUT_MS);
+  g_source_set_callback (self->restart_deadline_source, restart_deadline_cb, self, NULL);
+  g_source_attach (self->restart_deadline_source, self->context);
+
+  start_gathering (self, (self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0);
+}
+
+static gint
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The usable local addresses, sorted, as one string. */
+static char *
+dup_local_ips (void)
+{
+  GList *addresses = nice_interfaces_get_local_ips (FALSE);
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+  char *joined;
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    g_ptr_array_add (sorted, l->data);
+  g_ptr_array_sort (sorted, compare_strings);
+  g_ptr_array_add (sorted, NULL);
+  joined = g_strjoinv (" ", (char **) sorted->pdata);
+  g_list_free_full (addresses, g_free);
+  return joined;
+}
+
+static gboolean
+roam_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+  g_autofree char *ips = dup_local_ips ();
+
+  g_clear_pointer (&self->roam_source, g_source_unref);
+  if (g_strcmp0 (ips, self->local_ips) == 0)
+    return G_SOURCE_REMOVE;
+
+  g_debug ("The usable addresses changed from \"%s\" to \"%s\": rebinding ICE",
+           self->local_ips, ips);
+  g_free (self->local_ips);
+  self->local_ips = g_steal_pointer (&ips);
+  if (*self->local_ips != '\0')
+    begin_rebind (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+roam_changed_cb (FerryNetworkWatch *watch,
+                 gpointer           user_data)
+{
+  FerryIceSession *self = user_data;
+
+  if (self->roam_source != NULL)
+    return;
+  self->roam_source = g_timeout_source_new (ROAM_SETTLE_MS);
+  g_source_set_callback (self->roam_source, roam_cb, self, NULL);
+  g_source_attach (self->roam_source, self->context);
+}
+
+/* Addresses given by hand (tests, a chosen interface) are not followed. */
+static void
+start_roaming (FerryIceSession *self)
+{
+  if (self->local_addresses_given || self->roam_watch != NULL)
+    return;
+
+  self->local_ips = dup_local_ips ();
+  self->roam_watch = ferry_network_watch_new ();
+  g_signal_connect (self->roam_watch, "changed", G_CALLBACK (roam_changed_cb), self);
+}
+
+static void
+stop_roaming (FerryIceSession *self)
+{
+  clear_source (&self->roam_source);
+  if (self->roam_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->roam_watch, self);
+  g_clear_object (&self->roam_watch);
+  g_clear_pointer (&self->local_ips, g_free);
 }
 
 /**
@@ -1526,7 +1699,9 @@ start_gathering (FerryIceSession *self,
 
   if (!self->restarting)
     self->state = STATE_CONNECTING;
-  emit_credentials (self);
+  /* A rebind keeps the credentials the peer has. */
+  if (!self->rebinding)
+    emit_credentials (self);
 
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
     {
@@ -1779,6 +1954,7 @@ teardown (FerryIceSession *self)
   clear_source (&self->restart_deadline_source);
   clear_source (&self->upgrade_source);
   stop_waiting_for_network (self);
+  stop_roaming (self);
 
   g_cancellable_cancel (self->internal_cancellable);
 
@@ -1902,6 +2078,10 @@ ferry_ice_session_set_remote_credentials (FerryIceSession  *self,
     }
 
   self->have_remote_credentials = TRUE;
+  g_free (self->remote_ufrag);
+  g_free (self->remote_pwd);
+  self->remote_ufrag = g_strdup (ufrag);
+  self->remote_pwd = g_strdup (pwd);
   flush_pending_remote (self);
   return TRUE;
 }
@@ -2759,6 +2939,8 @@ ferry_ice_session_finalize (GObject *object)
   g_clear_pointer (&self->remote_info, g_hash_table_unref);
   g_clear_pointer (&self->mappings, g_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->remote_ufrag, g_free);
+  g_clear_pointer (&self->remote_pwd, g_free);
 
   G_OBJECT_CLASS (ferry_ice_session_parent_class)->finalize (object);
 }
