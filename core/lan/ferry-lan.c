@@ -231,6 +231,17 @@ ferry_lan_host_init (FerryLanHost *self)
 {
 }
 
+/* The server inside the sender logs each mailbox event as a message, as a
+ * server should; inside an app or ferry-cli those are debug output. */
+static void
+server_log_cb (const char     *log_domain,
+               GLogLevelFlags  log_level,
+               const char     *message,
+               gpointer        user_data)
+{
+  g_log_default_handler (log_domain, G_LOG_LEVEL_DEBUG, message, NULL);
+}
+
 /**
  * ferry_lan_host_new:
  * @nameplate: the nameplate to serve and publish
@@ -240,7 +251,13 @@ ferry_lan_host_new (const char *nameplate)
 {
   FerryLanHost *self;
 
+  static gsize quiet = 0;
+
   g_return_val_if_fail (nameplate != NULL, NULL);
+
+  if (g_once_init_enter (&quiet))
+    g_once_init_leave (&quiet, g_log_set_handler ("ferry-rendezvous", G_LOG_LEVEL_MESSAGE,
+                                                  server_log_cb, NULL));
 
   self = g_object_new (FERRY_TYPE_LAN_HOST, NULL);
   self->nameplate = g_strdup (nameplate);
