@@ -1441,6 +1441,7 @@ find_text_view (GtkWidget *widget)
 static void
 write_text (FerryWindow *window,
             const char  *text,
+            gboolean     by_keyboard,
             const char  *screenshot)
 {
   GtkWidget *send_page = ferry_window_get_send_page (window);
@@ -1448,8 +1449,18 @@ write_text (FerryWindow *window,
   AdwMessageDialog *dialog;
   GtkTextBuffer *buffer;
 
-  gtk_widget_activate_action (send_page, "send.write-text", NULL);
+  if (by_keyboard)
+    {
+      /* Ctrl+T, from whatever page the window shows. */
+      focus_window (GTK_WIDGET (window));
+      ferry_window_show_page (window, "history");
+      send_key (GTK_WIDGET (window), XK_Control_L, XK_t);
+    }
+  else
+    gtk_widget_activate_action (send_page, "send.write-text", NULL);
   g_assert_true (ferry_test_wait_until (has_message_dialog, NULL, TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until ((FerryTestCondition) gtk_widget_get_mapped, send_page,
+                                        TIMEOUT_MS));
   dialog = find_visible_message_dialog ();
   buffer = gtk_text_view_get_buffer (find_text_view (GTK_WIDGET (dialog)));
   g_assert_false (adw_message_dialog_get_response_enabled (dialog, "send"));
@@ -1526,7 +1537,7 @@ test_send_text (void)
   GtkWidget *done, *focus = NULL;
   guint tabs = 0;
 
-  write_text (sender, TEXT_LINK, "send-text-dialog");
+  write_text (sender, TEXT_LINK, TRUE, "send-text-dialog");
   wait_for_send_page (sender, "code");
   summary = ferry_send_page_dup_summary (send_page);
   g_assert_cmpstr (summary, ==, "Text\n" TEXT_LINK);
@@ -1584,7 +1595,7 @@ test_send_text_with_file_narrow (void)
   g_assert_true (ferry_test_wait_until (has_offer_model, send_page, TIMEOUT_MS));
   code = g_strdup (ferry_send_page_get_code (send_page));
 
-  write_text (sender, HOSTILE_TEXT, NULL);
+  write_text (sender, HOSTILE_TEXT, FALSE, NULL);
   summary = wait_for_new_code (send_page, code);
   g_assert_cmpstr (summary, ==, "with-note.bin\n1 file · 4.1\u00a0kB · and a text");
   g_free (code);
