@@ -95,18 +95,18 @@ wait_cb (GObject      *object,
 }
 
 /* Starts ferry-cli from @launcher with its own XDG_DATA_HOME (its own
- * SQLite store, as on its own machine); @args is NULL-terminated. */
-static Cli *
-cli_spawnv (Fixture             *fixture,
-            GSubprocessLauncher *launcher,
-            const char          *home,
-            const char          *code,
-            const char * const  *args)
+ * SQLite store, as on its own machine) and the code, if any, in
+ * $FERRY_CODE; @args is NULL-terminated. */
+static GSubprocess *
+launch (Fixture             *fixture,
+        GSubprocessLauncher *launcher,
+        const char          *home,
+        const char          *code,
+        const char * const  *args,
+        GError             **error)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
   g_autofree char *data_home = g_build_filename (fixture->dir, home, NULL);
-  Cli *cli = g_new0 (Cli, 1);
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("FERRY_CLI_BIN"));
   for (guint i = 0; args[i] != NULL; i++)
@@ -122,8 +122,22 @@ cli_spawnv (Fixture             *fixture,
   else
     g_subprocess_launcher_unsetenv (launcher, "FERRY_CODE");
 
-  cli->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
-                                               &error);
+  return g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+}
+
+/* Starts ferry-cli from @launcher with its own XDG_DATA_HOME (its own
+ * SQLite store, as on its own machine); @args is NULL-terminated. */
+static Cli *
+cli_spawnv (Fixture             *fixture,
+            GSubprocessLauncher *launcher,
+            const char          *home,
+            const char          *code,
+            const char * const  *args)
+{
+  g_autoptr(GError) error = NULL;
+  Cli *cli = g_new0 (Cli, 1);
+
+  cli->process = launch (fixture, launcher, home, code, args, &error);
   g_assert_no_error (error);
   cli->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (cli->process));
   cli->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
@@ -889,23 +903,12 @@ cli_run_collect (Fixture             *fixture,
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *data_home = g_build_filename (fixture->dir, home, NULL);
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("FERRY_CLI_BIN"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "FERRY_RENDEZVOUS", fixture->server->url, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
-  if (code != NULL)
-    g_subprocess_launcher_setenv (launcher, "FERRY_CODE", code, TRUE);
-  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  process = launch (fixture, launcher, home, code, args, &error);
   g_assert_no_error (error);
 
   communicate->done = FALSE;

@@ -79,17 +79,26 @@ build_done_cb (GObject      *object,
 }
 
 static FerryOffer *
-build_offer (GFile  **files,
-             guint    n_files,
-             GError **error)
+build_offer_with_text (GFile      **files,
+                       guint        n_files,
+                       const char  *text,
+                       GError     **error)
 {
   BuildResult build = { 0 };
 
-  ferry_offer_new_from_files_async (files, n_files, NULL, build_done_cb, &build);
+  ferry_offer_new_async (files, n_files, text, NULL, build_done_cb, &build);
   g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
   if (build.error != NULL)
     g_propagate_error (error, build.error);
   return build.offer;
+}
+
+static FerryOffer *
+build_offer (GFile  **files,
+             guint    n_files,
+             GError **error)
+{
+  return build_offer_with_text (files, n_files, NULL, error);
 }
 
 static void
@@ -611,80 +620,66 @@ typedef struct
 
 /* Text travels in the offer, alone or with files, exactly as sent; the key
  * of a text-only send depends on the text, so two notes are two sends. */
+/* The offer's JSON parses back to an offer with the same text. */
+static void
+assert_text_round_trips (FerryOffer *offer,
+                         const char *text)
+{
+  g_autofree char *json = ferry_offer_to_json (offer, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryOffer) parsed = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (ferry_offer_get_text (parsed), ==, text);
+  assert_offers_equal (offer, parsed);
+}
+
 static void
 test_text (Fixture       *fixture,
            gconstpointer  data)
 {
   const char *text = "Gleis 3 \xe2\x80\x93 caf\xc3\xa9\n\thttps://example.org/?a=1&b=\"2\"";
   g_autofree char *path = g_build_filename (fixture->dir, "note.txt", NULL);
+  g_autofree char *big = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
   g_autoptr(GFile) file = NULL;
   g_autoptr(FerryOffer) alone = NULL;
   g_autoptr(FerryOffer) other = NULL;
   g_autoptr(FerryOffer) with_file = NULL;
+  g_autoptr(FerryOffer) none = NULL;
+  g_autoptr(FerryOffer) too_long = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = NULL;
   g_autofree char *other_key = NULL;
-  BuildResult build = { 0 };
 
-  ferry_offer_new_async (NULL, 0, text, NULL, build_done_cb, &build);
-  g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
-  g_assert_no_error (build.error);
-  alone = g_steal_pointer (&build.offer);
+  alone = build_offer_with_text (NULL, 0, text, &error);
+  g_assert_no_error (error);
   g_assert_cmpuint (ferry_offer_get_n_entries (alone), ==, 0);
   g_assert_cmpstr (ferry_offer_get_text (alone), ==, text);
+  assert_text_round_trips (alone, text);
 
-  {
-    g_autofree char *json = ferry_offer_to_json (alone, NULL);
-    g_autoptr(FerryOffer) parsed = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
-
-    g_assert_no_error (error);
-    g_assert_cmpstr (ferry_offer_get_text (parsed), ==, text);
-    assert_offers_equal (alone, parsed);
-  }
-
-  build = (BuildResult) { 0 };
-  ferry_offer_new_async (NULL, 0, "another note", NULL, build_done_cb, &build);
-  g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
-  g_assert_no_error (build.error);
-  other = g_steal_pointer (&build.offer);
+  other = build_offer_with_text (NULL, 0, "another note", &error);
+  g_assert_no_error (error);
   key = ferry_offer_dup_transfer_key (alone);
   other_key = ferry_offer_dup_transfer_key (other);
   g_assert_cmpstr (key, !=, other_key);
 
   write_file (path, "x", 1);
   file = g_file_new_for_path (path);
-  build = (BuildResult) { 0 };
-  ferry_offer_new_async (&file, 1, text, NULL, build_done_cb, &build);
-  g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
-  g_assert_no_error (build.error);
-  with_file = g_steal_pointer (&build.offer);
+  with_file = build_offer_with_text (&file, 1, text, &error);
+  g_assert_no_error (error);
   g_assert_cmpuint (ferry_offer_get_n_files (with_file), ==, 1);
-  {
-    g_autofree char *json = ferry_offer_to_json (with_file, NULL);
-    g_autoptr(FerryOffer) parsed = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
-
-    g_assert_no_error (error);
-    g_assert_cmpstr (ferry_offer_get_text (parsed), ==, text);
-    g_assert_cmpuint (ferry_offer_get_n_files (parsed), ==, 1);
-  }
+  assert_text_round_trips (with_file, text);
 
   /* Nothing at all is still no offer, on either side. */
-  build = (BuildResult) { 0 };
-  ferry_offer_new_async (NULL, 0, NULL, NULL, build_done_cb, &build);
-  g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
-  g_assert_error (build.error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_EMPTY);
-  g_clear_error (&build.error);
+  none = build_offer_with_text (NULL, 0, NULL, &error);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_EMPTY);
+  g_assert_null (none);
+  g_clear_error (&error);
 
   /* A sender's text over the limit fails before any file is hashed. */
-  {
-    g_autofree char *big = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
-
-    build = (BuildResult) { 0 };
-    ferry_offer_new_async (&file, 1, big, NULL, build_done_cb, &build);
-    g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
-    g_assert_error (build.error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_TEXT_TOO_LONG);
-    g_clear_error (&build.error);
-  }
+  too_long = build_offer_with_text (&file, 1, big, &error);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_TEXT_TOO_LONG);
+  g_assert_null (too_long);
 }
 
 /* The offer's "text" as a sender writes it: pieces of @piece bytes. */
@@ -776,8 +771,6 @@ test_text_pieces (void)
   g_autoptr(GString) text = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(FerryOffer) offer = NULL;
-  g_autoptr(FerryOffer) parsed = NULL;
-  g_autofree char *json = NULL;
 
   /* Three-byte characters never line up with the pieces' 1024 bytes. */
   while (text->len + 4 <= FERRY_OFFER_MAX_TEXT_BYTES)
@@ -785,11 +778,7 @@ test_text_pieces (void)
   offer = ferry_offer_new_from_json (seed, strlen (seed), NULL, &error);
   g_assert_no_error (error);
   g_assert_true (ferry_offer_set_text (offer, text->str, &error));
-
-  json = ferry_offer_to_json (offer, NULL);
-  parsed = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (ferry_offer_get_text (parsed), ==, text->str);
+  assert_text_round_trips (offer, text->str);
 }
 
 /* Shown text keeps its lines but defuses terminal escapes, carriage
