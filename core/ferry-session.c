@@ -48,6 +48,7 @@ struct _FerrySession
   FerryRendezvousClient  *client;
   FerryStore             *store;
   GPtrArray              *files;
+  char                   *text;
   GFile                  *download_folder;
   char                   *code;
   guint                   n_words;
@@ -200,6 +201,7 @@ ferry_session_finalize (GObject *object)
   FerrySession *self = (FerrySession *)object;
 
   g_clear_pointer (&self->files, g_ptr_array_unref);
+  g_clear_pointer (&self->text, g_free);
   g_clear_object (&self->download_folder);
   g_clear_pointer (&self->code, g_free);
   g_clear_error (&self->error);
@@ -296,7 +298,8 @@ ferry_session_init (FerrySession *self)
  * ferry_session_new_sender:
  * @client: the rendezvous server to meet through
  * @store: (nullable): where progress, history and resume state live
- * @files: (array length=n_files): the files and folders to send
+ * @files: (array length=n_files): the files and folders to send; none
+ *   when ferry_session_set_text() gives text to send alone
  */
 FerrySession *
 ferry_session_new_sender (FerryRendezvousClient  *client,
@@ -308,7 +311,7 @@ ferry_session_new_sender (FerryRendezvousClient  *client,
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_CLIENT (client), NULL);
   g_return_val_if_fail (store == NULL || FERRY_IS_STORE (store), NULL);
-  g_return_val_if_fail (files != NULL && n_files > 0, NULL);
+  g_return_val_if_fail (files != NULL || n_files == 0, NULL);
 
   self = g_object_new (FERRY_TYPE_SESSION, NULL);
   self->client = g_object_ref (client);
@@ -349,6 +352,22 @@ ferry_session_new_receiver (FerryRendezvousClient *client,
   self->download_folder = g_object_ref (download_folder);
 
   return self;
+}
+
+/**
+ * ferry_session_set_text:
+ * @text: (nullable): a note or link the sender offers, checked as
+ *   ferry_offer_check_text() says when the offer is built
+ */
+void
+ferry_session_set_text (FerrySession *self,
+                        const char   *text)
+{
+  g_return_if_fail (FERRY_IS_SESSION (self));
+  g_return_if_fail (self->is_sender && self->state == FERRY_SESSION_STATE_NEW);
+
+  g_free (self->text);
+  self->text = g_strdup (text);
 }
 
 void
@@ -1327,8 +1346,8 @@ ferry_session_run_async (FerrySession        *self,
   if (self->is_sender)
     {
       ferry_session_set_state (self, FERRY_SESSION_STATE_PREPARING);
-      ferry_offer_new_from_files_async ((GFile **) self->files->pdata, self->files->len,
-                                        self->cancellable, offer_cb, g_object_ref (self));
+      ferry_offer_new_async ((GFile **) self->files->pdata, self->files->len, self->text,
+                             self->cancellable, offer_cb, g_object_ref (self));
       ferry_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
                                               g_object_ref (self));
     }
