@@ -542,6 +542,7 @@ offer_and_accept (FerryTestPeer *peer,
 {
   g_autoptr(GBytes) accept = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
   guint8 kind = 0;
   JsonNode *node;
 
@@ -553,7 +554,9 @@ offer_and_accept (FerryTestPeer *peer,
   accept = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
   g_assert_nonnull (accept);
   g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_ACCEPT);
-  node = json_from_string (g_bytes_get_data (accept, NULL), &error);
+  /* A frame's payload is not NUL-terminated: parse a terminated copy. */
+  text = g_strndup (g_bytes_get_data (accept, NULL), g_bytes_get_size (accept));
+  node = json_from_string (text, &error);
   g_assert_no_error (error);
   return node;
 }
