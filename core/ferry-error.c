@@ -13,6 +13,7 @@
 #include "ferry-code.h"
 #include "ferry-error.h"
 #include "ferry-ice-session.h"
+#include "ferry-lan.h"
 #include "ferry-offer.h"
 #include "ferry-pake.h"
 #include "ferry-quic.h"
@@ -49,6 +50,9 @@ static const ErrorText error_texts[] = {
   { ferry_rendezvous_error_quark, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED, "rate-limited",
     N_("Too Many Attempts") },
   { ferry_rendezvous_error_quark, -1, "server-error", N_("The Server Ended the Connection") },
+  { ferry_lan_error_quark, FERRY_LAN_ERROR_NOT_FOUND, "not-on-network",
+    N_("No Ferry on This Network Has This Code") },
+  { ferry_lan_error_quark, -1, "no-local-discovery", N_("Local Discovery Unavailable") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_DECLINED, "declined",
     N_("The Receiver Said No") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_CANCELLED_BY_PEER, "cancelled-by-peer",

@@ -141,7 +141,13 @@ show_summary (FerryDonePage *self)
   guint64 moved = 0;
   gint64 usec = self->ended_at - self->started_at;
 
-  if (offer != NULL)
+  if (offer != NULL && ferry_offer_get_n_entries (offer) == 0)
+    {
+      /* Text alone: there are no names, and its size says nothing. */
+      names = g_strdup (_("Text"));
+      size = ferry_offer_escape_name (ferry_offer_get_text (offer), -1);
+    }
+  else if (offer != NULL)
     {
       model = ferry_offer_model_new (offer);
       names = ferry_offer_model_dup_names (model, MAX_NAMES);
