@@ -1534,6 +1534,7 @@ test_send_text (void)
   GtkWidget *window = GTK_WIDGET (receiver);
   guint downloads = count_downloads ();
   g_autofree char *summary = NULL;
+  g_autofree char *done_text = NULL;
   GtkWidget *done, *focus = NULL;
   guint tabs = 0;
 
@@ -1556,6 +1557,9 @@ test_send_text (void)
   /* Text alone is taken as soon as it is shown: the sender is done, the
    * receiver still reads it. */
   wait_for_send_page (sender, "done");
+  done_text = ferry_done_page_dup_text (ferry_send_page_get_done_page (send_page));
+  g_assert_true (g_str_has_prefix (done_text, "Sent\nThe receiver has the text.\n"));
+  g_assert_nonnull (strstr (done_text, "\nText: " TEXT_LINK "\n"));
   g_assert_cmpstr (ferry_receive_page_get_page_name (receive_page), ==, "offer");
   g_assert_cmpstr (ferry_receive_page_get_shown_text (receive_page), ==, TEXT_LINK);
   save_screenshot (window, "offer-text");
