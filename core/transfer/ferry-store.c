@@ -1095,28 +1095,7 @@ transfer_from_row (sqlite3_stmt *stmt)
 #define TRANSFER_COLUMNS \
   "id, direction, transfer_key, state, peer_name, target_folder, created_at, " \
   "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources"
-
-/* Not in TRANSFER_COLUMNS: the history view does not have it. */
-static gboolean
-load_resume_secret (sqlite3             *db,
-                    FerryStoreTransfer  *transfer,
-                    GError             **error)
-{
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  int rc;
-
-  stmt = db_prepare (db, "SELECT resume_secret FROM transfers WHERE id = ?", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, transfer->id);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
-    return set_db_error (db, rc, error);
-  if (sqlite3_column_bytes (stmt, 0) == FERRY_RESUME_SECRET_SIZE)
-    transfer->resume_secret = g_bytes_new (sqlite3_column_blob (stmt, 0),
-                                           FERRY_RESUME_SECRET_SIZE);
-  return TRUE;
-}
+#define RESUME_SECRET_COLUMN 15
 
 /* Loads a transfer with its files and their verified blocks. */
 static FerryStoreTransfer *
@@ -1130,7 +1109,10 @@ load_transfer (sqlite3  *db,
   g_autoptr(GHashTable) hashes = NULL;
   int rc;
 
-  stmt = db_prepare (db, "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE id = ?", error);
+  /* The resume secret is not in TRANSFER_COLUMNS: the history view does
+   * not have it. It follows them, as column RESUME_SECRET_COLUMN. */
+  stmt = db_prepare (db, "SELECT " TRANSFER_COLUMNS ", resume_secret FROM transfers WHERE id = ?",
+                     error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
@@ -1147,9 +1129,10 @@ load_transfer (sqlite3  *db,
       return NULL;
     }
   transfer = transfer_from_row (stmt);
+  if (sqlite3_column_bytes (stmt, RESUME_SECRET_COLUMN) == FERRY_RESUME_SECRET_SIZE)
+    transfer->resume_secret = g_bytes_new (sqlite3_column_blob (stmt, RESUME_SECRET_COLUMN),
+                                           FERRY_RESUME_SECRET_SIZE);
   g_clear_pointer (&stmt, sqlite3_finalize);
-  if (!load_resume_secret (db, transfer, error))
-    return NULL;
 
   transfer->files = g_ptr_array_new_with_free_func (store_file_free);
   by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
