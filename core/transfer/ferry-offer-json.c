@@ -2,7 +2,10 @@
  *
  * The offer's wire format: a JSON object {"ferry-offer": 1, "n_entries",
  * "total_size", "entries": [{"path", "type", "size", "content_id", "mode",
- * "mtime"}, …], "text": ["…", …]}. The optional text is split into pieces
+ * "mtime"}, …], "text": ["…", …]}. "content_id" is optional: Ferry's own
+ * offers leave it out since transfer protocol 2 (each file's digest follows
+ * its data, so nothing is read before the offer); one that is there must be
+ * well-formed, and the file's digest must then match it. The optional text is split into pieces
  * of at most TEXT_PIECE_BYTES, each well within the JSON check's bound on
  * one string even when every byte needs a \u escape; "entries" is empty
  * when the text is all that is sent. What comes from a peer is scanned before the parser sees
@@ -252,8 +255,9 @@ entry_from_json (JsonNode  *node,
 
   if (strcmp (type, "file") == 0)
     {
+      /* Optional since transfer protocol 2: the digest follows the data. */
       content_id = member_string (object, "content_id");
-      if (!ferry_hash_from_hex (content_id, raw))
+      if (json_object_has_member (object, "content_id") && !ferry_hash_from_hex (content_id, raw))
         {
           ferry_offer_path_error (error, FERRY_OFFER_ERROR_INVALID_CONTENT_ID, path,
                                   "has no valid content id");
@@ -520,8 +524,11 @@ ferry_offer_to_json (FerryOffer *self,
         {
           json_builder_set_member_name (builder, "size");
           json_builder_add_int_value (builder, (gint64) entry->size);
-          json_builder_set_member_name (builder, "content_id");
-          json_builder_add_string_value (builder, entry->content_id);
+          if (entry->content_id != NULL)
+            {
+              json_builder_set_member_name (builder, "content_id");
+              json_builder_add_string_value (builder, entry->content_id);
+            }
         }
       json_builder_set_member_name (builder, "mode");
       json_builder_add_int_value (builder, entry->mode);

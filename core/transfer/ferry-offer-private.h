@@ -21,7 +21,10 @@ struct _FerryOfferEntry
   gint64               mtime;
   char                *content_id;
   GFile               *local_file;
-  FerryFileDigest     *digest;
+  /* Local files only: what the file was when offered, down to the
+   * microsecond, so that the sender notices a change without having
+   * hashed the file beforehand (ferry_offer_entry_local_is_unchanged()). */
+  char                *local_identity;
 };
 
 struct _FerryOffer
@@ -43,6 +46,8 @@ void     ferry_offer_entry_free       (gpointer                 data);
 int      ferry_offer_entry_compare    (gconstpointer            a,
                                        gconstpointer            b);
 void     ferry_offer_index_entries    (FerryOffer              *self);
+
+char    *ferry_offer_local_identity   (GFileInfo               *info);
 
 /* ferry-offer-validate.c */
 gboolean ferry_offer_path_error       (GError                 **error,

@@ -83,6 +83,8 @@ guint               ferry_receive_file_get_n_complete_blocks (FerryReceiveFile  
 const guint8       *ferry_receive_file_get_block_hash     (FerryReceiveFile       *file,
                                                            guint                   index);
 const char         *ferry_receive_file_get_partial_path   (FerryReceiveFile       *file);
+void                ferry_receive_file_set_content_id     (FerryReceiveFile       *file,
+                                                           const char             *content_id);
 char               *ferry_receive_file_finish             (FerryReceiveFile       *file,
                                                            GError                **error);
 gboolean            ferry_receive_file_discard            (FerryReceiveFile       *file,
