@@ -137,6 +137,25 @@ ferry_stream_hasher_add_block (FerryStreamHasher *hasher,
 }
 
 /**
+ * ferry_hash_block:
+ * @hash: (out caller-allocates) (array fixed-size=32): where the hash goes
+ *
+ * BLAKE2b-256 of one block on its own, as the block hashes are, for a
+ * block to check before it is added with ferry_stream_hasher_add_block().
+ */
+void
+ferry_hash_block (const guint8 *data,
+                  gsize         len,
+                  guint8       *hash)
+{
+  g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (len <= FERRY_BLOCK_SIZE);
+
+  g_atomic_pointer_add (&bytes_hashed, (gssize) len);
+  crypto_generichash (hash, FERRY_HASH_SIZE, data, len, NULL, 0);
+}
+
+/**
  * ferry_hasher_get_bytes_hashed:
  *
  * Returns: how many bytes this process fed to the block hashes so far: what

@@ -75,6 +75,9 @@ void             ferry_hasher_hash_file_async  (GFile                   *file,
 FerryFileDigest *ferry_hasher_hash_file_finish (GAsyncResult            *result,
                                                 GError                 **error);
 
+void             ferry_hash_block              (const guint8            *data,
+                                                gsize                    len,
+                                                guint8                  *hash);
 guint64          ferry_hasher_get_bytes_hashed (void);
 
 char            *ferry_hash_to_hex             (const guint8            *hash);
