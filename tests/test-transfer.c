@@ -1138,8 +1138,10 @@ test_modified_between_attempts (Fixture       *fixture,
     ferry_store_close (receiver_store);
   }
 
-  /* The big file changes on the sender before the second attempt. */
+  /* The big file changes on the sender before the second attempt, and so
+   * does the finished small one, keeping its size. */
   write_prng_file (big, new_size, 2);
+  write_text (small, "small and QUICK\n", 0644);
 
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
@@ -1150,13 +1152,28 @@ test_modified_between_attempts (Fixture       *fixture,
 
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
     assert_success (&run);
-    /* Sent again in full; the finished small file not at all. */
-    g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==, new_size);
-    g_assert_cmpuint (ferry_transfer_get_bytes_resumed (run.receiver), ==,
-                      strlen ("small and quick\n"));
+    /* Both sent again in full: nothing was hashed for the offer, but any
+     * write changes a file's version. */
+    g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==,
+                      new_size + strlen ("small and QUICK\n"));
+    g_assert_cmpuint (ferry_transfer_get_bytes_resumed (run.receiver), ==, 0);
     run_clear (&run);
   }
 
+  /* The new small file lands beside the old one, which is never replaced. */
+  {
+    g_autofree char *kept = g_build_filename (fixture->target, "Work", "a.txt", NULL);
+    g_autofree char *beside = g_build_filename (fixture->target, "Work", "a (1).txt", NULL);
+    g_autofree char *got_kept = NULL;
+    g_autofree char *got_beside = NULL;
+
+    g_assert_true (g_file_get_contents (kept, &got_kept, NULL, NULL));
+    g_assert_true (g_file_get_contents (beside, &got_beside, NULL, NULL));
+    g_assert_cmpstr (got_kept, ==, "small and quick\n");
+    g_assert_cmpstr (got_beside, ==, "small and QUICK\n");
+    g_assert_no_errno (g_unlink (kept));
+    g_assert_no_errno (g_rename (beside, kept));
+  }
   assert_same_tree (fixture->source, fixture->target);
 }
 

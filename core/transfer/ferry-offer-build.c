@@ -65,7 +65,7 @@ local_entry_new (const char *path,
       entry->kind = FERRY_OFFER_ENTRY_FILE;
       entry->mode = (mode & 0111) ? 0755 : 0644;
       entry->size = (guint64) MAX (g_file_info_get_size (info), 0);
-      entry->local_identity = ferry_offer_local_identity (info);
+      ferry_offer_entry_set_local_identity (entry, info);
     }
 
   return entry;

@@ -1,11 +1,14 @@
 /* ferry-offer-json.c
  *
  * The offer's wire format: a JSON object {"ferry-offer": 1, "n_entries",
- * "total_size", "entries": [{"path", "type", "size", "content_id", "mode",
- * "mtime"}, …], "text": ["…", …]}. "content_id" is optional: Ferry's own
+ * "total_size", "entries": [{"path", "type", "size", "content_id", "version",
+ * "mode", "mtime"}, …], "text": ["…", …]}. "content_id" is optional: Ferry's own
  * offers leave it out since transfer protocol 2 (each file's digest follows
  * its data, so nothing is read before the offer); one that is there must be
- * well-formed, and the file's digest must then match it. The optional text is split into pieces
+ * well-formed, and the file's digest must then match it. "version", also
+ * optional, is 64 hex digits that change whenever the sender's file is
+ * written to (a hash of its inode, size and times): how a receiver's store
+ * tells a changed file from one it already holds. The optional text is split into pieces
  * of at most TEXT_PIECE_BYTES, each well within the JSON check's bound on
  * one string even when every byte needs a \u escape; "entries" is empty
  * when the text is all that is sent. What comes from a peer is scanned before the parser sees
@@ -268,6 +271,18 @@ entry_from_json (JsonNode  *node,
       entry->size = (guint64) size;
       entry->mode = (mode & 0111) ? 0755 : 0644;
       entry->content_id = g_strdup (content_id);
+      if (json_object_has_member (object, "version"))
+        {
+          const char *version = member_string (object, "version");
+
+          if (!ferry_hash_from_hex (version, raw))
+            {
+              ferry_offer_entry_free (entry);
+              goto malformed;
+            }
+          entry->version = g_strdup (version);
+        }
+      ferry_offer_entry_set_version_key (entry);
     }
   else if (strcmp (type, "folder") == 0)
     {
@@ -528,6 +543,11 @@ ferry_offer_to_json (FerryOffer *self,
             {
               json_builder_set_member_name (builder, "content_id");
               json_builder_add_string_value (builder, entry->content_id);
+            }
+          if (entry->version != NULL)
+            {
+              json_builder_set_member_name (builder, "version");
+              json_builder_add_string_value (builder, entry->version);
             }
         }
       json_builder_set_member_name (builder, "mode");

@@ -20,6 +20,8 @@ struct _FerryOfferEntry
   guint                mode;
   gint64               mtime;
   char                *content_id;
+  char                *version;       /* files, optional: hash of the sender's identity of it */
+  char                *version_key;   /* files: see ferry_offer_entry_get_version_key() */
   GFile               *local_file;
   /* Local files only: what the file was when offered, down to the
    * microsecond, so that the sender notices a change without having
@@ -47,7 +49,9 @@ int      ferry_offer_entry_compare    (gconstpointer            a,
                                        gconstpointer            b);
 void     ferry_offer_index_entries    (FerryOffer              *self);
 
-char    *ferry_offer_local_identity   (GFileInfo               *info);
+void     ferry_offer_entry_set_version_key (FerryOfferEntry     *entry);
+void     ferry_offer_entry_set_local_identity (FerryOfferEntry  *entry,
+                                               GFileInfo        *info);
 
 /* ferry-offer-validate.c */
 gboolean ferry_offer_path_error       (GError                 **error,

@@ -52,6 +52,8 @@ ferry_offer_entry_free (gpointer data)
 
   g_free (entry->path);
   g_free (entry->content_id);
+  g_free (entry->version);
+  g_free (entry->version_key);
   g_clear_object (&entry->local_file);
   g_free (entry->local_identity);
   g_free (entry);
@@ -255,13 +257,18 @@ offer_key (FerryOffer *self,
         {
           guint8 content[FERRY_HASH_SIZE] = { 0 };
 
-          /* Content ids are no longer offered; the time stands in for a
-           * file that changed between two sends. */
+          /* Content ids are no longer offered; the time and the version
+           * stand in for a file that changed between two sends. */
           if (entry->content_id != NULL)
             ferry_hash_from_hex (entry->content_id, content);
+          guint8 version[FERRY_HASH_SIZE] = { 0 };
+
+          if (entry->version != NULL)
+            ferry_hash_from_hex (entry->version, version);
           update_u64 (&state, entry->size);
           update_u64 (&state, (guint64) entry->mtime);
           crypto_generichash_update (&state, content, sizeof content);
+          crypto_generichash_update (&state, version, sizeof version);
         }
     }
 
@@ -277,7 +284,8 @@ offer_key (FerryOffer *self,
  * ferry_offer_dup_transfer_key:
  *
  * The key identifying this exact send: BLAKE2b-256 over the sorted paths,
- * kinds, sizes, modification times (and content ids, when an offer has them). Both sides compute the same key from the
+ * kinds, sizes, modification times, versions (and content ids, when an
+ * offer has them). Both sides compute the same key from the
  * same offer, so a retried send is recognised. Contains no secret.
  *
  * Returns: (transfer full): 64 hex digits
@@ -463,6 +471,40 @@ ferry_offer_entry_get_content_id (const FerryOfferEntry *entry)
   return entry->content_id;
 }
 
+void
+ferry_offer_entry_set_version_key (FerryOfferEntry *entry)
+{
+  g_free (entry->version_key);
+  if (entry->content_id != NULL)
+    entry->version_key = g_strdup (entry->content_id);
+  else if (entry->version != NULL)
+    entry->version_key = g_strconcat ("version:", entry->version, NULL);
+  else
+    entry->version_key = g_strdup_printf ("size-mtime:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT,
+                                          entry->size, entry->mtime);
+}
+
+/**
+ * ferry_offer_entry_get_version_key:
+ *
+ * What tells this version of a file from another with the same path, for
+ * the store to tell whether what it recorded of an earlier attempt still
+ * holds: the content id when the offer has one, otherwise its "version"
+ * (a hash of the sender's inode, size and modification and change times,
+ * which any write changes), otherwise the size and modification time.
+ * Offers carry no content ids since transfer protocol 2; partial files are
+ * checked block by block in any case.
+ *
+ * Returns: (nullable): a key for files; %NULL for folders
+ */
+const char *
+ferry_offer_entry_get_version_key (const FerryOfferEntry *entry)
+{
+  g_return_val_if_fail (entry != NULL, NULL);
+
+  return entry->version_key;
+}
+
 /**
  * ferry_offer_entry_get_local_file:
  *
@@ -480,7 +522,24 @@ ferry_offer_entry_get_local_file (const FerryOfferEntry *entry)
  * times to the microsecond. Writing to a file changes its change time, and
  * nothing can set that back, so a file whose identity is the same was not
  * written to since. */
-char *
+static char *ferry_offer_local_identity (GFileInfo *info);
+
+void
+ferry_offer_entry_set_local_identity (FerryOfferEntry *entry,
+                                      GFileInfo       *info)
+{
+  guint8 hash[FERRY_HASH_SIZE];
+
+  g_free (entry->local_identity);
+  entry->local_identity = ferry_offer_local_identity (info);
+  crypto_generichash (hash, sizeof hash, (const guint8 *) entry->local_identity,
+                      strlen (entry->local_identity), NULL, 0);
+  g_free (entry->version);
+  entry->version = ferry_hash_to_hex (hash);
+  ferry_offer_entry_set_version_key (entry);
+}
+
+static char *
 ferry_offer_local_identity (GFileInfo *info)
 {
   return g_strdup_printf ("%u:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT

@@ -119,6 +119,7 @@ guint64              ferry_offer_entry_get_size       (const FerryOfferEntry *en
 guint                ferry_offer_entry_get_mode       (const FerryOfferEntry *entry);
 gint64               ferry_offer_entry_get_mtime      (const FerryOfferEntry *entry);
 const char          *ferry_offer_entry_get_content_id (const FerryOfferEntry *entry);
+const char          *ferry_offer_entry_get_version_key (const FerryOfferEntry *entry);
 GFile               *ferry_offer_entry_get_local_file (const FerryOfferEntry *entry);
 gboolean             ferry_offer_entry_local_is_unchanged (const FerryOfferEntry *entry,
                                                            GFileInfo             *info);
