@@ -593,7 +593,6 @@ incoming_start (Incoming *in)
     }
 
   ferry_transfer_set_current_file (self, ferry_offer_entry_get_path (entry));
-  incoming_schedule (in);
 }
 
 /* The file's bytes go to the disk; the FERRY_HASH_SIZE bytes after them are
