@@ -181,8 +181,13 @@ read_block (ReadJob       *job,
             GCancellable  *cancellable,
             GError       **error)
 {
-  g_autofree guint8 *buffer = g_malloc (FERRY_BLOCK_SIZE + FERRY_HASH_SIZE);
+  g_autofree guint8 *buffer = NULL;
   gsize len = 0;
+
+  /* A small file takes a small buffer: no 1 MiB mapping per 4 KiB file. */
+  buffer = g_malloc ((job->claims != NULL ? FERRY_BLOCK_SIZE
+                      : (gsize) MIN ((guint64) FERRY_BLOCK_SIZE, job->size - job->offset))
+                     + FERRY_HASH_SIZE);
 
   if (job->stream == NULL)
     {
