@@ -1213,6 +1213,19 @@ test_one_hash_pass (Fixture       *fixture,
   run_clear (&run);
 }
 
+/* Both sides report the change and nothing lands. */
+static void
+assert_changed_on_sender (Run        *run,
+                          const char *final)
+{
+  g_assert_error (run->sender_error, FERRY_TRANSFER_ERROR,
+                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
+  g_assert_error (run->receiver_error, FERRY_TRANSFER_ERROR,
+                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
+  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+  run_clear (run);
+}
+
 /* Nothing was hashed for the offer, so a file rewritten after it (same
  * size, its time set back) is caught by what the sender checks when it
  * opens the file: the inode and change time. */
@@ -1220,15 +1233,16 @@ static void
 test_changed_after_offer (Fixture       *fixture,
                           gconstpointer  data)
 {
-  g_autofree char *path = g_build_filename (fixture->source, "swapped.bin", NULL);
-  g_autofree char *final = g_build_filename (fixture->target, "swapped.bin", NULL);
-  const char *paths[] = { path, NULL };
-  g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
-  g_autoptr(FerryOffer) offer = NULL;
   struct stat st;
   struct timespec times[2];
   Run run = { 0 };
+  g_autofree char *path = g_build_filename (fixture->source, "swapped.bin", NULL);
+  g_autofree char *final = g_build_filename (fixture->target, "swapped.bin", NULL);
+  const char *paths[] = { path, NULL };
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
 
+  /* The offer is made of the first contents; the second are sent. */
   write_prng_file (path, 3 * FERRY_BLOCK_SIZE, 5);
   offer = offer_for (paths);
   g_assert_no_errno (stat (path, &st));
@@ -1238,11 +1252,7 @@ test_changed_after_offer (Fixture       *fixture,
   g_assert_no_errno (utimensat (AT_FDCWD, path, times, 0));
 
   run_transfer (&run, link, offer, NULL, NULL, fixture->target, FALSE);
-  g_assert_error (run.sender_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR,
-                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
-  run_clear (&run);
+  assert_changed_on_sender (&run, final);
 }
 
 /* A file that changes while it is sent. */
@@ -1281,11 +1291,7 @@ test_changed_while_sending (Fixture       *fixture,
   ferry_transfer_run_async (run.sender, NULL, sender_done_cb, &run);
   g_assert_true (ferry_test_wait_until (both_done, &run, RUN_TIMEOUT_MS));
 
-  g_assert_error (run.sender_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR,
-                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
-  run_clear (&run);
+  assert_changed_on_sender (&run, final);
 }
 
 /* Hostile senders: raw protocol bytes over a real connection. */

@@ -126,10 +126,10 @@ ferry_stream_hasher_add_block (FerryStreamHasher *hasher,
                                const guint8      *hash,
                                gsize              len)
 {
-  g_return_if_fail (hasher != NULL);
-  g_return_if_fail (hasher->block_hashes != NULL);
-  g_return_if_fail (hasher->block_fill == 0 && !hasher->ended_short);
   g_return_if_fail (len > 0 && len <= FERRY_BLOCK_SIZE);
+  g_return_if_fail (hash != NULL);
+  g_return_if_fail (hasher != NULL && hasher->block_hashes != NULL);
+  g_return_if_fail (hasher->block_fill == 0 && !hasher->ended_short);
 
   g_byte_array_append (hasher->block_hashes, hash, FERRY_HASH_SIZE);
   hasher->size += len;
