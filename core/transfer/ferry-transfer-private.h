@@ -105,7 +105,6 @@ struct _FerryTransfer
   /* Sender */
   guint                    next_file;
   guint                    n_active;
-  guint                    n_active_big;    /* of which over FERRY_TRANSFER_SMALL_FILE_SIZE */
   guint64                 *start_offsets;   /* per entry */
   guint8                  *skip;            /* per entry */
   GBytes                 **resume_claims;   /* per entry: unchecked block hashes */

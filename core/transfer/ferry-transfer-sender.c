@@ -2,10 +2,8 @@
  *
  * The sender's half of a transfer: the offer and the preamble, the
  * receiver's accept with the blocks it holds, and the files, each read and
- * hashed once, one block at a time in a thread (the blocks the receiver
- * claims to hold checked on the way), and written to its own stream with
- * its digest after its data: at most FERRY_TRANSFER_FILES_IN_FLIGHT big ones
- * at once, more small ones.
+ * checked against its offered hashes one block at a time in a thread and
+ * written to its own stream, at most FERRY_TRANSFER_FILES_IN_FLIGHT at once.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -38,7 +36,6 @@ typedef struct
   gsize                  pending_data; /* of which file bytes; the rest is the digest */
   gboolean               header_sent;
   gboolean               reading;
-  gboolean               big;          /* counted in n_active_big */
 } Outgoing;
 
 static void outgoing_pump      (Outgoing      *out);
@@ -407,8 +404,6 @@ outgoing_pump (Outgoing *out)
       if (fin)
         {
           self->n_active--;
-          if (out->big)
-            self->n_active_big--;
           g_hash_table_remove (self->outgoing, &out->stream_id);
           sender_pump_files (self);
           return;
@@ -439,19 +434,16 @@ on_streams_available (FerryQuicConnection *quic,
     sender_pump_files (self);
 }
 
-/* Starts files while fewer than FERRY_TRANSFER_FILES_IN_FLIGHT big ones and
- * FERRY_TRANSFER_SMALL_FILES_IN_FLIGHT in all are being sent. */
+/* Starts files while fewer than FERRY_TRANSFER_FILES_IN_FLIGHT are being sent. */
 static void
 sender_pump_files (FerryTransfer *self)
 {
   guint n = ferry_offer_get_n_entries (self->offer);
 
-  while (!self->ended && self->n_active < FERRY_TRANSFER_SMALL_FILES_IN_FLIGHT
-         && self->next_file < n)
+  while (!self->ended && self->n_active < FERRY_TRANSFER_FILES_IN_FLIGHT && self->next_file < n)
     {
       const FerryOfferEntry *entry = ferry_offer_get_entry (self->offer, self->next_file);
       g_autoptr(GError) error = NULL;
-      gboolean big;
       gint64 stream_id;
       Outgoing *out;
 
@@ -461,9 +453,6 @@ sender_pump_files (FerryTransfer *self)
           self->next_file++;
           continue;
         }
-      big = ferry_offer_entry_get_size (entry) > FERRY_TRANSFER_SMALL_FILE_SIZE;
-      if (big && self->n_active_big >= FERRY_TRANSFER_FILES_IN_FLIGHT)
-        break;
 
       stream_id = ferry_quic_connection_open_stream (self->quic, &error);
       if (stream_id < 0)
@@ -485,11 +474,8 @@ sender_pump_files (FerryTransfer *self)
       out->offset = self->start_offsets[self->next_file];
       out->claims = self->resume_claims ? g_steal_pointer (&self->resume_claims[self->next_file])
                                         : NULL;
-      out->big = big;
       g_hash_table_insert (self->outgoing, &out->stream_id, out);
       self->n_active++;
-      if (big)
-        self->n_active_big++;
       self->next_file++;
 
       /* Without a claim the header goes at once; with one, once it is checked. */

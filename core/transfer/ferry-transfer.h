@@ -46,10 +46,7 @@
  * digest (FERRY_HASH_SIZE bytes) and FIN. More bytes than that fail the
  * file; a stream that ends early or without the digest fails verification.
  * The receiver ends its half once the file is verified and in place.
- * At most FERRY_TRANSFER_FILES_IN_FLIGHT files bigger than
- * FERRY_TRANSFER_SMALL_FILE_SIZE are being sent at a time, and at most
- * FERRY_TRANSFER_SMALL_FILES_IN_FLIGHT files in all: many small files are
- * read and written side by side, not one round of threads each.
+ * At most FERRY_TRANSFER_FILES_IN_FLIGHT files are being sent at a time.
  *
  * Endings. Decline, cancel and every failure close the connection with an
  * application error code (FerryTransferCloseCode) and a reason a person can
@@ -95,8 +92,6 @@ G_BEGIN_DECLS
 #define FERRY_TRANSFER_FILE_HEADER_SIZE 12
 #define FERRY_TRANSFER_MAX_FRAME        ((guint32) 64 * 1024 * 1024)
 #define FERRY_TRANSFER_FILES_IN_FLIGHT  4
-#define FERRY_TRANSFER_SMALL_FILES_IN_FLIGHT 32
-#define FERRY_TRANSFER_SMALL_FILE_SIZE  ((guint64) 64 * 1024)
 #define FERRY_TRANSFER_IDLE_TIMEOUT_MS  20000
 
 #define FERRY_TRANSFER_FRAME_OFFER        'O'
