@@ -615,7 +615,7 @@ incoming_take (Incoming     *in,
   if (len > FERRY_HASH_SIZE - in->digest_len)
     {
       ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_VERIFY_FAILED,
-                           FERRY_TRANSFER_CLOSE_PROTOCOL,
+                           FERRY_TRANSFER_CLOSE_VERIFY_FAILED,
                            "The sender sent more than the offered size of a file");
       return;
     }
