@@ -180,6 +180,14 @@ dup_names (const FerryStoreTransfer *transfer)
   return names;
 }
 
+/* A text alone: no names, no bytes, nothing written. */
+static gboolean
+is_text_only (const FerryStoreTransfer *transfer)
+{
+  return transfer->n_files == 0 && transfer->total_bytes == 0 &&
+         (transfer->names == NULL || transfer->names[0] == NULL);
+}
+
 static char *
 dup_title (const FerryStoreTransfer *transfer)
 {
@@ -188,8 +196,7 @@ dup_title (const FerryStoreTransfer *transfer)
   if (names->len > 0)
     return ferry_names_join ((const char * const *) names->pdata, names->len, MAX_NAMES);
 
-  /* A text alone has no names; nothing was written. */
-  if (transfer->n_files == 0 && transfer->total_bytes == 0)
+  if (is_text_only (transfer))
     return g_strdup (_("Text"));
 
   return g_strdup_printf (is_sent (transfer)
@@ -205,7 +212,8 @@ dup_title (const FerryStoreTransfer *transfer)
 static char *
 dup_speed (const FerryStoreTransfer *transfer)
 {
-  if (transfer->started_at <= 0 || transfer->finished_at < transfer->started_at)
+  if (transfer->started_at <= 0 || transfer->finished_at < transfer->started_at ||
+      transfer->total_bytes == 0)
     return NULL;
 
   return ferry_names_format_speed (transfer->bytes_moved,
@@ -220,7 +228,9 @@ dup_subtitle (const FerryStoreTransfer *transfer)
   g_autoptr(GDateTime) date = g_date_time_new_from_unix_local (transfer->created_at /
                                                                G_USEC_PER_SEC);
   g_autofree char *when = g_date_time_format (date, "%X");
-  g_autofree char *size = ferry_names_format_size (transfer->n_files, transfer->total_bytes);
+  g_autofree char *size = is_text_only (transfer)
+                          ? NULL : ferry_names_format_size (transfer->n_files,
+                                                            transfer->total_bytes);
   g_autofree char *speed = dup_speed (transfer);
   g_autofree char *paths = ferry_names_format_paths (path_text (transfer->first_path_kind),
                                                      path_text (transfer->path_kind));
@@ -229,7 +239,8 @@ dup_subtitle (const FerryStoreTransfer *transfer)
   g_autoptr(GPtrArray) parts = g_ptr_array_new ();
 
   g_ptr_array_add (parts, (gpointer) (is_sent (transfer) ? _("Sent") : _("Received")));
-  g_ptr_array_add (parts, size);
+  if (size != NULL)
+    g_ptr_array_add (parts, size);
   g_ptr_array_add (parts, when);
   g_ptr_array_add (parts, (gpointer) outcome_text (transfer->state));
   g_ptr_array_add (parts, NULL);
