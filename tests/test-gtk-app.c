@@ -1119,6 +1119,92 @@ test_open_with_files (void)
   gtk_window_destroy (GTK_WINDOW (receiver));
 }
 
+/* A file manager on the test's session bus, as Files is on a desktop: it
+ * takes FileManager1.ShowItems and notes what it was asked to show. */
+static const char file_manager_xml[] =
+  "<node>"
+  "  <interface name='org.freedesktop.FileManager1'>"
+  "    <method name='ShowItems'>"
+  "      <arg type='as' name='uris' direction='in'/>"
+  "      <arg type='s' name='startup_id' direction='in'/>"
+  "    </method>"
+  "  </interface>"
+  "</node>";
+
+static void
+file_manager_call_cb (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *object_path,
+                      const char            *interface_name,
+                      const char            *method_name,
+                      GVariant              *parameters,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  GPtrArray *shown = user_data;
+  g_autofree const char **uris = NULL;
+
+  g_variant_get (parameters, "(^a&s&s)", &uris, NULL);
+  for (guint i = 0; uris[i] != NULL; i++)
+    g_ptr_array_add (shown, g_strdup (uris[i]));
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable file_manager_vtable = { file_manager_call_cb, NULL, NULL };
+
+typedef struct
+{
+  GDBusConnection *bus;
+  guint            registration;
+  guint            owner;
+  gboolean         acquired;
+  GPtrArray       *shown;
+} FileManager;
+
+static void
+file_manager_acquired_cb (GDBusConnection *connection,
+                          const char      *name,
+                          gpointer         user_data)
+{
+  ((FileManager *) user_data)->acquired = TRUE;
+}
+
+static void
+file_manager_start (FileManager *manager)
+{
+  g_autoptr(GDBusNodeInfo) node = g_dbus_node_info_new_for_xml (file_manager_xml, NULL);
+  g_autoptr(GError) error = NULL;
+
+  manager->shown = g_ptr_array_new_with_free_func (g_free);
+  manager->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  manager->registration = g_dbus_connection_register_object (manager->bus,
+                                                             "/org/freedesktop/FileManager1",
+                                                             node->interfaces[0],
+                                                             &file_manager_vtable,
+                                                             manager->shown, NULL, &error);
+  g_assert_no_error (error);
+  manager->owner = g_bus_own_name_on_connection (manager->bus, "org.freedesktop.FileManager1",
+                                                 G_BUS_NAME_OWNER_FLAGS_NONE,
+                                                 file_manager_acquired_cb, NULL, manager, NULL);
+  g_assert_true (ferry_test_wait_for_flag (&manager->acquired, TIMEOUT_MS));
+}
+
+static void
+file_manager_stop (FileManager *manager)
+{
+  g_bus_unown_name (manager->owner);
+  g_dbus_connection_unregister_object (manager->bus, manager->registration);
+  g_clear_object (&manager->bus);
+  g_clear_pointer (&manager->shown, g_ptr_array_unref);
+}
+
+static gboolean
+file_manager_was_asked (gpointer user_data)
+{
+  return ((FileManager *) user_data)->shown->len > 0;
+}
+
 /* The row of @page whose text starts with @prefix, or -1. */
 static int
 find_history_row (FerryHistoryPage *page,
@@ -1187,6 +1273,8 @@ test_history_days_search_remove (void)
   g_autofree char *expected_old_day = NULL;
   g_autofree char *expected_days = NULL;
   g_autoptr(GDateTime) old_day = NULL;
+  g_autofree char *kept_uri = NULL;
+  FileManager file_manager = { 0 };
   gint64 yesterday = days_ago (1), three_days = days_ago (3);
   gsize before_len, after_len;
   sqlite3 *db = NULL;
@@ -1270,10 +1358,19 @@ test_history_days_search_remove (void)
   g_assert_cmpstr (summary, ==, "seeded.txt\n1 file · 11 bytes");
   gtk_widget_activate_action (GTK_WIDGET (send_page), "send.cancel", NULL);
 
-  /* Remove takes the row, and only the row. */
+  /* Show in Folder opens the receiving folder with what arrived selected. */
   ferry_window_show_page (window, "history");
   row = find_history_row (history, "kept.bin\n");
   g_assert_cmpint (row, >=, 0);
+  file_manager_start (&file_manager);
+  g_assert_true (ferry_history_page_activate_row_action (history, row, "show-in-folder"));
+  g_assert_true (ferry_test_wait_until (file_manager_was_asked, &file_manager, TIMEOUT_MS));
+  kept_uri = g_filename_to_uri (kept, NULL, NULL);
+  g_assert_cmpuint (file_manager.shown->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (file_manager.shown, 0), ==, kept_uri);
+  file_manager_stop (&file_manager);
+
+  /* Remove takes the row, and only the row. */
   g_assert_true (ferry_history_page_activate_row_action (history, row, "remove"));
   g_assert_true (ferry_test_wait_until (history_lost_kept, history, TIMEOUT_MS));
   g_free (days);
