@@ -717,8 +717,8 @@ search_changed_cb (FerryHistoryPage *self)
 
 static void
 history_changed_cb (GObject      *object,
-          GAsyncResult *result,
-          gpointer      user_data)
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
   g_autoptr(FerryHistoryPage) self = user_data;
   g_autoptr(GError) error = NULL;
