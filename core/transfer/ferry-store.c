@@ -128,7 +128,9 @@ static const char * const migrations[] = {
    * and the path they took first (path_kind is the last one). Transfers from
    * before have none of it, so their rows show no speed. The view also
    * lists the top-level names of what was moved, as they are on the
-   * receiver's disk, from the files.
+   * receiver's disk, from the files: a folder by the first component of
+   * where a file in it landed (paths inside "Fotos" sort between "Fotos/"
+   * and "Fotos0", which the (transfer_id, path) index finds).
    */
   "ALTER TABLE transfers ADD COLUMN started_at INTEGER;"
   "ALTER TABLE transfers ADD COLUMN bytes_moved INTEGER;"
@@ -143,7 +145,7 @@ static const char * const migrations[] = {
   "            (SELECT coalesce (top.local_path,"
   "                              (SELECT substr (f.local_path, 1, instr (f.local_path, '/') - 1)"
   "                               FROM files f WHERE f.transfer_id = top.transfer_id"
-  "                               AND substr (f.path, 1, length (top.path) + 1) = top.path || '/'"
+  "                               AND f.path > top.path || '/' AND f.path < top.path || '0'"
   "                               AND instr (f.local_path, '/') > 0 LIMIT 1),"
   "                              top.path) AS name"
   "             FROM files top"
