@@ -420,6 +420,14 @@ transfer_started (gpointer user_data)
   return transfer != NULL && ferry_transfer_get_bytes_done (transfer) > 0;
 }
 
+/* The app opens its SQLite store at startup, off the UI thread; a transfer
+ * started before it is open is not recorded. */
+static gboolean
+has_store (gpointer user_data)
+{
+  return ferry_application_get_store (app) != NULL;
+}
+
 static gboolean
 history_has_both (gpointer user_data)
 {
@@ -485,6 +493,7 @@ test_send_and_receive (void)
   g_autofree char *sent_from = g_strdup_printf ("\nSent From: %s\n", send_dir);
   g_autofree char *saved_in = g_strdup_printf ("\nSaved In: %s\n", download_dir);
 
+  g_assert_true (ferry_test_wait_until (has_store, NULL, TIMEOUT_MS));
   save_screenshot (GTK_WIDGET (sender), "choose");
 
   ferry_send_page_send_files (send_page, &file, 1);
@@ -677,6 +686,7 @@ test_resume_send_from_history (void)
   guint row = 0;
 
   g_assert_cmpint (g_mkdir_with_parents (out_dir, 0755), ==, 0);
+  g_assert_true (ferry_test_wait_until (has_store, NULL, TIMEOUT_MS));
 
   ferry_send_page_send_files (send_page, &file, 1);
   wait_for_send_page (window, "code");
@@ -720,6 +730,38 @@ test_resume_send_from_history (void)
   g_assert_true (g_file_load_contents (file, NULL, &sent_data, &sent_len, NULL, NULL));
   g_assert_true (g_file_get_contents (arrived, &got_data, &got_len, NULL));
   g_assert_cmpmem (sent_data, sent_len, got_data, got_len);
+
+  /* The store, written before the send ends, tells of the second attempt:
+   * when its bytes began to move, only the rest travelling, its path. */
+  {
+    FerryStore *store = ferry_application_get_store (app);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GPtrArray) transfers = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *sent_path = g_file_get_path (file);
+    const FerryStoreTransfer *resumed = NULL;
+
+    ferry_store_list_history_async (store, 0, NULL, ferry_test_async_result_cb, &result);
+    transfers = ferry_store_list_history_finish (store, ferry_test_wait_async_result (&result,
+                                                                                      TIMEOUT_MS),
+                                                 &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < transfers->len && resumed == NULL; i++)
+      {
+        const FerryStoreTransfer *transfer = g_ptr_array_index (transfers, i);
+
+        if (transfer->sources != NULL && g_strcmp0 (transfer->sources[0], sent_path) == 0)
+          resumed = transfer;
+      }
+    g_assert_nonnull (resumed);
+    g_assert_cmpint (resumed->state, ==, FERRY_STORE_TRANSFER_COMPLETED);
+    g_assert_cmpuint (resumed->bytes_done, ==, resumed->total_bytes);
+    g_assert_cmpuint (resumed->bytes_moved, >, 0);
+    g_assert_cmpuint (resumed->bytes_moved, <, resumed->total_bytes);
+    g_assert_cmpint (resumed->started_at, >, resumed->created_at);
+    g_assert_cmpint (resumed->finished_at, >=, resumed->started_at);
+    g_assert_cmpstr (resumed->first_path_kind, ==, "direct-lan");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
@@ -1233,12 +1275,6 @@ history_lost_kept (gpointer user_data)
 {
   return find_history_row (user_data, "kept.bin\n") < 0 &&
          find_history_row (user_data, "seeded.txt\nSent · ") >= 0;
-}
-
-static gboolean
-has_store (gpointer user_data)
-{
-  return ferry_application_get_store (app) != NULL;
 }
 
 static gint64
