@@ -2020,6 +2020,8 @@ main (int   argc,
 
   g_clear_object (&app);
   g_clear_pointer (&server, ferry_test_rendezvous_free);
+  /* A run writes about a gigabyte of files to send and receive. */
+  ferry_test_clear_temp_dir (&home);
 
   return ret;
 }
