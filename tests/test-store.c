@@ -385,6 +385,42 @@ test_v0_migration (Fixture       *fixture,
   sqlite3_close (db);
 }
 
+/* A database as an older Ferry left it: made by this one, turned back with
+ * @sql (which sets its user_version) and opened again, which migrates it.
+ * Returns its history. */
+static GPtrArray *
+history_after_migrating (Fixture    *fixture,
+                         const char *sql)
+{
+  g_autoptr(FerryStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *history;
+  sqlite3 *db;
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  ferry_store_close (store);
+  g_clear_object (&store);
+
+  db = raw_open (fixture->db_path);
+  raw_exec (db, sql);
+  sqlite3_close (db);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  history = store_history (store);
+  ferry_store_close (store);
+
+  db = raw_open (fixture->db_path);
+  {
+    g_autofree char *version = raw_query (db, "PRAGMA user_version");
+
+    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
+  }
+  sqlite3_close (db);
+  return history;
+}
+
 /* What schema 4 added, taken away again: the history view as schema 2 and 3
  * had it. */
 #define BACK_TO_V3 \
@@ -406,19 +442,11 @@ static void
 test_v3_migration (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(FerryStore) store = NULL;
   g_autoptr(GPtrArray) history = NULL;
-  g_autoptr(GError) error = NULL;
   FerryStoreTransfer *entry;
   sqlite3 *db;
 
-  store = store_open (fixture->db_path, &error);
-  g_assert_no_error (error);
-  ferry_store_close (store);
-  g_clear_object (&store);
-
-  db = raw_open (fixture->db_path);
-  raw_exec (db, BACK_TO_V3
+  history = history_after_migrating (fixture, BACK_TO_V3
                 "INSERT INTO transfers (id, direction, transfer_key, selection_key, state,"
                 "  target_folder, created_at, finished_at, total_bytes, bytes_done, n_files,"
                 "  path_kind, resume_secret)"
@@ -434,12 +462,6 @@ test_v3_migration (Fixture       *fixture,
                 "  created_at, finished_at, total_bytes, n_files, sources)"
                 "  VALUES (2, 'send', 'k2', 's2', 'completed', 2000, 3000, 42, 0, '[\"/x/y\"]');"
                 "PRAGMA user_version = 3;");
-  sqlite3_close (db);
-
-  store = store_open (fixture->db_path, &error);
-  g_assert_no_error (error);
-  history = store_history (store);
-  ferry_store_close (store);
 
   g_assert_cmpuint (history->len, ==, 2);
   entry = g_ptr_array_index (history, 1);
@@ -464,12 +486,10 @@ test_v3_migration (Fixture       *fixture,
 
   db = raw_open (fixture->db_path);
   {
-    g_autofree char *version = raw_query (db, "PRAGMA user_version");
     g_autofree char *secret = raw_query (db, "SELECT length (resume_secret) FROM transfers "
                                              "WHERE id = 1");
     g_autofree char *files = raw_query (db, "SELECT count(*) FROM files");
 
-    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
     g_assert_cmpstr (secret, ==, "32");
     g_assert_cmpstr (files, ==, "3");
   }
@@ -482,20 +502,11 @@ static void
 test_v1_migration (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(FerryStore) store = NULL;
   g_autoptr(GPtrArray) history = NULL;
-  g_autoptr(GError) error = NULL;
   FerryStoreTransfer *old;
-  sqlite3 *db;
 
-  store = store_open (fixture->db_path, &error);
-  g_assert_no_error (error);
-  ferry_store_close (store);
-  g_clear_object (&store);
-
-  /* Turn it back into what schema 1 looked like, with one transfer. */
-  db = raw_open (fixture->db_path);
-  raw_exec (db, BACK_TO_V3
+  /* Turned back into what schema 1 looked like, with one transfer. */
+  history = history_after_migrating (fixture, BACK_TO_V3
                 "DROP VIEW history;"
                 "ALTER TABLE transfers DROP COLUMN resume_secret;"
                 "ALTER TABLE transfers DROP COLUMN sources;"
@@ -508,26 +519,12 @@ test_v1_migration (Fixture       *fixture,
                 "  created_at, total_bytes, n_files, path_kind)"
                 "  VALUES ('send', 'k', 's', 'completed', 1, 42, 1, 'relayed');"
                 "PRAGMA user_version = 1;");
-  sqlite3_close (db);
-
-  store = store_open (fixture->db_path, &error);
-  g_assert_no_error (error);
-  history = store_history (store);
-  ferry_store_close (store);
 
   g_assert_cmpuint (history->len, ==, 1);
   old = g_ptr_array_index (history, 0);
   g_assert_cmpuint (old->total_bytes, ==, 42);
   g_assert_cmpstr (old->path_kind, ==, "relayed");
   g_assert_null (old->sources);
-
-  db = raw_open (fixture->db_path);
-  {
-    g_autofree char *version = raw_query (db, "PRAGMA user_version");
-
-    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
-  }
-  sqlite3_close (db);
 }
 
 static void
