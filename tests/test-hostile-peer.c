@@ -714,6 +714,97 @@ test_resume_tied_to_peer (Fixture       *fixture,
   ferry_store_close (store);
 }
 
+/* A top-level file of an interrupted transfer leaves "photo.jpg.ferry-part",
+ * which nobody holds. Later, unrelated senders of a "photo.jpg" (one with
+ * no claim, one with a made-up proof) each write a partial file of their
+ * own: the first one's stays byte for byte as it was, and its peer still
+ * resumes it and sends only the rest. */
+static void
+test_resume_partial_kept (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *db = g_build_filename (fixture->dir, "receiver.db", NULL);
+  g_autoptr(FerryStore) store = NULL;
+  g_autofree char *a = big_photo ('a');
+  g_autofree char *b = big_photo ('b');
+  g_autofree char *entry_a = file_entry ("photo.jpg", a, 0644);
+  g_autofree char *entry_b = file_entry ("photo.jpg", b, 0644);
+  g_autofree char *offer_a = offer_of (entry_a);
+  g_autofree char *offer_b = offer_of (entry_b);
+  g_autofree char *partial = g_build_filename (fixture->target, "photo.jpg.ferry-part", NULL);
+  g_autofree char *partial_before = NULL;
+  gsize partial_len = 0;
+  guint8 secret[FERRY_RESUME_SECRET_SIZE];
+  const char *landed[] = { "photo.jpg", "photo (1).jpg", "photo (2).jpg" };
+  const char *allowed[] = {
+    "receiver.db", "receiver.db-wal", "receiver.db-shm", "target/photo.jpg",
+    "target/photo (1).jpg", "target/photo (2).jpg", NULL,
+  };
+  Victim victim = { 0 };
+
+  snapshot (fixture);
+  store = open_store (db);
+
+  /* The peer: interrupted after one whole block and a half. */
+  {
+    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+    g_autoptr(JsonNode) accept = offer_and_accept (peer, &victim, store, fixture, NULL, offer_a);
+    const char *hex = json_object_get_string_member_with_default (json_node_get_object (accept),
+                                                                  "resume_secret", NULL);
+    Grown grown = { partial, HALF_SIZE };
+    gint64 stream;
+
+    g_assert_nonnull (hex);
+    g_assert_true (ferry_hash_from_hex (hex, secret));
+    stream = ferry_test_peer_open_file (peer, 0, 0);
+    ferry_test_peer_write (peer, stream, a, HALF_SIZE, FALSE);
+    g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
+    hang_up (peer, &victim);
+  }
+  g_assert_true (g_file_get_contents (partial, &partial_before, &partial_len, NULL));
+  g_assert_cmpuint (partial_len, >=, FERRY_BLOCK_SIZE);
+
+  /* Someone else with the same name, without a claim and then with a
+   * made-up one: a whole file each, the partial file untouched. */
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+      g_autoptr(JsonNode) accept = NULL;
+      g_autofree char *path = g_build_filename (fixture->target, landed[attempt], NULL);
+      guint8 proof[FERRY_RESUME_PROOF_SIZE];
+
+      randombytes_buf (proof, sizeof proof);
+      accept = offer_and_accept (peer, &victim, store, fixture, attempt == 0 ? NULL : proof,
+                                 offer_b);
+      g_assert_cmpuint (accepted_resume_blocks (accept, 0), ==, 0);
+      ferry_test_peer_send_file (peer, 0, 0, b, BIG_SIZE);
+      finish_files (peer, &victim);
+      assert_file_is (path, b, BIG_SIZE);
+      assert_file_is (partial, partial_before, partial_len);
+    }
+
+  /* The peer, proving its secret for this session: only the rest. */
+  {
+    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+    g_autofree char *binding = kit_binding (peer);
+    g_autofree char *path = g_build_filename (fixture->target, landed[2], NULL);
+    g_autoptr(JsonNode) accept = NULL;
+    guint8 proof[FERRY_RESUME_PROOF_SIZE];
+
+    ferry_resume_proof_compute (secret, binding, proof);
+    accept = offer_and_accept (peer, &victim, store, fixture, proof, offer_a);
+    g_assert_cmpuint (accepted_resume_blocks (accept, 0), ==, 1);
+    ferry_test_peer_send_file (peer, 0, FERRY_BLOCK_SIZE, a + FERRY_BLOCK_SIZE,
+                               BIG_SIZE - FERRY_BLOCK_SIZE);
+    finish_files (peer, &victim);
+    assert_file_is (path, a, BIG_SIZE);
+  }
+
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  ferry_store_close (store);
+}
+
 /* A resume claim that is not a proof, or comes out of turn, ends the
  * session before anything is written. */
 static void
@@ -813,6 +904,7 @@ main (int   argc,
   ADD ("/hostile/partial/two-senders", test_partial_two_senders);
   ADD ("/hostile/escape/close-reason", test_escape_close_reason);
   ADD ("/hostile/resume/tied-to-peer", test_resume_tied_to_peer);
+  ADD ("/hostile/resume/partial-kept", test_resume_partial_kept);
   ADD ("/hostile/resume/bad-claim", test_resume_bad_claim);
 #undef ADD
 
