@@ -1713,9 +1713,22 @@ job_find_resumable (FerryStore *self,
 
   transfer = load_transfer (self->db, id, &error);
   if (transfer == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* From before schema 3: nothing ties it to its peer (see find_claimed()). */
+  if (job->direction == FERRY_STORE_RECEIVE && transfer->resume_secret == NULL)
+    {
+      ferry_store_transfer_free (transfer);
+      g_task_return_new_error (task, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
+                               "This transfer was interrupted before Ferry tied a resume to "
+                               "the sender, so it can't be resumed; it has to be sent again");
+      return;
+    }
+
+  g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
 }
 
 /**
@@ -1724,7 +1737,9 @@ job_find_resumable (FerryStore *self,
  * @target_folder: (nullable): the receiving folder; %NULL when sending
  *
  * Looks, without changing anything, for an unfinished transfer of exactly
- * this offer: which of its files' blocks are verified.
+ * this offer: which of its files' blocks are verified. A receive from a
+ * database before resume secrets (schema 3) is refused with
+ * %FERRY_STORE_ERROR_NOT_FOUND: nothing could prove its peer.
  */
 void
 ferry_store_find_resumable_async (FerryStore          *self,
