@@ -354,6 +354,7 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->relay);
   g_free (transfer->error_message);
   g_strfreev (transfer->sources);
+  g_strfreev (transfer->other_partials);
   g_clear_pointer (&transfer->resume_secret, g_bytes_unref);
   g_clear_pointer (&transfer->file_index, g_hash_table_unref);
   g_clear_pointer (&transfer->files, g_ptr_array_unref);
@@ -1330,6 +1331,43 @@ find_claimed (sqlite3                     *db,
   return TRUE;
 }
 
+/* The partial files that other receives into @target_folder may still
+ * resume (a file's local_path is its partial file while it is 'partial',
+ * see #FerryStoreFile). A transfer that
+ * can't be resumed (finished, or without a resume secret) owns none.
+ */
+static GStrv
+load_other_partials (sqlite3     *db,
+                     gint64       transfer_id,
+                     const char  *target_folder,
+                     GError     **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  stmt = db_prepare (db,
+                     "SELECT f.local_path FROM files f JOIN transfers t ON t.id = f.transfer_id "
+                     "WHERE t.direction = 'receive' AND t.id != ? AND t.target_folder IS ? "
+                     "AND t.state IN ('active', 'interrupted') AND t.resume_secret IS NOT NULL "
+                     "AND f.kind = 'file' AND f.state = 'partial' AND f.local_path IS NOT NULL",
+                     error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, transfer_id);
+  bind_text_or_null (stmt, 2, target_folder);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_strv_builder_add (builder, (const char *) sqlite3_column_text (stmt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (db, rc, error);
+      return NULL;
+    }
+
+  return g_strv_builder_end (builder);
+}
+
 static sqlite3_stmt *
 prepare_insert_file (sqlite3  *db,
                      GError  **error)
@@ -1578,6 +1616,15 @@ job_begin_transfer (FerryStore *self,
   if (transfer == NULL)
     goto failed;
   transfer->resumed = resumed;
+  if (direction == FERRY_STORE_RECEIVE)
+    {
+      transfer->other_partials = load_other_partials (self->db, id, target, &error);
+      if (transfer->other_partials == NULL)
+        {
+          ferry_store_transfer_free (transfer);
+          goto failed;
+        }
+    }
 
   g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
   return;
@@ -1705,9 +1752,22 @@ job_find_resumable (FerryStore *self,
 
   transfer = load_transfer (self->db, id, &error);
   if (transfer == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* From before schema 3: nothing ties it to its peer (see find_claimed()). */
+  if (job->direction == FERRY_STORE_RECEIVE && transfer->resume_secret == NULL)
+    {
+      ferry_store_transfer_free (transfer);
+      g_task_return_new_error (task, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
+                               "This transfer was interrupted before Ferry tied a resume to "
+                               "the sender, so it can't be resumed; it has to be sent again");
+      return;
+    }
+
+  g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
 }
 
 /**
@@ -1716,7 +1776,9 @@ job_find_resumable (FerryStore *self,
  * @target_folder: (nullable): the receiving folder; %NULL when sending
  *
  * Looks, without changing anything, for an unfinished transfer of exactly
- * this offer: which of its files' blocks are verified.
+ * this offer: which of its files' blocks are verified. A receive from a
+ * database before resume secrets (schema 3) is refused with
+ * %FERRY_STORE_ERROR_NOT_FOUND: nothing could prove its peer.
  */
 void
 ferry_store_find_resumable_async (FerryStore          *self,
@@ -1824,7 +1886,8 @@ ferry_store_add_verified_block (FerryStore   *self,
 
 /**
  * ferry_store_set_file_state:
- * @local_path: (nullable): where the file landed, relative to the target
+ * @local_path: (nullable): where the file landed, relative to the target;
+ *   for %FERRY_STORE_FILE_PARTIAL, its partial file
  *   (keeps the stored one when %NULL)
  *
  * Like ferry_store_set_file_state_async(), but batched with the verified
@@ -2023,7 +2086,8 @@ job_set_file_state (FerryStore *self,
 
 /**
  * ferry_store_set_file_state_async:
- * @local_path: (nullable): where the file landed, relative to the target
+ * @local_path: (nullable): where the file landed, relative to the target;
+ *   for %FERRY_STORE_FILE_PARTIAL, its partial file
  *   (keeps the stored one when %NULL)
  *
  * Finish with ferry_store_update_finish().

@@ -79,7 +79,8 @@ typedef enum
  * FerryStoreFile:
  * @id: row id, for ferry_store_add_verified_block() and friends
  * @path: the offered relative path
- * @local_path: (nullable): where it landed or lands, relative to the target
+ * @local_path: (nullable): where it landed, relative to the target; while
+ *   @state is %FERRY_STORE_FILE_PARTIAL, the partial file it is written to
  * @kind: file or folder
  * @size: offered size
  * @content_id: (nullable): BLAKE2b-256 hex; %NULL for folders
@@ -138,6 +139,10 @@ guint64 ferry_store_file_get_resume_offset (const FerryStoreFile *file);
  *   moved, as on the receiver's disk
  * @resumed: set by ferry_store_begin_transfer_finish() when an earlier
  *   attempt was found
+ * @other_partials: (nullable): set by ferry_store_begin_transfer_finish()
+ *   when receiving: the partial files, relative to @target_folder, of the
+ *   other unfinished receives into the same folder; only they may resume
+ *   them, so this transfer must leave them alone
  * @files: (element-type FerryStoreFile) (nullable): the files, when loaded
  */
 typedef struct
@@ -163,6 +168,7 @@ typedef struct
   GStrv                    names;
   GBytes                  *resume_secret;
   gboolean                 resumed;
+  GStrv                    other_partials;
   GPtrArray               *files;
 
   /*< private >*/
