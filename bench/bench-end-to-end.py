@@ -528,8 +528,8 @@ def offer_table(args, results, big, small):
     return ("### Time to offer (loopback)\n\n" + "\n".join(lines) + "\n\n"
             "From `ferry-cli send` starting — the receiver started the moment the code is "
             "printed — to the receiver's `offer` event, and from that code entry to it. Warm "
-            "page cache (the files were just written). Today the sender hashes every file "
-            "whole before it offers.\n")
+            "page cache (the files were just written). The sender reads no file's contents "
+            "before it offers (transfer protocol 2: each file is hashed while it is sent).\n")
 
 
 def rss_table(args, results):

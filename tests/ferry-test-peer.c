@@ -240,7 +240,24 @@ ferry_test_peer_send_file (FerryTestPeer *peer,
                            const void    *data,
                            gsize          len)
 {
-  write_bytes (peer, ferry_test_peer_open_file (peer, index, offset), data, len, TRUE);
+  gint64 stream = ferry_test_peer_open_file (peer, index, offset);
+
+  g_assert_cmpuint (offset, <=, len);
+  write_bytes (peer, stream, (const guint8 *) data + offset, len - offset, FALSE);
+  ferry_test_peer_end_file (peer, stream, data, len);
+}
+
+void
+ferry_test_peer_end_file (FerryTestPeer *peer,
+                          gint64         stream_id,
+                          const void    *data,
+                          gsize          len)
+{
+  g_autofree char *hex = ferry_test_content_id (data, len);
+  guint8 digest[FERRY_HASH_SIZE];
+
+  g_assert_true (ferry_hash_from_hex (hex, digest));
+  write_bytes (peer, stream_id, digest, sizeof digest, TRUE);
 }
 
 static gboolean

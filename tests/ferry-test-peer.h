@@ -34,7 +34,8 @@ void                 ferry_test_peer_send_frame       (FerryTestPeer  *peer,
                                                        gsize           len);
 /* Hostile sender: ends its half of the control stream, as after 'V'. */
 void                 ferry_test_peer_end_control      (FerryTestPeer  *peer);
-/* Opens a file stream: header (@index, @offset), @data, then FIN. */
+/* Opens a file stream: header (@index, @offset), the bytes of @data (the
+ * whole file, @len bytes) from @offset on, its digest, then FIN. */
 void                 ferry_test_peer_send_file        (FerryTestPeer  *peer,
                                                        guint           index,
                                                        guint64         offset,
@@ -49,6 +50,12 @@ void                 ferry_test_peer_write            (FerryTestPeer  *peer,
                                                        const void     *data,
                                                        gsize           len,
                                                        gboolean        fin);
+/* Ends a file stream as a sender does: the digest of @data (the whole
+ * file, @len bytes), then FIN. */
+void                 ferry_test_peer_end_file         (FerryTestPeer  *peer,
+                                                       gint64          stream_id,
+                                                       const void     *data,
+                                                       gsize           len);
 /* Waits for the next frame from the victim; NULL when none came. */
 GBytes              *ferry_test_peer_wait_frame       (FerryTestPeer  *peer,
                                                        guint8         *kind,

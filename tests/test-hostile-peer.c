@@ -456,7 +456,8 @@ test_partial_two_senders (Fixture       *fixture,
   g_assert_true (ferry_test_wait_until (victim_done, &vb, RUN_TIMEOUT_MS));
   g_assert_no_error (vb.error);
 
-  ferry_test_peer_write (first, stream, a + 32 * 1024, 32 * 1024, TRUE);
+  ferry_test_peer_write (first, stream, a + 32 * 1024, 32 * 1024, FALSE);
+  ferry_test_peer_end_file (first, stream, a, 64 * 1024);
   wait_two_frames (first);
   g_assert_true (ferry_test_wait_until (victim_done, &va, RUN_TIMEOUT_MS));
   g_assert_no_error (va.error);
@@ -660,8 +661,7 @@ resume_rest (Fixture      *fixture,
   ferry_resume_proof_compute (secret, binding, proof);
   accept = offer_and_accept (peer, &victim, store, fixture, proof, offer);
   g_assert_cmpuint (accepted_resume_blocks (accept, index), ==, 1);
-  ferry_test_peer_send_file (peer, index, FERRY_BLOCK_SIZE, contents + FERRY_BLOCK_SIZE,
-                             BIG_SIZE - FERRY_BLOCK_SIZE);
+  ferry_test_peer_send_file (peer, index, FERRY_BLOCK_SIZE, contents, BIG_SIZE);
   finish_files (peer, &victim);
 }
 

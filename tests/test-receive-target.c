@@ -69,7 +69,8 @@ offer_for (const char   *path,
            gsize         size,
            guint         mode)
 {
-  guint8 id[FERRY_HASH_SIZE];
+  g_autoptr(FerryStreamHasher) hasher = ferry_stream_hasher_new ();
+  g_autoptr(FerryFileDigest) digest = NULL;
   g_autofree char *hex = NULL;
   g_autofree char *json = NULL;
   g_autofree char *top = NULL;
@@ -77,8 +78,9 @@ offer_for (const char   *path,
   g_autoptr(GError) error = NULL;
   FerryOffer *offer;
 
-  crypto_generichash (id, sizeof id, data, size, NULL, 0);
-  hex = ferry_hash_to_hex (id);
+  ferry_stream_hasher_update (hasher, data, size);
+  digest = ferry_stream_hasher_finish (hasher);
+  hex = ferry_file_digest_dup_content_id_hex (digest);
   /* The file's top-level folder is offered too, as the confinement rule wants. */
   top = g_strndup (path, strcspn (path, "/"));
   if (strchr (path, '/') != NULL)

@@ -480,6 +480,7 @@ typedef struct
   gint64         max_eta;
   gint64         transferring_at;
   GCancellable  *receiver_cancellable;
+  guint64        hashed_at_offer;   /* ferry_hasher_get_bytes_hashed() then */
 } Run;
 
 static void
@@ -490,6 +491,7 @@ offer_received_cb (FerryTransfer *transfer,
   g_assert_true (ferry_transfer_get_offer (transfer) == offer);
   g_assert_cmpint (ferry_transfer_get_state (transfer), ==, FERRY_TRANSFER_STATE_OFFER_RECEIVED);
   run->offered = TRUE;
+  run->hashed_at_offer = ferry_hasher_get_bytes_hashed ();
   if (run->no_answer)
     return;
   if (run->decline_reason != NULL)
@@ -996,6 +998,7 @@ test_peer_gone_and_resume (Fixture       *fixture,
   Damage damage = GPOINTER_TO_INT (data);
   guint64 received_first;
   guint64 sent_second;
+  guint64 hashed_second;
   guint64 remainder;
 
   g_assert_no_errno (g_mkdir (root, 0755));
@@ -1051,9 +1054,11 @@ test_peer_gone_and_resume (Fixture       *fixture,
     g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
     g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
     Run run = { 0 };
+    guint64 hashed_before = ferry_hasher_get_bytes_hashed ();
 
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
     assert_success (&run);
+    hashed_second = ferry_hasher_get_bytes_hashed () - hashed_before;
 
     /* Only the missing remainder travelled: what the first run did not
      * write, plus at most the one block that was not yet whole.
@@ -1081,6 +1086,11 @@ test_peer_gone_and_resume (Fixture       *fixture,
     g_assert_cmpuint (ferry_transfer_get_bytes_resumed (run.sender), ==,
                       ferry_offer_get_total_size (offer) - sent_second);
     g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.receiver), ==, sent_second);
+    /* One hash pass per byte of the big file on each side: the sender read
+     * the resumed blocks once to check the receiver's claims (not again to
+     * send), the receiver re-read its partial file once; the small file,
+     * complete, not at all. */
+    g_assert_cmpuint (hashed_second, ==, 2 * (guint64) big_size);
     run_clear (&run);
   }
 
@@ -1128,8 +1138,10 @@ test_modified_between_attempts (Fixture       *fixture,
     ferry_store_close (receiver_store);
   }
 
-  /* The big file changes on the sender before the second attempt. */
+  /* The big file changes on the sender before the second attempt, and so
+   * does the finished small one, keeping its size. */
   write_prng_file (big, new_size, 2);
+  write_text (small, "small and QUICK\n", 0644);
 
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
@@ -1140,14 +1152,107 @@ test_modified_between_attempts (Fixture       *fixture,
 
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
     assert_success (&run);
-    /* Sent again in full; the finished small file not at all. */
-    g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==, new_size);
-    g_assert_cmpuint (ferry_transfer_get_bytes_resumed (run.receiver), ==,
-                      strlen ("small and quick\n"));
+    /* Both sent again in full: nothing was hashed for the offer, but any
+     * write changes a file's version. */
+    g_assert_cmpuint (ferry_transfer_get_bytes_sent_on_wire (run.sender), ==,
+                      new_size + strlen ("small and QUICK\n"));
+    g_assert_cmpuint (ferry_transfer_get_bytes_resumed (run.receiver), ==, 0);
     run_clear (&run);
   }
 
+  /* The new small file lands beside the old one, which is never replaced. */
+  {
+    g_autofree char *kept = g_build_filename (fixture->target, "Work", "a.txt", NULL);
+    g_autofree char *beside = g_build_filename (fixture->target, "Work", "a (1).txt", NULL);
+    g_autofree char *got_kept = NULL;
+    g_autofree char *got_beside = NULL;
+
+    g_assert_true (g_file_get_contents (kept, &got_kept, NULL, NULL));
+    g_assert_true (g_file_get_contents (beside, &got_beside, NULL, NULL));
+    g_assert_cmpstr (got_kept, ==, "small and quick\n");
+    g_assert_cmpstr (got_beside, ==, "small and QUICK\n");
+    g_assert_no_errno (g_unlink (kept));
+    g_assert_no_errno (g_rename (beside, kept));
+  }
   assert_same_tree (fixture->source, fixture->target);
+}
+
+/* One hash pass per byte (issue 12): the offer reads nothing, and then
+ * each side hashes each byte once, the sender as it reads, the receiver as
+ * it writes. Both sides are in this process, so the count is both. */
+static void
+test_one_hash_pass (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fixture->source, "blocks.bin", NULL);
+  g_autofree char *small = g_build_filename (fixture->source, "small.txt", NULL);
+  const char *paths[] = { path, small, NULL };
+  gsize size = 9 * FERRY_BLOCK_SIZE + 321;
+  g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
+  g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+  guint64 before;
+  Run run = { 0 };
+
+  write_prng_file (path, size, 77);
+  write_text (small, "tiny\n", 0644);
+  before = ferry_hasher_get_bytes_hashed ();
+  offer = offer_for (paths);
+  g_assert_cmpuint (ferry_hasher_get_bytes_hashed (), ==, before);
+  g_assert_cmpuint (ferry_offer_get_total_size (offer), ==, size + strlen ("tiny\n"));
+
+  run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
+  assert_success (&run);
+  /* The receiver saw the offer before a byte was hashed. */
+  g_assert_true (run.offered);
+  g_assert_cmpuint (run.hashed_at_offer, ==, before);
+  g_assert_cmpuint (ferry_hasher_get_bytes_hashed () - before, ==,
+                    2 * ferry_offer_get_total_size (offer));
+  assert_same_tree (fixture->source, fixture->target);
+  run_clear (&run);
+}
+
+/* Both sides report the change and nothing lands. */
+static void
+assert_changed_on_sender (Run        *run,
+                          const char *final)
+{
+  g_assert_error (run->sender_error, FERRY_TRANSFER_ERROR,
+                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
+  g_assert_error (run->receiver_error, FERRY_TRANSFER_ERROR,
+                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
+  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+  run_clear (run);
+}
+
+/* Nothing was hashed for the offer, so a file rewritten after it (same
+ * size, its time set back) is caught by what the sender checks when it
+ * opens the file: the inode and change time. */
+static void
+test_changed_after_offer (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  struct stat st;
+  struct timespec times[2];
+  Run run = { 0 };
+  g_autofree char *path = g_build_filename (fixture->source, "swapped.bin", NULL);
+  g_autofree char *final = g_build_filename (fixture->target, "swapped.bin", NULL);
+  const char *paths[] = { path, NULL };
+  g_autoptr(FerryOffer) offer = NULL;
+  g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
+
+  /* The offer is made of the first contents; the second are sent. */
+  write_prng_file (path, 3 * FERRY_BLOCK_SIZE, 5);
+  offer = offer_for (paths);
+  g_assert_no_errno (stat (path, &st));
+  write_prng_file (path, 3 * FERRY_BLOCK_SIZE, 6);
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  g_assert_no_errno (utimensat (AT_FDCWD, path, times, 0));
+
+  run_transfer (&run, link, offer, NULL, NULL, fixture->target, FALSE);
+  assert_changed_on_sender (&run, final);
 }
 
 /* A file that changes while it is sent. */
@@ -1186,11 +1291,7 @@ test_changed_while_sending (Fixture       *fixture,
   ferry_transfer_run_async (run.sender, NULL, sender_done_cb, &run);
   g_assert_true (ferry_test_wait_until (both_done, &run, RUN_TIMEOUT_MS));
 
-  g_assert_error (run.sender_error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_error (run.receiver_error, FERRY_TRANSFER_ERROR,
-                  FERRY_TRANSFER_ERROR_CHANGED_ON_SENDER);
-  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
-  run_clear (&run);
+  assert_changed_on_sender (&run, final);
 }
 
 /* Hostile senders: raw protocol bytes over a real connection. */
@@ -1494,6 +1595,8 @@ main (int   argc,
        test_peer_gone_and_resume);
   ADD ("/transfer/pipe/modified-between-attempts", NULL, test_modified_between_attempts);
   ADD ("/transfer/pipe/changed-while-sending", NULL, test_changed_while_sending);
+  ADD ("/transfer/pipe/changed-after-offer", NULL, test_changed_after_offer);
+  ADD ("/transfer/pipe/one-hash-pass", NULL, test_one_hash_pass);
   ADD ("/transfer/pipe/hostile-names", NULL, test_hostile_names);
   ADD ("/transfer/pipe/hostile-million-entries", NULL, test_hostile_million);
   ADD ("/transfer/pipe/size-lie-more", GINT_TO_POINTER (TRUE), test_size_lie);

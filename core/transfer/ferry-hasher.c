@@ -1,9 +1,10 @@
 /* ferry-hasher.c
  *
- * BLAKE2b-256 (libsodium's crypto_generichash) of whole files and of their
- * FERRY_BLOCK_SIZE blocks. The whole-file digest is a file's content id in an
- * offer; the block digests let a receiver prove which blocks it already holds
- * so that a resumed transfer never sends them twice.
+ * BLAKE2b-256 (libsodium's crypto_generichash) of the FERRY_BLOCK_SIZE
+ * blocks of files, and a file's digest derived from the list of its block
+ * digests (and its size), so each byte is hashed once. The block digests let
+ * a receiver prove which blocks it already holds so that a resumed transfer
+ * never sends them twice; the file digest travels after the file's data.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -22,12 +23,15 @@
  */
 #define PROGRESS_INTERVAL_US (100 * G_TIME_SPAN_MILLISECOND)
 
+/* Bytes fed to BLAKE2b here, for the tests that check one pass per byte. */
+static gsize bytes_hashed;
+
 struct _FerryStreamHasher
 {
-  crypto_generichash_state whole;
   crypto_generichash_state block;
   guint64                  size;
   gsize                    block_fill;
+  gboolean                 ended_short;   /* a block shorter than FERRY_BLOCK_SIZE was added */
   GByteArray              *block_hashes;
 };
 
@@ -47,7 +51,6 @@ ferry_stream_hasher_new (void)
 {
   FerryStreamHasher *hasher = g_new0 (FerryStreamHasher, 1);
 
-  crypto_generichash_init (&hasher->whole, NULL, 0, FERRY_HASH_SIZE);
   crypto_generichash_init (&hasher->block, NULL, 0, FERRY_HASH_SIZE);
   hasher->block_hashes = g_byte_array_new ();
 
@@ -90,8 +93,9 @@ ferry_stream_hasher_update (FerryStreamHasher *hasher,
   g_return_if_fail (hasher != NULL);
   g_return_if_fail (hasher->block_hashes != NULL);
   g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (!hasher->ended_short || len == 0);
 
-  crypto_generichash_update (&hasher->whole, data, len);
+  g_atomic_pointer_add (&bytes_hashed, (gssize) len);
   hasher->size += len;
 
   while (len > 0)
@@ -106,6 +110,61 @@ ferry_stream_hasher_update (FerryStreamHasher *hasher,
       if (hasher->block_fill == FERRY_BLOCK_SIZE)
         close_block (hasher);
     }
+}
+
+/**
+ * ferry_stream_hasher_add_block:
+ * @hash: (array fixed-size=32): the block's BLAKE2b-256, already computed
+ * @len: the block's length: FERRY_BLOCK_SIZE, or less for a file's last block
+ *
+ * Adds a whole block whose hash the caller already has (a resumed block it
+ * checked), so that its bytes are not hashed a second time. Only between
+ * blocks; after a short block only ferry_stream_hasher_finish() may follow.
+ */
+void
+ferry_stream_hasher_add_block (FerryStreamHasher *hasher,
+                               const guint8      *hash,
+                               gsize              len)
+{
+  g_return_if_fail (len > 0 && len <= FERRY_BLOCK_SIZE);
+  g_return_if_fail (hash != NULL);
+  g_return_if_fail (hasher != NULL && hasher->block_hashes != NULL);
+  g_return_if_fail (hasher->block_fill == 0 && !hasher->ended_short);
+
+  g_byte_array_append (hasher->block_hashes, hash, FERRY_HASH_SIZE);
+  hasher->size += len;
+  hasher->ended_short = len < FERRY_BLOCK_SIZE;
+}
+
+/**
+ * ferry_hash_block:
+ * @hash: (out caller-allocates) (array fixed-size=32): where the hash goes
+ *
+ * BLAKE2b-256 of one block on its own, as the block hashes are, for a
+ * block to check before it is added with ferry_stream_hasher_add_block().
+ */
+void
+ferry_hash_block (const guint8 *data,
+                  gsize         len,
+                  guint8       *hash)
+{
+  g_return_if_fail (data != NULL || len == 0);
+  g_return_if_fail (len <= FERRY_BLOCK_SIZE);
+
+  g_atomic_pointer_add (&bytes_hashed, (gssize) len);
+  crypto_generichash (hash, FERRY_HASH_SIZE, data, len, NULL, 0);
+}
+
+/**
+ * ferry_hasher_get_bytes_hashed:
+ *
+ * Returns: how many bytes this process fed to the block hashes so far: what
+ *   the tests check one pass per byte with
+ */
+guint64
+ferry_hasher_get_bytes_hashed (void)
+{
+  return (guint64) g_atomic_pointer_get (&bytes_hashed);
 }
 
 guint64
@@ -141,12 +200,34 @@ ferry_stream_hasher_get_block_hash (FerryStreamHasher *hasher,
   return hasher->block_hashes->data + (gsize) index * FERRY_HASH_SIZE;
 }
 
+/* The file digest: BLAKE2b-256 over a domain tag, the size (u64,
+ * big-endian) and the block digests in order. Hashing the digests, not the
+ * bytes again, keeps it at one pass per byte; a changed byte changes its
+ * block's digest and so this one.
+ */
+static void
+derive_file_digest (guint64       size,
+                    const guint8 *block_hashes,
+                    gsize         len,
+                    guint8       *out)
+{
+  static const char domain[] = "ferry-file-digest-v2";
+  crypto_generichash_state state;
+  guint64 be_size = GUINT64_TO_BE (size);
+
+  crypto_generichash_init (&state, NULL, 0, FERRY_HASH_SIZE);
+  crypto_generichash_update (&state, (const guint8 *) domain, sizeof domain);
+  crypto_generichash_update (&state, (const guint8 *) &be_size, sizeof be_size);
+  crypto_generichash_update (&state, block_hashes, len);
+  crypto_generichash_final (&state, out, FERRY_HASH_SIZE);
+}
+
 /**
  * ferry_stream_hasher_finish:
  *
- * Ends the stream: closes the last partial block, if any, and computes the
- * whole digest. An empty stream has no blocks. The hasher can't be fed
- * afterwards; only freed.
+ * Ends the stream: closes the last partial block, if any, and derives the
+ * file digest from the block digests. An empty stream has no blocks. The
+ * hasher can't be fed afterwards; only freed.
  *
  * Returns: (transfer full): the digest
  */
@@ -164,7 +245,8 @@ ferry_stream_hasher_finish (FerryStreamHasher *hasher)
   digest = g_new0 (FerryFileDigest, 1);
   g_atomic_ref_count_init (&digest->ref_count);
   digest->size = hasher->size;
-  crypto_generichash_final (&hasher->whole, digest->content_id, FERRY_HASH_SIZE);
+  derive_file_digest (hasher->size, hasher->block_hashes->data, hasher->block_hashes->len,
+                      digest->content_id);
   digest->block_hashes = g_byte_array_free_to_bytes (g_steal_pointer (&hasher->block_hashes));
 
   return digest;
@@ -202,7 +284,8 @@ ferry_file_digest_get_size (FerryFileDigest *digest)
 /**
  * ferry_file_digest_get_content_id:
  *
- * Returns: (array fixed-size=32): BLAKE2b-256 of the whole file
+ * Returns: (array fixed-size=32): the file digest, derived from the block digests
+ *   (see ferry_stream_hasher_finish())
  */
 const guint8 *
 ferry_file_digest_get_content_id (FerryFileDigest *digest)

@@ -20,9 +20,10 @@ G_BEGIN_DECLS
 
 typedef struct _FerryFileDigest FerryFileDigest;
 
-/* FerryStreamHasher: hashes a byte stream as a whole and in blocks of
- * FERRY_BLOCK_SIZE at once, keeping memory flat: only one running state per
- * hash and FERRY_HASH_SIZE bytes per finished block.
+/* FerryStreamHasher: hashes a byte stream in blocks of FERRY_BLOCK_SIZE,
+ * each byte once, keeping memory flat: one running state and
+ * FERRY_HASH_SIZE bytes per finished block. The file digest is derived from
+ * the block digests when the stream ends.
  */
 typedef struct _FerryStreamHasher FerryStreamHasher;
 
@@ -30,6 +31,9 @@ FerryStreamHasher *ferry_stream_hasher_new                 (void);
 void               ferry_stream_hasher_free                (FerryStreamHasher *hasher);
 void               ferry_stream_hasher_update              (FerryStreamHasher *hasher,
                                                             const guint8      *data,
+                                                            gsize              len);
+void               ferry_stream_hasher_add_block           (FerryStreamHasher *hasher,
+                                                            const guint8      *hash,
                                                             gsize              len);
 guint64            ferry_stream_hasher_get_size            (FerryStreamHasher *hasher);
 guint              ferry_stream_hasher_get_n_complete_blocks (FerryStreamHasher *hasher);
@@ -70,6 +74,11 @@ void             ferry_hasher_hash_file_async  (GFile                   *file,
                                                 gpointer                 user_data);
 FerryFileDigest *ferry_hasher_hash_file_finish (GAsyncResult            *result,
                                                 GError                 **error);
+
+void             ferry_hash_block              (const guint8            *data,
+                                                gsize                    len,
+                                                guint8                  *hash);
+guint64          ferry_hasher_get_bytes_hashed (void);
 
 char            *ferry_hash_to_hex             (const guint8            *hash);
 gboolean         ferry_hash_from_hex           (const char              *hex,

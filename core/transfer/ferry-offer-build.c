@@ -2,8 +2,9 @@
  *
  * An offer from the files and folders a person chose, built in a GTask
  * thread: the chosen folders walked breadth-first without following links,
- * the entries sorted and validated, and every file hashed (ferry-hasher.c)
- * so its size and content id are what will be sent.
+ * the entries sorted and validated. No file is read: the offer carries
+ * names, sizes, modes and times, and each file is hashed while it is sent
+ * (ferry-transfer-sender.c), its digest following its data.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -38,8 +39,9 @@ build_job_free (gpointer data)
   G_FILE_ATTRIBUTE_STANDARD_NAME "," \
   G_FILE_ATTRIBUTE_STANDARD_TYPE "," \
   G_FILE_ATTRIBUTE_STANDARD_IS_SYMLINK "," \
+  G_FILE_ATTRIBUTE_STANDARD_SIZE "," \
   G_FILE_ATTRIBUTE_UNIX_MODE "," \
-  G_FILE_ATTRIBUTE_TIME_MODIFIED
+  FERRY_OFFER_LOCAL_IDENTITY_ATTRIBUTES
 
 static FerryOfferEntry *
 local_entry_new (const char *path,
@@ -62,6 +64,8 @@ local_entry_new (const char *path,
     {
       entry->kind = FERRY_OFFER_ENTRY_FILE;
       entry->mode = (mode & 0111) ? 0755 : 0644;
+      entry->size = (guint64) MAX (g_file_info_get_size (info), 0);
+      ferry_offer_entry_set_local_identity (entry, info);
     }
 
   return entry;
@@ -234,25 +238,6 @@ build_thread (GTask        *task,
   if (!ferry_offer_validate_entries (self, &limits, &error))
     goto failed;
 
-  for (guint i = 0; i < self->entries->len; i++)
-    {
-      FerryOfferEntry *entry = g_ptr_array_index (self->entries, i);
-
-      if (entry->kind != FERRY_OFFER_ENTRY_FILE)
-        continue;
-
-      entry->digest = ferry_hasher_hash_file (entry->local_file, cancellable, &error);
-      if (entry->digest == NULL)
-        goto failed;
-      /* The bytes hashed are what will be sent: their count is the size. */
-      entry->size = ferry_file_digest_get_size (entry->digest);
-      entry->content_id = ferry_file_digest_dup_content_id_hex (entry->digest);
-    }
-
-  /* Sizes are only known now; check the totals again. */
-  if (!ferry_offer_validate_entries (self, &limits, &error))
-    goto failed;
-
   ferry_offer_index_entries (self);
 
   g_task_return_pointer (task, g_steal_pointer (&self), g_object_unref);
@@ -268,8 +253,8 @@ failed:
  * @text: (nullable): a note or link to send with them, or alone
  *
  * Builds an offer in a GTask thread: walks folders (skipping symlinks, see
- * the top of this file), hashes every file and validates the result with
- * the same rules a receiver applies. Finish with
+ * the top of this file) and validates the result with the same rules a
+ * receiver applies. It reads no file's contents. Finish with
  * ferry_offer_new_from_files_finish().
  */
 void

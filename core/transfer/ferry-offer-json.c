@@ -1,8 +1,14 @@
 /* ferry-offer-json.c
  *
  * The offer's wire format: a JSON object {"ferry-offer": 1, "n_entries",
- * "total_size", "entries": [{"path", "type", "size", "content_id", "mode",
- * "mtime"}, …], "text": ["…", …]}. The optional text is split into pieces
+ * "total_size", "entries": [{"path", "type", "size", "content_id", "version",
+ * "mode", "mtime"}, …], "text": ["…", …]}. "content_id" is optional: Ferry's own
+ * offers leave it out since transfer protocol 2 (each file's digest follows
+ * its data, so nothing is read before the offer); one that is there must be
+ * well-formed, and the file's digest must then match it. "version", also
+ * optional, is 64 hex digits that change whenever the sender's file is
+ * written to (a hash of its inode, size and times): how a receiver's store
+ * tells a changed file from one it already holds. The optional text is split into pieces
  * of at most TEXT_PIECE_BYTES, each well within the JSON check's bound on
  * one string even when every byte needs a \u escape; "entries" is empty
  * when the text is all that is sent. What comes from a peer is scanned before the parser sees
@@ -252,8 +258,9 @@ entry_from_json (JsonNode  *node,
 
   if (strcmp (type, "file") == 0)
     {
+      /* Optional since transfer protocol 2: the digest follows the data. */
       content_id = member_string (object, "content_id");
-      if (!ferry_hash_from_hex (content_id, raw))
+      if (json_object_has_member (object, "content_id") && !ferry_hash_from_hex (content_id, raw))
         {
           ferry_offer_path_error (error, FERRY_OFFER_ERROR_INVALID_CONTENT_ID, path,
                                   "has no valid content id");
@@ -264,6 +271,18 @@ entry_from_json (JsonNode  *node,
       entry->size = (guint64) size;
       entry->mode = (mode & 0111) ? 0755 : 0644;
       entry->content_id = g_strdup (content_id);
+      if (json_object_has_member (object, "version"))
+        {
+          const char *version = member_string (object, "version");
+
+          if (!ferry_hash_from_hex (version, raw))
+            {
+              ferry_offer_entry_free (entry);
+              goto malformed;
+            }
+          entry->version = g_strdup (version);
+        }
+      ferry_offer_entry_set_version_key (entry);
     }
   else if (strcmp (type, "folder") == 0)
     {
@@ -520,8 +539,16 @@ ferry_offer_to_json (FerryOffer *self,
         {
           json_builder_set_member_name (builder, "size");
           json_builder_add_int_value (builder, (gint64) entry->size);
-          json_builder_set_member_name (builder, "content_id");
-          json_builder_add_string_value (builder, entry->content_id);
+          if (entry->content_id != NULL)
+            {
+              json_builder_set_member_name (builder, "content_id");
+              json_builder_add_string_value (builder, entry->content_id);
+            }
+          if (entry->version != NULL)
+            {
+              json_builder_set_member_name (builder, "version");
+              json_builder_add_string_value (builder, entry->version);
+            }
         }
       json_builder_set_member_name (builder, "mode");
       json_builder_add_int_value (builder, entry->mode);

@@ -20,8 +20,13 @@ struct _FerryOfferEntry
   guint                mode;
   gint64               mtime;
   char                *content_id;
+  char                *version;       /* files, optional: hash of the sender's identity of it */
+  char                *version_key;   /* files: see ferry_offer_entry_get_version_key() */
   GFile               *local_file;
-  FerryFileDigest     *digest;
+  /* Local files only: what the file was when offered, down to the
+   * microsecond, so that the sender notices a change without having
+   * hashed the file beforehand (ferry_offer_entry_local_is_unchanged()). */
+  char                *local_identity;
 };
 
 struct _FerryOffer
@@ -43,6 +48,10 @@ void     ferry_offer_entry_free       (gpointer                 data);
 int      ferry_offer_entry_compare    (gconstpointer            a,
                                        gconstpointer            b);
 void     ferry_offer_index_entries    (FerryOffer              *self);
+
+void     ferry_offer_entry_set_version_key (FerryOfferEntry     *entry);
+void     ferry_offer_entry_set_local_identity (FerryOfferEntry  *entry,
+                                               GFileInfo        *info);
 
 /* ferry-offer-validate.c */
 gboolean ferry_offer_path_error       (GError                 **error,

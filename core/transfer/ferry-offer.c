@@ -52,8 +52,10 @@ ferry_offer_entry_free (gpointer data)
 
   g_free (entry->path);
   g_free (entry->content_id);
+  g_free (entry->version);
+  g_free (entry->version_key);
   g_clear_object (&entry->local_file);
-  g_clear_pointer (&entry->digest, ferry_file_digest_unref);
+  g_free (entry->local_identity);
   g_free (entry);
 }
 
@@ -255,10 +257,18 @@ offer_key (FerryOffer *self,
         {
           guint8 content[FERRY_HASH_SIZE] = { 0 };
 
+          /* Content ids are no longer offered; the time and the version
+           * stand in for a file that changed between two sends. */
           if (entry->content_id != NULL)
             ferry_hash_from_hex (entry->content_id, content);
+          guint8 version[FERRY_HASH_SIZE] = { 0 };
+
+          if (entry->version != NULL)
+            ferry_hash_from_hex (entry->version, version);
           update_u64 (&state, entry->size);
+          update_u64 (&state, (guint64) entry->mtime);
           crypto_generichash_update (&state, content, sizeof content);
+          crypto_generichash_update (&state, version, sizeof version);
         }
     }
 
@@ -274,7 +284,8 @@ offer_key (FerryOffer *self,
  * ferry_offer_dup_transfer_key:
  *
  * The key identifying this exact send: BLAKE2b-256 over the sorted paths,
- * kinds, sizes and content ids. Both sides compute the same key from the
+ * kinds, sizes, modification times, versions (and content ids, when an
+ * offer has them). Both sides compute the same key from the
  * same offer, so a retried send is recognised. Contains no secret.
  *
  * Returns: (transfer full): 64 hex digits
@@ -284,7 +295,7 @@ ferry_offer_dup_transfer_key (FerryOffer *self)
 {
   g_return_val_if_fail (FERRY_IS_OFFER (self), NULL);
 
-  return offer_key (self, "ferry-transfer-key-v1", TRUE);
+  return offer_key (self, "ferry-transfer-key-v2", TRUE);
 }
 
 /**
@@ -448,7 +459,9 @@ ferry_offer_entry_is_program (const FerryOfferEntry *entry)
 /**
  * ferry_offer_entry_get_content_id:
  *
- * Returns: (nullable): BLAKE2b-256 of the file as 64 hex digits; %NULL for folders
+ * Returns: (nullable): the file's digest as 64 hex digits, if the offer
+ *   carried one (offers from Ferry since transfer protocol 2 don't: the
+ *   digest follows each file's data); %NULL for folders
  */
 const char *
 ferry_offer_entry_get_content_id (const FerryOfferEntry *entry)
@@ -456,6 +469,40 @@ ferry_offer_entry_get_content_id (const FerryOfferEntry *entry)
   g_return_val_if_fail (entry != NULL, NULL);
 
   return entry->content_id;
+}
+
+void
+ferry_offer_entry_set_version_key (FerryOfferEntry *entry)
+{
+  g_free (entry->version_key);
+  if (entry->content_id != NULL)
+    entry->version_key = g_strdup (entry->content_id);
+  else if (entry->version != NULL)
+    entry->version_key = g_strconcat ("version:", entry->version, NULL);
+  else
+    entry->version_key = g_strdup_printf ("size-mtime:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT,
+                                          entry->size, entry->mtime);
+}
+
+/**
+ * ferry_offer_entry_get_version_key:
+ *
+ * What tells this version of a file from another with the same path, for
+ * the store to tell whether what it recorded of an earlier attempt still
+ * holds: the content id when the offer has one, otherwise its "version"
+ * (a hash of the sender's inode, size and modification and change times,
+ * which any write changes), otherwise the size and modification time.
+ * Offers carry no content ids since transfer protocol 2; partial files are
+ * checked block by block in any case.
+ *
+ * Returns: (nullable): a key for files; %NULL for folders
+ */
+const char *
+ferry_offer_entry_get_version_key (const FerryOfferEntry *entry)
+{
+  g_return_val_if_fail (entry != NULL, NULL);
+
+  return entry->version_key;
 }
 
 /**
@@ -471,16 +518,61 @@ ferry_offer_entry_get_local_file (const FerryOfferEntry *entry)
   return entry->local_file;
 }
 
-/**
- * ferry_offer_entry_get_digest:
- *
- * Returns: (nullable) (transfer none): the file's digest with its block
- *   hashes, on the sender side only
- */
-FerryFileDigest *
-ferry_offer_entry_get_digest (const FerryOfferEntry *entry)
-{
-  g_return_val_if_fail (entry != NULL, NULL);
+/* The file as offered: device, inode, size, and modification and change
+ * times to the microsecond. Writing to a file changes its change time, and
+ * nothing can set that back, so a file whose identity is the same was not
+ * written to since. */
+static char *ferry_offer_local_identity (GFileInfo *info);
 
-  return entry->digest;
+void
+ferry_offer_entry_set_local_identity (FerryOfferEntry *entry,
+                                      GFileInfo       *info)
+{
+  guint8 hash[FERRY_HASH_SIZE];
+
+  g_free (entry->local_identity);
+  entry->local_identity = ferry_offer_local_identity (info);
+  crypto_generichash (hash, sizeof hash, (const guint8 *) entry->local_identity,
+                      strlen (entry->local_identity), NULL, 0);
+  g_free (entry->version);
+  entry->version = ferry_hash_to_hex (hash);
+  ferry_offer_entry_set_version_key (entry);
+}
+
+static char *
+ferry_offer_local_identity (GFileInfo *info)
+{
+  return g_strdup_printf ("%u:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT
+                          ":%" G_GUINT64_FORMAT ".%u:%" G_GUINT64_FORMAT ".%u",
+                          g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_DEVICE),
+                          g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_UNIX_INODE),
+                          (gint64) g_file_info_get_size (info),
+                          g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_TIME_MODIFIED),
+                          g_file_info_get_attribute_uint32 (info,
+                                                            G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC),
+                          g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_TIME_CHANGED),
+                          g_file_info_get_attribute_uint32 (info,
+                                                            G_FILE_ATTRIBUTE_TIME_CHANGED_USEC));
+}
+
+/**
+ * ferry_offer_entry_local_is_unchanged:
+ * @info: the file now, with FERRY_OFFER_LOCAL_IDENTITY_ATTRIBUTES
+ *
+ * Returns: whether the local file of @entry is as it was when the offer was
+ *   made: same file, size and times. %FALSE for an entry not made locally.
+ */
+gboolean
+ferry_offer_entry_local_is_unchanged (const FerryOfferEntry *entry,
+                                      GFileInfo             *info)
+{
+  g_autofree char *now = NULL;
+
+  g_return_val_if_fail (entry != NULL, FALSE);
+  g_return_val_if_fail (G_IS_FILE_INFO (info), FALSE);
+
+  if (entry->local_identity == NULL)
+    return FALSE;
+  now = ferry_offer_local_identity (info);
+  return g_str_equal (now, entry->local_identity);
 }

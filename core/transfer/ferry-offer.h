@@ -105,14 +105,24 @@ typedef enum
 
 typedef struct _FerryOfferEntry FerryOfferEntry;
 
+/* What a sender queries of a local file to tell whether it changed since the
+ * offer (ferry_offer_entry_local_is_unchanged()). */
+#define FERRY_OFFER_LOCAL_IDENTITY_ATTRIBUTES \
+  G_FILE_ATTRIBUTE_STANDARD_SIZE "," \
+  G_FILE_ATTRIBUTE_TIME_MODIFIED "," G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC "," \
+  G_FILE_ATTRIBUTE_TIME_CHANGED "," G_FILE_ATTRIBUTE_TIME_CHANGED_USEC "," \
+  G_FILE_ATTRIBUTE_UNIX_DEVICE "," G_FILE_ATTRIBUTE_UNIX_INODE
+
 const char          *ferry_offer_entry_get_path       (const FerryOfferEntry *entry);
 FerryOfferEntryKind  ferry_offer_entry_get_kind       (const FerryOfferEntry *entry);
 guint64              ferry_offer_entry_get_size       (const FerryOfferEntry *entry);
 guint                ferry_offer_entry_get_mode       (const FerryOfferEntry *entry);
 gint64               ferry_offer_entry_get_mtime      (const FerryOfferEntry *entry);
 const char          *ferry_offer_entry_get_content_id (const FerryOfferEntry *entry);
+const char          *ferry_offer_entry_get_version_key (const FerryOfferEntry *entry);
 GFile               *ferry_offer_entry_get_local_file (const FerryOfferEntry *entry);
-FerryFileDigest     *ferry_offer_entry_get_digest     (const FerryOfferEntry *entry);
+gboolean             ferry_offer_entry_local_is_unchanged (const FerryOfferEntry *entry,
+                                                           GFileInfo             *info);
 gboolean             ferry_offer_entry_is_hidden      (const FerryOfferEntry *entry);
 gboolean             ferry_offer_entry_is_program     (const FerryOfferEntry *entry);
 

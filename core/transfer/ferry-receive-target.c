@@ -1160,6 +1160,23 @@ ferry_receive_file_finish (FerryReceiveFile  *file,
 }
 
 /**
+ * ferry_receive_file_set_content_id:
+ * @content_id: (nullable): the digest the file must have, 64 hex digits
+ *
+ * Sets what ferry_receive_file_finish() checks the file against, for a
+ * digest that arrives after the data; %NULL matches nothing.
+ */
+void
+ferry_receive_file_set_content_id (FerryReceiveFile *file,
+                                   const char       *content_id)
+{
+  g_return_if_fail (file != NULL);
+
+  g_free (file->content_id);
+  file->content_id = g_strdup (content_id);
+}
+
+/**
  * ferry_receive_file_discard:
  *
  * Removes the partial file, for a file that will not be resumed.

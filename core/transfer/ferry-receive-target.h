@@ -89,6 +89,8 @@ const guint8       *ferry_receive_file_get_block_hash     (FerryReceiveFile     
                                                            guint                   index);
 const char         *ferry_receive_file_get_partial_path   (FerryReceiveFile       *file);
 char               *ferry_receive_file_dup_partial_local_path (FerryReceiveFile   *file);
+void                ferry_receive_file_set_content_id     (FerryReceiveFile       *file,
+                                                           const char             *content_id);
 char               *ferry_receive_file_finish             (FerryReceiveFile       *file,
                                                            GError                **error);
 gboolean            ferry_receive_file_discard            (FerryReceiveFile       *file,

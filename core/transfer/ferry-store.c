@@ -1390,7 +1390,7 @@ insert_file (sqlite3                *db,
   sqlite3_bind_text (stmt, 2, ferry_offer_entry_get_path (entry), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 3, is_file ? "file" : "folder", -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) ferry_offer_entry_get_size (entry));
-  bind_text_or_null (stmt, 5, ferry_offer_entry_get_content_id (entry));
+  bind_text_or_null (stmt, 5, ferry_offer_entry_get_version_key (entry));
   sqlite3_bind_int (stmt, 6, (int) ferry_offer_entry_get_mode (entry));
 
   return db_step_done (db, stmt, error);
@@ -1447,7 +1447,7 @@ reconcile_files (sqlite3     *db,
 
       if (g_strcmp0 (kind, entry_is_file ? "file" : "folder") == 0
           && size == ferry_offer_entry_get_size (entry)
-          && g_strcmp0 (content_id, ferry_offer_entry_get_content_id (entry)) == 0)
+          && g_strcmp0 (content_id, ferry_offer_entry_get_version_key (entry)) == 0)
         continue;
 
       sqlite3_bind_int64 (discard, 1, file_id);
@@ -1456,7 +1456,7 @@ reconcile_files (sqlite3     *db,
 
       sqlite3_bind_text (change, 1, entry_is_file ? "file" : "folder", -1, SQLITE_STATIC);
       sqlite3_bind_int64 (change, 2, (sqlite3_int64) ferry_offer_entry_get_size (entry));
-      bind_text_or_null (change, 3, ferry_offer_entry_get_content_id (entry));
+      bind_text_or_null (change, 3, ferry_offer_entry_get_version_key (entry));
       sqlite3_bind_int (change, 4, (int) ferry_offer_entry_get_mode (entry));
       sqlite3_bind_int64 (change, 5, file_id);
       if (!db_step_done (db, change, error))

@@ -108,6 +108,8 @@ struct _FerryTransfer
   guint                    n_active;
   guint64                 *start_offsets;   /* per entry */
   guint8                  *skip;            /* per entry */
+  GBytes                 **resume_claims;   /* per entry: unchecked block hashes */
+  guint                    resume_claims_len;
   GHashTable              *outgoing;        /* stream id → Outgoing */
 
   /* Receiver */
@@ -126,6 +128,7 @@ typedef struct
   guint    n_skipped;       /* added to: files skipped */
   gboolean has_resume_secret;
   guint8   resume_secret[FERRY_RESUME_SECRET_SIZE];   /* what a resume will have to prove */
+  GBytes **claims;          /* (nullable) per entry, filled: the block hashes claimed */
 } FerryTransferAccept;
 
 gboolean       ferry_transfer_read_frame_header       (const guint8            *data,

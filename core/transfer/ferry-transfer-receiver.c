@@ -36,6 +36,9 @@ typedef struct
   gboolean               reset_blocks;
   FerryReceiveFile      *file;         /* owned by the write job while busy */
   GQueue                 queue;        /* GBytes waiting for the disk */
+  guint64                remaining;    /* file bytes still to come */
+  guint8                 digest[FERRY_HASH_SIZE];   /* the sender's, after the data */
+  guint                  digest_len;
   gboolean               fin_seen;
   gboolean               busy;
   gboolean               finished;
@@ -277,6 +280,7 @@ typedef struct
   FerryReceiveFile      *file;
   GQueue                 chunks;
   gboolean               finish;
+  char                  *digest_hex;   /* the sender's digest, when finishing */
   gboolean               verified_bad;
   guint64                written;
   guint64                consumed;
@@ -293,6 +297,7 @@ write_job_free (gpointer data)
   g_clear_pointer (&job->file, ferry_receive_file_free);
   g_queue_clear_full (&job->chunks, (GDestroyNotify) g_bytes_unref);
   g_free (job->final_path);
+  g_free (job->digest_hex);
   g_free (job->opened_partial);
   g_free (job);
 }
@@ -351,6 +356,9 @@ write_thread (GTask        *task,
 
   if (job->finish)
     {
+      /* Our own hashes of what we wrote are checked against the sender's
+       * digest; a digest that is missing matches nothing. */
+      ferry_receive_file_set_content_id (job->file, job->digest_hex);
       job->final_path = ferry_receive_file_finish (job->file, &error);
       if (job->final_path == NULL)
         {
@@ -516,6 +524,12 @@ incoming_schedule (Incoming *in)
       g_queue_push_tail (&job->chunks, chunk);
     }
   job->finish = in->fin_seen && !self->ended && in->queue.head == NULL;
+  if (job->finish && in->digest_len == FERRY_HASH_SIZE)
+    job->digest_hex = ferry_hash_to_hex (in->digest);
+  /* An offer that named the digest up front holds the sender to it. */
+  if (job->digest_hex != NULL && ferry_offer_entry_get_content_id (in->entry) != NULL
+      && !g_str_equal (job->digest_hex, ferry_offer_entry_get_content_id (in->entry)))
+    g_clear_pointer (&job->digest_hex, g_free);
 
   in->busy = TRUE;
   self->n_workers++;
@@ -563,6 +577,7 @@ incoming_start (Incoming *in)
 
   self->started[in->index] = TRUE;
   in->entry = entry;
+  in->remaining = size - in->start;
   in->local_path = ferry_receive_plan_dup_local_path (self->plan,
                                                       ferry_offer_entry_get_path (entry));
   self->bytes_resumed -= self->plan->resume_offsets[in->index] - in->start;
@@ -587,6 +602,40 @@ incoming_start (Incoming *in)
     }
 
   ferry_transfer_set_current_file (self, ferry_offer_entry_get_path (entry));
+}
+
+/* The file's bytes go to the disk; the FERRY_HASH_SIZE bytes after them are
+ * the sender's digest of the file, checked once the file is written. */
+static void
+incoming_take (Incoming     *in,
+               const guint8 *data,
+               gsize         len,
+               gboolean      fin)
+{
+  FerryTransfer *self = in->self;
+  gsize take = (gsize) MIN ((guint64) len, in->remaining);
+
+  if (take > 0)
+    g_queue_push_tail (&in->queue, g_bytes_new (data, take));
+  in->remaining -= take;
+  data += take;
+  len -= take;
+
+  if (len > FERRY_HASH_SIZE - in->digest_len)
+    {
+      ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_VERIFY_FAILED,
+                           FERRY_TRANSFER_CLOSE_VERIFY_FAILED,
+                           "The sender sent more than the offered size of a file");
+      return;
+    }
+  if (len > 0)
+    {
+      memcpy (in->digest + in->digest_len, data, len);
+      in->digest_len += (guint) len;
+      ferry_quic_connection_stream_consume (self->quic, in->stream_id, len);
+    }
+
+  in->fin_seen = fin;
   incoming_schedule (in);
 }
 
@@ -634,17 +683,12 @@ receiver_file_data (FerryTransfer *self,
                                  "The sender ended a file stream before its header");
           return;
         }
-      if (len > 0)
-        g_queue_push_tail (&in->queue, g_bytes_new (data, len));
-      in->fin_seen = fin;
       incoming_start (in);
-      return;
+      if (self->ended)
+        return;
     }
 
-  if (len > 0)
-    g_queue_push_tail (&in->queue, g_bytes_new (data, len));
-  in->fin_seen = fin;
-  incoming_schedule (in);
+  incoming_take (in, data, len, fin);
 }
 
 /* The sender's claim to be an earlier attempt's peer: kept until the

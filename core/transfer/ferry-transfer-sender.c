@@ -26,10 +26,15 @@ typedef struct
 {
   FerryTransfer         *self;
   const FerryOfferEntry *entry;
+  guint                  index;
   gint64                 stream_id;
   guint64                offset;       /* next byte to read */
   GFileInputStream      *stream;       /* owned by the read job while reading */
+  FerryStreamHasher     *hasher;       /* likewise */
+  GBytes                *claims;       /* the receiver's block hashes, until checked */
   GBytes                *pending;      /* read, not yet written */
+  gsize                  pending_data; /* of which file bytes; the rest is the digest */
+  gboolean               header_sent;
   gboolean               reading;
 } Outgoing;
 
@@ -42,21 +47,26 @@ outgoing_free (gpointer data)
   Outgoing *out = data;
 
   g_clear_object (&out->stream);
+  g_clear_pointer (&out->hasher, ferry_stream_hasher_free);
+  g_clear_pointer (&out->claims, g_bytes_unref);
   g_clear_pointer (&out->pending, g_bytes_unref);
   g_free (out);
 }
 
-/* Sender: reading files */
+/* Sender: reading files. Each byte is read and hashed once, here, while it
+ * is sent: the offer was made without reading anything. */
 
 typedef struct
 {
-  GFile             *file;
-  GFileInputStream  *stream;
-  guint64            offset;
-  guint64            size;
-  gint64             mtime;
-  FerryFileDigest   *digest;
-  char              *name;
+  GFile                 *file;
+  const FerryOfferEntry *entry;        /* the transfer holds the offer */
+  GFileInputStream      *stream;
+  FerryStreamHasher     *hasher;
+  GBytes                *claims;
+  guint64                offset;       /* in: where to read; out: where the data starts */
+  guint64                size;
+  gsize                  data_len;     /* out: file bytes returned */
+  char                  *name;
 } ReadJob;
 
 static void
@@ -66,7 +76,8 @@ read_job_free (gpointer data)
 
   g_clear_object (&job->file);
   g_clear_object (&job->stream);
-  g_clear_pointer (&job->digest, ferry_file_digest_unref);
+  g_clear_pointer (&job->hasher, ferry_stream_hasher_free);
+  g_clear_pointer (&job->claims, g_bytes_unref);
   g_free (job->name);
   g_free (job);
 }
@@ -80,82 +91,142 @@ changed_error (GError     **error,
   return FALSE;
 }
 
-/* In a thread: the next block of the file, checked against the hashes
- * taken when the offer was made.
- */
+static gboolean
+read_error (GError     **error,
+            const char  *name,
+            GError      *cause)
+{
+  g_set_error (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_IO,
+               "Could not read “%s”: %s", name, cause ? cause->message : g_strerror (EIO));
+  return FALSE;
+}
+
+/* The file must still be the one offered: same inode, size and times. */
+static gboolean
+check_unchanged (ReadJob       *job,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  info = g_file_input_stream_query_info (job->stream, FERRY_OFFER_LOCAL_IDENTITY_ATTRIBUTES,
+                                         cancellable, &local_error);
+  if (info == NULL)
+    return read_error (error, job->name, local_error);
+  if (!ferry_offer_entry_local_is_unchanged (job->entry, info))
+    return changed_error (error, job->name);
+  return TRUE;
+}
+
+/* Reads exactly @want bytes at the stream's position into @buffer. */
+static gboolean
+read_exactly (ReadJob       *job,
+              guint8        *buffer,
+              gsize          want,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gsize got = 0;
+
+  if (!g_input_stream_read_all (G_INPUT_STREAM (job->stream), buffer, want, &got,
+                                cancellable, &local_error))
+    return read_error (error, job->name, local_error);
+  if (got != want)
+    return changed_error (error, job->name);
+  return TRUE;
+}
+
+/* The leading blocks the receiver says it holds: each is read and hashed
+ * (it is not sent, so this is its one read) and kept in the file's hashes;
+ * at the first that differs, reading stops and that block is the first
+ * to send, already in @buffer. Returns the length of the data in @buffer
+ * (0 when every claimed block matched) or -1 with @error set. */
+static gssize
+check_claims (ReadJob       *job,
+              guint8        *buffer,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  gsize claims_len;
+  const guint8 *claims = g_bytes_get_data (job->claims, &claims_len);
+
+  g_assert (job->offset == 0);
+
+  for (gsize b = 0; b < claims_len / FERRY_HASH_SIZE && job->offset < job->size; b++)
+    {
+      gsize want = (gsize) MIN ((guint64) FERRY_BLOCK_SIZE, job->size - job->offset);
+      guint8 hash[FERRY_HASH_SIZE];
+      gboolean same;
+
+      if (!read_exactly (job, buffer, want, cancellable, error))
+        return -1;
+      ferry_hash_block (buffer, want, hash);
+      same = sodium_memcmp (hash, claims + b * FERRY_HASH_SIZE, FERRY_HASH_SIZE) == 0;
+      ferry_stream_hasher_add_block (job->hasher, hash, want);
+      if (!same)
+        return (gssize) want;
+      job->offset += want;
+    }
+
+  return 0;
+}
+
+/* In a thread: the next block of the file, hashed as it is read; after the
+ * file's last byte, its digest (FERRY_HASH_SIZE bytes) follows in the same
+ * buffer. */
 static GBytes *
 read_block (ReadJob       *job,
             GCancellable  *cancellable,
             GError       **error)
 {
   g_autofree guint8 *buffer = NULL;
-  guint64 want = MIN ((guint64) FERRY_BLOCK_SIZE, job->size - job->offset);
-  gsize got = 0;
+  gsize len = 0;
+
+  /* A small file takes a small buffer: no 1 MiB mapping per 4 KiB file. */
+  buffer = g_malloc ((job->claims != NULL ? FERRY_BLOCK_SIZE
+                      : (gsize) MIN ((guint64) FERRY_BLOCK_SIZE, job->size - job->offset))
+                     + FERRY_HASH_SIZE);
 
   if (job->stream == NULL)
     {
-      g_autoptr(GFileInfo) info = NULL;
       g_autoptr(GError) local_error = NULL;
 
       job->stream = g_file_read (job->file, cancellable, &local_error);
       if (job->stream == NULL)
         {
-          g_set_error (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_IO,
-                       "Could not read “%s”: %s", job->name, local_error->message);
+          read_error (error, job->name, local_error);
           return NULL;
         }
-      info = g_file_input_stream_query_info (job->stream, G_FILE_ATTRIBUTE_STANDARD_SIZE ","
-                                             G_FILE_ATTRIBUTE_TIME_MODIFIED, cancellable, NULL);
-      if (info != NULL
-          && ((guint64) g_file_info_get_size (info) != job->size
-              || (gint64) g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_TIME_MODIFIED)
-                 != job->mtime))
-        {
-          changed_error (error, job->name);
-          return NULL;
-        }
-      if (job->offset > 0
-          && !g_seekable_seek (G_SEEKABLE (job->stream), (goffset) job->offset, G_SEEK_SET,
-                               cancellable, &local_error))
-        {
-          g_set_error (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_IO,
-                       "Could not read “%s”: %s", job->name, local_error->message);
-          return NULL;
-        }
+      if (!check_unchanged (job, cancellable, error))
+        return NULL;
+      job->hasher = ferry_stream_hasher_new ();
     }
 
-  buffer = g_malloc (MAX (want, 1));
-  if (!g_input_stream_read_all (G_INPUT_STREAM (job->stream), buffer, want, &got,
-                                cancellable, NULL))
+  if (job->claims != NULL)
     {
-      g_set_error (error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_IO,
-                   "Could not read “%s”", job->name);
-      return NULL;
-    }
-  if (got != want)
-    {
-      changed_error (error, job->name);
-      return NULL;
+      gssize n = check_claims (job, buffer, cancellable, error);
+
+      g_clear_pointer (&job->claims, g_bytes_unref);
+      if (n < 0)
+        return NULL;
+      len = (gsize) n;
     }
 
-  if (job->digest != NULL)
+  if (len == 0 && job->offset < job->size)
     {
-      guint index = (guint) (job->offset / FERRY_BLOCK_SIZE);
-      guint8 hash[FERRY_HASH_SIZE];
-
-      crypto_generichash (hash, sizeof hash, buffer, want, NULL, 0);
-      if (index >= ferry_file_digest_get_n_blocks (job->digest)
-          || memcmp (hash, ferry_file_digest_get_block_hash (job->digest, index),
-                     FERRY_HASH_SIZE) != 0)
-        {
-          changed_error (error, job->name);
-          return NULL;
-        }
+      len = (gsize) MIN ((guint64) FERRY_BLOCK_SIZE, job->size - job->offset);
+      if (!read_exactly (job, buffer, len, cancellable, error))
+        return NULL;
+      ferry_stream_hasher_update (job->hasher, buffer, len);
     }
+  job->data_len = len;
 
-  /* At the end, the file must end too. */
-  if (job->offset + want == job->size)
+  /* At the end, the file must end too, and still be the one offered. */
+  if (job->offset + len == job->size)
     {
+      g_autoptr(FerryFileDigest) digest = NULL;
       guint8 extra;
       gsize n = 0;
 
@@ -166,9 +237,15 @@ read_block (ReadJob       *job,
           changed_error (error, job->name);
           return NULL;
         }
+      if (!check_unchanged (job, cancellable, error))
+        return NULL;
+
+      digest = ferry_stream_hasher_finish (job->hasher);
+      memcpy (buffer + len, ferry_file_digest_get_content_id (digest), FERRY_HASH_SIZE);
+      len += FERRY_HASH_SIZE;
     }
 
-  return g_bytes_new_take (g_steal_pointer (&buffer), want);
+  return g_bytes_new_take (g_steal_pointer (&buffer), len);
 }
 
 static void
@@ -186,6 +263,38 @@ read_thread (GTask        *task,
     g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
 }
 
+static gboolean
+outgoing_write (Outgoing  *out,
+                GBytes    *bytes,
+                gboolean   fin)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_quic_connection_stream_write (out->self->quic, out->stream_id, bytes, fin, &error))
+    {
+      ferry_transfer_fail (out->self, FERRY_TRANSFER_ERROR_PEER_GONE, 0, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The stream's header: the file's index and the offset its data starts at. */
+static gboolean
+outgoing_send_header (Outgoing *out,
+                      guint64   start)
+{
+  guint8 header[FERRY_TRANSFER_FILE_HEADER_SIZE];
+  guint32 be_index = GUINT32_TO_BE (out->index);
+  guint64 be_offset = GUINT64_TO_BE (start);
+  g_autoptr(GBytes) bytes = NULL;
+
+  memcpy (header, &be_index, 4);
+  memcpy (header + 4, &be_offset, 8);
+  bytes = g_bytes_new (header, sizeof header);
+  out->header_sent = TRUE;
+  return outgoing_write (out, bytes, FALSE);
+}
+
 static void
 read_done_cb (GObject      *object,
               GAsyncResult *result,
@@ -200,6 +309,7 @@ read_done_cb (GObject      *object,
   self->n_workers--;
   out->reading = FALSE;
   out->stream = g_steal_pointer (&job->stream);
+  out->hasher = g_steal_pointer (&job->hasher);
 
   if (self->ended)
     {
@@ -219,8 +329,22 @@ read_done_cb (GObject      *object,
       return;
     }
 
-  out->offset += g_bytes_get_size (bytes);
+  /* A resumed file starts where its claimed blocks stopped matching. */
+  if (!out->header_sent)
+    {
+      g_clear_pointer (&out->claims, g_bytes_unref);
+      self->bytes_resumed -= out->offset - job->offset;
+      self->bytes_done -= out->offset - job->offset;
+      if (!outgoing_send_header (out, job->offset))
+        {
+          g_bytes_unref (bytes);
+          return;
+        }
+    }
+
+  out->offset = job->offset + job->data_len;
   out->pending = bytes;
+  out->pending_data = job->data_len;
   outgoing_pump (out);
 }
 
@@ -235,12 +359,20 @@ outgoing_read (Outgoing *out)
 
   job = g_new0 (ReadJob, 1);
   job->file = g_object_ref (ferry_offer_entry_get_local_file (out->entry));
+  job->entry = out->entry;
   job->stream = g_steal_pointer (&out->stream);
-  job->offset = out->offset;
+  job->hasher = g_steal_pointer (&out->hasher);
+  /* The claimed blocks are checked from the start of the file. */
+  if (!out->header_sent)
+    {
+      job->claims = g_bytes_ref (out->claims);
+      job->offset = 0;
+    }
+  else
+    {
+      job->offset = out->offset;
+    }
   job->size = ferry_offer_entry_get_size (out->entry);
-  job->mtime = ferry_offer_entry_get_mtime (out->entry);
-  if (ferry_offer_entry_get_digest (out->entry) != NULL)
-    job->digest = ferry_file_digest_ref (ferry_offer_entry_get_digest (out->entry));
   job->name = ferry_offer_escape_name (ferry_offer_entry_get_path (out->entry), -1);
 
   out->reading = TRUE;
@@ -261,15 +393,11 @@ outgoing_pump (Outgoing *out)
          && ferry_quic_connection_stream_is_writable (self->quic, out->stream_id))
     {
       g_autoptr(GBytes) chunk = g_steal_pointer (&out->pending);
-      g_autoptr(GError) error = NULL;
-      gsize len = g_bytes_get_size (chunk);
+      gsize len = out->pending_data;
       gboolean fin = out->offset == size;
 
-      if (!ferry_quic_connection_stream_write (self->quic, out->stream_id, chunk, fin, &error))
-        {
-          ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PEER_GONE, 0, "%s", error->message);
-          return;
-        }
+      if (!outgoing_write (out, chunk, fin))
+        return;
       self->bytes_on_wire += len;
       self->bytes_done += len;
 
@@ -315,12 +443,7 @@ sender_pump_files (FerryTransfer *self)
   while (!self->ended && self->n_active < FERRY_TRANSFER_FILES_IN_FLIGHT && self->next_file < n)
     {
       const FerryOfferEntry *entry = ferry_offer_get_entry (self->offer, self->next_file);
-      guint64 size = ferry_offer_entry_get_size (entry);
-      guint8 header[FERRY_TRANSFER_FILE_HEADER_SIZE];
-      guint32 be_index;
-      guint64 be_offset;
       g_autoptr(GError) error = NULL;
-      g_autoptr(GBytes) bytes = NULL;
       gint64 stream_id;
       Outgoing *out;
 
@@ -340,34 +463,25 @@ sender_pump_files (FerryTransfer *self)
           return;
         }
 
-      be_index = GUINT32_TO_BE (self->next_file);
-      be_offset = GUINT64_TO_BE (self->start_offsets[self->next_file]);
-      memcpy (header, &be_index, 4);
-      memcpy (header + 4, &be_offset, 8);
-      bytes = g_bytes_new (header, sizeof header);
-
       ferry_transfer_set_current_file (self, ferry_offer_entry_get_path (entry));
 
-      if (!ferry_quic_connection_stream_write (self->quic, stream_id, bytes,
-                                               self->start_offsets[self->next_file] == size,
-                                               &error))
-        {
-          ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PEER_GONE, 0, "%s", error->message);
-          return;
-        }
-
-      if (self->start_offsets[self->next_file] < size)
-        {
-          out = g_new0 (Outgoing, 1);
-          out->self = self;
-          out->entry = entry;
-          out->stream_id = stream_id;
-          out->offset = self->start_offsets[self->next_file];
-          g_hash_table_insert (self->outgoing, &out->stream_id, out);
-          self->n_active++;
-          outgoing_read (out);
-        }
+      out = g_new0 (Outgoing, 1);
+      out->self = self;
+      out->entry = entry;
+      out->index = self->next_file;
+      out->stream_id = stream_id;
+      /* Until the claimed blocks are checked, the offset is the claim. */
+      out->offset = self->start_offsets[self->next_file];
+      out->claims = self->resume_claims ? g_steal_pointer (&self->resume_claims[self->next_file])
+                                        : NULL;
+      g_hash_table_insert (self->outgoing, &out->stream_id, out);
+      self->n_active++;
       self->next_file++;
+
+      /* Without a claim the header goes at once; with one, once it is checked. */
+      if (out->claims == NULL && !outgoing_send_header (out, 0))
+        return;
+      outgoing_read (out);
     }
 
   if (!self->ended && self->next_file >= n && self->n_active == 0)
@@ -380,7 +494,8 @@ sender_pump_files (FerryTransfer *self)
  * @accept: where the answer goes; its arrays have one element per entry of @offer
  *
  * Reads the receiver's accept frame: which files it already has ("skip") and, for files it
- * holds in part, the hashes of the blocks it has ("resume"), and the secret that resuming
+ * holds in part, the hashes of the blocks it has ("resume": claims, each file's
+ * start offset only provisional until read_block() checked them), and the secret that resuming
  * this transfer later will take ("resume_secret"). Touches nothing but @accept,
  * so that the fuzzer can drive it alone.
  *
@@ -452,9 +567,9 @@ ferry_transfer_parse_accept (FerryOffer          *offer,
       JsonObject *object;
       JsonArray *blocks;
       const FerryOfferEntry *entry;
-      FerryFileDigest *digest;
+      g_autoptr(GByteArray) claimed = g_byte_array_new ();
+      guint64 size, n_blocks;
       gint64 index;
-      guint confirmed = 0;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
         return FALSE;
@@ -473,11 +588,14 @@ ferry_transfer_parse_accept (FerryOffer          *offer,
       entry = ferry_offer_get_entry (offer, (guint) index);
       if (ferry_offer_entry_get_kind (entry) != FERRY_OFFER_ENTRY_FILE)
         return FALSE;
-      digest = ferry_offer_entry_get_digest (entry);
       blocks = json_object_get_array_member (object, "blocks");
+      size = ferry_offer_entry_get_size (entry);
+      n_blocks = size / FERRY_BLOCK_SIZE + (size % FERRY_BLOCK_SIZE != 0);
 
-      /* Start at the first block we cannot confirm. */
-      for (guint b = 0; digest != NULL && b < json_array_get_length (blocks); b++)
+      /* Only claims for now: the sender checks them against its file as it
+       * reads it (read_block()), and starts at the first that differs. Up
+       * to the first that is not even a hash. */
+      for (guint b = 0; b < json_array_get_length (blocks) && b < n_blocks; b++)
         {
           JsonNode *element = json_array_get_element (blocks, b);
           const char *hex = NULL;
@@ -486,15 +604,15 @@ ferry_transfer_parse_accept (FerryOffer          *offer,
           if (JSON_NODE_HOLDS_VALUE (element)
               && json_node_get_value_type (element) == G_TYPE_STRING)
             hex = json_node_get_string (element);
-          if (hex == NULL || !ferry_hash_from_hex (hex, hash)
-              || b >= ferry_file_digest_get_n_blocks (digest)
-              || memcmp (hash, ferry_file_digest_get_block_hash (digest, b), FERRY_HASH_SIZE) != 0)
+          if (hex == NULL || !ferry_hash_from_hex (hex, hash))
             break;
-          confirmed++;
+          g_byte_array_append (claimed, hash, sizeof hash);
         }
 
-      accept->start_offsets[index] = MIN ((guint64) confirmed * FERRY_BLOCK_SIZE,
-                                        ferry_offer_entry_get_size (entry));
+      accept->start_offsets[index] = MIN ((guint64) (claimed->len / FERRY_HASH_SIZE)
+                                          * FERRY_BLOCK_SIZE, size);
+      if (accept->claims != NULL && claimed->len > 0)
+        accept->claims[index] = g_byte_array_free_to_bytes (g_steal_pointer (&claimed));
       accept->bytes_resumed += accept->start_offsets[index];
     }
 
@@ -517,6 +635,8 @@ sender_handle_accept (FerryTransfer *self,
                       gsize          len)
 {
   FerryTransferAccept accept = { self->skip, self->start_offsets, self->bytes_resumed, 0 };
+
+  accept.claims = self->resume_claims;
 
   if (!ferry_transfer_parse_accept (self->offer, json, len, &accept))
     return FALSE;
@@ -740,6 +860,8 @@ ferry_transfer_new_sender (FerryQuicConnection *quic,
   self->bytes_total = ferry_offer_get_total_size (offer);
   self->start_offsets = g_new0 (guint64, n);
   self->skip = g_new0 (guint8, n);
+  self->resume_claims = g_new0 (GBytes *, MAX (n, 1));
+  self->resume_claims_len = n;
   self->outgoing = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, outgoing_free);
 
   /* Keep a few MiB per stream in flight, not a whole file. */

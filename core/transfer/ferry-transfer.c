@@ -731,6 +731,9 @@ ferry_transfer_finalize (GObject *object)
   g_free (self->notified_current);
   g_free (self->start_offsets);
   g_free (self->skip);
+  for (guint i = 0; self->resume_claims != NULL && i < self->resume_claims_len; i++)
+    g_clear_pointer (&self->resume_claims[i], g_bytes_unref);
+  g_free (self->resume_claims);
   g_free (self->started);
   g_free (self->store_file_ids);
   g_clear_pointer (&self->plan, ferry_receive_plan_free);

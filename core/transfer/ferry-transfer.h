@@ -2,8 +2,15 @@
  *
  * One transfer of an offer over an already secured FerryQuicConnection.
  *
- * Wire protocol, version 1 (FERRY_TRANSFER_PROTOCOL_VERSION)
+ * Wire protocol, version 2 (FERRY_TRANSFER_PROTOCOL_VERSION)
  * ===========================================================
+ *
+ * Version 2 against 1: the offer carries no content ids (nothing is read
+ * before it goes out), each file's digest follows its data on its stream,
+ * and the sender checks the receiver's resume claims as it reads the file.
+ * A file digest is BLAKE2b-256 over "ferry-file-digest-v2\0", the size
+ * (u64, big-endian) and the BLAKE2b-256 of each FERRY_BLOCK_SIZE block in
+ * order (ferry-hasher.c): one hash pass per byte on each side.
  *
  * Control stream. The sender opens the first bidirectional stream of the
  * connection. Its half starts with the 8-byte preamble "FERRYXFR" followed
@@ -23,18 +30,21 @@
  *       ["hex", …]}, …], "skip": [I, …]}: for file I the receiver holds the
  *       verified leading blocks listed (BLAKE2b-256 of each FERRY_BLOCK_SIZE
  *       block); "skip" lists files it already holds complete. The sender
- *       confirms each block against its own hashes and starts the file at
- *       the first block it cannot confirm. "resume_secret" (hex, 32 bytes)
+ *       reads and hashes those blocks of its file and starts the file at
+ *       the first block whose hash differs. "resume_secret" (hex, 32 bytes)
  *       is the secret the sender must prove to resume this transfer later.
- *   'D' receiver → sender: JSON {"index": I}: file I arrived and its whole
- *       BLAKE2b matched the content id; it is in place.
+ *   'D' receiver → sender: JSON {"index": I}: file I arrived, the digest of
+ *       what the receiver wrote (its own block hashes) matched the sender's
+ *       (and the offer's content id, if the offer had one); it is in place.
  *   'V' receiver → sender: empty; every file is verified. The sender then
  *       ends its half of the control stream, the receiver answers in kind.
  *
  * File streams. Each file goes on its own stream opened by the sender,
  * starting with a 12-byte header: the file's index in the offer (u32) and
  * the offset it starts at (u64, a multiple of FERRY_BLOCK_SIZE or the file's
- * size), both big-endian; then the bytes up to the offered size and FIN.
+ * size), both big-endian; then the bytes up to the offered size, the file's
+ * digest (FERRY_HASH_SIZE bytes) and FIN. More bytes than that fail the
+ * file; a stream that ends early or without the digest fails verification.
  * The receiver ends its half once the file is verified and in place.
  * At most FERRY_TRANSFER_FILES_IN_FLIGHT files are being sent at a time.
  *
@@ -76,7 +86,7 @@
 
 G_BEGIN_DECLS
 
-#define FERRY_TRANSFER_PROTOCOL_VERSION 1
+#define FERRY_TRANSFER_PROTOCOL_VERSION 2
 #define FERRY_TRANSFER_PREAMBLE         "FERRYXFR"
 #define FERRY_TRANSFER_PREAMBLE_SIZE    12
 #define FERRY_TRANSFER_FILE_HEADER_SIZE 12
