@@ -72,6 +72,7 @@ main (int   argc,
   g_autofree char *turn_secret = NULL;
   g_autofree char *url = NULL;
   g_autofree char *trusted_proxy = NULL;
+  g_autofree char *redis = NULL;
   g_auto(GStrv) stun = NULL;
   g_auto(GStrv) turn = NULL;
   int mailbox_ttl = FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL;
@@ -125,6 +126,9 @@ main (int   argc,
       "ICE server requests per side (or per address, without a mailbox) per minute", "N" },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING, &trusted_proxy,
       "Believe Forwarded / X-Forwarded-For from this proxy address only", "ADDR" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+      "Share codes and mailboxes with other instances through Redis (or $FERRY_REDIS_URL)",
+      "redis://HOST:PORT[/DB]" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -154,8 +158,10 @@ main (int   argc,
   g_option_context_set_summary (context,
                                 "Pairs Ferry senders and receivers by nameplate and relays "
                                 "their mailbox messages.\n\n"
-                                "All state is kept in this process's memory: a restart loses "
-                                "every waiting code.");
+                                "By default all state is kept in this process's memory: a "
+                                "restart loses every waiting code. With --redis, nameplates "
+                                "and mailboxes live in Redis: several instances share them, "
+                                "and codes outlive a restart of any one of them.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -179,6 +185,10 @@ main (int   argc,
   if (turn_secret == NULL && g_getenv ("FERRY_TURN_SECRET") != NULL &&
       *g_getenv ("FERRY_TURN_SECRET") != '\0')
     turn_secret = g_strdup (g_getenv ("FERRY_TURN_SECRET"));
+
+  if (redis == NULL && g_getenv ("FERRY_REDIS_URL") != NULL &&
+      *g_getenv ("FERRY_REDIS_URL") != '\0')
+    redis = g_strdup (g_getenv ("FERRY_REDIS_URL"));
 
   address = parse_listen (listen != NULL ? listen : DEFAULT_LISTEN, &error);
   if (address == NULL)
@@ -220,6 +230,12 @@ main (int   argc,
                 "turn-uris", turn,
                 "trusted-proxy", trusted_proxy,
                 NULL);
+
+  if (redis != NULL && !ferry_rendezvous_server_set_redis (server, redis, &error))
+    {
+      g_printerr ("ferry-rendezvous: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
 
   if (turn_secret != NULL && turn == NULL)
     g_printerr ("ferry-rendezvous: a TURN secret without --turn hands out no TURN server\n");

@@ -19,6 +19,7 @@
 #include <libsoup/soup.h>
 
 #include "ferry-message-size-limit-stream.h"
+#include "ferry-redis-store.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server-private.h"
 
@@ -26,12 +27,15 @@
 #define BODY_DATA_KEY          "ferry-request-body"
 #define TIMER_DATA_KEY         "ferry-request-timer"
 #define TOKEN_DATA_KEY         "ferry-side-token"
+#define JOIN_DATA_KEY          "ferry-store-join"
 #define TOKEN_BYTES            16
 
 typedef struct _Mailbox Mailbox;
 
 typedef struct
 {
+  FerryRendezvousServer   *server;
+  grefcount                ref;       /* replies from the store hold one */
   Mailbox                 *mailbox;   /* NULL once the mailbox is gone */
   SoupWebsocketConnection *conn;
   char                    *address;
@@ -44,7 +48,31 @@ typedef struct
   GHashTable              *server_tokens;
   gint64                   ice_window_start;
   guint                    ice_requests;
+  /* With a shared store, the side's mailbox lives there (mailbox is NULL). */
+  gboolean                 in_store;
+  gboolean                 freed;
+  guint                    number;
+  char                    *generation;
+  char                    *epoch;
+  gint64                   expires_at;
+  guint                    expire_id;
+  guint                    received;  /* messages delivered to this side */
+  gboolean                 fetching;
+  gboolean                 fetch_again;
+  gboolean                 peer_left;
 } Side;
+
+/* What the store said to a join, from the handshake to the upgrade. */
+typedef struct
+{
+  guint     number;
+  guint     index;
+  char     *generation;
+  char     *epoch;
+  gboolean  other_left;
+  gint64    ms_left;
+  guint     received;
+} StoreJoin;
 
 struct _Mailbox
 {
@@ -92,6 +120,8 @@ struct _FerryRendezvousServer
   GHashTable  *addresses;   /* address → AddressState */
   GHashTable  *tokens;      /* token → Side */
   guint        sweep_id;
+  FerryRedisStore *store;     /* NULL: everything in memory */
+  GHashTable  *store_sides;   /* "N:SIDE" → Side, sides of this instance */
 
   char        *turn_secret;
   GInetAddress *trusted_proxy;
@@ -139,6 +169,13 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void side_close (Side *side, gushort code, const char *error, const char *message);
+static void store_side_leave (Side *side, gushort code);
+static void store_side_message (Side *side, gint type, GBytes *message);
+static void store_allocate (FerryRendezvousServer *self, SoupServerMessage *msg,
+                            const char *address);
+static void store_join (FerryRendezvousServer *self, SoupServerMessage *msg, const char *address,
+                        guint number);
+static void store_side_join (FerryRendezvousServer *self, Side *side, StoreJoin *join);
 static void upgrade_cb (SoupServerMessage *msg, gpointer user_data);
 
 /* JSON helpers --------------------------------------------------------- */
@@ -495,7 +532,7 @@ static gboolean side_idle_cb (gpointer user_data);
 static void
 side_schedule_idle (Side *side)
 {
-  FerryRendezvousServer *self = side->mailbox->server;
+  FerryRendezvousServer *self = side->server;
   gint64 deadline = side->last_heard + (gint64) self->idle_timeout * G_USEC_PER_SEC;
   gint64 remaining = deadline - g_get_monotonic_time ();
 
@@ -508,7 +545,7 @@ static gboolean
 side_idle_cb (gpointer user_data)
 {
   Side *side = user_data;
-  FerryRendezvousServer *self = side->mailbox->server;
+  FerryRendezvousServer *self = side->server;
 
   side->idle_id = 0;
   if (g_get_monotonic_time () - side->last_heard >= (gint64) self->idle_timeout * G_USEC_PER_SEC)
@@ -548,6 +585,11 @@ side_message_cb (SoupWebsocketConnection *conn,
 
   side_heard (side);
   g_clear_handle_id (&side->first_id, g_source_remove);
+  if (side->in_store && !side->closing)
+    {
+      store_side_message (side, type, message);
+      return;
+    }
   if (mailbox == NULL || side->closing)
     return;
 
@@ -625,17 +667,39 @@ side_error_cb (SoupWebsocketConnection *conn,
 }
 
 static void
+side_unref (Side *side)
+{
+  if (!g_ref_count_dec (&side->ref))
+    return;
+  g_free (side->generation);
+  g_free (side->epoch);
+  g_free (side);
+}
+
+static Side *
+side_ref (Side *side)
+{
+  g_ref_count_inc (&side->ref);
+  return side;
+}
+
+/* The connection's end: a reply from the store that comes later finds the
+ * side marked freed and does nothing. */
+static void
 side_free (Side *side)
 {
   side_detach (side);
-  if (side->token != NULL)
+  g_clear_handle_id (&side->expire_id, g_source_remove);
+  side->freed = TRUE;
+  /* A side that rejoined holds the same token. */
+  if (side->token != NULL && g_hash_table_lookup (side->server_tokens, side->token) == side)
     g_hash_table_remove (side->server_tokens, side->token);
   g_clear_pointer (&side->server_tokens, g_hash_table_unref);
-  g_free (side->token);
+  g_clear_pointer (&side->token, g_free);
   g_signal_handlers_disconnect_by_data (side->conn, side);
   g_clear_object (&side->conn);
-  g_free (side->address);
-  g_free (side);
+  g_clear_pointer (&side->address, g_free);
+  side_unref (side);
 }
 
 /* Takes @side out of its mailbox. Called as soon as a close starts (ours
@@ -648,6 +712,11 @@ side_leave (Side    *side,
   Mailbox *mailbox = side->mailbox;
   Side *peer;
 
+  if (side->in_store)
+    {
+      store_side_leave (side, code);
+      return;
+    }
   if (mailbox == NULL)
     return;
 
@@ -771,6 +840,12 @@ handle_allocate (FerryRendezvousServer *self,
         }
     }
 
+  if (self->store != NULL)
+    {
+      store_allocate (self, msg, address);
+      return;
+    }
+
   state = address_state (self, address);
   address_window (state, now);
 
@@ -840,6 +915,20 @@ handle_join (FerryRendezvousServer *self,
   Mailbox *mailbox;
   char *token;
   guint number;
+
+  if (self->store != NULL)
+    {
+      if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number))
+        respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                       "A nameplate is a number");
+      else if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL,
+                                                       &error))
+        respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                       "A mailbox is joined with a WebSocket handshake");
+      else
+        store_join (self, msg, address, number);
+      return;
+    }
 
   /* Nameplates are small numbers: without this a script could walk
    * through all of them and sit in every mailbox it finds. */
@@ -972,7 +1061,7 @@ ice_side (FerryRendezvousServer *self,
 
   side = g_str_has_prefix (authorization, "Bearer ") ?
          g_hash_table_lookup (self->tokens, authorization + strlen ("Bearer ")) : NULL;
-  if (side == NULL || side->mailbox == NULL || side->closing)
+  if (side == NULL || (side->mailbox == NULL && !side->in_store) || side->closing)
     {
       respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
                      "TURN credentials are only for a side inside a live mailbox");
@@ -1030,8 +1119,8 @@ handle_ice (FerryRendezvousServer *self,
     {
       /* No longer than the mailbox lives: the session that needs the
        * relay holds the mailbox, and asks again while it does. */
-      gint64 left = (side->mailbox->expires_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) /
-                    G_USEC_PER_SEC;
+      gint64 expires_at = side->mailbox != NULL ? side->mailbox->expires_at : side->expires_at;
+      gint64 left = (expires_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
 
       add_turn_credential (self, builder, (guint) CLAMP (left, 1, (gint64) self->turn_ttl));
     }
@@ -1074,16 +1163,24 @@ handle_request_cb (SoupServer        *server,
           return;
         }
 
+      gboolean up = self->store == NULL || ferry_redis_store_is_connected (self->store);
+
       builder = json_builder_new ();
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
-      json_builder_add_string_value (builder, "ok");
-      /* Where nameplates and mailboxes live; only memory for now. */
+      json_builder_add_string_value (builder, up ? "ok" : "unavailable");
+      /* Where nameplates and mailboxes live, and whether it answers: a
+       * load balancer takes an instance without its store out. */
       json_builder_set_member_name (builder, "backend");
-      json_builder_add_string_value (builder, "memory");
+      json_builder_add_string_value (builder, self->store != NULL ? "redis" : "memory");
+      if (self->store != NULL)
+        {
+          json_builder_set_member_name (builder, "store");
+          json_builder_add_string_value (builder, up ? "connected" : "disconnected");
+        }
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
-      respond_json_node (msg, SOUP_STATUS_OK, root);
+      respond_json_node (msg, up ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, root);
     }
   else if (g_str_equal (path, FERRY_RENDEZVOUS_PATH_NAMEPLATES))
     {
@@ -1135,6 +1232,7 @@ side_join (FerryRendezvousServer   *self,
            const char              *address,
            const char              *token,
            const char              *path,
+           StoreJoin               *join,
            SoupWebsocketConnection *conn)
 {
   const char *nameplate = path + strlen (FERRY_RENDEZVOUS_PATH_NAMEPLATES "/");
@@ -1143,6 +1241,8 @@ side_join (FerryRendezvousServer   *self,
   guint number;
 
   side = g_new0 (Side, 1);
+  g_ref_count_init (&side->ref);
+  side->server = self;
   side->conn = g_object_ref (conn);
   side->address = g_strdup (address != NULL ? address : "unknown");
   side->server_tokens = g_hash_table_ref (self->tokens);
@@ -1155,6 +1255,17 @@ side_join (FerryRendezvousServer   *self,
   g_signal_connect (conn, "closed", G_CALLBACK (side_closed_cb), side);
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, self->max_message_size);
+
+  if (join != NULL)
+    {
+      if (token != NULL)
+        {
+          side->token = g_strdup (token);
+          g_hash_table_insert (self->tokens, side->token, side);
+        }
+      store_side_join (self, side, join);
+      return;
+    }
 
   /* handle_join() checked this, but another side may have won the race
    * between that check and the end of the handshake. */
@@ -1233,7 +1344,8 @@ upgrade_cb (SoupServerMessage *msg,
                                           soup_server_message_get_request_headers (msg),
                                           "Origin"),
                                         FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
-  side_join (self, address, token, g_uri_get_path (uri), conn);
+  side_join (self, address, token, g_uri_get_path (uri),
+             g_object_get_data (G_OBJECT (msg), JOIN_DATA_KEY), conn);
 }
 
 /* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
@@ -1341,6 +1453,496 @@ request_read_cb (SoupServer        *server,
                    soup_status_get_phrase (status));
 }
 
+/* A shared store ------------------------------------------------------- */
+
+/* With --redis, the mailbox of a side is in Redis and this instance only
+ * holds its connection: what it sends is appended there, and an event on
+ * the store's channel tells the instance of the other side to read it. */
+
+static char *
+store_side_key (guint number,
+                guint index)
+{
+  return g_strdup_printf ("%u:%u", number, index);
+}
+
+static Side *
+store_lookup (FerryRendezvousServer *self,
+              guint                  number,
+              const char            *generation,
+              guint                  index)
+{
+  g_autofree char *key = store_side_key (number, index);
+  Side *side = g_hash_table_lookup (self->store_sides, key);
+
+  if (side == NULL || !side->in_store || g_strcmp0 (side->generation, generation) != 0)
+    return NULL;
+  return side;
+}
+
+static void
+store_forget (Side *side)
+{
+  FerryRendezvousServer *self = side->server;
+  g_autofree char *key = store_side_key (side->number, side->index);
+
+  if (g_hash_table_lookup (self->store_sides, key) == side)
+    g_hash_table_remove (self->store_sides, key);
+  side->in_store = FALSE;
+  g_clear_handle_id (&side->expire_id, g_source_remove);
+  side_detach (side);
+}
+
+static void
+store_lost (Side *side)
+{
+  g_message ("store-error nameplate=%u client=%s", side->number, side->address);
+  store_forget (side);
+  side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_SERVICE_UNAVAILABLE,
+              FERRY_RENDEZVOUS_ERR_INTERNAL, "The server lost its shared store");
+}
+
+static void store_fetch (Side *side);
+
+static void
+fetch_cb (FerryRedisStore *store,
+          GPtrArray       *items,
+          const GError    *error,
+          gpointer         user_data)
+{
+  Side *side = user_data;
+
+  side->fetching = FALSE;
+  if (side->freed || !side->in_store || side->closing)
+    goto out;
+  if (error != NULL)
+    {
+      store_lost (side);
+      goto out;
+    }
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      GBytes *item = items->pdata[i];
+      gsize size = g_bytes_get_size (item);
+      const guint8 *data = g_bytes_get_data (item, NULL);
+      g_autoptr(GBytes) payload = g_bytes_new_from_bytes (item, 1, size - 1);
+
+      soup_websocket_connection_send_message (side->conn,
+                                              data[0] == SOUP_WEBSOCKET_DATA_TEXT ?
+                                              SOUP_WEBSOCKET_DATA_TEXT :
+                                              SOUP_WEBSOCKET_DATA_BINARY,
+                                              payload);
+      side->received++;
+    }
+
+  if (side->fetch_again)
+    {
+      side->fetch_again = FALSE;
+      store_fetch (side);
+    }
+  else if (side->peer_left)
+    {
+      /* Everything the other side sent is out: now tell this one. Its
+       * leave frees the mailbox. */
+      side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
+                  "The other side left");
+    }
+
+out:
+  side_unref (side);
+}
+
+/* One read at a time, so messages go out in the order they were queued. */
+static void
+store_fetch (Side *side)
+{
+  if (side->fetching)
+    {
+      side->fetch_again = TRUE;
+      return;
+    }
+  side->fetching = TRUE;
+  ferry_redis_store_fetch (side->server->store, side->number, side->index, side->received,
+                           fetch_cb, side_ref (side));
+}
+
+static void
+store_event_cb (FerryRedisStore *store,
+                guint            number,
+                const char      *generation,
+                const char      *kind,
+                guint            index,
+                gpointer         user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  Side *side;
+
+  if (g_str_equal (kind, "m") && (side = store_lookup (self, number, generation, index)) != NULL)
+    {
+      store_fetch (side);
+    }
+  else if (g_str_equal (kind, "l") &&
+           (side = store_lookup (self, number, generation, 1 - index)) != NULL)
+    {
+      side->peer_left = TRUE;
+      store_fetch (side);
+    }
+  else if (g_str_equal (kind, "b"))
+    {
+      for (guint i = 0; i < 2; i++)
+        {
+          if ((side = store_lookup (self, number, generation, i)) == NULL)
+            continue;
+          store_forget (side);
+          /* As mailbox_free(): the side that made the code hears why. */
+          side_close (side, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
+                      i == 0 ? "Someone else tried this code" :
+                      "The other side used a wrong code");
+        }
+    }
+}
+
+static void
+store_connected_cb (FerryRedisStore *store,
+                    GParamSpec      *pspec,
+                    gpointer         user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  g_autoptr(GList) sides = NULL;
+
+  if (ferry_redis_store_is_connected (store))
+    return;
+
+  /* Whatever the sides wait for may be gone with the store: say so now
+   * rather than leave them hanging. */
+  sides = g_hash_table_get_values (self->store_sides);
+  for (GList *l = sides; l != NULL; l = l->next)
+    store_lost (l->data);
+}
+
+static void
+leave_cb (FerryRedisStore *store,
+          GStrv            reply,
+          const GError    *error,
+          gpointer         user_data)
+{
+  if (error != NULL)
+    g_message ("store-error leave: %s", error->message);
+}
+
+typedef struct
+{
+  FerryRedisStore *store;
+  guint            number;
+  guint            index;
+  char            *generation;
+  char            *epoch;
+} LateLeave;
+
+static void
+late_leave_free (LateLeave *late)
+{
+  g_object_unref (late->store);
+  g_free (late->generation);
+  g_free (late->epoch);
+  g_free (late);
+}
+
+/* Unless the side came back (with a new epoch), it left for good. */
+static gboolean
+late_leave_cb (gpointer user_data)
+{
+  LateLeave *late = user_data;
+
+  ferry_redis_store_leave (late->store, late->number, late->generation, late->index,
+                           late->epoch, FALSE, leave_cb, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+store_side_leave (Side    *side,
+                  gushort  code)
+{
+  FerryRendezvousServer *self = side->server;
+  gboolean burn = code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing;
+
+  store_forget (side);
+
+  /* A connection that dropped without a close frame (an instance or a
+   * network died) may come back with its token: it leaves only if it has
+   * not after an idle timeout. */
+  if (code == 0 && !side->closing)
+    {
+      LateLeave *late = g_new0 (LateLeave, 1);
+
+      late->store = g_object_ref (self->store);
+      late->number = side->number;
+      late->index = side->index;
+      late->generation = g_strdup (side->generation);
+      late->epoch = g_strdup (side->epoch);
+      g_message ("drop nameplate=%u client=%s side=%u", side->number, side->address,
+                 side->index);
+      g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, self->idle_timeout, late_leave_cb, late,
+                                  (GDestroyNotify) late_leave_free);
+      return;
+    }
+
+  g_message ("%s nameplate=%u client=%s code=%u", burn ? "burn" : "leave", side->number,
+             side->address, code);
+  ferry_redis_store_leave (self->store, side->number, side->generation, side->index,
+                           side->epoch, burn, leave_cb, NULL);
+}
+
+static void
+append_cb (FerryRedisStore *store,
+           GStrv            reply,
+           const GError    *error,
+           gpointer         user_data)
+{
+  Side *side = user_data;
+
+  if (side->freed || !side->in_store)
+    goto out;
+  if (error != NULL)
+    store_lost (side);
+  else if (g_str_equal (reply[0], "stale"))
+    side_limit (side, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
+                "This side joined again on another connection");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "bytes") == 0)
+    side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
+  else if (g_str_equal (reply[0], "err"))
+    side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
+                "Too many messages wait for the other side");
+
+out:
+  side_unref (side);
+}
+
+static void
+store_side_message (Side   *side,
+                    gint    type,
+                    GBytes *message)
+{
+  FerryRendezvousServer *self = side->server;
+
+  if (g_bytes_get_size (message) > self->max_message_size)
+    {
+      side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                  "The message is too large");
+      return;
+    }
+  /* One connection to Redis runs the scripts in the order they were sent. */
+  ferry_redis_store_append (self->store, side->number, side->generation, side->index,
+                            side->epoch, (guint8) type, message, self->max_queued_messages,
+                            self->max_mailbox_bytes, append_cb, side_ref (side));
+}
+
+static gboolean
+store_expire_cb (gpointer user_data)
+{
+  Side *side = user_data;
+
+  side->expire_id = 0;
+  g_message ("expire nameplate=%u client=%s", side->number, side->address);
+  side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_GONE,
+              FERRY_RENDEZVOUS_ERR_EXPIRED, "The code expired");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+store_side_join (FerryRendezvousServer *self,
+                 Side                  *side,
+                 StoreJoin             *join)
+{
+  g_autofree char *key = store_side_key (join->number, join->index);
+  Side *old = g_hash_table_lookup (self->store_sides, key);
+
+  /* The same side came back here while its old connection lingers. */
+  if (old != NULL)
+    {
+      store_forget (old);
+      side_close (old, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_CONFLICT,
+                  FERRY_RENDEZVOUS_ERR_CROWDED, "This side joined again on another connection");
+    }
+
+  side->in_store = TRUE;
+  side->number = join->number;
+  side->index = join->index;
+  side->generation = g_strdup (join->generation);
+  side->epoch = g_strdup (join->epoch);
+  side->received = join->received;
+  side->peer_left = join->other_left;
+  side->expires_at = g_get_monotonic_time () + join->ms_left * 1000;
+  side->expire_id = g_timeout_add ((guint) CLAMP (join->ms_left, 1, G_MAXINT), store_expire_cb,
+                                   side);
+  g_hash_table_insert (self->store_sides, g_steal_pointer (&key), side);
+  g_message ("join nameplate=%u client=%s side=%u epoch=%s", side->number, side->address,
+             side->index, side->epoch);
+
+  soup_websocket_connection_set_keepalive_interval (side->conn, MAX (1, self->idle_timeout / 3));
+  side_schedule_idle (side);
+  /* A side that came back has had its first message already. */
+  if (g_str_equal (side->epoch, "1"))
+    side->first_id = g_timeout_add_seconds (self->first_message_timeout, side_first_cb, side);
+
+  store_fetch (side);
+}
+
+static void
+store_unavailable (SoupServerMessage *msg)
+{
+  respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_INTERNAL,
+                 "The server cannot reach its store; try again later");
+}
+
+static void
+allocate_cb (FerryRedisStore *store,
+             GStrv            reply,
+             const GError    *error,
+             gpointer         user_data)
+{
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                   "Too many codes were asked for; try again in a minute");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "too-many-mailboxes") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
+                   "Too many codes are in use from this address");
+  else if (g_str_equal (reply[0], "err"))
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_FULL,
+                   "The server is full; try again later");
+  else if (g_strv_length (reply) < 2)
+    store_unavailable (msg);
+  else
+    {
+      g_message ("allocate nameplate=%s", reply[1]);
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "nameplate");
+      json_builder_add_string_value (builder, reply[1]);
+      json_builder_set_member_name (builder, "expires_in");
+      json_builder_add_int_value (builder, self->mailbox_ttl);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      respond_json_node (msg, SOUP_STATUS_CREATED, root);
+    }
+  soup_server_message_unpause (msg);
+}
+
+static void
+store_allocate (FerryRendezvousServer *self,
+                SoupServerMessage     *msg,
+                const char            *address)
+{
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  soup_server_message_pause (msg);
+  ferry_redis_store_allocate (self->store, address, self->mailbox_ttl,
+                              self->max_mailboxes_per_address, self->allocations_per_minute,
+                              self->max_mailboxes, allocate_cb, g_object_ref (msg));
+}
+
+static void
+store_join_free (StoreJoin *join)
+{
+  g_free (join->generation);
+  g_free (join->epoch);
+  g_free (join);
+}
+
+static void
+join_cb (FerryRedisStore *store,
+         GStrv            reply,
+         const GError    *error,
+         gpointer         user_data)
+{
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *wanted = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), FERRY_RENDEZVOUS_HEADER_RECEIVED);
+  guint64 index, ms_left, sent, received = 0;
+  StoreJoin *join;
+
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                   "Too many codes were tried; try again in a minute");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "crowded") == 0)
+    respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
+                   "Two sides already use this code");
+  else if (g_str_equal (reply[0], "err") || g_strv_length (reply) < 8 ||
+           !g_ascii_string_to_unsigned (reply[1], 10, 0, 1, &index, NULL) ||
+           !g_ascii_string_to_unsigned (reply[6], 10, 0, G_MAXINT, &ms_left, NULL) ||
+           !g_ascii_string_to_unsigned (reply[7], 10, 0, G_MAXUINT, &sent, NULL))
+    respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
+                   "No such code; it may have expired");
+  /* What the client says it got is its word: no more than there is. */
+  else if (wanted != NULL &&
+           !g_ascii_string_to_unsigned (wanted, 10, 0, G_MAXUINT, &received, NULL))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "Ferry-Received is a count");
+  else if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL,
+                                                     NULL))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A mailbox is joined with a WebSocket handshake");
+  else
+    {
+      g_autofree char *count = g_strdup_printf ("%" G_GUINT64_FORMAT, sent);
+
+      join = g_new0 (StoreJoin, 1);
+      join->number = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (msg), "ferry-number"));
+      join->index = (guint) index;
+      join->generation = g_strdup (reply[2]);
+      join->epoch = g_strdup (reply[4]);
+      join->other_left = g_str_equal (reply[5], "1");
+      join->ms_left = (gint64) ms_left;
+      join->received = (guint) received;
+      g_object_set_data_full (G_OBJECT (msg), JOIN_DATA_KEY, join,
+                              (GDestroyNotify) store_join_free);
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_TOKEN, reply[3]);
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_RECEIVED, count);
+      g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, g_strdup (reply[3]), g_free);
+      g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+    }
+  soup_server_message_unpause (msg);
+}
+
+static void
+store_join (FerryRendezvousServer *self,
+            SoupServerMessage     *msg,
+            const char            *address,
+            guint                  number)
+{
+  const char *resume = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), FERRY_RENDEZVOUS_HEADER_RESUME);
+  g_autofree char *token = new_token ();
+
+  /* Tokens are ours: anything else cannot name a side. */
+  if (resume != NULL && (strlen (resume) != 2 * TOKEN_BYTES ||
+                         strspn (resume, "0123456789abcdef") != 2 * TOKEN_BYTES))
+    resume = "-";
+
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  g_object_set_data (G_OBJECT (msg), "ferry-number", GUINT_TO_POINTER (number));
+  soup_server_message_pause (msg);
+  ferry_redis_store_join (self->store, number, address, token, resume, self->joins_per_minute,
+                          join_cb, g_object_ref (msg));
+}
+
 /* GObject -------------------------------------------------------------- */
 
 static void
@@ -1357,6 +1959,9 @@ ferry_rendezvous_server_dispose (GObject *object)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  if (self->store != NULL)
+    g_signal_handlers_disconnect_by_data (self->store, self);
+  g_clear_object (&self->store);
 
   G_OBJECT_CLASS (ferry_rendezvous_server_parent_class)->dispose (object);
 }
@@ -1369,6 +1974,7 @@ ferry_rendezvous_server_finalize (GObject *object)
   g_hash_table_unref (self->mailboxes);
   g_hash_table_unref (self->addresses);
   g_hash_table_unref (self->tokens);
+  g_hash_table_unref (self->store_sides);
   g_clear_object (&self->trusted_proxy);
   g_free (self->turn_secret);
   g_strfreev (self->stun_uris);
@@ -1585,6 +2191,7 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->tokens = g_hash_table_new (g_str_hash, g_str_equal);
 
   self->mailboxes = g_hash_table_new (NULL, NULL);
+  self->store_sides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->sweep_id = g_timeout_add_seconds (60, sweep_addresses_cb, self);
 
@@ -1603,6 +2210,36 @@ FerryRendezvousServer *
 ferry_rendezvous_server_new (void)
 {
   return g_object_new (FERRY_TYPE_RENDEZVOUS_SERVER, NULL);
+}
+
+/**
+ * ferry_rendezvous_server_set_redis:
+ * @url: redis://HOST:PORT[/DB]
+ *
+ * Keeps nameplates and mailboxes in Redis at @url instead of this process,
+ * so that several instances share them and one can die without losing
+ * codes. Call before ferry_rendezvous_server_listen(); the server keeps
+ * reconnecting when Redis goes away, and /healthz tells whether it is there.
+ *
+ * Returns: %FALSE for a URL that is not one
+ */
+gboolean
+ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
+                                   const char             *url,
+                                   GError                **error)
+{
+  g_autoptr(FerryRedisStore) store = NULL;
+
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+  g_return_val_if_fail (self->store == NULL, FALSE);
+
+  store = ferry_redis_store_new (url, error);
+  if (store == NULL)
+    return FALSE;
+  self->store = g_steal_pointer (&store);
+  g_signal_connect (self->store, "event", G_CALLBACK (store_event_cb), self);
+  g_signal_connect (self->store, "notify::connected", G_CALLBACK (store_connected_cb), self);
+  return TRUE;
 }
 
 /**

@@ -38,5 +38,8 @@ gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *s
                                                         GSocketAddress        *address,
                                                         GError               **error);
 char                  *ferry_rendezvous_server_dup_url (FerryRendezvousServer *self);
+gboolean               ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
+                                                          const char             *url,
+                                                          GError                **error);
 
 G_END_DECLS
