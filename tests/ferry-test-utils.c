@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 
 #include "ferry-test-utils.h"
+#include "ferry-test-redis.h"
 #include "ferry-code.h"
 #include "ferry-version.h"
 
@@ -187,9 +188,19 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) extra_args[i]);
-  g_ptr_array_add (argv, NULL);
 
   server = g_new0 (FerryTestRendezvous, 1);
+  /* The same tests, against a Redis of the server's own. */
+  if (ferry_test_redis_wanted () &&
+      (extra_args == NULL || !g_strv_contains (extra_args, "--redis")))
+    {
+      FerryTestRedis *redis = ferry_test_redis_start ();
+
+      server->redis = redis;
+      g_ptr_array_add (argv, (gpointer) "--redis");
+      g_ptr_array_add (argv, redis->url);
+    }
+  g_ptr_array_add (argv, NULL);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
@@ -228,6 +239,7 @@ ferry_test_rendezvous_free (FerryTestRendezvous *server)
       g_subprocess_wait (server->process, NULL, NULL);
       g_clear_object (&server->process);
     }
+  g_clear_pointer ((FerryTestRedis **) &server->redis, ferry_test_redis_free);
 
   g_free (server->url);
   g_free (server);

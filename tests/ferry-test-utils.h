@@ -21,6 +21,7 @@ typedef struct
   GSubprocess *process;
   char        *url;   /* "http://127.0.0.1:PORT" without a trailing slash */
   guint16      port;
+  gpointer     redis; /* FerryTestRedis of its own, with $FERRY_TEST_BACKEND=redis */
 } FerryTestRendezvous;
 
 void                 ferry_test_init              (int                 *argc,

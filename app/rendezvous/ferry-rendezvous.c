@@ -20,6 +20,14 @@
 #include "ferry-version.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:4477"
+#define STORE_WAIT_SECONDS 5
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 quit_cb (gpointer user_data)
@@ -239,6 +247,22 @@ main (int   argc,
 
   if (turn_secret != NULL && turn == NULL)
     g_printerr ("ferry-rendezvous: a TURN secret without --turn hands out no TURN server\n");
+
+  /* A load balancer may send clients as soon as we listen: give Redis a
+   * moment to answer first. Without it the server still starts, and
+   * /healthz says that the store is missing. */
+  if (redis != NULL)
+    {
+      gboolean waited = FALSE;
+      guint timer = g_timeout_add_seconds (STORE_WAIT_SECONDS, set_flag_cb, &waited);
+
+      while (!ferry_rendezvous_server_is_ready (server) && !waited)
+        g_main_context_iteration (NULL, TRUE);
+      if (waited)
+        g_printerr ("ferry-rendezvous: Redis at %s does not answer yet; serving anyway\n", redis);
+      else
+        g_source_remove (timer);
+    }
 
   if (!ferry_rendezvous_server_listen (server, address, &error))
     {

@@ -558,7 +558,9 @@ run (FerryRedisStore         *self,
   call->list_func = list_func;
   call->user_data = user_data;
 
-  if (!self->connected || self->commands == NULL)
+  /* While a connection is being made hiredis keeps the commands, after
+   * the SELECT; they fail with it if it does not come up. */
+  if (self->commands == NULL)
     {
       call_fail (call, "not connected");
       return;

@@ -60,6 +60,7 @@ typedef struct
   gboolean                 fetching;
   gboolean                 fetch_again;
   gboolean                 peer_left;
+  gboolean                 close_started; /* a close frame went one way or the other */
 } Side;
 
 /* What the store said to a join, from the handshake to the upgrade. */
@@ -653,6 +654,11 @@ side_error_cb (SoupWebsocketConnection *conn,
 {
   Side *side = user_data;
 
+  /* A side that broke the protocol is not one that lost its connection:
+   * it does not get to come back. */
+  if (error->domain == SOUP_WEBSOCKET_ERROR)
+    side->close_started = TRUE;
+
   /* The message-size limit (or libsoup's own cap on single frames) stops a
    * message that is too large at its header, so it is never buffered; tell
    * the client with our own code before libsoup drops the connection. */
@@ -751,7 +757,10 @@ static void
 side_closing_cb (SoupWebsocketConnection *conn,
                  gpointer                 user_data)
 {
-  side_leave (user_data, soup_websocket_connection_get_close_code (conn));
+  Side *side = user_data;
+
+  side->close_started = TRUE;
+  side_leave (side, soup_websocket_connection_get_close_code (conn));
 }
 
 static void
@@ -1672,7 +1681,7 @@ store_side_leave (Side    *side,
   /* A connection that dropped without a close frame (an instance or a
    * network died) may come back with its token: it leaves only if it has
    * not after an idle timeout. */
-  if (code == 0 && !side->closing)
+  if (!side->close_started && !side->closing)
     {
       LateLeave *late = g_new0 (LateLeave, 1);
 
@@ -2240,6 +2249,19 @@ ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
   g_signal_connect (self->store, "event", G_CALLBACK (store_event_cb), self);
   g_signal_connect (self->store, "notify::connected", G_CALLBACK (store_connected_cb), self);
   return TRUE;
+}
+
+/**
+ * ferry_rendezvous_server_is_ready:
+ *
+ * Returns: whether the server's store answers (always, in memory)
+ */
+gboolean
+ferry_rendezvous_server_is_ready (FerryRendezvousServer *self)
+{
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+
+  return self->store == NULL || ferry_redis_store_is_connected (self->store);
 }
 
 /**

@@ -41,5 +41,6 @@ char                  *ferry_rendezvous_server_dup_url (FerryRendezvousServer *s
 gboolean               ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
                                                           const char             *url,
                                                           GError                **error);
+gboolean               ferry_rendezvous_server_is_ready  (FerryRendezvousServer  *self);
 
 G_END_DECLS
