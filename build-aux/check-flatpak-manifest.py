@@ -58,6 +58,7 @@ MODULE_PROVIDES = {
     'qrencode': {'libqrencode'},
     'libnice': {'nice'},
     'ngtcp2': {'libngtcp2', 'libngtcp2_crypto_gnutls'},
+    'avahi': {'avahi-client', 'avahi-glib'},
 }
 # Directories meson.build only enters with -Dtests=true.
 TEST_DIRS = ('tests', 'bench')

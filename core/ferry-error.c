@@ -13,6 +13,7 @@
 #include "ferry-code.h"
 #include "ferry-error.h"
 #include "ferry-ice-session.h"
+#include "ferry-lan.h"
 #include "ferry-offer.h"
 #include "ferry-pake.h"
 #include "ferry-quic.h"
@@ -49,6 +50,9 @@ static const ErrorText error_texts[] = {
   { ferry_rendezvous_error_quark, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED, "rate-limited",
     N_("Too Many Attempts") },
   { ferry_rendezvous_error_quark, -1, "server-error", N_("The Server Ended the Connection") },
+  { ferry_lan_error_quark, FERRY_LAN_ERROR_NOT_FOUND, "not-on-network",
+    N_("No Ferry on This Network Has This Code") },
+  { ferry_lan_error_quark, -1, "no-local-discovery", N_("Local Discovery Unavailable") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_DECLINED, "declined",
     N_("The Receiver Said No") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_CANCELLED_BY_PEER, "cancelled-by-peer",
@@ -56,7 +60,7 @@ static const ErrorText error_texts[] = {
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_PEER_GONE, "peer-gone",
     N_("The Other Side Is Gone") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_HOSTILE_OFFER, "unsafe-offer",
-    N_("Unsafe Files Refused") },
+    N_("Unsafe Offer Refused") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_NO_SPACE, "no-space",
     N_("Not Enough Disk Space") },
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_VERIFY_FAILED, "verify-failed",
@@ -66,7 +70,9 @@ static const ErrorText error_texts[] = {
   { ferry_transfer_error_quark, FERRY_TRANSFER_ERROR_IO, "file-error",
     N_("Can’t Read or Write a File") },
   { ferry_transfer_error_quark, -1, "transfer-failed", N_("The Transfer Failed") },
-  { ferry_offer_error_quark, -1, "unsafe-offer", N_("Unsafe Files Refused") },
+  { ferry_offer_error_quark, FERRY_OFFER_ERROR_TEXT_TOO_LONG, "text-too-long",
+    N_("Text Too Long") },
+  { ferry_offer_error_quark, -1, "unsafe-offer", N_("Unsafe Offer Refused") },
   { ferry_ice_error_quark, FERRY_ICE_ERROR_TIMEOUT, "no-path",
     N_("No Connection to the Other Side") },
   { ferry_ice_error_quark, FERRY_ICE_ERROR_FAILED, "no-path",

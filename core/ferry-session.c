@@ -8,10 +8,13 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <libsoup/soup.h>
 
 #include "ferry-channel.h"
 #include "ferry-code.h"
 #include "ferry-connector.h"
+#include "ferry-lan.h"
+#include "ferry-pake.h"
 #include "ferry-quic.h"
 #include "ferry-session.h"
 #include "ferry-signalling.h"
@@ -24,7 +27,9 @@
  * ferry-cli observe.
  *
  * 1. The sender gets a code (#FerryChannel), the receiver opens it; the
- *    PAKE gives both the same key.
+ *    PAKE gives both the same key. The sender waits in the server's
+ *    mailbox and in its own on the local network (#FerryLanHost) at once;
+ *    the receiver joins the first of the two that opens, and only that one.
  * 2. Over the sealed channel (#FerrySignalling) each side sends a "hello"
  *    with its QUIC certificate fingerprint, and #FerryConnector trickles
  *    ICE candidates and port mappings until a path works.
@@ -43,6 +48,7 @@ struct _FerrySession
   FerryRendezvousClient  *client;
   FerryStore             *store;
   GPtrArray              *files;
+  char                   *text;
   GFile                  *download_folder;
   char                   *code;
   guint                   n_words;
@@ -56,7 +62,19 @@ struct _FerrySession
   GCancellable           *cancellable;
   gulong                  cancelled_id;
 
-  FerryChannel           *channel;
+  FerryChannel           *channel;        /* the one mailbox both sides use */
+  FerryRendezvousClient  *mailbox_client; /* the server of that mailbox */
+
+  /* Sender: a waiting channel per mailbox (Attempt); the first with a peer wins. */
+  GPtrArray              *attempts;
+  FerryLanHost           *lan_host;
+  guint                   pending;
+  GError                 *server_error;
+  GError                 *lan_error;
+  /* Receiver: the mailbox through the server and the one on the network race. */
+  FerryRendezvousClient  *lan_client;
+  GCancellable           *server_race;
+  GCancellable           *lan_race;
   FerryOffer             *offer;
   FerrySignalling        *signalling;
   FerryConnector         *connector;
@@ -162,6 +180,12 @@ ferry_session_dispose (GObject *object)
   g_clear_object (&self->connector);
   g_clear_object (&self->signalling);
   g_clear_object (&self->channel);
+  g_clear_pointer (&self->attempts, g_ptr_array_unref);
+  g_clear_object (&self->lan_host);
+  g_clear_object (&self->lan_client);
+  g_clear_object (&self->mailbox_client);
+  g_clear_object (&self->server_race);
+  g_clear_object (&self->lan_race);
   g_clear_object (&self->offer);
   g_clear_object (&self->run_task);
   g_clear_object (&self->cancellable);
@@ -177,9 +201,12 @@ ferry_session_finalize (GObject *object)
   FerrySession *self = (FerrySession *)object;
 
   g_clear_pointer (&self->files, g_ptr_array_unref);
+  g_clear_pointer (&self->text, g_free);
   g_clear_object (&self->download_folder);
   g_clear_pointer (&self->code, g_free);
   g_clear_error (&self->error);
+  g_clear_error (&self->server_error);
+  g_clear_error (&self->lan_error);
 
   G_OBJECT_CLASS (ferry_session_parent_class)->finalize (object);
 }
@@ -264,13 +291,15 @@ ferry_session_init (FerrySession *self)
   self->n_words = FERRY_CODE_DEFAULT_WORDS;
   self->portmap = FERRY_CONNECTOR_PORTMAP_ALL;
   self->candidate_types = FERRY_ICE_CANDIDATE_ALL;
+  self->attempts = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /**
  * ferry_session_new_sender:
  * @client: the rendezvous server to meet through
  * @store: (nullable): where progress, history and resume state live
- * @files: (array length=n_files): the files and folders to send
+ * @files: (array length=n_files): the files and folders to send; none
+ *   when ferry_session_set_text() gives text to send alone
  */
 FerrySession *
 ferry_session_new_sender (FerryRendezvousClient  *client,
@@ -282,7 +311,7 @@ ferry_session_new_sender (FerryRendezvousClient  *client,
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_CLIENT (client), NULL);
   g_return_val_if_fail (store == NULL || FERRY_IS_STORE (store), NULL);
-  g_return_val_if_fail (files != NULL && n_files > 0, NULL);
+  g_return_val_if_fail (files != NULL || n_files == 0, NULL);
 
   self = g_object_new (FERRY_TYPE_SESSION, NULL);
   self->client = g_object_ref (client);
@@ -323,6 +352,22 @@ ferry_session_new_receiver (FerryRendezvousClient *client,
   self->download_folder = g_object_ref (download_folder);
 
   return self;
+}
+
+/**
+ * ferry_session_set_text:
+ * @text: (nullable): a note or link the sender offers, checked as
+ *   ferry_offer_check_text() says when the offer is built
+ */
+void
+ferry_session_set_text (FerrySession *self,
+                        const char   *text)
+{
+  g_return_if_fail (FERRY_IS_SESSION (self));
+  g_return_if_fail (self->is_sender && self->state == FERRY_SESSION_STATE_NEW);
+
+  g_free (self->text);
+  self->text = g_strdup (text);
 }
 
 void
@@ -392,7 +437,11 @@ ferry_session_get_code (FerrySession *self)
 {
   g_return_val_if_fail (FERRY_IS_SESSION (self), NULL);
 
-  return self->channel != NULL ? ferry_channel_get_code (self->channel) : NULL;
+  if (self->state == FERRY_SESSION_STATE_NEW ||
+      (self->is_sender && self->state == FERRY_SESSION_STATE_PREPARING))
+    return NULL;
+
+  return self->code;
 }
 
 /**
@@ -488,17 +537,120 @@ channel_connect_cb (GObject      *object,
   maybe_start_link (self);
 }
 
+/* The sender: the first mailbox where the receiver proved the code wins;
+ * the others are left. A wrong code in any of them ends the session, as
+ * one code allows one guess wherever it is made. */
 static void
-create_code_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
+attempt_connect_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
   g_autoptr(FerrySession) self = user_data;
-  g_autofree char *code = NULL;
+  FerryChannel *channel = FERRY_CHANNEL (object);
+  GError *error = NULL;
+  gboolean connected;
+
+  connected = ferry_channel_connect_finish (channel, result, &error);
+  if (!ferry_session_is_live (self) || (self->channel != NULL && self->channel != channel))
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  if (!connected)
+    {
+      g_ptr_array_remove (self->attempts, channel);
+      if (self->attempts->len > 0 &&
+          !g_error_matches (error, FERRY_PAKE_ERROR, FERRY_PAKE_ERROR_WRONG_CODE))
+        {
+          g_debug ("Leaving a mailbox that ended: %s", error->message);
+          g_error_free (error);
+          return;
+        }
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  self->channel = g_object_ref (channel);
+  g_object_get (channel, "client", &self->mailbox_client, NULL);
+  for (guint i = 0; i < self->attempts->len; i++)
+    if (g_ptr_array_index (self->attempts, i) != channel)
+      ferry_channel_close (g_ptr_array_index (self->attempts, i));
+
+  if (self->lan_host != NULL && self->mailbox_client == ferry_lan_host_get_client (self->lan_host))
+    {
+      g_debug ("The receiver came through the local network");
+      ferry_lan_host_unpublish (self->lan_host);
+    }
+  else
+    {
+      g_clear_object (&self->lan_host);
+    }
+
+  self->channel_ready = TRUE;
+  maybe_start_link (self);
+}
+
+/* Once every mailbox is open, the code is shown and the sender waits in all. */
+static void
+sender_maybe_wait (FerrySession *self)
+{
+  g_autoptr(GPtrArray) attempts = NULL;
+
+  if (self->pending > 0)
+    return;
+
+  if (self->attempts->len == 0)
+    {
+      GError *error = g_steal_pointer (&self->lan_error);
+
+      if (self->server_error != NULL)
+        {
+          GError *both = g_error_new (error->domain, error->code, "%s %s",
+                                      self->server_error->message, error->message);
+
+          g_error_free (error);
+          error = both;
+        }
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  ferry_session_set_state (self, FERRY_SESSION_STATE_WAITING);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+
+  /* A callback may drop an attempt from the array while this goes on. */
+  attempts = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < self->attempts->len; i++)
+    g_ptr_array_add (attempts, g_object_ref (g_ptr_array_index (self->attempts, i)));
+  for (guint i = 0; i < attempts->len; i++)
+    ferry_channel_connect_async (g_ptr_array_index (attempts, i), self->cancellable,
+                                 attempt_connect_cb, g_object_ref (self));
+}
+
+static void
+sender_add_attempt (FerrySession          *self,
+                    FerryRendezvousClient *client,
+                    FerryMailbox          *mailbox)
+{
+  FerryChannel *channel = ferry_channel_new (client);
+
+  ferry_channel_adopt_mailbox (channel, self->code, mailbox, TRUE);
+  g_ptr_array_add (self->attempts, channel);
+}
+
+static void
+server_mailbox_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autoptr(FerryMailbox) mailbox = NULL;
   GError *error = NULL;
 
-  code = ferry_channel_create_code_finish (FERRY_CHANNEL (object), result, &error);
-  if (code == NULL)
+  mailbox = ferry_rendezvous_client_open_mailbox_finish (FERRY_RENDEZVOUS_CLIENT (object),
+                                                         result, &error);
+  if (mailbox == NULL)
     {
       ferry_session_fail (self, error);
       return;
@@ -507,9 +659,151 @@ create_code_cb (GObject      *object,
   if (!ferry_session_is_live (self))
     return;
 
+  self->pending--;
+  sender_add_attempt (self, self->client, mailbox);
+  sender_maybe_wait (self);
+}
+
+static void
+lan_host_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autoptr(FerryMailbox) mailbox = NULL;
+  GError *error = NULL;
+
+  mailbox = ferry_lan_host_start_finish (FERRY_LAN_HOST (object), result, &error);
+  if (!ferry_session_is_live (self))
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  self->pending--;
+  if (mailbox == NULL)
+    {
+      g_debug ("Not on the local network: %s", error->message);
+      self->lan_error = error;
+      g_clear_object (&self->lan_host);
+    }
+  else
+    {
+      sender_add_attempt (self, ferry_lan_host_get_client (self->lan_host), mailbox);
+    }
+
+  sender_maybe_wait (self);
+}
+
+/* With a server, its nameplate is published on the local network too, so
+ * the same code works both ways; without one, a nameplate from the range
+ * no server hands out. */
+static void
+allocate_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  g_autofree char *nameplate = NULL;
+  GError *error = NULL;
+
+  nameplate = ferry_rendezvous_client_allocate_finish (FERRY_RENDEZVOUS_CLIENT (object),
+                                                       result, &error);
+  if (nameplate == NULL &&
+      !g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE))
+    {
+      ferry_session_fail (self, error);
+      return;
+    }
+
+  if (!ferry_session_is_live (self))
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  if (nameplate == NULL)
+    {
+      g_debug ("No server (%s): on the local network only", error->message);
+      self->server_error = error;
+      nameplate = ferry_lan_random_nameplate ();
+    }
+  else
+    {
+      self->pending++;
+      ferry_rendezvous_client_open_mailbox_async (self->client, nameplate, self->cancellable,
+                                                  server_mailbox_cb, g_object_ref (self));
+    }
+
   g_free (self->code);
-  self->code = g_steal_pointer (&code);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+  self->code = ferry_code_generate (nameplate, self->n_words);
+
+  self->pending++;
+  self->lan_host = ferry_lan_host_new (nameplate);
+  ferry_lan_host_start_async (self->lan_host, self->cancellable, lan_host_cb,
+                              g_object_ref (self));
+}
+
+/* The receiver: neither mailbox has seen anything of ours yet. */
+static void
+receiver_maybe_fail (FerrySession *self)
+{
+  GError *error;
+
+  if (self->pending > 0 || self->channel != NULL)
+    return;
+
+  /* A server that answered knows best; without one, what the network said. */
+  if (self->server_error != NULL &&
+      !g_error_matches (self->server_error, FERRY_RENDEZVOUS_ERROR,
+                        FERRY_RENDEZVOUS_ERROR_UNREACHABLE))
+    error = g_steal_pointer (&self->server_error);
+  else
+    error = g_steal_pointer (&self->lan_error);
+
+  ferry_session_fail (self, error);
+}
+
+/* The first mailbox to open is the one: the other attempt is stopped, and
+ * a mailbox that opens after all is left before anything is sent in it. */
+static void
+receiver_mailbox_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(FerrySession) self = user_data;
+  FerryRendezvousClient *client = FERRY_RENDEZVOUS_CLIENT (object);
+  gboolean from_server = client == self->client;
+  g_autoptr(FerryMailbox) mailbox = NULL;
+  GError *error = NULL;
+
+  mailbox = ferry_rendezvous_client_open_mailbox_finish (client, result, &error);
+  if (!ferry_session_is_live (self) || self->channel != NULL)
+    {
+      if (mailbox != NULL)
+        ferry_mailbox_close (mailbox, SOUP_WEBSOCKET_CLOSE_NORMAL);
+      g_clear_error (&error);
+      return;
+    }
+
+  self->pending--;
+  if (mailbox == NULL)
+    {
+      g_debug ("No mailbox %s: %s", from_server ? "through the server" : "on the network",
+               error->message);
+      g_clear_error (from_server ? &self->server_error : &self->lan_error);
+      if (from_server)
+        self->server_error = error;
+      else
+        self->lan_error = error;
+      receiver_maybe_fail (self);
+      return;
+    }
+
+  g_cancellable_cancel (from_server ? self->lan_race : self->server_race);
+  self->mailbox_client = g_object_ref (client);
+  self->channel = ferry_channel_new (client);
+  ferry_channel_adopt_mailbox (self->channel, self->code, mailbox, FALSE);
   ferry_session_set_state (self, FERRY_SESSION_STATE_WAITING);
 
   ferry_channel_connect_async (self->channel, self->cancellable, channel_connect_cb,
@@ -517,31 +811,67 @@ create_code_cb (GObject      *object,
 }
 
 static void
-open_code_cb (GObject      *object,
+lan_found_cb (GObject      *object,
               GAsyncResult *result,
               gpointer      user_data)
 {
   g_autoptr(FerrySession) self = user_data;
+  g_autofree char *url = NULL;
+  g_autofree char *nameplate = NULL;
   GError *error = NULL;
 
-  if (!ferry_channel_open_code_finish (FERRY_CHANNEL (object), result, &error))
+  url = ferry_lan_find_finish (result, &error);
+  if (!ferry_session_is_live (self) || self->channel != NULL)
     {
-      ferry_session_fail (self, error);
+      g_clear_error (&error);
       return;
     }
 
-  if (!ferry_session_is_live (self))
-    return;
+  if (url == NULL)
+    {
+      self->pending--;
+      self->lan_error = error;
+      receiver_maybe_fail (self);
+      return;
+    }
 
-  g_free (self->code);
-  self->code = g_strdup (ferry_channel_get_code (self->channel));
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
-  ferry_session_set_state (self, FERRY_SESSION_STATE_WAITING);
-
-  ferry_channel_connect_async (self->channel, self->cancellable, channel_connect_cb,
-                               g_object_ref (self));
+  nameplate = ferry_code_get_nameplate (self->code);
+  self->lan_client = ferry_rendezvous_client_new (url);
+  ferry_rendezvous_client_open_mailbox_async (self->lan_client, nameplate, self->lan_race,
+                                              receiver_mailbox_cb, g_object_ref (self));
 }
 
+/* The receiver looks for the code through the server and on the local
+ * network at once. A malformed code fails at once, and nothing is sent
+ * anywhere. */
+static void
+open_code (FerrySession *self)
+{
+  g_autofree char *normalized = NULL;
+  g_autofree char *nameplate = NULL;
+  GError *error = NULL;
+
+  normalized = ferry_code_normalize (self->code, &error);
+  if (normalized == NULL)
+    {
+      ferry_session_end (self, error);
+      return;
+    }
+
+  g_free (self->code);
+  self->code = g_steal_pointer (&normalized);
+  nameplate = ferry_code_get_nameplate (self->code);
+  ferry_session_set_state (self, FERRY_SESSION_STATE_PREPARING);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODE]);
+
+  self->server_race = g_cancellable_new ();
+  self->lan_race = g_cancellable_new ();
+  self->pending = 2;
+  ferry_rendezvous_client_open_mailbox_async (self->client, nameplate, self->server_race,
+                                              receiver_mailbox_cb, g_object_ref (self));
+  ferry_lan_find_async (nameplate, FERRY_LAN_FIND_TIMEOUT_MS, self->lan_race, lan_found_cb,
+                        g_object_ref (self));
+}
 static void
 offer_cb (GObject      *object,
           GAsyncResult *result,
@@ -722,7 +1052,7 @@ connector_connect_cb (GObject      *object,
 static void
 start_ice (FerrySession *self)
 {
-  self->connector = ferry_connector_new (self->signalling, self->client,
+  self->connector = ferry_connector_new (self->signalling, self->mailbox_client,
                                          self->is_sender ? FERRY_ICE_ROLE_CONTROLLING
                                                          : FERRY_ICE_ROLE_CONTROLLED);
   ferry_connector_set_portmap (self->connector, self->portmap);
@@ -936,6 +1266,12 @@ ferry_session_end (FerrySession *self,
 
   /* Stop whatever step is still under way. */
   g_cancellable_cancel (self->cancellable);
+  if (self->server_race != NULL)
+    g_cancellable_cancel (self->server_race);
+  if (self->lan_race != NULL)
+    g_cancellable_cancel (self->lan_race);
+  if (self->lan_host != NULL)
+    ferry_lan_host_unpublish (self->lan_host);
 
   if (error != NULL)
     {
@@ -955,6 +1291,9 @@ ferry_session_end (FerrySession *self,
     ferry_signalling_close (self->signalling);
   else if (self->channel != NULL)
     ferry_channel_close (self->channel);
+  for (guint i = 0; i < self->attempts->len; i++)
+    if (g_ptr_array_index (self->attempts, i) != self->channel)
+      ferry_channel_close (g_ptr_array_index (self->attempts, i));
 
   if (self->connector != NULL)
     {
@@ -1004,20 +1343,17 @@ ferry_session_run_async (FerrySession        *self,
     self->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (run_cancelled_cb),
                                                 self, NULL);
 
-  self->channel = ferry_channel_new (self->client);
-  ferry_session_set_state (self, FERRY_SESSION_STATE_PREPARING);
-
   if (self->is_sender)
     {
-      ferry_offer_new_from_files_async ((GFile **) self->files->pdata, self->files->len,
-                                        self->cancellable, offer_cb, g_object_ref (self));
-      ferry_channel_create_code_async (self->channel, self->n_words, self->cancellable,
-                                       create_code_cb, g_object_ref (self));
+      ferry_session_set_state (self, FERRY_SESSION_STATE_PREPARING);
+      ferry_offer_new_async ((GFile **) self->files->pdata, self->files->len, self->text,
+                             self->cancellable, offer_cb, g_object_ref (self));
+      ferry_rendezvous_client_allocate_async (self->client, self->cancellable, allocate_cb,
+                                              g_object_ref (self));
     }
   else
     {
-      ferry_channel_open_code_async (self->channel, self->code, self->cancellable,
-                                     open_code_cb, g_object_ref (self));
+      open_code (self);
     }
 }
 

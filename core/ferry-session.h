@@ -59,6 +59,8 @@ FerrySession      *ferry_session_new_receiver   (FerryRendezvousClient  *client,
                                                  const char             *code,
                                                  GFile                  *download_folder);
 
+void               ferry_session_set_text       (FerrySession           *self,
+                                                 const char             *text);
 void               ferry_session_set_word_count (FerrySession           *self,
                                                  guint                   n_words);
 void               ferry_session_set_portmap    (FerrySession           *self,

@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 #include <sodium.h>
 
+#include "ferry-offer.h"
 #include "ferry-test-utils.h"
 
 #define TIMEOUT_MS 30000
@@ -94,18 +95,18 @@ wait_cb (GObject      *object,
 }
 
 /* Starts ferry-cli from @launcher with its own XDG_DATA_HOME (its own
- * SQLite store, as on its own machine); @args is NULL-terminated. */
-static Cli *
-cli_spawnv (Fixture             *fixture,
-            GSubprocessLauncher *launcher,
-            const char          *home,
-            const char          *code,
-            const char * const  *args)
+ * SQLite store, as on its own machine) and the code, if any, in
+ * $FERRY_CODE; @args is NULL-terminated. */
+static GSubprocess *
+launch (Fixture             *fixture,
+        GSubprocessLauncher *launcher,
+        const char          *home,
+        const char          *code,
+        const char * const  *args,
+        GError             **error)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
   g_autofree char *data_home = g_build_filename (fixture->dir, home, NULL);
-  Cli *cli = g_new0 (Cli, 1);
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("FERRY_CLI_BIN"));
   for (guint i = 0; args[i] != NULL; i++)
@@ -121,8 +122,22 @@ cli_spawnv (Fixture             *fixture,
   else
     g_subprocess_launcher_unsetenv (launcher, "FERRY_CODE");
 
-  cli->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
-                                               &error);
+  return g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+}
+
+/* Starts ferry-cli from @launcher with its own XDG_DATA_HOME (its own
+ * SQLite store, as on its own machine); @args is NULL-terminated. */
+static Cli *
+cli_spawnv (Fixture             *fixture,
+            GSubprocessLauncher *launcher,
+            const char          *home,
+            const char          *code,
+            const char * const  *args)
+{
+  g_autoptr(GError) error = NULL;
+  Cli *cli = g_new0 (Cli, 1);
+
+  cli->process = launch (fixture, launcher, home, code, args, &error);
   g_assert_no_error (error);
   cli->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (cli->process));
   cli->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
@@ -754,6 +769,243 @@ test_mistyped_code_asks_again (Fixture       *fixture,
   g_string_free (terminal.text, TRUE);
 }
 
+/* A text offered alone, with what a hostile sender could put in it. */
+#define PLAIN_TEXT "Treffpunkt: Bahnhof, Gleis 3\nhttps://example.org/karte?x=1&y=2"
+#define HOSTILE_TEXT "ok\x1b[2J\rDone: 9 files\xe2\x80\xae" "exe.txt\nnext\tline"
+
+static gboolean
+all_dirs_empty (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+
+  return dir != NULL && g_dir_read_name (dir) == NULL;
+}
+
+/* `send --text TEXT`: the receiver gets the text in the offer, as sent, and
+ * nothing is written to its folder; no --yes is needed, as nothing lands. */
+static void
+test_send_text (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  JsonObject *event, *offer;
+  guint text_at = G_MAXUINT, offer_at = G_MAXUINT;
+
+  sender = cli_spawn (fixture, "sender", NULL, "send", "--json", "--text", PLAIN_TEXT, NULL);
+  event = cli_wait_event (sender, "code");
+  receiver = cli_spawn (fixture, "receiver", json_object_get_string_member (event, "code"),
+                        "receive", "--json", "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+
+  event = cli_find_event (receiver, "text");
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "text"), ==, PLAIN_TEXT);
+  offer = cli_find_event (receiver, "offer");
+  g_assert_nonnull (offer);
+  g_assert_cmpint (json_object_get_int_member (offer, "files"), ==, 0);
+  /* The text is told first: before the offer, long before anything ends. */
+  for (guint i = 0; i < receiver->events->len; i++)
+    {
+      const char *name = json_object_get_string_member (g_ptr_array_index (receiver->events, i),
+                                                        "event");
+
+      if (g_str_equal (name, "text"))
+        text_at = i;
+      else if (g_str_equal (name, "offer"))
+        offer_at = i;
+    }
+  g_assert_cmpuint (text_at, <, offer_at);
+  g_assert_nonnull (cli_find_event (receiver, "done"));
+  g_assert_nonnull (cli_find_event (sender, "done"));
+  g_assert_null (cli_find_event (sender, "text"));
+  g_assert_true (all_dirs_empty (fixture->target));
+}
+
+static void
+write_stdin (Cli        *cli,
+             const char *text,
+             gsize       len)
+{
+  GOutputStream *in = g_subprocess_get_stdin_pipe (cli->process);
+  g_autoptr(GError) error = NULL;
+  gsize written;
+
+  g_assert_true (g_output_stream_write_all (in, text, len, &written, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (in, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* `--text -` reads standard input; the final newline echo adds is not
+ * part of the text. Text goes with files too. */
+static void
+test_send_text_from_stdin (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autoptr(Cli) receiver = NULL;
+  g_autofree char *sent = g_build_filename (fixture->source, "notes – Übersicht.txt", NULL);
+  g_autofree char *arrived = g_build_filename (fixture->target, "Reise",
+                                               "notes – Übersicht.txt", NULL);
+  JsonObject *event;
+
+  sender = cli_spawn (fixture, "sender", NULL, "send", "--json", "--text", "-",
+                      fixture->source, NULL);
+  write_stdin (sender, PLAIN_TEXT "\n", strlen (PLAIN_TEXT "\n"));
+  event = cli_wait_event (sender, "code");
+  receiver = cli_spawn (fixture, "receiver", json_object_get_string_member (event, "code"),
+                        "receive", "--json", "--yes", "--output", fixture->target, NULL);
+
+  g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+  event = cli_find_event (receiver, "text");
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "text"), ==, PLAIN_TEXT);
+  g_assert_cmpint (json_object_get_int_member (cli_find_event (receiver, "offer"), "files"),
+                   ==, 1);
+  assert_same_contents (sent, arrived);
+}
+
+typedef struct
+{
+  char     *out;
+  char     *err;
+  gboolean  done;
+} Communicate;
+
+static void
+communicate_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Communicate *communicate = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &communicate->out,
+                                        &communicate->err, &error);
+  g_assert_no_error (error);
+  communicate->done = TRUE;
+}
+
+/* Runs ferry-cli to the end with @input on stdin, keeping what it wrote on
+ * stdout and stderr; the main loop runs meanwhile, for other processes'
+ * events. Returns the exit status. */
+static int
+cli_run_collect (Fixture             *fixture,
+                 const char          *home,
+                 const char          *code,
+                 const char          *input,
+                 Communicate         *communicate,
+                 const char * const  *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  process = launch (fixture, launcher, home, code, args, &error);
+  g_assert_no_error (error);
+
+  communicate->done = FALSE;
+  g_subprocess_communicate_utf8_async (process, input, NULL, communicate_cb, communicate);
+  g_assert_true (ferry_test_wait_for_flag (&communicate->done, TIMEOUT_MS));
+  /* Its output is closed: it has ended or is ending. */
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+static void
+communicate_clear (Communicate *communicate)
+{
+  g_clear_pointer (&communicate->out, g_free);
+  g_clear_pointer (&communicate->err, g_free);
+}
+
+/* Text over the limit is refused before anything goes to the server, with
+ * a sentence that says why and what to do instead; so is empty text. */
+static void
+test_send_text_too_long (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autofree char *big = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
+  g_autofree char *limit = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES, 'a');
+  const char * const stdin_args[] = { "send", "--json", "--text", "-", NULL };
+  const char * const empty_args[] = { "send", "--json", "--text", "", NULL };
+  Communicate communicate = { 0 };
+
+  g_assert_cmpint (cli_run_collect (fixture, "sender", NULL, big, &communicate, stdin_args),
+                   ==, 2);
+  g_assert_cmpstr (communicate.out, ==, "");
+  g_assert_nonnull (strstr (communicate.err, "ferry-cli send: The text is longer than the "
+                                             "65536 bytes allowed; send it as a file"));
+  communicate_clear (&communicate);
+
+  /* One byte past the limit fails the same way when it is in argv. */
+  {
+    const char * const argv_args[] = { "send", "--json", "--text", big, NULL };
+
+    g_assert_cmpint (cli_run_collect (fixture, "sender", NULL, NULL, &communicate, argv_args),
+                     ==, 2);
+    g_assert_nonnull (strstr (communicate.err, "send it as a file"));
+    communicate_clear (&communicate);
+  }
+
+  g_assert_cmpint (cli_run_collect (fixture, "sender", NULL, NULL, &communicate, empty_args),
+                   ==, 2);
+  g_assert_nonnull (strstr (communicate.err, "The offered text is empty"));
+  communicate_clear (&communicate);
+
+  /* Exactly the limit, with echo's newline, is not too long. */
+  {
+    g_autoptr(Cli) sender = cli_spawn (fixture, "sender", NULL, "send", "--json", "--text",
+                                       "-", NULL);
+    g_autofree char *line = g_strconcat (limit, "\n", NULL);
+
+    write_stdin (sender, line, strlen (line));
+    g_assert_nonnull (cli_wait_event (sender, "code"));
+  }
+}
+
+/* On a terminal the text is shown as sent but defused: no escape sequence
+ * reaches the terminal, a carriage return cannot overwrite a line, a
+ * direction override cannot reorder one, and each line is indented, so the
+ * text cannot pass for Ferry's own "Done:". */
+static void
+test_hostile_text_is_escaped (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  g_autoptr(Cli) sender = NULL;
+  g_autofree char *code = NULL;
+  const char * const args[] = { "receive", "--output", fixture->target, NULL };
+  Communicate communicate = { 0 };
+  JsonObject *event;
+
+  sender = cli_spawn (fixture, "sender", NULL, "send", "--json", "--text", HOSTILE_TEXT, NULL);
+  event = cli_wait_event (sender, "code");
+  code = g_strdup (json_object_get_string_member (event, "code"));
+
+  g_assert_cmpint (cli_run_collect (fixture, "receiver", code, NULL, &communicate, args),
+                   ==, 0);
+  g_assert_cmpint (cli_wait_exit (sender), ==, 0);
+
+  g_assert_nonnull (strstr (communicate.out,
+                            "Text from the sender:\n"
+                            "  ok\\x1B[2J\\x0DDone: 9 files\\u{202E}exe.txt\n"
+                            "  next\\x09line\n"));
+  g_assert_null (strchr (communicate.out, '\x1b'));
+  g_assert_null (strchr (communicate.out, '\r'));
+  g_assert_null (strstr (communicate.out, "\xe2\x80\xae"));
+  g_assert_nonnull (strstr (communicate.out, "Done: the text arrived.\n"));
+  g_assert_true (all_dirs_empty (fixture->target));
+  communicate_clear (&communicate);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -774,6 +1026,14 @@ main (int   argc,
               fixture_setup, test_options_after_command, fixture_teardown);
   g_test_add ("/cli/mistyped-code-asks-again", Fixture, NULL,
               fixture_setup, test_mistyped_code_asks_again, fixture_teardown);
+  g_test_add ("/cli/send-text", Fixture, NULL,
+              fixture_setup, test_send_text, fixture_teardown);
+  g_test_add ("/cli/send-text-from-stdin", Fixture, NULL,
+              fixture_setup, test_send_text_from_stdin, fixture_teardown);
+  g_test_add ("/cli/send-text-too-long", Fixture, NULL,
+              fixture_setup, test_send_text_too_long, fixture_teardown);
+  g_test_add ("/cli/hostile-text-is-escaped", Fixture, NULL,
+              fixture_setup, test_hostile_text_is_escaped, fixture_teardown);
   g_test_add ("/cli/kill-and-resume", Fixture, NULL,
               fixture_setup, test_kill_and_resume, fixture_teardown);
   g_test_add ("/cli/kill-receiver-and-resume", Fixture, NULL,

@@ -18,6 +18,7 @@
 #include "ferry-application.h"
 #include "ferry-done-page.h"
 #include "ferry-history-page.h"
+#include "ferry-offer.h"
 #include "ferry-offer-model.h"
 #include "ferry-preferences-window.h"
 #include "ferry-receive-page.h"
@@ -1390,6 +1391,253 @@ test_server_notice (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+#define TEXT_LINK "https://example.org/ferry?meet=gleis-3&t=18:30"
+#define HOSTILE_TEXT "Pay \xe2\x80\xae" "exe.txt\x1b[31m\tnow\nsecond line"
+#define HOSTILE_SHOWN "Pay \\u{202E}exe.txt\\x1B[31m\\x09now\nsecond line"
+
+static AdwMessageDialog *
+find_visible_message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (window))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+
+  return NULL;
+}
+
+static gboolean
+has_message_dialog (gpointer user_data)
+{
+  return find_visible_message_dialog () != NULL;
+}
+
+static GtkTextView *
+find_text_view (GtkWidget *widget)
+{
+  if (GTK_IS_TEXT_VIEW (widget))
+    return GTK_TEXT_VIEW (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkTextView *found = find_text_view (child);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+/* Send Text as a person does: the dialog, Send offered only for text the
+ * receiver takes, then the code page saying what is sent. */
+static void
+write_text (FerryWindow *window,
+            const char  *text,
+            gboolean     by_keyboard,
+            const char  *screenshot)
+{
+  GtkWidget *send_page = ferry_window_get_send_page (window);
+  g_autofree char *big = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
+  AdwMessageDialog *dialog;
+  GtkTextBuffer *buffer;
+
+  if (by_keyboard)
+    {
+      /* Ctrl+T, from whatever page the window shows. */
+      focus_window (GTK_WIDGET (window));
+      ferry_window_show_page (window, "history");
+      send_key (GTK_WIDGET (window), XK_Control_L, XK_t);
+    }
+  else
+    gtk_widget_activate_action (send_page, "send.write-text", NULL);
+  g_assert_true (ferry_test_wait_until (has_message_dialog, NULL, TIMEOUT_MS));
+  g_assert_true (ferry_test_wait_until ((FerryTestCondition) gtk_widget_get_mapped, send_page,
+                                        TIMEOUT_MS));
+  dialog = find_visible_message_dialog ();
+  buffer = gtk_text_view_get_buffer (find_text_view (GTK_WIDGET (dialog)));
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "send"));
+  gtk_text_buffer_set_text (buffer, big, -1);
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "send"));
+  gtk_text_buffer_set_text (buffer, text, -1);
+  g_assert_true (adw_message_dialog_get_response_enabled (dialog, "send"));
+  if (screenshot != NULL)
+    save_screenshot (GTK_WIDGET (dialog), screenshot);
+
+  adw_message_dialog_response (dialog, "send");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+typedef struct
+{
+  char     *text;
+  gboolean  done;
+} ClipboardRead;
+
+static void
+clipboard_read_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ClipboardRead *read = user_data;
+  g_autoptr(GError) error = NULL;
+
+  read->text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (object), result, &error);
+  g_assert_no_error (error);
+  read->done = TRUE;
+}
+
+/* Copy puts the text on the clipboard as sent, not as shown. */
+static void
+assert_copy_gives (FerryWindow *window,
+                   const char  *text)
+{
+  GtkWidget *receive_page = ferry_window_get_receive_page (window);
+  ClipboardRead read = { NULL, FALSE };
+
+  gtk_widget_activate_action (receive_page, "receive.copy-text", NULL);
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (receive_page), NULL,
+                                 clipboard_read_cb, &read);
+  g_assert_true (ferry_test_wait_for_flag (&read.done, TIMEOUT_MS));
+  g_assert_cmpstr (read.text, ==, text);
+  g_free (read.text);
+}
+
+static guint
+count_downloads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open (download_dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* A link sent as text: shown on the offer page before anything else, with
+ * Copy and Open Link in view, nothing written; Done with the keyboard. */
+static void
+test_send_text (void)
+{
+  FerryWindow *sender = new_window ();
+  FerryWindow *receiver = new_window ();
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  GtkWidget *window = GTK_WIDGET (receiver);
+  guint downloads = count_downloads ();
+  g_autofree char *summary = NULL;
+  g_autofree char *done_text = NULL;
+  GtkWidget *done, *focus = NULL;
+  guint tabs = 0;
+
+  write_text (sender, TEXT_LINK, TRUE, "send-text-dialog");
+  wait_for_send_page (sender, "code");
+  summary = ferry_send_page_dup_summary (send_page);
+  g_assert_cmpstr (summary, ==, "Text\n" TEXT_LINK);
+  save_screenshot (GTK_WIDGET (sender), "send-text");
+
+  type_code (receiver, ferry_send_page_get_code (send_page));
+  wait_for_receive_page (receiver, "offer");
+  g_assert_cmpstr (ferry_receive_page_get_shown_text (receive_page), ==, TEXT_LINK);
+  g_assert_cmpstr (ferry_receive_page_get_link (receive_page), ==, TEXT_LINK);
+  g_assert_null (find_actionable (window, "receive.save-as"));
+  g_assert_null (find_actionable (window, "receive.decline"));
+  assert_in_view (window, "receive.copy-text");
+  assert_in_view (window, "receive.open-link");
+  assert_in_view (window, "receive.cancel");
+
+  /* Text alone is taken as soon as it is shown: the sender is done, the
+   * receiver still reads it. */
+  wait_for_send_page (sender, "done");
+  done_text = ferry_done_page_dup_text (ferry_send_page_get_done_page (send_page));
+  g_assert_true (g_str_has_prefix (done_text, "Sent\nThe receiver has the text.\n"));
+  g_assert_nonnull (strstr (done_text, "\nText: " TEXT_LINK "\n"));
+  g_assert_cmpstr (ferry_receive_page_get_page_name (receive_page), ==, "offer");
+  g_assert_cmpstr (ferry_receive_page_get_shown_text (receive_page), ==, TEXT_LINK);
+  save_screenshot (window, "offer-text");
+  assert_copy_gives (receiver, TEXT_LINK);
+  g_assert_cmpuint (count_downloads (), ==, downloads);
+
+  /* Done, with the keyboard alone, leads back to entering a code. */
+  focus_window (window);
+  done = find_actionable (window, "receive.cancel");
+  while (focus != done && tabs++ < 8)
+    focus = press_tab (window);
+  g_assert_true (focus == done);
+  send_key (window, NoSymbol, XK_Return);
+  wait_for_receive_page (receiver, "enter");
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+/* At 360 px: a text added to a file before the receiver comes, taken out
+ * and put back; a hostile one is shown defused, with no Open Link, and
+ * Accept still in view; Copy still gives it as sent. */
+static void
+test_send_text_with_file_narrow (void)
+{
+  FerryWindow *sender = new_window_sized (360, 700);
+  FerryWindow *receiver = new_window_sized (360, 700);
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (sender));
+  FerryReceivePage *receive_page = FERRY_RECEIVE_PAGE (ferry_window_get_receive_page (receiver));
+  GtkWidget *window = GTK_WIDGET (receiver);
+  g_autoptr(GFile) file = make_file_to_send ("with-note.bin", 4096);
+  g_autofree char *code = NULL;
+  g_autofree char *summary = NULL;
+
+  ferry_send_page_send_files (send_page, &file, 1);
+  wait_for_send_page (sender, "code");
+  g_assert_true (ferry_test_wait_until (has_offer_model, send_page, TIMEOUT_MS));
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  write_text (sender, HOSTILE_TEXT, FALSE, NULL);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "with-note.bin\n1 file · 4.1\u00a0kB · and a text");
+  g_free (code);
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  ferry_send_page_remove_text (send_page);
+  g_free (summary);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "with-note.bin\n1 file · 4.1\u00a0kB");
+  g_free (code);
+  code = g_strdup (ferry_send_page_get_code (send_page));
+
+  ferry_send_page_send_text (send_page, HOSTILE_TEXT);
+  g_free (summary);
+  summary = wait_for_new_code (send_page, code);
+  g_assert_cmpstr (summary, ==, "with-note.bin\n1 file · 4.1\u00a0kB · and a text");
+  save_screenshot (GTK_WIDGET (sender), "send-text-narrow");
+
+  type_code (receiver, ferry_send_page_get_code (send_page));
+  wait_for_receive_page (receiver, "offer");
+  g_assert_cmpstr (ferry_receive_page_get_shown_text (receive_page), ==, HOSTILE_SHOWN);
+  g_assert_null (ferry_receive_page_get_link (receive_page));
+  g_assert_null (find_actionable (window, "receive.open-link"));
+  assert_in_view (window, "receive.copy-text");
+  assert_in_view (window, "receive.accept");
+  assert_in_view (window, "receive.save-as");
+  save_screenshot (window, "offer-text-narrow");
+  assert_copy_gives (receiver, HOSTILE_TEXT);
+
+  ferry_receive_page_accept (receive_page);
+  wait_for_receive_page (receiver, "done");
+  wait_for_send_page (sender, "done");
+  assert_received (file);
+
+  gtk_window_destroy (GTK_WINDOW (sender));
+  gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1452,6 +1700,8 @@ main (int   argc,
   g_test_add_func ("/gtk-app/open-with-files", test_open_with_files);
   g_test_add_func ("/gtk-app/keyboard-only-receive", test_keyboard_only_receive);
   g_test_add_func ("/gtk-app/narrow-window", test_narrow_window);
+  g_test_add_func ("/gtk-app/send-text", test_send_text);
+  g_test_add_func ("/gtk-app/send-text-with-file-narrow", test_send_text_with_file_narrow);
   g_test_add_func ("/gtk-app/send-to-cli", test_send_to_cli);
   g_test_add_func ("/gtk-app/resume-send-from-history", test_resume_send_from_history);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);

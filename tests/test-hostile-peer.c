@@ -15,6 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <json-glib/json-glib.h>
+#include <sodium.h>
+
+#include "ferry-hasher.h"
 #include "ferry-test-peer.h"
 #include "ferry-test-utils.h"
 #include "ferry-transfer.h"
@@ -117,6 +121,7 @@ victim_clear (Victim *victim)
 {
   g_clear_object (&victim->transfer);
   g_clear_error (&victim->error);
+  *victim = (Victim) { 0 };
 }
 
 static void
@@ -466,6 +471,293 @@ test_partial_two_senders (Fixture       *fixture,
   victim_clear (&vb);
 }
 
+/* 5. Resume is tied to the peer ----------------------------------------- */
+
+#define BIG_SIZE  (2 * FERRY_BLOCK_SIZE + FERRY_BLOCK_SIZE / 2)
+#define HALF_SIZE (FERRY_BLOCK_SIZE + FERRY_BLOCK_SIZE / 2)
+
+static FerryStore *
+open_store (const char *path)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  FerryStore *store;
+
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS),
+                                   &error);
+  g_assert_no_error (error);
+  return store;
+}
+
+static char *
+big_photo (char fill)
+{
+  char *data = g_malloc (BIG_SIZE + 1);
+
+  memset (data, fill, BIG_SIZE);
+  data[BIG_SIZE] = '\0';
+  return data;
+}
+
+static char *
+photos_offer (const char *contents)
+{
+  g_autofree char *file = file_entry ("Photos/a.jpg", contents, 0644);
+  g_autofree char *entries = g_strdup_printf ("{\"path\":\"Photos\",\"type\":\"folder\"},%s",
+                                              file);
+
+  return offer_of (entries);
+}
+
+/* This session's binding, as the kit (the sender) sees it. */
+static char *
+kit_binding (FerryTestPeer *peer)
+{
+  FerryQuicConnection *quic = ferry_test_peer_get_quic (peer);
+
+  return ferry_resume_binding_new (ferry_quic_connection_get_local_fingerprint (quic),
+                                   ferry_quic_connection_get_peer_fingerprint (quic));
+}
+
+static void
+send_resume_claim (FerryTestPeer *peer,
+                   const guint8  *proof)
+{
+  g_autofree char *hex = ferry_hash_to_hex (proof);
+  g_autofree char *frame = g_strdup_printf ("{\"proof\":\"%s\"}", hex);
+
+  ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_RESUME, frame, strlen (frame));
+}
+
+/* Offers @offer to a real receiver with @store, after a resume claim with
+ * @proof (none when %NULL), and reads its accept. */
+static JsonNode *
+offer_and_accept (FerryTestPeer *peer,
+                  Victim        *victim,
+                  FerryStore    *store,
+                  Fixture       *fixture,
+                  const guint8  *proof,
+                  const char    *offer)
+{
+  g_autoptr(GBytes) accept = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  guint8 kind = 0;
+  JsonNode *node;
+
+  start_receiver (victim, peer, store, fixture->target);
+  ferry_test_peer_start (peer);
+  if (proof != NULL)
+    send_resume_claim (peer, proof);
+  ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_OFFER, offer, strlen (offer));
+  accept = ferry_test_peer_wait_frame (peer, &kind, RUN_TIMEOUT_MS);
+  g_assert_nonnull (accept);
+  g_assert_cmpint (kind, ==, FERRY_TRANSFER_FRAME_ACCEPT);
+  /* A frame's payload is not NUL-terminated: parse a terminated copy. */
+  text = g_strndup (g_bytes_get_data (accept, NULL), g_bytes_get_size (accept));
+  node = json_from_string (text, &error);
+  g_assert_no_error (error);
+  return node;
+}
+
+/* How many blocks of entry @index the accept says the receiver resumes. */
+static guint
+accepted_resume_blocks (JsonNode *accept,
+                        guint     index)
+{
+  JsonArray *resume = json_object_get_array_member (json_node_get_object (accept), "resume");
+
+  for (guint i = 0; i < json_array_get_length (resume); i++)
+    {
+      JsonObject *point = json_array_get_object_element (resume, i);
+
+      if (json_object_get_int_member (point, "index") == index)
+        return json_array_get_length (json_object_get_array_member (point, "blocks"));
+    }
+  return 0;
+}
+
+static void
+hang_up (FerryTestPeer *peer,
+         Victim        *victim)
+{
+  ferry_quic_connection_close (ferry_test_peer_get_quic (peer), 0, NULL);
+  g_assert_true (ferry_test_wait_until (victim_done, victim, RUN_TIMEOUT_MS));
+  g_assert_nonnull (victim->error);
+  victim_clear (victim);
+}
+
+static void
+finish_files (FerryTestPeer *peer,
+              Victim        *victim)
+{
+  wait_two_frames (peer);
+  g_assert_true (ferry_test_wait_until (victim_done, victim, RUN_TIMEOUT_MS));
+  g_assert_no_error (victim->error);
+  victim_clear (victim);
+}
+
+static void
+assert_file_is (const char *path,
+                const char *expected,
+                gsize       len)
+{
+  g_autofree char *got = NULL;
+  gsize got_len = 0;
+
+  g_assert_true (g_file_get_contents (path, &got, &got_len, NULL));
+  g_assert_cmpmem (got, got_len, expected, len);
+}
+
+/* Issue 11, point 5: a transfer into "Photos" is interrupted half way.
+ * Senders that are not its peer (one that offers the same names, one that
+ * forges a proof, one that replays a proof made for another session) each
+ * get a fresh folder and leave the partial file byte for byte as it was;
+ * the peer itself, proving the secret it was issued, then resumes it and
+ * sends only the rest. */
+static void
+test_resume_tied_to_peer (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *db = g_build_filename (fixture->dir, "receiver.db", NULL);
+  g_autoptr(FerryStore) store = NULL;
+  g_autofree char *a = big_photo ('a');
+  g_autofree char *b = big_photo ('b');
+  g_autofree char *offer_a = photos_offer (a);
+  g_autofree char *offer_b = photos_offer (b);
+  g_autofree char *partial = g_build_filename (fixture->target, "Photos", "a.jpg.ferry-part",
+                                               NULL);
+  g_autofree char *landed = g_build_filename (fixture->target, "Photos", "a.jpg", NULL);
+  g_autofree char *other = g_build_filename (fixture->target, "Photos (1)", "a.jpg", NULL);
+  g_autofree char *partial_before = NULL;
+  g_autofree char *old_binding = NULL;
+  gsize partial_len = 0;
+  guint8 secret[FERRY_RESUME_SECRET_SIZE];
+  const char *allowed[] = {
+    "receiver.db", "receiver.db-wal", "receiver.db-shm", "target/Photos", "target/Photos (1)",
+    "target/Photos (2)", "target/Photos (3)", NULL,
+  };
+  Victim victim = { 0 };
+
+  snapshot (fixture);
+  store = open_store (db);
+
+  /* The peer: interrupted after one whole block and a half. */
+  {
+    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+    g_autoptr(JsonNode) accept = offer_and_accept (peer, &victim, store, fixture, NULL, offer_a);
+    const char *hex = json_object_get_string_member_with_default (json_node_get_object (accept),
+                                                                  "resume_secret", NULL);
+    Grown grown = { partial, HALF_SIZE };
+    gint64 stream;
+
+    g_assert_nonnull (hex);
+    g_assert_true (ferry_hash_from_hex (hex, secret));
+    stream = ferry_test_peer_open_file (peer, 1, 0);
+    ferry_test_peer_write (peer, stream, a, HALF_SIZE, FALSE);
+    g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
+    hang_up (peer, &victim);
+    old_binding = kit_binding (peer);
+  }
+  g_assert_true (g_file_get_contents (partial, &partial_before, &partial_len, NULL));
+  g_assert_cmpuint (partial_len, >=, FERRY_BLOCK_SIZE);
+
+  /* Someone else, same names, no claim: a folder of its own. */
+  {
+    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+    g_autoptr(JsonNode) accept = offer_and_accept (peer, &victim, store, fixture, NULL, offer_b);
+
+    g_assert_cmpuint (accepted_resume_blocks (accept, 1), ==, 0);
+    ferry_test_peer_send_file (peer, 1, 0, b, BIG_SIZE);
+    finish_files (peer, &victim);
+    assert_file_is (other, b, BIG_SIZE);
+    assert_file_is (partial, partial_before, partial_len);
+  }
+
+  /* A made-up proof, then the right secret's proof for another session. */
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+      g_autoptr(JsonNode) accept = NULL;
+      guint8 proof[FERRY_RESUME_PROOF_SIZE];
+
+      if (attempt == 0)
+        randombytes_buf (proof, sizeof proof);
+      else
+        ferry_resume_proof_compute (secret, old_binding, proof);
+      accept = offer_and_accept (peer, &victim, store, fixture, proof, offer_a);
+      g_assert_cmpuint (accepted_resume_blocks (accept, 1), ==, 0);
+      hang_up (peer, &victim);
+      assert_file_is (partial, partial_before, partial_len);
+    }
+
+  /* The peer, proving its secret for this session: only the rest. */
+  {
+    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+    g_autofree char *binding = kit_binding (peer);
+    g_autoptr(JsonNode) accept = NULL;
+    guint8 proof[FERRY_RESUME_PROOF_SIZE];
+
+    ferry_resume_proof_compute (secret, binding, proof);
+    accept = offer_and_accept (peer, &victim, store, fixture, proof, offer_a);
+    g_assert_cmpuint (accepted_resume_blocks (accept, 1), ==, 1);
+    ferry_test_peer_send_file (peer, 1, FERRY_BLOCK_SIZE, a + FERRY_BLOCK_SIZE,
+                               BIG_SIZE - FERRY_BLOCK_SIZE);
+    finish_files (peer, &victim);
+  }
+
+  assert_file_is (landed, a, BIG_SIZE);
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  assert_file_is (other, b, BIG_SIZE);
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  ferry_store_close (store);
+}
+
+/* A resume claim that is not a proof, or comes out of turn, ends the
+ * session before anything is written. */
+static void
+test_resume_bad_claim (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const char *claims[] = { "{\"proof\":\"zz\"}", "{\"proof\":1}", "[]", "{}" };
+  g_autofree char *a = photo ('a');
+  g_autofree char *entry = file_entry ("photo.jpg", a, 0644);
+  g_autofree char *offer = offer_of (entry);
+
+  snapshot (fixture);
+  for (guint i = 0; i < G_N_ELEMENTS (claims) + 2; i++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+      guint8 proof[FERRY_RESUME_PROOF_SIZE] = { 0 };
+      Victim victim = { 0 };
+
+      start_receiver (&victim, peer, NULL, fixture->target);
+      ferry_test_peer_start (peer);
+      if (i < G_N_ELEMENTS (claims))
+        ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_RESUME, claims[i],
+                                    strlen (claims[i]));
+      else if (i == G_N_ELEMENTS (claims))
+        {
+          /* Twice. */
+          send_resume_claim (peer, proof);
+          send_resume_claim (peer, proof);
+        }
+      else
+        {
+          /* After the offer. */
+          ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_OFFER, offer, strlen (offer));
+          send_resume_claim (peer, proof);
+        }
+      if (i < G_N_ELEMENTS (claims) + 1)
+        ferry_test_peer_send_frame (peer, FERRY_TRANSFER_FRAME_OFFER, offer, strlen (offer));
+      g_assert_true (ferry_test_wait_until (victim_done, &victim, RUN_TIMEOUT_MS));
+      g_assert_error (victim.error, FERRY_TRANSFER_ERROR, FERRY_TRANSFER_ERROR_PROTOCOL);
+      assert_untouched (fixture);
+      victim_clear (&victim);
+    }
+}
+
 /* 4. Peer strings are escaped ------------------------------------------- */
 
 static void
@@ -520,6 +812,8 @@ main (int   argc,
   ADD ("/hostile/json/accept", test_json_hostile_accept);
   ADD ("/hostile/partial/two-senders", test_partial_two_senders);
   ADD ("/hostile/escape/close-reason", test_escape_close_reason);
+  ADD ("/hostile/resume/tied-to-peer", test_resume_tied_to_peer);
+  ADD ("/hostile/resume/bad-claim", test_resume_bad_claim);
 #undef ADD
 
   return g_test_run ();

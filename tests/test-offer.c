@@ -79,17 +79,26 @@ build_done_cb (GObject      *object,
 }
 
 static FerryOffer *
-build_offer (GFile  **files,
-             guint    n_files,
-             GError **error)
+build_offer_with_text (GFile      **files,
+                       guint        n_files,
+                       const char  *text,
+                       GError     **error)
 {
   BuildResult build = { 0 };
 
-  ferry_offer_new_from_files_async (files, n_files, NULL, build_done_cb, &build);
+  ferry_offer_new_async (files, n_files, text, NULL, build_done_cb, &build);
   g_assert_true (ferry_test_wait_for_flag (&build.done, TIMEOUT_MS));
   if (build.error != NULL)
     g_propagate_error (error, build.error);
   return build.offer;
+}
+
+static FerryOffer *
+build_offer (GFile  **files,
+             guint    n_files,
+             GError **error)
+{
+  return build_offer_with_text (files, n_files, NULL, error);
 }
 
 static void
@@ -603,6 +612,192 @@ test_limit_boundary (void)
   g_assert_null (offer);
 }
 
+typedef struct
+{
+  const char      *json;
+  FerryOfferError  code;
+} TextCase;
+
+/* Text travels in the offer, alone or with files, exactly as sent; the key
+ * of a text-only send depends on the text, so two notes are two sends. */
+/* The offer's JSON parses back to an offer with the same text. */
+static void
+assert_text_round_trips (FerryOffer *offer,
+                         const char *text)
+{
+  g_autofree char *json = ferry_offer_to_json (offer, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryOffer) parsed = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (ferry_offer_get_text (parsed), ==, text);
+  assert_offers_equal (offer, parsed);
+}
+
+static void
+test_text (Fixture       *fixture,
+           gconstpointer  data)
+{
+  const char *text = "Gleis 3 \xe2\x80\x93 caf\xc3\xa9\n\thttps://example.org/?a=1&b=\"2\"";
+  g_autofree char *path = g_build_filename (fixture->dir, "note.txt", NULL);
+  g_autofree char *big = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(FerryOffer) alone = NULL;
+  g_autoptr(FerryOffer) other = NULL;
+  g_autoptr(FerryOffer) with_file = NULL;
+  g_autoptr(FerryOffer) none = NULL;
+  g_autoptr(FerryOffer) too_long = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *other_key = NULL;
+
+  alone = build_offer_with_text (NULL, 0, text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ferry_offer_get_n_entries (alone), ==, 0);
+  g_assert_cmpstr (ferry_offer_get_text (alone), ==, text);
+  assert_text_round_trips (alone, text);
+
+  other = build_offer_with_text (NULL, 0, "another note", &error);
+  g_assert_no_error (error);
+  key = ferry_offer_dup_transfer_key (alone);
+  other_key = ferry_offer_dup_transfer_key (other);
+  g_assert_cmpstr (key, !=, other_key);
+
+  write_file (path, "x", 1);
+  file = g_file_new_for_path (path);
+  with_file = build_offer_with_text (&file, 1, text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ferry_offer_get_n_files (with_file), ==, 1);
+  assert_text_round_trips (with_file, text);
+
+  /* Nothing at all is still no offer, on either side. */
+  none = build_offer_with_text (NULL, 0, NULL, &error);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_EMPTY);
+  g_assert_null (none);
+  g_clear_error (&error);
+
+  /* A sender's text over the limit fails before any file is hashed. */
+  too_long = build_offer_with_text (&file, 1, big, &error);
+  g_assert_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_TEXT_TOO_LONG);
+  g_assert_null (too_long);
+}
+
+/* The offer's "text" as a sender writes it: pieces of @piece bytes. */
+static char *
+text_offer_json (const char *text,
+                 gsize       piece)
+{
+  g_autoptr(GString) json = g_string_new ("{\"ferry-offer\":1,\"entries\":[],\"text\":[");
+  gsize len = strlen (text);
+
+  for (gsize at = 0; at < len; at += piece)
+    g_string_append_printf (json, "%s\"%.*s\"", at > 0 ? "," : "",
+                            (int) MIN (piece, len - at), text + at);
+  g_string_append (json, "]}");
+  return g_string_free (g_steal_pointer (&json), FALSE);
+}
+
+/* A hostile peer's text: over the limit, empty, not strings, pieces longer
+ * than a sender makes, a NUL hidden in an escape or invalid UTF-8 are
+ * refused; the limit itself, and escapes in every byte of a piece, are not. */
+static void
+test_hostile_text (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *at_limit = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES, 'a');
+  g_autofree char *over_limit = g_strnfill (FERRY_OFFER_MAX_TEXT_BYTES + 1, 'a');
+  g_autofree char *over_json = text_offer_json (over_limit, 1024);
+  g_autofree char *limit_json = text_offer_json (at_limit, 1024);
+  g_autofree char *long_piece = text_offer_json (at_limit, 1025);
+  /* Escapes count as the bytes they stand for, not as they are written. */
+  g_autoptr(GString) escaped = g_string_new ("{\"ferry-offer\":1,\"entries\":[],\"text\":[");
+  const TextCase cases[] = {
+    { over_json, FERRY_OFFER_ERROR_TEXT_TOO_LONG },
+    { long_piece, FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[]}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"\"]}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"a\",\"\"]}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":\"a\"}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[7]}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":null}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[[\"a\"]]}", FERRY_OFFER_ERROR_INVALID_TEXT },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"a\\u0000b\"]}",
+      FERRY_OFFER_ERROR_FORBIDDEN_CHARACTER },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"bad\xff\"]}",
+      FERRY_OFFER_ERROR_INVALID_UTF8 },
+    { "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"\\ud800\"]}",
+      FERRY_OFFER_ERROR_INVALID_UTF8 },
+    { "{\"ferry-offer\":1,\"entries\":[]}", FERRY_OFFER_ERROR_EMPTY },
+  };
+
+  for (guint i = 0; i < 64; i++)
+    {
+      g_string_append (escaped, i > 0 ? ",\"" : "\"");
+      for (guint k = 0; k < 1024; k++)
+        g_string_append (escaped, "\\u001b");
+      g_string_append (escaped, "\"");
+    }
+  g_string_append (escaped, "]}");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(FerryOffer) offer = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("case %u: %.80s", i, cases[i].json);
+      offer = ferry_offer_new_from_json (cases[i].json, strlen (cases[i].json), NULL, &error);
+      g_assert_null (offer);
+      g_assert_error (error, FERRY_OFFER_ERROR, (gint) cases[i].code);
+      assert_folder_empty (fixture->target);
+    }
+
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *json = i == 0 ? limit_json : escaped->str;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(FerryOffer) offer = ferry_offer_new_from_json (json, strlen (json), NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (strlen (ferry_offer_get_text (offer)), ==, FERRY_OFFER_MAX_TEXT_BYTES);
+    }
+}
+
+/* The limit's worth of characters needing escapes, in several bytes each,
+ * goes out in pieces that a receiver accepts and joins to the same text. */
+static void
+test_text_pieces (void)
+{
+  const char *seed = "{\"ferry-offer\":1,\"entries\":[],\"text\":[\"x\"]}";
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryOffer) offer = NULL;
+
+  /* Three-byte characters never line up with the pieces' 1024 bytes. */
+  while (text->len + 4 <= FERRY_OFFER_MAX_TEXT_BYTES)
+    g_string_append (text, text->len % 7 == 0 ? "\x1b" : "\xe2\x80\xae");
+  offer = ferry_offer_new_from_json (seed, strlen (seed), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ferry_offer_set_text (offer, text->str, &error));
+  assert_text_round_trips (offer, text->str);
+}
+
+/* Shown text keeps its lines but defuses terminal escapes, carriage
+ * returns, direction overrides and invalid bytes; nothing is cut. */
+static void
+test_text_escaping (void)
+{
+  g_autofree char *long_text = g_strnfill (1000, 'x');
+  g_autofree char *escaped = ferry_offer_escape_text ("a\nb\x1b[31m\r\t\xe2\x80\xae"
+                                                      "c\xff\\d\xe2\x80\x8b", -1);
+  g_autofree char *escaped_long = ferry_offer_escape_text (long_text, -1);
+  g_autofree char *name = ferry_offer_escape_name ("a\nb", -1);
+
+  g_assert_cmpstr (escaped, ==, "a\nb\\x1B[31m\\x0D\\x09\\u{202E}c\\xFF\\\\d\\u{200B}");
+  g_assert_cmpstr (escaped_long, ==, long_text);
+  /* A name never keeps a line break. */
+  g_assert_cmpstr (name, ==, "a\\x0Ab");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -619,6 +814,12 @@ main (int   argc,
               fixture_set_up, test_sender_cancelled, fixture_tear_down);
   g_test_add ("/offer/hostile", Fixture, NULL,
               fixture_set_up, test_hostile, fixture_tear_down);
+  g_test_add ("/offer/text", Fixture, NULL,
+              fixture_set_up, test_text, fixture_tear_down);
+  g_test_add ("/offer/hostile-text", Fixture, NULL,
+              fixture_set_up, test_hostile_text, fixture_tear_down);
+  g_test_add_func ("/offer/text-pieces", test_text_pieces);
+  g_test_add_func ("/offer/text-escaping", test_text_escaping);
   g_test_add_func ("/offer/message-escaping", test_message_escaping);
   g_test_add_func ("/offer/size-limit", test_size_limit);
   g_test_add_func ("/offer/million-entries", test_million_entries);

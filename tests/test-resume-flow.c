@@ -27,6 +27,7 @@ typedef struct
   char *source;
   char *target;
   char *db_path;
+  GBytes *secret;    /* the sender's: what the receiver issued it */
 } Fixture;
 
 static void
@@ -49,6 +50,7 @@ fixture_tear_down (Fixture       *fixture,
   g_free (fixture->source);
   g_free (fixture->target);
   g_free (fixture->db_path);
+  g_clear_pointer (&fixture->secret, g_bytes_unref);
 }
 
 static FerryStore *
@@ -95,13 +97,23 @@ receive_attempt (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree guint8 *chunk = g_malloc (CHUNK);
   guint64 sent = 0;
+  FerryStoreResumeClaim claim = { .binding = "this session" };
 
+  /* The sender proves the secret it was issued last time: only then does
+   * the receiver resume (see ferry-resume-proof.c). */
+  if (fixture->secret != NULL)
+    ferry_resume_proof_compute (g_bytes_get_data (fixture->secret, NULL), claim.binding,
+                                claim.proof);
   ferry_store_begin_transfer_async (store, FERRY_STORE_RECEIVE, offer, fixture->target,
-                                    "Bob", NULL, ferry_test_async_result_cb, &result);
+                                    "Bob", fixture->secret ? &claim : NULL, NULL,
+                                    ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
   transfer = ferry_store_begin_transfer_finish (store, result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
+  g_assert_nonnull (transfer->resume_secret);
+  g_clear_pointer (&fixture->secret, g_bytes_unref);
+  fixture->secret = g_bytes_ref (transfer->resume_secret);
 
   /* What the receiver works out before it accepts: what is still missing
    * fits, the top-level folders are reserved once and remembered, every

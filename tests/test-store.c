@@ -56,22 +56,49 @@ store_open (const char  *path,
 }
 
 static FerryStoreTransfer *
-store_begin (FerryStore          *store,
-             FerryStoreDirection  direction,
-             FerryOffer          *offer,
-             const char          *target)
+store_begin_claiming (FerryStore                  *store,
+                      FerryStoreDirection          direction,
+                      FerryOffer                  *offer,
+                      const char                  *target,
+                      const FerryStoreResumeClaim *claim)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   FerryStoreTransfer *transfer;
 
-  ferry_store_begin_transfer_async (store, direction, offer, target, "Alice's laptop", NULL,
-                                    ferry_test_async_result_cb, &result);
+  ferry_store_begin_transfer_async (store, direction, offer, target, "Alice's laptop", claim,
+                                    NULL, ferry_test_async_result_cb, &result);
   ferry_test_wait_async_result (&result, TIMEOUT_MS);
   transfer = ferry_store_begin_transfer_finish (store, result, &error);
   g_assert_no_error (error);
   g_assert_nonnull (transfer);
   return transfer;
+}
+
+static FerryStoreTransfer *
+store_begin (FerryStore          *store,
+             FerryStoreDirection  direction,
+             FerryOffer          *offer,
+             const char          *target)
+{
+  return store_begin_claiming (store, direction, offer, target, NULL);
+}
+
+#define TEST_BINDING "ferry resume proof v1\nsender\nreceiver"
+
+/* A receive resumed by the peer that knows @earlier's resume secret. */
+static FerryStoreTransfer *
+store_begin_resuming (FerryStore         *store,
+                      FerryOffer         *offer,
+                      const char         *target,
+                      FerryStoreTransfer *earlier)
+{
+  FerryStoreResumeClaim claim = { .binding = TEST_BINDING };
+
+  g_assert_nonnull (earlier->resume_secret);
+  ferry_resume_proof_compute (g_bytes_get_data (earlier->resume_secret, NULL), claim.binding,
+                              claim.proof);
+  return store_begin_claiming (store, FERRY_STORE_RECEIVE, offer, target, &claim);
 }
 
 static FerryStoreTransfer *
@@ -378,6 +405,7 @@ test_v1_migration (Fixture       *fixture,
   /* Turn it back into what schema 1 looked like, with one transfer. */
   db = raw_open (fixture->db_path);
   raw_exec (db, "DROP VIEW history;"
+                "ALTER TABLE transfers DROP COLUMN resume_secret;"
                 "ALTER TABLE transfers DROP COLUMN sources;"
                 "CREATE VIEW history AS"
                 "  SELECT id, direction, transfer_key, state AS outcome, peer_name,"
@@ -405,7 +433,7 @@ test_v1_migration (Fixture       *fixture,
   {
     g_autofree char *version = raw_query (db, "PRAGMA user_version");
 
-    g_assert_cmpstr (version, ==, "2");
+    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
   }
   sqlite3_close (db);
 }
@@ -732,7 +760,7 @@ test_changed_content_discards_blocks (Fixture       *fixture,
   g_assert_null (store_find (store, FERRY_STORE_RECEIVE, second, "/t"));
 
   /* … but the same paths: resumed, with the changed file starting over. */
-  t2 = store_begin (store, FERRY_STORE_RECEIVE, second, "/t");
+  t2 = store_begin_resuming (store, second, "/t", t1);
   g_assert_true (t2->resumed);
   g_assert_cmpint (t2->id, ==, t1->id);
   g_assert_cmpint (t2->state, ==, FERRY_STORE_TRANSFER_ACTIVE);
@@ -752,7 +780,7 @@ test_changed_content_discards_blocks (Fixture       *fixture,
   g_assert_nonnull (ferry_store_transfer_find_file (t2, "d/new.bin"));
 
   /* A file no longer offered is dropped with its blocks. */
-  t3 = store_begin (store, FERRY_STORE_RECEIVE, third, "/t");
+  t3 = store_begin_resuming (store, third, "/t", t2);
   g_assert_true (t3->resumed);
   g_assert_cmpuint (t3->files->len, ==, 3);
   g_assert_null (ferry_store_transfer_find_file (t3, "d/goes.bin"));

@@ -192,6 +192,35 @@ report_flagged (FerryOffer  *offer,
     g_print (_("  ! … and %u more\n"), count - MAX_LISTED_ENTRIES);
 }
 
+/* Text comes with the offer, before anything is written; on a terminal
+ * it is escaped like names, so it can neither send escape sequences nor
+ * overwrite or reorder the lines around it, and indented so that it cannot
+ * pass for Ferry's own output. */
+static void
+report_text (Cli        *cli,
+             const char *text)
+{
+  g_autofree char *escaped = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (cli->json)
+    {
+      g_autoptr(JsonBuilder) builder = begin_event ("text");
+
+      json_builder_set_member_name (builder, "text");
+      json_builder_add_string_value (builder, text);
+      json_builder_end_object (builder);
+      emit_json (builder);
+      return;
+    }
+
+  escaped = ferry_offer_escape_text (text, -1);
+  lines = g_strsplit (escaped, "\n", -1);
+  g_print (_("Text from the sender:\n"));
+  for (guint i = 0; lines[i] != NULL; i++)
+    g_print ("  %s\n", lines[i]);
+}
+
 static void
 report_offer (Cli        *cli,
               FerryOffer *offer)
@@ -414,6 +443,11 @@ report_done (Cli *cli)
 
   report_progress (cli, TRUE);
   end_progress_line (cli);
+  if (transfer != NULL && ferry_offer_get_n_entries (ferry_session_get_offer (cli->session)) == 0)
+    {
+      g_print (_("Done: the text arrived.\n"));
+      return;
+    }
   {
     g_autofree char *size = g_format_size (total);
 
@@ -479,8 +513,22 @@ static gboolean
 ask_offer_cb (gpointer user_data)
 {
   Cli *cli = user_data;
+  FerryOffer *offer = ferry_session_get_offer (cli->session);
 
-  report_offer (cli, ferry_session_get_offer (cli->session));
+  if (ferry_offer_get_text (offer) != NULL)
+    report_text (cli, ferry_offer_get_text (offer));
+
+  /* Text alone writes nothing: it was shown, and accepting only tells the
+   * sender that it arrived. */
+  if (ferry_offer_get_n_entries (offer) == 0)
+    {
+      if (cli->json)
+        report_offer (cli, offer);
+      answer_offer (cli, TRUE);
+      return G_SOURCE_REMOVE;
+    }
+
+  report_offer (cli, offer);
 
   if (cli->yes)
     answer_offer (cli, TRUE);
@@ -653,6 +701,39 @@ dup_client (FerryCliContext *context)
                                       ? context->rendezvous_url : DEFAULT_RENDEZVOUS_URL);
 }
 
+/* `--text -` reads the text from standard input, a little past the limit
+ * so that too long is told rather than cut. One final newline, which
+ * `echo` and a terminal's Enter before Ctrl+D add, is not part of it. */
+static char *
+read_text_argument (const char  *argument,
+                    GError     **error)
+{
+  g_autoptr(GInputStream) in = NULL;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  if (g_strcmp0 (argument, "-") != 0)
+    {
+      text = g_strdup (argument);
+      len = strlen (text);
+    }
+  else
+    {
+      text = g_malloc (FERRY_OFFER_MAX_TEXT_BYTES + 3);
+      in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+      if (!g_input_stream_read_all (in, text, FERRY_OFFER_MAX_TEXT_BYTES + 2, &len, NULL, error))
+        return NULL;
+      if (len > 0 && text[len - 1] == '\n')
+        len--;
+      text[len] = '\0';
+    }
+
+  if (!ferry_offer_check_text (text, len, error))
+    return NULL;
+
+  return g_steal_pointer (&text);
+}
+
 int
 ferry_cli_send (FerryCliContext  *context,
                 int               argc,
@@ -664,15 +745,19 @@ ferry_cli_send (FerryCliContext  *context,
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(FerryStore) store = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *text_argument = NULL;
+  g_autofree char *text = NULL;
   gboolean json = FALSE;
   int words = FERRY_CODE_DEFAULT_WORDS;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON event per line"), NULL },
     { "words", 0, 0, G_OPTION_ARG_INT, &words, N_("Words in the code (3–8)"), "N" },
+    { "text", 0, 0, G_OPTION_ARG_STRING, &text_argument,
+      N_("Send this text or link (- reads it from standard input)"), N_("TEXT") },
     { NULL }
   };
 
-  options = g_option_context_new (_("PATH… — send files and folders"));
+  options = g_option_context_new (_("[PATH…] — send files, folders or text"));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
   g_option_context_add_group (options, ferry_cli_global_options_new (context));
   if (!g_option_context_parse (options, &argc, &argv, &error))
@@ -680,9 +765,10 @@ ferry_cli_send (FerryCliContext  *context,
       g_printerr ("ferry-cli send: %s\n", error->message);
       return 2;
     }
-  if (argc < 2)
+  if (argc < 2 && text_argument == NULL)
     {
-      g_printerr (_("ferry-cli send: name at least one file or folder to send\n"));
+      g_printerr (_("ferry-cli send: name at least one file or folder to send, "
+                    "or give --text\n"));
       return 2;
     }
   if (words < FERRY_CODE_MIN_WORDS || words > FERRY_CODE_MAX_WORDS)
@@ -690,6 +776,16 @@ ferry_cli_send (FerryCliContext  *context,
       g_printerr (_("ferry-cli send: --words must be between %d and %d\n"),
                   FERRY_CODE_MIN_WORDS, FERRY_CODE_MAX_WORDS);
       return 2;
+    }
+
+  if (text_argument != NULL)
+    {
+      text = read_text_argument (text_argument, &error);
+      if (text == NULL)
+        {
+          g_printerr ("ferry-cli send: %s\n", error->message);
+          return 2;
+        }
     }
 
   for (int i = 1; i < argc; i++)
@@ -700,6 +796,7 @@ ferry_cli_send (FerryCliContext  *context,
   store = open_store ();
   cli.session = ferry_session_new_sender (client, store, (GFile **) files->pdata, files->len);
   ferry_session_set_word_count (cli.session, (guint) words);
+  ferry_session_set_text (cli.session, text);
 
   return cli_run (&cli);
 }

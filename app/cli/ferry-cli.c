@@ -22,7 +22,7 @@
 #include "ferry-version.h"
 
 static const FerryCliCommand commands[] = {
-  { "send", N_("Send files and folders; prints a code to give the receiver"), ferry_cli_send },
+  { "send", N_("Send files, folders or text; prints a code to give the receiver"), ferry_cli_send },
   { "receive", N_("Receive with a code (argument, $FERRY_CODE or a prompt)"), ferry_cli_receive },
   { "netcheck", N_("Show what this network allows: public address, NAT kind, port mapping, TURN"),
     ferry_cli_netcheck },

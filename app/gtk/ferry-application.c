@@ -262,6 +262,8 @@ watch_state_cb (FerrySession *session,
 {
   FerryApplication *self = watch->app;
   FerrySessionState state = ferry_session_get_state (session);
+  FerryOffer *offer = ferry_session_get_offer (session);
+  gboolean text_only = offer != NULL && ferry_offer_get_n_entries (offer) == 0;
   gboolean busy = state == FERRY_SESSION_STATE_CONNECTING ||
                   state == FERRY_SESSION_STATE_OFFER_RECEIVED ||
                   state == FERRY_SESSION_STATE_TRANSFERRING;
@@ -279,14 +281,21 @@ watch_state_cb (FerrySession *session,
   switch (state)
     {
     case FERRY_SESSION_STATE_OFFER_RECEIVED:
-      notify_if_away (self, watch, session, _("Files Offered"),
-                      _("Open Ferry to see them and accept or decline."));
+      if (text_only)
+        notify_if_away (self, watch, session, _("Text Received"), _("Open Ferry to read it."));
+      else
+        notify_if_away (self, watch, session, _("Files Offered"),
+                        _("Open Ferry to see them and accept or decline."));
       break;
 
     case FERRY_SESSION_STATE_DONE:
-      notify_if_away (self, watch, session,
-                      ferry_session_is_sender (session) ? _("Files Sent") : _("Files Received"),
-                      _("Every file arrived and was verified."));
+      /* A receiver was told about text alone when it came. */
+      if (text_only && ferry_session_is_sender (session))
+        notify_if_away (self, watch, session, _("Text Sent"), _("The receiver has it."));
+      else if (!text_only)
+        notify_if_away (self, watch, session,
+                        ferry_session_is_sender (session) ? _("Files Sent") : _("Files Received"),
+                        _("Every file arrived and was verified."));
       g_signal_emit (self, signals[TRANSFERS_CHANGED], 0);
       break;
 
@@ -495,6 +504,7 @@ ferry_application_startup (GApplication *app)
   static const char *quit_accels[] = { "<primary>q", NULL };
   static const char *preferences_accels[] = { "<primary>comma", NULL };
   static const char *send_accels[] = { "<primary>o", NULL };
+  static const char *send_text_accels[] = { "<primary>t", NULL };
   static const char *new_window_accels[] = { "<primary>n", NULL };
   static const char *receive_accels[] = { "<primary>r", NULL };
   static const char *search_accels[] = { "<primary>f", NULL };
@@ -517,6 +527,8 @@ ferry_application_startup (GApplication *app)
                                          new_window_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.choose-files",
                                          send_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.send-text",
+                                         send_text_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-receive",
                                          receive_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.search-history",

@@ -41,6 +41,7 @@ struct _FerryDonePage
   FerrySession *session;
   GSignalGroup *path_signals;
   GFile        *folder;
+  char         *files_description;
   char         *first_path;
   char         *last_path;
   gint64        started_at;
@@ -141,8 +142,23 @@ show_summary (FerryDonePage *self)
   guint64 moved = 0;
   gint64 usec = self->ended_at - self->started_at;
 
-  if (offer != NULL)
+  if (offer != NULL && ferry_offer_get_n_entries (offer) == 0)
     {
+      /* Text alone: there are no names, and its size says nothing. */
+      names = g_strdup (_("Text"));
+      size = ferry_offer_escape_name (ferry_offer_get_text (offer), -1);
+      if (self->files_description == NULL)
+        self->files_description = g_strdup (gtk_label_get_label (self->description_label));
+      gtk_label_set_label (self->description_label,
+                           ferry_session_is_sender (self->session)
+                           ? _("The receiver has the text.") : _("The text arrived."));
+    }
+  else if (offer != NULL)
+    {
+      /* The page said “text” last time: files get the words they were given. */
+      if (self->files_description != NULL)
+        gtk_label_set_label (self->description_label, self->files_description);
+      g_clear_pointer (&self->files_description, g_free);
       model = ferry_offer_model_new (offer);
       names = ferry_offer_model_dup_names (model, MAX_NAMES);
       size = ferry_offer_model_dup_summary (model);
@@ -330,6 +346,7 @@ ferry_done_page_dispose (GObject *object)
   ferry_done_page_set_session (self, NULL);
   g_clear_object (&self->path_signals);
   g_clear_object (&self->folder);
+  g_clear_pointer (&self->files_description, g_free);
 
   G_OBJECT_CLASS (ferry_done_page_parent_class)->dispose (object);
 }

@@ -41,11 +41,22 @@ struct _FerryReceivePage
   GtkLabel       *notice_label;
   GtkListBox     *offer_list;
   GtkLabel       *more_label;
+  GtkWidget      *files_box;
+  GtkWidget      *text_box;
+  GtkLabel       *text_label;
+  GtkWidget      *open_link_button;
+  GtkWidget      *copy_text_button;
+  GtkWidget      *destination_list;
+  GtkWidget      *save_as_button;
+  GtkWidget      *decline_button;
+  GtkWidget      *accept_button;
+  GtkWidget      *done_button;
   AdwActionRow   *destination_row;
   FerryDonePage  *done_page;
   FerryTransferView *transfer_view;
 
   char           *clipboard_code;
+  char           *link;   /* the offered text, when it is an http(s) link */
   FerryOfferModel *offer_model;
   FerrySession   *session;
   GFile          *target_folder;
@@ -79,6 +90,7 @@ ferry_receive_page_reset (FerryReceivePage *self)
   g_clear_object (&self->session);
   g_clear_object (&self->target_folder);
   g_clear_object (&self->offer_model);
+  g_clear_pointer (&self->link, g_free);
   gtk_list_box_bind_model (self->offer_list, NULL, NULL, NULL, NULL);
   ferry_transfer_view_set_session (self->transfer_view, NULL);
   ferry_done_page_set_session (self->done_page, NULL);
@@ -197,6 +209,51 @@ create_offer_row (gpointer item_ptr,
   return row;
 }
 
+/* A text that is nothing but an http or https address can be opened. Only
+ * printable ASCII: no spaces, and no invisible or direction characters
+ * that would make the link read as something else than where it goes. */
+static char *
+dup_link (const char *text)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  for (const char *p = stripped; *p != '\0'; p++)
+    if (*p <= 0x20 || *p >= 0x7f)
+      return NULL;
+
+  uri = g_uri_parse (stripped, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return NULL;
+  scheme = g_uri_get_scheme (uri);
+  if ((g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+      || g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
+    return NULL;
+
+  return g_uri_to_string (uri);
+}
+
+/* Offered text is shown as sent, defused like names: control and
+ * direction characters escaped. Copy takes it as sent. */
+static void
+show_text (FerryReceivePage *self,
+           const char       *text)
+{
+  g_autofree char *escaped = text != NULL ? ferry_offer_escape_text (text, -1) : NULL;
+
+  g_clear_pointer (&self->link, g_free);
+  if (text != NULL)
+    self->link = dup_link (text);
+
+  gtk_label_set_label (self->text_label, escaped != NULL ? escaped : "");
+  /* Shown, not already selected for a stray keystroke. */
+  gtk_label_select_region (self->text_label, 0, 0);
+  gtk_widget_set_visible (self->text_box, text != NULL);
+  gtk_widget_set_visible (self->open_link_button, self->link != NULL);
+  gtk_widget_set_tooltip_text (self->open_link_button, self->link);
+}
+
 /* Everything the sender offers is shown before a single byte is written,
  * with what deserves a second look said first. */
 static void
@@ -208,6 +265,7 @@ show_offer (FerryReceivePage *self)
   g_autofree char *title = NULL;
   g_autofree char *notice = NULL;
   guint n_files = ferry_offer_get_n_files (offer);
+  gboolean has_files;
   guint n_items;
   GtkListBoxRow *first;
 
@@ -215,10 +273,23 @@ show_offer (FerryReceivePage *self)
   self->offer_model = ferry_offer_model_new (offer);
   n_items = g_list_model_get_n_items (G_LIST_MODEL (self->offer_model));
 
-  title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u File Offered", "%u Files Offered",
-                                        n_files), n_files);
+  /* Text alone lands nowhere: no files, no folder to choose. */
+  has_files = ferry_offer_get_n_entries (offer) > 0;
+  if (has_files)
+    title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u File Offered", "%u Files Offered",
+                                          n_files), n_files);
+  else
+    title = g_strdup (_("Text Offered"));
   gtk_label_set_label (self->offer_title, title);
   gtk_label_set_label (self->offer_subtitle, size);
+  gtk_widget_set_visible (GTK_WIDGET (self->offer_subtitle), has_files);
+  gtk_widget_set_visible (self->files_box, has_files);
+  gtk_widget_set_visible (self->destination_list, has_files);
+  gtk_widget_set_visible (self->save_as_button, has_files);
+  gtk_widget_set_visible (self->decline_button, has_files);
+  gtk_widget_set_visible (self->accept_button, has_files);
+  gtk_widget_set_visible (self->done_button, !has_files);
+  show_text (self, ferry_offer_get_text (offer));
 
   notice = ferry_offer_model_dup_notice (self->offer_model);
   gtk_label_set_label (self->notice_label, notice != NULL ? notice : "");
@@ -242,8 +313,25 @@ show_offer (FerryReceivePage *self)
   /* Keyboard and screen reader users start at what is offered; Accept is
    * a few Tabs (or Alt+A) away, never under the fold. */
   first = gtk_list_box_get_row_at_index (self->offer_list, 0);
-  if (first != NULL)
+  if (first != NULL && has_files)
     gtk_widget_grab_focus (GTK_WIDGET (first));
+  else if (!has_files)
+    gtk_widget_grab_focus (self->copy_text_button);
+
+  /* Text alone was shown and writes nothing: taking it only tells the
+   * sender it arrived, as ferry-cli does. The page stays, with Copy,
+   * Open Link and Done. */
+  if (!has_files)
+    ferry_session_accept (self->session, self->target_folder);
+}
+
+/* An offer of text and nothing else, which stays on the offer page. */
+static gboolean
+is_text_only (FerryReceivePage *self)
+{
+  FerryOffer *offer = ferry_session_get_offer (self->session);
+
+  return offer != NULL && ferry_offer_get_n_entries (offer) == 0;
 }
 
 static void
@@ -258,11 +346,13 @@ session_state_cb (FerrySession     *session,
       break;
 
     case FERRY_SESSION_STATE_TRANSFERRING:
-      gtk_stack_set_visible_child_name (self->stack, "transfer");
+      if (!is_text_only (self))
+        gtk_stack_set_visible_child_name (self->stack, "transfer");
       break;
 
     case FERRY_SESSION_STATE_DONE:
-      gtk_stack_set_visible_child_name (self->stack, "done");
+      if (!is_text_only (self))
+        gtk_stack_set_visible_child_name (self->stack, "done");
       break;
 
     case FERRY_SESSION_STATE_NEW:
@@ -596,6 +686,35 @@ open_action (GtkWidget  *widget,
 }
 
 static void
+copy_text_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
+  FerryOffer *offer = self->session != NULL ? ferry_session_get_offer (self->session) : NULL;
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (offer == NULL || ferry_offer_get_text (offer) == NULL)
+    return;
+
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), ferry_offer_get_text (offer));
+  if (ADW_IS_APPLICATION_WINDOW (root))
+    gtk_widget_activate_action (GTK_WIDGET (root), "win.toast", "s", _("Text copied"));
+}
+
+static void
+open_link_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  FerryReceivePage *self = FERRY_RECEIVE_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (self->link != NULL)
+    gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, self->link, GDK_CURRENT_TIME);
+}
+
+static void
 show_in_folder_action (GtkWidget  *widget,
                        const char *action_name,
                        GVariant   *parameter)
@@ -721,6 +840,35 @@ ferry_receive_page_get_hint (FerryReceivePage *self)
   return gtk_label_get_label (self->hint_label);
 }
 
+/**
+ * ferry_receive_page_get_shown_text:
+ *
+ * Returns: (nullable): the offered text as the offer page shows it, or
+ *   %NULL when none is shown
+ */
+const char *
+ferry_receive_page_get_shown_text (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  if (!gtk_widget_get_visible (self->text_box))
+    return NULL;
+  return gtk_label_get_label (self->text_label);
+}
+
+/**
+ * ferry_receive_page_get_link:
+ *
+ * Returns: (nullable): the http(s) link Open Link opens, if any
+ */
+const char *
+ferry_receive_page_get_link (FerryReceivePage *self)
+{
+  g_return_val_if_fail (FERRY_IS_RECEIVE_PAGE (self), NULL);
+
+  return self->link;
+}
+
 static void
 ferry_receive_page_dispose (GObject *object)
 {
@@ -743,6 +891,7 @@ ferry_receive_page_finalize (GObject *object)
   FerryReceivePage *self = FERRY_RECEIVE_PAGE (object);
 
   g_clear_pointer (&self->clipboard_code, g_free);
+  g_clear_pointer (&self->link, g_free);
   g_clear_object (&self->chosen_folder);
 
   G_OBJECT_CLASS (ferry_receive_page_parent_class)->finalize (object);
@@ -771,6 +920,16 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, error_page);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_title);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_subtitle);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, files_box);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, text_box);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, text_label);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, open_link_button);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, copy_text_button);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, destination_list);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, save_as_button);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, decline_button);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, accept_button);
+  gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, done_button);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, notice_box);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, notice_label);
   gtk_widget_class_bind_template_child (widget_class, FerryReceivePage, offer_list);
@@ -788,6 +947,8 @@ ferry_receive_page_class_init (FerryReceivePageClass *klass)
   gtk_widget_class_install_action (widget_class, "receive.save-as", NULL, save_as_action);
   gtk_widget_class_install_action (widget_class, "receive.decline", NULL, decline_action);
   gtk_widget_class_install_action (widget_class, "receive.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "receive.copy-text", NULL, copy_text_action);
+  gtk_widget_class_install_action (widget_class, "receive.open-link", NULL, open_link_action);
   gtk_widget_class_install_action (widget_class, "receive.show-in-folder", NULL,
                                    show_in_folder_action);
 }

@@ -24,6 +24,8 @@ void ferry_receive_page_receive  (FerryReceivePage *self);
 const char *ferry_receive_page_get_page_name   (FerryReceivePage *self);
 const char *ferry_receive_page_get_error_title (FerryReceivePage *self);
 const char *ferry_receive_page_get_hint        (FerryReceivePage *self);
+const char *ferry_receive_page_get_shown_text  (FerryReceivePage *self);
+const char *ferry_receive_page_get_link        (FerryReceivePage *self);
 const char *ferry_receive_page_get_entered_code (FerryReceivePage *self);
 
 void        ferry_receive_page_accept          (FerryReceivePage *self);

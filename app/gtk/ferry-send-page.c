@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "ferry-application.h"
@@ -40,8 +42,9 @@ struct _FerrySendPage
   FerryErrorPage    *error_page;
   FerryTransferView *transfer_view;
 
-  /* What the person chose, in order: GFile. */
+  /* What the person chose, in order: GFile; and a note or link. */
   GListStore        *items;
+  char              *text;
   GPtrArray         *item_rows;
   FerryOfferModel   *offer_model;
 
@@ -84,6 +87,7 @@ ferry_send_page_reset (FerrySendPage *self)
 {
   drop_session (self);
   g_list_store_remove_all (self->items);
+  g_clear_pointer (&self->text, g_free);
   gtk_stack_set_visible_child_name (self->stack, "choose");
 }
 
@@ -120,6 +124,7 @@ update_actions (FerrySendPage *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "send.add-files", editable);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "send.add-folder", editable);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "send.remove-item", editable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "send.remove-text", editable);
   gtk_widget_set_visible (self->add_row, editable);
 }
 
@@ -129,6 +134,56 @@ dup_item_name (GFile *file)
   g_autofree char *basename = g_file_get_basename (file);
 
   return ferry_offer_escape_name (basename != NULL ? basename : "", -1);
+}
+
+/* The text's first line, escaped and cut like a name, for a row title. */
+static char *
+dup_text_excerpt (const char *text)
+{
+  const char *newline = strchr (text, '\n');
+  g_autofree char *line = ferry_offer_escape_name (text, newline != NULL ? newline - text : -1);
+
+  return newline != NULL ? g_strconcat (line, " …", NULL) : g_steal_pointer (&line);
+}
+
+static GtkWidget *
+create_remove_button (const char *name,
+                      const char *action_name)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name ("list-remove-symbolic");
+  g_autofree char *remove_label = NULL;
+
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_set_tooltip_text (button, _("Remove"));
+  /* Translators: accessible name of the button that removes “%s” from what is sent */
+  remove_label = g_strdup_printf (_("Remove “%s”"), name);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove_label, -1);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action_name);
+  return button;
+}
+
+/* The text, when one is sent, is a row of its own that can be removed. */
+static void
+add_text_row (FerrySendPage *self)
+{
+  g_autofree char *excerpt = NULL;
+  GtkWidget *row;
+
+  if (self->text == NULL)
+    return;
+
+  excerpt = dup_text_excerpt (self->text);
+  row = adw_action_row_new ();
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), excerpt);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Text"));
+  adw_action_row_set_icon_name (ADW_ACTION_ROW (row), "edit-paste-symbolic");
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row),
+                             create_remove_button (_("Text"), "send.remove-text"));
+  adw_expander_row_add_row (self->items_row, row);
+  g_ptr_array_add (self->item_rows, row);
 }
 
 /* The summary row says what is sent — the first names, how many files and
@@ -154,7 +209,6 @@ update_items (FerrySendPage *self)
         ? ferry_offer_model_find_local_file (self->offer_model, file) : NULL;
       g_autofree char *name = dup_item_name (file);
       g_autofree char *subtitle = item != NULL ? ferry_offer_item_dup_summary (item) : NULL;
-      g_autofree char *remove_label = NULL;
       GtkWidget *row = adw_action_row_new ();
       GtkWidget *button;
 
@@ -169,15 +223,7 @@ update_items (FerrySendPage *self)
                                     item != NULL && ferry_offer_item_is_folder (item)
                                     ? "folder-symbolic" : "text-x-generic-symbolic");
 
-      button = gtk_button_new_from_icon_name ("list-remove-symbolic");
-      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-      gtk_widget_add_css_class (button, "flat");
-      gtk_widget_set_tooltip_text (button, _("Remove"));
-      /* Translators: accessible name of the button that removes “%s” from what is sent */
-      remove_label = g_strdup_printf (_("Remove “%s”"), name);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (button),
-                                      GTK_ACCESSIBLE_PROPERTY_LABEL, remove_label, -1);
-      gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "send.remove-item");
+      button = create_remove_button (name, "send.remove-item");
       gtk_actionable_set_action_target (GTK_ACTIONABLE (button), "u", i);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
 
@@ -185,15 +231,34 @@ update_items (FerrySendPage *self)
       g_ptr_array_add (self->item_rows, row);
     }
 
+  add_text_row (self);
+
   /* The row to add more stays last. */
   g_object_ref (self->add_row);
   adw_expander_row_remove (self->items_row, self->add_row);
   adw_expander_row_add_row (self->items_row, self->add_row);
   g_object_unref (self->add_row);
 
-  names = ferry_names_join (basenames, n, MAX_NAMES);
-  summary = self->offer_model != NULL ? ferry_offer_model_dup_summary (self->offer_model)
-                                      : g_strdup (_("Counting files…"));
+  if (n == 0 && self->text != NULL)
+    {
+      /* Text alone: its start says what it is. */
+      names = g_strdup (_("Text"));
+      summary = dup_text_excerpt (self->text);
+    }
+  else
+    {
+      names = ferry_names_join (basenames, n, MAX_NAMES);
+      summary = self->offer_model != NULL ? ferry_offer_model_dup_summary (self->offer_model)
+                                          : g_strdup (_("Counting files…"));
+      if (self->text != NULL)
+        {
+          /* Translators: %s is what is sent, e.g. "2 files · 3 MB" */
+          g_autofree char *with_text = g_strdup_printf (_("%s · and a text"), summary);
+
+          g_free (summary);
+          summary = g_steal_pointer (&with_text);
+        }
+    }
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->items_row), names);
   adw_expander_row_set_subtitle (self->items_row, summary);
 }
@@ -297,6 +362,7 @@ ferry_send_page_start (FerrySendPage *self)
                                             (GFile **) files->pdata, files->len);
   ferry_session_set_word_count (self->session, (guint) CLAMP (n_words, FERRY_CODE_MIN_WORDS,
                                                                FERRY_CODE_MAX_WORDS));
+  ferry_session_set_text (self->session, self->text);
   ferry_application_apply_settings (app, self->session);
   g_signal_connect (self->session, "notify::state", G_CALLBACK (session_state_cb), self);
   g_signal_connect (self->session, "notify::transfer", G_CALLBACK (session_transfer_cb), self);
@@ -327,7 +393,7 @@ ferry_send_page_restart (FerrySendPage *self)
   if (self->session != NULL)
     ferry_session_cancel (self->session, _("The sender changed what to send."));
 
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->items)) == 0)
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->items)) == 0 && self->text == NULL)
     ferry_send_page_reset (self);
   else
     ferry_send_page_start (self);
@@ -388,9 +454,61 @@ ferry_send_page_send_files (FerrySendPage  *self,
     ferry_session_cancel (self->session, _("The sender cancelled."));
   drop_session (self);
   g_list_store_remove_all (self->items);
+  g_clear_pointer (&self->text, g_free);
   append_files (self, files, n_files);
   gtk_stack_set_visible_child_name (self->stack, "preparing");
   ferry_send_page_start (self);
+}
+
+/**
+ * ferry_send_page_send_text:
+ * @text: a note or link, as ferry_offer_check_text() allows
+ *
+ * Like ferry_send_page_send_files() for a text; while the code waits for
+ * its receiver, the text is added to what is sent instead, or replaces
+ * the text sent so far.
+ */
+void
+ferry_send_page_send_text (FerrySendPage *self,
+                           const char    *text)
+{
+  g_return_if_fail (FERRY_IS_SEND_PAGE (self));
+  g_return_if_fail (text != NULL && ferry_offer_check_text (text, strlen (text), NULL));
+
+  if (is_editable (self))
+    {
+      g_free (self->text);
+      self->text = g_strdup (text);
+      ferry_send_page_restart (self);
+      return;
+    }
+
+  if (self->session != NULL)
+    ferry_session_cancel (self->session, _("The sender cancelled."));
+  drop_session (self);
+  g_list_store_remove_all (self->items);
+  g_free (self->text);
+  self->text = g_strdup (text);
+  gtk_stack_set_visible_child_name (self->stack, "preparing");
+  ferry_send_page_start (self);
+}
+
+/**
+ * ferry_send_page_remove_text:
+ *
+ * Takes the text out of what is sent, before the receiver arrives; with
+ * nothing else left, that ends the send.
+ */
+void
+ferry_send_page_remove_text (FerrySendPage *self)
+{
+  g_return_if_fail (FERRY_IS_SEND_PAGE (self));
+
+  if (!is_editable (self) || self->text == NULL)
+    return;
+
+  g_clear_pointer (&self->text, g_free);
+  ferry_send_page_restart (self);
 }
 
 /**
@@ -589,6 +707,97 @@ choose_action (GtkWidget  *widget,
               _(choosers[i].accept_label));
 }
 
+static char *
+dup_buffer_text (GtkTextBuffer *buffer)
+{
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+/* Send is offered only for text the receiver will take. */
+static void
+text_changed_cb (GtkTextBuffer    *buffer,
+                 AdwMessageDialog *dialog)
+{
+  g_autofree char *text = dup_buffer_text (buffer);
+  gboolean ok = ferry_offer_check_text (text, strlen (text), NULL);
+
+  adw_message_dialog_set_response_enabled (dialog, "send", ok);
+}
+
+static void
+text_response_cb (AdwMessageDialog *dialog,
+                  const char       *response,
+                  FerrySendPage    *self)
+{
+  GtkTextBuffer *buffer = g_object_get_data (G_OBJECT (dialog), "buffer");
+  g_autofree char *text = dup_buffer_text (buffer);
+
+  if (g_str_equal (response, "send") && ferry_offer_check_text (text, strlen (text), NULL))
+    ferry_send_page_send_text (self, text);
+}
+
+/* "Send Text": a note or a link, typed or pasted; the receiver sees it
+ * before accepting anything. */
+static void
+write_text_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  FerrySendPage *self = FERRY_SEND_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWidget *dialog, *scrolled, *view;
+  GtkTextBuffer *buffer;
+
+  dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                   _("Send Text"),
+                                   _("A note or a link. The receiver sees it before accepting."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "send", _("_Send"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "send",
+                                              ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "send");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_response_enabled (ADW_MESSAGE_DIALOG (dialog), "send", FALSE);
+
+  view = gtk_text_view_new ();
+  gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (view), GTK_WRAP_WORD_CHAR);
+  gtk_text_view_set_accepts_tab (GTK_TEXT_VIEW (view), FALSE);
+  gtk_widget_add_css_class (view, "card");
+  gtk_text_view_set_left_margin (GTK_TEXT_VIEW (view), 8);
+  gtk_text_view_set_right_margin (GTK_TEXT_VIEW (view), 8);
+  gtk_text_view_set_top_margin (GTK_TEXT_VIEW (view), 8);
+  gtk_text_view_set_bottom_margin (GTK_TEXT_VIEW (view), 8);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Text to send"), -1);
+  scrolled = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
+                                  GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_min_content_height (GTK_SCROLLED_WINDOW (scrolled), 120);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), scrolled);
+
+  buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (view));
+  g_object_set_data (G_OBJECT (dialog), "buffer", buffer);
+  g_signal_connect_object (buffer, "changed", G_CALLBACK (text_changed_cb), dialog, 0);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (text_response_cb), self, 0);
+
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (view);
+}
+
+static void
+remove_text_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  ferry_send_page_remove_text (FERRY_SEND_PAGE (widget));
+}
+
 static void
 remove_item_action (GtkWidget  *widget,
                     const char *action_name,
@@ -696,6 +905,7 @@ ferry_send_page_finalize (GObject *object)
 
   g_clear_object (&self->items);
   g_clear_pointer (&self->item_rows, g_ptr_array_unref);
+  g_clear_pointer (&self->text, g_free);
 
   G_OBJECT_CLASS (ferry_send_page_parent_class)->finalize (object);
 }
@@ -725,6 +935,8 @@ ferry_send_page_class_init (FerrySendPageClass *klass)
   for (guint i = 0; i < G_N_ELEMENTS (choosers); i++)
     gtk_widget_class_install_action (widget_class, choosers[i].action_name, NULL, choose_action);
   gtk_widget_class_install_action (widget_class, "send.remove-item", "u", remove_item_action);
+  gtk_widget_class_install_action (widget_class, "send.write-text", NULL, write_text_action);
+  gtk_widget_class_install_action (widget_class, "send.remove-text", NULL, remove_text_action);
   gtk_widget_class_install_action (widget_class, "send.copy-code", NULL, copy_code_action);
   gtk_widget_class_install_action (widget_class, "send.cancel", NULL, cancel_action);
 }

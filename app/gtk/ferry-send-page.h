@@ -20,6 +20,9 @@ G_DECLARE_FINAL_TYPE (FerrySendPage, ferry_send_page, FERRY, SEND_PAGE, AdwBin)
 void        ferry_send_page_send_files  (FerrySendPage  *self,
                                          GFile         **files,
                                          guint           n_files);
+void        ferry_send_page_send_text   (FerrySendPage  *self,
+                                         const char     *text);
+void        ferry_send_page_remove_text (FerrySendPage  *self);
 gboolean    ferry_send_page_can_add     (FerrySendPage  *self);
 void        ferry_send_page_add_files   (FerrySendPage  *self,
                                          GFile         **files,

@@ -16,9 +16,8 @@
  * FerryServerNotice:
  *
  * Shown where a code is made or entered while no rendezvous server is
- * configured: the two sides can then meet only through a rendezvous on this
- * computer (127.0.0.1:4477), and people would otherwise learn that only from
- * a failed transfer. Its
+ * configured: the two sides can then meet only on the local network, and
+ * people would otherwise learn that only from a failed transfer. Its
  * button opens Preferences, where the server is set; it hides itself as
  * soon as one is.
  */
@@ -74,8 +73,8 @@ make_content (void)
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *image = gtk_image_new_from_icon_name ("network-workgroup-symbolic");
-  GtkWidget *label = gtk_label_new (_("Without a server, Ferry sends only between windows on this "
-                                      "computer. Sending to another computer needs a "
+  GtkWidget *label = gtk_label_new (_("Without a server, Ferry sends only to computers on this "
+                                      "network. Sending across the internet needs a "
                                       "rendezvous server."));
   GtkWidget *button = gtk_button_new_with_mnemonic (_("_Set Server…"));
 

@@ -210,6 +210,18 @@ choose_files_action (GtkWidget  *widget,
   gtk_widget_activate_action (GTK_WIDGET (self->send_page), "send.choose-files", NULL);
 }
 
+/* A note or a link, from any page, with Ctrl+T or the menu. */
+static void
+send_text_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  FerryWindow *self = FERRY_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "send");
+  gtk_widget_activate_action (GTK_WIDGET (self->send_page), "send.write-text", NULL);
+}
+
 static void
 show_receive_action (GtkWidget  *widget,
                      const char *action_name,
@@ -321,6 +333,7 @@ ferry_window_class_init (FerryWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FerryWindow, history_page);
 
   gtk_widget_class_install_action (widget_class, "win.choose-files", NULL, choose_files_action);
+  gtk_widget_class_install_action (widget_class, "win.send-text", NULL, send_text_action);
   gtk_widget_class_install_action (widget_class, "win.show-receive", NULL, show_receive_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
   gtk_widget_class_install_action (widget_class, "win.search-history", NULL,

@@ -533,6 +533,36 @@ ferry_channel_open_code_finish (FerryChannel  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/**
+ * ferry_channel_adopt_mailbox:
+ * @code: the normalized share code
+ * @mailbox: a mailbox of @code's nameplate, already open, with nothing sent
+ * @is_sender: whether we made the code
+ *
+ * Instead of ferry_channel_create_code_async() or
+ * ferry_channel_open_code_async(), when the caller chose the mailbox itself
+ * (core/lan: on the local network or through the server, whichever answered
+ * first): leaves the PAKE message in @mailbox; go on with
+ * ferry_channel_connect_async().
+ */
+void
+ferry_channel_adopt_mailbox (FerryChannel *self,
+                             const char   *code,
+                             FerryMailbox *mailbox,
+                             gboolean      is_sender)
+{
+  g_return_if_fail (FERRY_IS_CHANNEL (self));
+  g_return_if_fail (ferry_code_is_normalized (code));
+  g_return_if_fail (FERRY_IS_MAILBOX (mailbox));
+  g_return_if_fail (self->state == FERRY_CHANNEL_STATE_NEW);
+  g_return_if_fail (!self->busy);
+
+  self->is_sender = is_sender;
+  ferry_channel_set_code (self, code);
+  ferry_channel_start_pake (self, mailbox,
+                            is_sender ? FERRY_PAKE_ROLE_SENDER : FERRY_PAKE_ROLE_RECEIVER);
+}
+
 /* While the PAKE runs, the peer burning the mailbox means its side of the
  * PAKE failed: to the user that is the same wrong code. */
 static GError *

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "ferry-mailbox.h"
 #include "ferry-rendezvous-client.h"
 
 G_BEGIN_DECLS
@@ -56,6 +57,10 @@ void               ferry_channel_open_code_async    (FerryChannel           *sel
 gboolean           ferry_channel_open_code_finish   (FerryChannel           *self,
                                                      GAsyncResult           *result,
                                                      GError                **error);
+void               ferry_channel_adopt_mailbox      (FerryChannel           *self,
+                                                     const char             *code,
+                                                     FerryMailbox           *mailbox,
+                                                     gboolean                is_sender);
 void               ferry_channel_connect_async      (FerryChannel           *self,
                                                      GCancellable           *cancellable,
                                                      GAsyncReadyCallback     callback,

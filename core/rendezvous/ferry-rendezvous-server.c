@@ -141,6 +141,7 @@ struct _FerryRendezvousServer
   guint        first_message_timeout;
   guint        joins_per_minute;
   guint        ice_per_minute;
+  gboolean     reserved_only; /* serves its reserved nameplate, allocates none */
 };
 
 G_DEFINE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, G_TYPE_OBJECT)
@@ -828,6 +829,13 @@ handle_allocate (FerryRendezvousServer *self,
   gint64 now = g_get_monotonic_time ();
   AddressState *state;
   Mailbox *mailbox;
+
+  if (self->reserved_only)
+    {
+      respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                     "This rendezvous serves one code and hands out none");
+      return;
+    }
 
   if (body != NULL && body->overflow)
     {
@@ -2151,7 +2159,8 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
     uint_param ("allocations-per-minute", "Nameplates one address may ask for per minute", 1,
                 G_MAXUINT, FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE);
   properties[PROP_MAX_MAILBOXES] =
-    uint_param ("max-mailboxes", "Live mailboxes in all", 1, 999999,
+    uint_param ("max-mailboxes", "Live mailboxes in all",
+                1, FERRY_RENDEZVOUS_MAX_SERVER_NAMEPLATE,
                 FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES);
   properties[PROP_TURN_TTL] =
     uint_param ("turn-ttl", "Seconds a TURN credential is valid", 60, G_MAXINT,
@@ -2281,6 +2290,48 @@ ferry_rendezvous_server_listen (FerryRendezvousServer *self,
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
 
   return soup_server_listen (self->soup, address, 0, error);
+}
+
+/**
+ * ferry_rendezvous_server_reserve_nameplate:
+ * @nameplate: the nameplate, e.g. one the sender got from another server
+ *
+ * Makes the mailbox of @nameplate, as an allocation would, for a server
+ * that runs inside a sender (core/lan): from then on it hands out no
+ * nameplates over HTTP, and the mailbox lives, burns and expires as any.
+ */
+gboolean
+ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
+                                           const char             *nameplate,
+                                           GError                **error)
+{
+  Mailbox *mailbox;
+  guint number;
+
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+  g_return_val_if_fail (nameplate != NULL, FALSE);
+
+  if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number) ||
+      g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (number)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Cannot reserve nameplate %s", nameplate);
+      return FALSE;
+    }
+
+  self->reserved_only = TRUE;
+  mailbox = g_new0 (Mailbox, 1);
+  mailbox->server = self;
+  mailbox->number = number;
+  mailbox->nameplate = g_strdup (nameplate);
+  mailbox->owner = g_strdup ("reserved");
+  g_queue_init (&mailbox->queue);
+  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
+  mailbox->expires_at = g_get_monotonic_time () + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
+  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (number), mailbox);
+  g_debug ("reserve nameplate=%s", nameplate);
+
+  return TRUE;
 }
 
 /**

@@ -22,6 +22,9 @@ G_DECLARE_FINAL_TYPE (FerryRendezvousServer, ferry_rendezvous_server, FERRY, REN
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES_PER_ADDR 16
 #define FERRY_RENDEZVOUS_DEFAULT_ALLOCATIONS_PER_MINUTE 30
 #define FERRY_RENDEZVOUS_DEFAULT_MAX_MAILBOXES          10000
+/* A server's nameplates are at most this (max-mailboxes can be no more), so
+ * those above, with 7 digits, are free for senders without a server (core/lan). */
+#define FERRY_RENDEZVOUS_MAX_SERVER_NAMEPLATE           999999
 /* coturn checks the credential again at every allocation refresh, so it must
  * outlive the longest relayed transfer: a day, like coturn's own examples;
  * a side gets no more than its mailbox has left to live. */
@@ -42,5 +45,8 @@ gboolean               ferry_rendezvous_server_set_redis (FerryRendezvousServer 
                                                           const char             *url,
                                                           GError                **error);
 gboolean               ferry_rendezvous_server_is_ready  (FerryRendezvousServer  *self);
+gboolean               ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
+                                                                  const char             *nameplate,
+                                                                  GError                **error);
 
 G_END_DECLS

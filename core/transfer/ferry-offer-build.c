@@ -21,6 +21,7 @@
 typedef struct
 {
   GPtrArray *files;
+  char      *text;
 } BuildJob;
 
 static void
@@ -29,6 +30,7 @@ build_job_free (gpointer data)
   BuildJob *job = data;
 
   g_ptr_array_unref (job->files);
+  g_free (job->text);
   g_free (job);
 }
 
@@ -188,6 +190,9 @@ build_thread (GTask        *task,
 
   ferry_offer_limits_init_default (&limits);
 
+  if (!ferry_offer_set_text (self, job->text, &error))
+    goto failed;
+
   for (guint i = 0; i < job->files->len; i++)
     {
       GFile *file = g_ptr_array_index (job->files, i);
@@ -258,19 +263,22 @@ failed:
 }
 
 /**
- * ferry_offer_new_from_files_async:
+ * ferry_offer_new_async:
  * @files: (array length=n_files): files and folders the person chose
+ * @text: (nullable): a note or link to send with them, or alone
  *
  * Builds an offer in a GTask thread: walks folders (skipping symlinks, see
  * the top of this file), hashes every file and validates the result with
- * the same rules a receiver applies.
+ * the same rules a receiver applies. Finish with
+ * ferry_offer_new_from_files_finish().
  */
 void
-ferry_offer_new_from_files_async (GFile               **files,
-                                  guint                 n_files,
-                                  GCancellable         *cancellable,
-                                  GAsyncReadyCallback   callback,
-                                  gpointer              user_data)
+ferry_offer_new_async (GFile               **files,
+                       guint                 n_files,
+                       const char           *text,
+                       GCancellable         *cancellable,
+                       GAsyncReadyCallback   callback,
+                       gpointer              user_data)
 {
   g_autoptr(GTask) task = NULL;
   BuildJob *job;
@@ -284,11 +292,28 @@ ferry_offer_new_from_files_async (GFile               **files,
   job->files = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < n_files; i++)
     g_ptr_array_add (job->files, g_object_ref (files[i]));
+  job->text = g_strdup (text);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ferry_offer_new_from_files_async);
+  g_task_set_source_tag (task, ferry_offer_new_async);
   g_task_set_task_data (task, job, build_job_free);
   g_task_run_in_thread (task, build_thread);
+}
+
+/**
+ * ferry_offer_new_from_files_async:
+ * @files: (array length=n_files): files and folders the person chose
+ *
+ * ferry_offer_new_async() without text.
+ */
+void
+ferry_offer_new_from_files_async (GFile               **files,
+                                  guint                 n_files,
+                                  GCancellable         *cancellable,
+                                  GAsyncReadyCallback   callback,
+                                  gpointer              user_data)
+{
+  ferry_offer_new_async (files, n_files, NULL, cancellable, callback, user_data);
 }
 
 FerryOffer *
@@ -297,7 +322,7 @@ ferry_offer_new_from_files_finish (GAsyncResult  *result,
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
-                        == ferry_offer_new_from_files_async, NULL);
+                        == ferry_offer_new_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

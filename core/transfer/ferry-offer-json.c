@@ -2,7 +2,10 @@
  *
  * The offer's wire format: a JSON object {"ferry-offer": 1, "n_entries",
  * "total_size", "entries": [{"path", "type", "size", "content_id", "mode",
- * "mtime"}, …]}. What comes from a peer is scanned before the parser sees
+ * "mtime"}, …], "text": ["…", …]}. The optional text is split into pieces
+ * of at most TEXT_PIECE_BYTES, each well within the JSON check's bound on
+ * one string even when every byte needs a \u escape; "entries" is empty
+ * when the text is all that is sent. What comes from a peer is scanned before the parser sees
  * it (ferry_json_check(): strict RFC 8259, bounded depth) and validated before it is indexed.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,6 +25,10 @@
  * keeps the parser's recursion bounded.
  */
 #define MAX_JSON_DEPTH 8
+
+/* Six bytes of JSON per byte of text at worst ("\u001b"): a piece fits in
+ * FERRY_JSON_MAX_STRING_BYTES (8 KiB) however it is written. */
+#define TEXT_PIECE_BYTES 1024
 
 /* Reads a "\uXXXX" escape at @p; returns its value, or -1 if there is none. */
 static gint
@@ -282,6 +289,50 @@ malformed:
   return NULL;
 }
 
+/* Joins the pieces of "text", each a non-empty string no longer than a
+ * sender makes them, and checks the whole as a sender's text. */
+static gboolean
+text_from_json (FerryOffer  *self,
+                JsonNode    *node,
+                GError     **error)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  JsonArray *pieces;
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    goto malformed;
+  pieces = json_node_get_array (node);
+  n = json_array_get_length (pieces);
+
+  /* Past the limit, the rest need not be read to say it is too long. */
+  for (guint i = 0; i < n && text->len <= FERRY_OFFER_MAX_TEXT_BYTES; i++)
+    {
+      JsonNode *piece = json_array_get_element (pieces, i);
+      const char *value;
+      gsize len;
+
+      if (!JSON_NODE_HOLDS_VALUE (piece) || json_node_get_value_type (piece) != G_TYPE_STRING)
+        goto malformed;
+      value = json_node_get_string (piece);
+      len = strlen (value);
+      if (len == 0 || len > TEXT_PIECE_BYTES)
+        goto malformed;
+      g_string_append_len (text, value, len);
+    }
+
+  if (!ferry_offer_check_text (text->str, text->len, error))
+    return FALSE;
+
+  self->text = g_string_free (g_steal_pointer (&text), FALSE);
+  return TRUE;
+
+malformed:
+  g_set_error_literal (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_INVALID_TEXT,
+                       "The offered text is not a list of short strings");
+  return FALSE;
+}
+
 /**
  * ferry_offer_new_from_json:
  * @json: the offer message as received
@@ -395,6 +446,11 @@ ferry_offer_new_from_json (const char              *json,
     }
 
   self = g_object_new (FERRY_TYPE_OFFER, NULL);
+
+  node = json_object_get_member (root, "text");
+  if (node != NULL && !text_from_json (self, node, error))
+    return NULL;
+
   for (guint i = 0; i < n; i++)
     {
       FerryOfferEntry *entry = entry_from_json (json_array_get_element (entries, i), i, error);
@@ -475,6 +531,24 @@ ferry_offer_to_json (FerryOffer *self,
     }
 
   json_builder_end_array (builder);
+  if (self->text != NULL)
+    {
+      json_builder_set_member_name (builder, "text");
+      json_builder_begin_array (builder);
+      for (const char *p = self->text; *p != '\0';)
+        {
+          const char *end = p + MIN (strlen (p), TEXT_PIECE_BYTES);
+          g_autofree char *piece = NULL;
+
+          /* Pieces end between characters: each is UTF-8 on its own. */
+          if (*end != '\0')
+            end = g_utf8_find_prev_char (p, end + 1);
+          piece = g_strndup (p, end - p);
+          json_builder_add_string_value (builder, piece);
+          p = end;
+        }
+      json_builder_end_array (builder);
+    }
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);

@@ -35,6 +35,7 @@ struct _FerryOffer
   guint64     total_size;
   guint       n_skipped_symlinks;
   guint       n_skipped_special;
+  char       *text;
 };
 
 /* ferry-offer.c */

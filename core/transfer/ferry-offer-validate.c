@@ -21,6 +21,52 @@
 /* Longest excerpt of a bad name quoted in an error message. */
 #define MAX_ESCAPED_CHARS 120
 
+/* Appends @p…@end to @out made safe to show: invalid bytes and control
+ * characters become \xNN, invisible and direction-changing characters
+ * \u{NNNN}; a newline stays one when @keep_newlines. At most @max_chars
+ * characters are kept (0: all), then "…".
+ */
+static void
+append_escaped (GString    *out,
+                const char *p,
+                const char *end,
+                guint       max_chars,
+                gboolean    keep_newlines)
+{
+  guint n_chars = 0;
+
+  while (p < end)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+
+      if (max_chars > 0 && n_chars++ >= max_chars)
+        {
+          g_string_append (out, "…");
+          break;
+        }
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02X", (guint8) *p);
+          p++;
+          continue;
+        }
+
+      if (c == '\n' && keep_newlines)
+        g_string_append_c (out, '\n');
+      else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+        g_string_append_printf (out, "\\x%02X", c);
+      else if (c == '\\')
+        g_string_append (out, "\\\\");
+      else if (!g_unichar_isprint (c) || g_unichar_type (c) == G_UNICODE_FORMAT)
+        g_string_append_printf (out, "\\u{%04X}", c);
+      else
+        g_string_append_unichar (out, c);
+
+      p = g_utf8_next_char (p);
+    }
+}
+
 /**
  * ferry_offer_escape_name:
  * @name: possibly hostile bytes
@@ -37,44 +83,71 @@ ferry_offer_escape_name (const char *name,
                          gssize      len)
 {
   GString *out = g_string_new (NULL);
-  const char *p = name;
-  const char *end;
-  guint n_chars = 0;
 
   g_return_val_if_fail (name != NULL, NULL);
 
-  end = name + (len < 0 ? strlen (name) : (gsize) len);
+  append_escaped (out, name, name + (len < 0 ? strlen (name) : (gsize) len),
+                  MAX_ESCAPED_CHARS, FALSE);
+  return g_string_free (out, FALSE);
+}
 
-  while (p < end)
+/**
+ * ferry_offer_escape_text:
+ * @text: possibly hostile text from a peer
+ * @len: length of @text, or -1 if NUL-terminated
+ *
+ * Like ferry_offer_escape_name() for an offered text: nothing is cut and
+ * line breaks stay, so the text reads as sent, but a terminal escape, a
+ * carriage return that would overwrite a line, or a direction change that
+ * would reorder it shows as what it is.
+ *
+ * Returns: (transfer full): printable UTF-8
+ */
+char *
+ferry_offer_escape_text (const char *text,
+                         gssize      len)
+{
+  GString *out = g_string_new (NULL);
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  append_escaped (out, text, text + (len < 0 ? strlen (text) : (gsize) len), 0, TRUE);
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * ferry_offer_check_text:
+ * @text: text to offer, or offered by a peer
+ * @len: its length in bytes
+ *
+ * Text goes in an offer when it is non-empty UTF-8 without NUL and at most
+ * %FERRY_OFFER_MAX_TEXT_BYTES long. Control and direction characters are
+ * allowed, a note may need tabs; they are escaped where it is shown.
+ */
+gboolean
+ferry_offer_check_text (const char  *text,
+                        gsize        len,
+                        GError     **error)
+{
+  g_return_val_if_fail (text != NULL || len == 0, FALSE);
+
+  if (len > FERRY_OFFER_MAX_TEXT_BYTES)
     {
-      gunichar c = g_utf8_get_char_validated (p, end - p);
-
-      if (n_chars++ >= MAX_ESCAPED_CHARS)
-        {
-          g_string_append (out, "…");
-          break;
-        }
-
-      if (c == (gunichar) -1 || c == (gunichar) -2)
-        {
-          g_string_append_printf (out, "\\x%02X", (guint8) *p);
-          p++;
-          continue;
-        }
-
-      if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        g_string_append_printf (out, "\\x%02X", c);
-      else if (c == '\\')
-        g_string_append (out, "\\\\");
-      else if (!g_unichar_isprint (c) || g_unichar_type (c) == G_UNICODE_FORMAT)
-        g_string_append_printf (out, "\\u{%04X}", c);
-      else
-        g_string_append_unichar (out, c);
-
-      p = g_utf8_next_char (p);
+      g_set_error (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_TEXT_TOO_LONG,
+                   "The text is longer than the %u bytes allowed; send it as a file",
+                   (guint) FERRY_OFFER_MAX_TEXT_BYTES);
+      return FALSE;
     }
 
-  return g_string_free (out, FALSE);
+  if (len == 0 || memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
+    {
+      g_set_error_literal (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_INVALID_TEXT,
+                           len == 0 ? "The offered text is empty"
+                                    : "The offered text is not valid UTF-8 text");
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 static gboolean
@@ -246,10 +319,11 @@ ferry_offer_validate_entries (FerryOffer              *self,
   g_autoptr(GString) key = g_string_new (NULL);
   guint64 total = 0;
 
-  if (self->entries->len == 0)
+  /* Text alone is an offer; nothing at all is not. */
+  if (self->entries->len == 0 && self->text == NULL)
     {
       g_set_error_literal (error, FERRY_OFFER_ERROR, FERRY_OFFER_ERROR_EMPTY,
-                           "The offer contains no files or folders");
+                           "The offer contains no files, folders or text");
       return FALSE;
     }
 

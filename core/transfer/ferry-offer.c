@@ -64,6 +64,7 @@ ferry_offer_finalize (GObject *object)
 
   g_clear_pointer (&self->by_path, g_hash_table_unref);
   g_clear_pointer (&self->entries, g_ptr_array_unref);
+  g_clear_pointer (&self->text, g_free);
 
   G_OBJECT_CLASS (ferry_offer_parent_class)->finalize (object);
 }
@@ -261,6 +262,10 @@ offer_key (FerryOffer *self,
         }
     }
 
+  /* Two texts sent alone are two sends, not a retry of one. */
+  if (self->text != NULL)
+    crypto_generichash_update (&state, (const guint8 *) self->text, strlen (self->text) + 1);
+
   crypto_generichash_final (&state, key, sizeof key);
   return ferry_hash_to_hex (key);
 }
@@ -298,6 +303,43 @@ ferry_offer_dup_selection_key (FerryOffer *self)
   g_return_val_if_fail (FERRY_IS_OFFER (self), NULL);
 
   return offer_key (self, "ferry-selection-key-v1", FALSE);
+}
+
+/**
+ * ferry_offer_get_text:
+ *
+ * Returns: (nullable): the text offered with (or instead of) files, as the
+ *   peer sent it: escape it with ferry_offer_escape_text() before showing
+ *   it on a terminal
+ */
+const char *
+ferry_offer_get_text (FerryOffer *self)
+{
+  g_return_val_if_fail (FERRY_IS_OFFER (self), NULL);
+
+  return self->text;
+}
+
+/**
+ * ferry_offer_set_text:
+ * @text: (nullable): a note or link to send, or %NULL for none
+ *
+ * Sets the text a sender offers, checked by ferry_offer_check_text().
+ */
+gboolean
+ferry_offer_set_text (FerryOffer  *self,
+                      const char  *text,
+                      GError     **error)
+{
+  g_return_val_if_fail (FERRY_IS_OFFER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (text != NULL && !ferry_offer_check_text (text, strlen (text), error))
+    return FALSE;
+
+  g_free (self->text);
+  self->text = g_strdup (text);
+  return TRUE;
 }
 
 const char *

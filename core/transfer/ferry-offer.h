@@ -38,6 +38,10 @@ G_BEGIN_DECLS
  * @FERRY_OFFER_ERROR_INVALID_CONTENT_ID: a file without a well-formed content id
  * @FERRY_OFFER_ERROR_UNOFFERED_FOLDER: a path whose first component is not a
  *   folder of the offer, so it would land in a folder that may already exist
+ * @FERRY_OFFER_ERROR_TEXT_TOO_LONG: the offered text is longer than
+ *   %FERRY_OFFER_MAX_TEXT_BYTES
+ * @FERRY_OFFER_ERROR_INVALID_TEXT: the offered text is empty, not a string
+ *   or not UTF-8
  */
 typedef enum
 {
@@ -61,6 +65,8 @@ typedef enum
   FERRY_OFFER_ERROR_INVALID_MODE,
   FERRY_OFFER_ERROR_INVALID_CONTENT_ID,
   FERRY_OFFER_ERROR_UNOFFERED_FOLDER,
+  FERRY_OFFER_ERROR_TEXT_TOO_LONG,
+  FERRY_OFFER_ERROR_INVALID_TEXT,
 } FerryOfferError;
 
 GQuark ferry_offer_error_quark (void);
@@ -70,6 +76,8 @@ GQuark ferry_offer_error_quark (void);
 
 #define FERRY_OFFER_MAX_NAME_BYTES 255
 #define FERRY_OFFER_MAX_PATH_BYTES 4096
+/* A note or a link, not a document: longer text goes as a file. */
+#define FERRY_OFFER_MAX_TEXT_BYTES (64 * 1024)
 
 /* Suffix of partial files; offered names may not end with it. */
 #define FERRY_PARTIAL_SUFFIX ".ferry-part"
@@ -112,6 +120,12 @@ gboolean             ferry_offer_entry_is_program     (const FerryOfferEntry *en
 
 G_DECLARE_FINAL_TYPE (FerryOffer, ferry_offer, FERRY, OFFER, GObject)
 
+void                   ferry_offer_new_async             (GFile                  **files,
+                                                          guint                    n_files,
+                                                          const char              *text,
+                                                          GCancellable            *cancellable,
+                                                          GAsyncReadyCallback      callback,
+                                                          gpointer                 user_data);
 void                   ferry_offer_new_from_files_async  (GFile                  **files,
                                                           guint                    n_files,
                                                           GCancellable            *cancellable,
@@ -139,7 +153,17 @@ guint                  ferry_offer_get_n_skipped_special (FerryOffer            
 char                  *ferry_offer_dup_transfer_key      (FerryOffer              *self);
 char                  *ferry_offer_dup_selection_key     (FerryOffer              *self);
 
+const char            *ferry_offer_get_text              (FerryOffer              *self);
+gboolean               ferry_offer_set_text              (FerryOffer              *self,
+                                                          const char              *text,
+                                                          GError                 **error);
+gboolean               ferry_offer_check_text            (const char              *text,
+                                                          gsize                    len,
+                                                          GError                 **error);
+
 char                  *ferry_offer_escape_name           (const char              *name,
+                                                          gssize                   len);
+char                  *ferry_offer_escape_text           (const char              *text,
                                                           gssize                   len);
 
 G_END_DECLS

@@ -2,9 +2,12 @@
  *
  * Ferry's SQLite database: transfers, their files, the blocks a receiver has
  * verified (for resuming), the history shown to people, and a reserved
- * contacts table. No secret is ever stored: no code, no key; a transfer is
+ * contacts table. No code and no key is ever stored; a transfer is
  * recognised by its offer's transfer key (a hash of paths, sizes and
- * content ids).
+ * content ids). The one secret kept is each transfer's resume secret, which
+ * proves that a resume comes from the peer of the earlier attempt (see
+ * ferry-resume-proof.c): a receiver resumes only a transfer whose secret
+ * the sender proves it knows.
  *
  * Threading: the store owns one worker thread, and that thread owns the only
  * SQLite connection; nothing else touches it. Every request is a job queued
@@ -34,6 +37,7 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -110,6 +114,14 @@ static const char * const migrations[] = {
   "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay,"
   "         error_message, sources"
   "  FROM transfers ORDER BY created_at DESC, id DESC;",
+
+  /* 2 → 3: the resume secret that ties a transfer to its peer (see
+   * ferry-resume-proof.c). Transfers from before have none, so they can't be
+   * resumed: nothing proves who would be resuming them. The history view
+   * does not show it.
+   */
+  "ALTER TABLE transfers ADD COLUMN resume_secret BLOB"
+  "  CHECK (resume_secret IS NULL OR length (resume_secret) = 32);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == FERRY_STORE_SCHEMA_VERSION);
@@ -310,6 +322,7 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->relay);
   g_free (transfer->error_message);
   g_strfreev (transfer->sources);
+  g_clear_pointer (&transfer->resume_secret, g_bytes_unref);
   g_clear_pointer (&transfer->file_index, g_hash_table_unref);
   g_clear_pointer (&transfer->files, g_ptr_array_unref);
   g_free (transfer);
@@ -1082,6 +1095,7 @@ transfer_from_row (sqlite3_stmt *stmt)
 #define TRANSFER_COLUMNS \
   "id, direction, transfer_key, state, peer_name, target_folder, created_at, " \
   "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources"
+#define RESUME_SECRET_COLUMN 15
 
 /* Loads a transfer with its files and their verified blocks. */
 static FerryStoreTransfer *
@@ -1095,7 +1109,10 @@ load_transfer (sqlite3  *db,
   g_autoptr(GHashTable) hashes = NULL;
   int rc;
 
-  stmt = db_prepare (db, "SELECT " TRANSFER_COLUMNS " FROM transfers WHERE id = ?", error);
+  /* The resume secret is not in TRANSFER_COLUMNS: the history view does
+   * not have it. It follows them, as column RESUME_SECRET_COLUMN. */
+  stmt = db_prepare (db, "SELECT " TRANSFER_COLUMNS ", resume_secret FROM transfers WHERE id = ?",
+                     error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
@@ -1112,6 +1129,9 @@ load_transfer (sqlite3  *db,
       return NULL;
     }
   transfer = transfer_from_row (stmt);
+  if (sqlite3_column_bytes (stmt, RESUME_SECRET_COLUMN) == FERRY_RESUME_SECRET_SIZE)
+    transfer->resume_secret = g_bytes_new (sqlite3_column_blob (stmt, RESUME_SECRET_COLUMN),
+                                           FERRY_RESUME_SECRET_SIZE);
   g_clear_pointer (&stmt, sqlite3_finalize);
 
   transfer->files = g_ptr_array_new_with_free_func (store_file_free);
@@ -1223,6 +1243,50 @@ find_unfinished (sqlite3              *db,
   else if (rc == SQLITE_DONE)
     *id = 0;
   else
+    return set_db_error (db, rc, error);
+
+  return TRUE;
+}
+
+/* A receiver resumes only the transfer whose peer proves it knows the
+ * transfer's resume secret: the newest unfinished one of the same offer
+ * (transfer key or selection key) into the same folder whose secret
+ * @claim's proof matches. Every candidate is checked, each in constant
+ * time; 0 if none matches, and always 0 without a claim.
+ */
+static gboolean
+find_claimed (sqlite3                     *db,
+              const char                  *transfer_key,
+              const char                  *selection_key,
+              const char                  *target_folder,
+              const FerryStoreResumeClaim *claim,
+              gint64                      *id,
+              GError                     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  *id = 0;
+  if (claim == NULL)
+    return TRUE;
+
+  stmt = db_prepare (db,
+                     "SELECT id, resume_secret FROM transfers WHERE direction = 'receive' "
+                     "AND (transfer_key = ? OR selection_key = ?) AND target_folder IS ? "
+                     "AND state IN ('active', 'interrupted') AND resume_secret IS NOT NULL "
+                     "ORDER BY created_at DESC, id DESC", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, transfer_key, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, selection_key, -1, SQLITE_TRANSIENT);
+  bind_text_or_null (stmt, 3, target_folder);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    if (*id == 0 && sqlite3_column_bytes (stmt, 1) == FERRY_RESUME_SECRET_SIZE
+        && ferry_resume_proof_verify (sqlite3_column_blob (stmt, 1), claim->binding,
+                                      claim->proof))
+      *id = sqlite3_column_int64 (stmt, 0);
+  if (rc != SQLITE_DONE)
     return set_db_error (db, rc, error);
 
   return TRUE;
@@ -1346,10 +1410,11 @@ reconcile_files (sqlite3     *db,
 
 typedef struct
 {
-  FerryStoreDirection  direction;
-  FerryOffer          *offer;
-  char                *target_folder;
-  char                *peer_name;
+  FerryStoreDirection    direction;
+  FerryOffer            *offer;
+  char                  *target_folder;
+  char                  *peer_name;
+  FerryStoreResumeClaim *claim;
 } BeginTransfer;
 
 static void
@@ -1358,6 +1423,11 @@ begin_transfer_free (BeginTransfer *job)
   g_clear_object (&job->offer);
   g_free (job->target_folder);
   g_free (job->peer_name);
+  if (job->claim != NULL)
+    {
+      g_free ((char *) job->claim->binding);
+      g_free (job->claim);
+    }
   g_free (job);
 }
 
@@ -1379,19 +1449,30 @@ job_begin_transfer (FerryStore *self,
   GError *error = NULL;
   gboolean resumed;
   gint64 id = 0;
+  guint8 secret[FERRY_RESUME_SECRET_SIZE];
 
   if (!require_db (self, task))
     return;
 
+  randombytes_buf (secret, sizeof secret);
   if (!db_exec (self->db, "BEGIN IMMEDIATE", &error))
     goto failed;
 
-  if (!find_unfinished (self->db, direction, "transfer_key", transfer_key, target, &id, &error))
-    goto failed;
-  if (id == 0
-      && !find_unfinished (self->db, direction, "selection_key", selection_key, target, &id,
-                           &error))
-    goto failed;
+  if (direction == FERRY_STORE_RECEIVE)
+    {
+      if (!find_claimed (self->db, transfer_key, selection_key, target, job->claim, &id, &error))
+        goto failed;
+    }
+  else
+    {
+      if (!find_unfinished (self->db, direction, "transfer_key", transfer_key, target, &id,
+                            &error))
+        goto failed;
+      if (id == 0
+          && !find_unfinished (self->db, direction, "selection_key", selection_key, target,
+                               &id, &error))
+        goto failed;
+    }
 
   resumed = id != 0;
   if (resumed)
@@ -1419,8 +1500,9 @@ job_begin_transfer (FerryStore *self,
     {
       stmt = db_prepare (self->db,
                          "INSERT INTO transfers (direction, transfer_key, selection_key, state, "
-                         "peer_name, target_folder, created_at, total_bytes, n_files, sources) "
-                         "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)", &error);
+                         "peer_name, target_folder, created_at, total_bytes, n_files, sources, "
+                         "resume_secret) "
+                         "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)", &error);
       if (stmt == NULL)
         goto failed;
       sqlite3_bind_text (stmt, 1, direction_names[direction], -1, SQLITE_STATIC);
@@ -1432,6 +1514,11 @@ job_begin_transfer (FerryStore *self,
       sqlite3_bind_int64 (stmt, 7, (sqlite3_int64) ferry_offer_get_total_size (offer));
       sqlite3_bind_int (stmt, 8, (int) ferry_offer_get_n_files (offer));
       bind_text_or_null (stmt, 9, sources);
+      /* The receiver issues the secret; the sender learns it from the accept. */
+      if (direction == FERRY_STORE_RECEIVE)
+        sqlite3_bind_blob (stmt, 10, secret, sizeof secret, SQLITE_STATIC);
+      else
+        sqlite3_bind_null (stmt, 10);
       if (!db_step_done (self->db, stmt, &error))
         goto failed;
       id = sqlite3_last_insert_rowid (self->db);
@@ -1446,6 +1533,7 @@ job_begin_transfer (FerryStore *self,
 
   if (!db_exec (self->db, "COMMIT", &error))
     goto failed;
+  sodium_memzero (secret, sizeof secret);
 
   transfer = load_transfer (self->db, id, &error);
   if (transfer == NULL)
@@ -1456,6 +1544,7 @@ job_begin_transfer (FerryStore *self,
   return;
 
 failed:
+  sodium_memzero (secret, sizeof secret);
   return_db_error (self, task, error);
 }
 
@@ -1464,6 +1553,8 @@ failed:
  * @offer: what is sent or received
  * @target_folder: (nullable): the receiving folder; %NULL when sending
  * @peer_name: (nullable): a display name for the other side, never a code
+ * @claim: (nullable): when receiving, the sender's proof that it is the
+ *   peer of an earlier attempt; ignored when sending
  *
  * Starts recording a transfer, or picks up an unfinished earlier attempt of
  * the same offer in the same direction and target folder: first one with
@@ -1471,6 +1562,12 @@ failed:
  * chosen items, with files inside changed, added or removed on the
  * sender). When resumed, files that changed lose their verified blocks,
  * files no longer offered are dropped, new ones added.
+ *
+ * A receive resumes only the attempt whose resume secret @claim proves
+ * (see find_claimed()); without a claim, or with one that proves none, it
+ * is a new transfer with a new secret, whatever the names. That is what
+ * keeps a later, unrelated sender of the same names out of an earlier
+ * transfer's folder and partial files.
  *
  * The result lists the files with their verified blocks: resume each at
  * ferry_store_file_get_resume_offset().
@@ -1481,6 +1578,7 @@ ferry_store_begin_transfer_async (FerryStore          *self,
                                   FerryOffer          *offer,
                                   const char          *target_folder,
                                   const char          *peer_name,
+                                  const FerryStoreResumeClaim *claim,
                                   GCancellable        *cancellable,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
@@ -1497,6 +1595,11 @@ ferry_store_begin_transfer_async (FerryStore          *self,
   job->offer = g_object_ref (offer);
   job->target_folder = g_strdup (target_folder);
   job->peer_name = g_strdup (peer_name);
+  if (claim != NULL && direction == FERRY_STORE_RECEIVE)
+    {
+      job->claim = g_memdup2 (claim, sizeof *claim);
+      job->claim->binding = g_strdup (claim->binding);
+    }
 
   task = request_task (self, ferry_store_begin_transfer_async, job,
                        (GDestroyNotify) begin_transfer_free, cancellable, callback,
@@ -1909,6 +2012,73 @@ ferry_store_set_file_state_async (FerryStore          *self,
   task = request_task (self, ferry_store_update_finish, job, (GDestroyNotify) set_file_state_free,
                        cancellable, callback, user_data);
   submit (self, task, job_set_file_state);
+}
+
+typedef struct
+{
+  gint64 transfer_id;
+  guint8 secret[FERRY_RESUME_SECRET_SIZE];
+} SetResumeSecret;
+
+static void
+set_resume_secret_free (SetResumeSecret *job)
+{
+  sodium_memzero (job->secret, sizeof job->secret);
+  g_free (job);
+}
+
+static void
+bind_resume_secret (sqlite3_stmt *stmt,
+                    gpointer      data)
+{
+  SetResumeSecret *job = data;
+
+  sqlite3_bind_blob (stmt, 1, job->secret, sizeof job->secret, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, job->transfer_id);
+}
+
+static void
+job_set_resume_secret (FerryStore *self,
+                       GTask      *task)
+{
+  SetResumeSecret *job = g_task_get_task_data (task);
+
+  run_update (self, task,
+              "UPDATE transfers SET resume_secret = ? WHERE id = ? AND direction = 'send'",
+              bind_resume_secret, job->transfer_id, TRUE);
+}
+
+/**
+ * ferry_store_set_resume_secret_async:
+ * @transfer_id: a transfer being sent
+ * @secret: FERRY_RESUME_SECRET_SIZE bytes, as the receiver issued them
+ *
+ * Keeps the secret the receiver issued for this transfer, so that sending
+ * it again can prove it is the same peer and resume. Finish with
+ * ferry_store_update_finish().
+ */
+void
+ferry_store_set_resume_secret_async (FerryStore          *self,
+                                     gint64               transfer_id,
+                                     const guint8        *secret,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SetResumeSecret *job;
+
+  g_return_if_fail (FERRY_IS_STORE (self));
+  g_return_if_fail (secret != NULL);
+
+  job = g_new0 (SetResumeSecret, 1);
+  job->transfer_id = transfer_id;
+  memcpy (job->secret, secret, sizeof job->secret);
+
+  task = request_task (self, ferry_store_update_finish, job,
+                       (GDestroyNotify) set_resume_secret_free, cancellable, callback,
+                       user_data);
+  submit (self, task, job_set_resume_secret);
 }
 
 typedef struct

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "ferry-offer.h"
+#include "ferry-resume-proof.h"
 
 G_BEGIN_DECLS
 
@@ -35,7 +36,7 @@ typedef enum
 GQuark ferry_store_error_quark (void);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FERRY_STORE_SCHEMA_VERSION 2
+#define FERRY_STORE_SCHEMA_VERSION 3
 
 /* Verified blocks are committed together once this many are waiting, or
  * FERRY_STORE_BATCH_INTERVAL_MS after the first one, whichever comes first.
@@ -123,6 +124,9 @@ guint64 ferry_store_file_get_resume_offset (const FerryStoreFile *file);
  * @path_kind: (nullable): "direct-lan", "direct-internet" or "relayed"
  * @relay: (nullable): the TURN server, when relayed
  * @error_message: (nullable): why it failed
+ * @resume_secret: (nullable): FERRY_RESUME_SECRET_SIZE bytes: issued by
+ *   the receiver, learnt by the sender from the accept; what a resume must
+ *   prove (see ferry-resume-proof.c). Not in the history.
  * @resumed: set by ferry_store_begin_transfer_finish() when an earlier
  *   attempt was found
  * @files: (element-type FerryStoreFile) (nullable): the files, when loaded
@@ -144,6 +148,7 @@ typedef struct
   char                    *relay;
   char                    *error_message;
   GStrv                    sources;
+  GBytes                  *resume_secret;
   gboolean                 resumed;
   GPtrArray               *files;
 
@@ -151,6 +156,19 @@ typedef struct
   GHashTable              *file_index;
   guint                    file_index_len;
 } FerryStoreTransfer;
+
+/**
+ * FerryStoreResumeClaim:
+ * @proof: the sender's proof (ferry_resume_proof_compute())
+ * @binding: what it is bound to (ferry_resume_binding_new())
+ *
+ * A sender's claim to be the peer of an earlier attempt.
+ */
+typedef struct
+{
+  guint8      proof[FERRY_RESUME_PROOF_SIZE];
+  const char *binding;
+} FerryStoreResumeClaim;
 
 void                ferry_store_transfer_free       (FerryStoreTransfer *transfer);
 FerryStoreFile     *ferry_store_transfer_find_file  (FerryStoreTransfer *transfer,
@@ -178,6 +196,7 @@ void                ferry_store_begin_transfer_async  (FerryStore               
                                                        FerryOffer               *offer,
                                                        const char               *target_folder,
                                                        const char               *peer_name,
+                                                       const FerryStoreResumeClaim *claim,
                                                        GCancellable             *cancellable,
                                                        GAsyncReadyCallback       callback,
                                                        gpointer                  user_data);
@@ -229,6 +248,12 @@ void                ferry_store_discard_blocks_async (FerryStore              *s
                                                       GCancellable            *cancellable,
                                                       GAsyncReadyCallback      callback,
                                                       gpointer                 user_data);
+void                ferry_store_set_resume_secret_async (FerryStore           *self,
+                                                         gint64                transfer_id,
+                                                         const guint8         *secret,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
 void                ferry_store_set_path_async       (FerryStore              *self,
                                                       gint64                   transfer_id,
                                                       const char              *path_kind,

@@ -75,6 +75,13 @@ struct _FerryTransfer
   char                    *path_relay;
   FerryStoreTransfer      *store_transfer;
 
+  /* Resume: the receiver's record of the sender's proof (a RESUME frame),
+   * and the secret the sender holds (from its store) or learnt (from the
+   * accept). See ferry-resume-proof.c. */
+  gboolean                 resume_claimed;
+  guint8                   resume_proof[FERRY_RESUME_PROOF_SIZE];
+  GBytes                  *resume_secret;
+
   /* Progress */
   guint64                  bytes_total;
   guint64                  bytes_done;
@@ -116,6 +123,8 @@ typedef struct
   guint64 *start_offsets;   /* per entry: the first byte the receiver lacks */
   guint64  bytes_resumed;   /* added to: bytes the receiver need not be sent */
   guint    n_skipped;       /* added to: files skipped */
+  gboolean has_resume_secret;
+  guint8   resume_secret[FERRY_RESUME_SECRET_SIZE];   /* what a resume will have to prove */
 } FerryTransferAccept;
 
 gboolean       ferry_transfer_read_frame_header       (const guint8            *data,

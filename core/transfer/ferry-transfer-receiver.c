@@ -114,6 +114,7 @@ prepare_thread (GTask        *task,
 
 static char *
 build_accept (FerryReceivePlan *plan,
+              GBytes           *resume_secret,
               gsize            *len)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
@@ -145,6 +146,13 @@ build_accept (FerryReceivePlan *plan,
     if (plan->skip[i])
       json_builder_add_int_value (builder, i);
   json_builder_end_array (builder);
+  if (resume_secret != NULL)
+    {
+      g_autofree char *hex = ferry_hash_to_hex (g_bytes_get_data (resume_secret, NULL));
+
+      json_builder_set_member_name (builder, "resume_secret");
+      json_builder_add_string_value (builder, hex);
+    }
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
@@ -183,7 +191,8 @@ prepare_done_cb (GObject      *object,
       return;
     }
 
-  accept = build_accept (plan, &len);
+  accept = build_accept (plan, self->store_transfer ? self->store_transfer->resume_secret : NULL,
+                         &len);
   self->started = g_memdup2 (plan->skip, n);   /* skipped files count as started */
   self->bytes_resumed = plan->resumed;
   for (guint i = 0; i < n; i++)
@@ -629,6 +638,40 @@ receiver_file_data (FerryTransfer *self,
   incoming_schedule (in);
 }
 
+/* The sender's claim to be an earlier attempt's peer: kept until the
+ * person accepts, when the store checks it (ferry_store_begin_transfer_async()).
+ * It comes before the offer, so that it is there whenever they accept. */
+static void
+receiver_handle_resume (FerryTransfer *self,
+                        const guint8  *payload,
+                        gsize          len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root = NULL;
+  JsonNode *proof = NULL;
+
+  if (self->offer != NULL || self->resume_claimed)
+    {
+      ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
+                           "The sender claimed a resume out of turn");
+      return;
+    }
+
+  if (json_parser_load_from_data (parser, (const char *) payload, (gssize) len, NULL))
+    root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    proof = json_object_get_member (json_node_get_object (root), "proof");
+  if (proof == NULL || !JSON_NODE_HOLDS_VALUE (proof)
+      || json_node_get_value_type (proof) != G_TYPE_STRING
+      || !ferry_hash_from_hex (json_node_get_string (proof), self->resume_proof))
+    {
+      ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
+                           "The sender’s resume claim is not understood");
+      return;
+    }
+  self->resume_claimed = TRUE;
+}
+
 static void
 receiver_handle_frame (FerryTransfer *self,
                        guint8         kind,
@@ -637,6 +680,8 @@ receiver_handle_frame (FerryTransfer *self,
 {
   if (kind == FERRY_TRANSFER_FRAME_OFFER)
     receiver_handle_offer (self, payload, len);
+  else if (kind == FERRY_TRANSFER_FRAME_RESUME)
+    receiver_handle_resume (self, payload, len);
   else
     ferry_transfer_fail (self, FERRY_TRANSFER_ERROR_PROTOCOL, FERRY_TRANSFER_CLOSE_PROTOCOL,
                          "The sender sent an unknown message");
@@ -681,7 +726,8 @@ static const FerryTransferHalf receiver_half = {
  * @target_folder: (nullable): where to put the files; %NULL for the default
  *
  * Accepts the offer. Earlier verified blocks of the same files in the same
- * folder (from the store) are resumed; the disk is checked for room first.
+ * folder (from the store) are resumed, but only when the sender proved it
+ * is the peer of that earlier attempt; the disk is checked for room first.
  */
 void
 ferry_transfer_accept (FerryTransfer *self,
@@ -700,10 +746,23 @@ ferry_transfer_accept (FerryTransfer *self,
   if (self->store != NULL)
     {
       g_autofree char *path = g_file_get_path (self->target_folder);
+      g_autofree char *binding = NULL;
+      FerryStoreResumeClaim claim = { 0 };
 
+      /* Our half of the binding is our certificate; the sender's is the
+       * one the PAKE vouched for. */
+      if (self->resume_claimed)
+        {
+          binding = ferry_resume_binding_new (
+            ferry_quic_connection_get_peer_fingerprint (self->quic),
+            ferry_quic_connection_get_local_fingerprint (self->quic));
+          memcpy (claim.proof, self->resume_proof, sizeof claim.proof);
+          claim.binding = binding;
+        }
       self->n_workers++;
       ferry_store_begin_transfer_async (self->store, FERRY_STORE_RECEIVE, self->offer, path,
-                                        NULL, NULL, begin_receive_cb, g_object_ref (self));
+                                        NULL, self->resume_claimed ? &claim : NULL, NULL,
+                                        begin_receive_cb, g_object_ref (self));
     }
   else
     {

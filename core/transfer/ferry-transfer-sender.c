@@ -380,7 +380,8 @@ sender_pump_files (FerryTransfer *self)
  * @accept: where the answer goes; its arrays have one element per entry of @offer
  *
  * Reads the receiver's accept frame: which files it already has ("skip") and, for files it
- * holds in part, the hashes of the blocks it has ("resume"). Touches nothing but @accept,
+ * holds in part, the hashes of the blocks it has ("resume"), and the secret that resuming
+ * this transfer later will take ("resume_secret"). Touches nothing but @accept,
  * so that the fuzzer can drive it alone.
  *
  * Returns: %FALSE for an answer that is not understood
@@ -497,6 +498,16 @@ ferry_transfer_parse_accept (FerryOffer          *offer,
       accept->bytes_resumed += accept->start_offsets[index];
     }
 
+  if (json_object_has_member (root, "resume_secret"))
+    {
+      JsonNode *node = json_object_get_member (root, "resume_secret");
+
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING
+          || !ferry_hash_from_hex (json_node_get_string (node), accept->resume_secret))
+        return FALSE;
+      accept->has_resume_secret = TRUE;
+    }
+
   return TRUE;
 }
 
@@ -513,6 +524,20 @@ sender_handle_accept (FerryTransfer *self,
   self->bytes_resumed = accept.bytes_resumed;
   self->n_files_done += accept.n_skipped;
   self->bytes_done = self->bytes_resumed;
+
+  /* Kept with our record of this offer: sending it again proves we are
+   * this transfer's peer, and resumes it. */
+  if (accept.has_resume_secret && self->store != NULL && self->store_transfer_id != 0
+      && (self->resume_secret == NULL
+          || sodium_memcmp (g_bytes_get_data (self->resume_secret, NULL), accept.resume_secret,
+                            FERRY_RESUME_SECRET_SIZE) != 0))
+    {
+      g_clear_pointer (&self->resume_secret, g_bytes_unref);
+      self->resume_secret = g_bytes_new (accept.resume_secret, FERRY_RESUME_SECRET_SIZE);
+      ferry_store_set_resume_secret_async (self->store, self->store_transfer_id,
+                                           accept.resume_secret, NULL, NULL, NULL);
+    }
+  sodium_memzero (accept.resume_secret, sizeof accept.resume_secret);
   return TRUE;
 }
 
@@ -591,6 +616,36 @@ sender_ended (FerryTransfer *self)
     }
 }
 
+/* The offer goes out once the store said whether this is an earlier
+ * attempt's peer coming back: if it holds that attempt's resume secret, a
+ * RESUME frame with the proof for this connection goes first.
+ */
+static void
+sender_send_offer (FerryTransfer *self)
+{
+  g_autofree char *json = NULL;
+  gsize len;
+
+  if (self->resume_secret != NULL)
+    {
+      g_autofree char *binding = ferry_resume_binding_new (
+        ferry_quic_connection_get_local_fingerprint (self->quic),
+        ferry_quic_connection_get_peer_fingerprint (self->quic));
+      guint8 proof[FERRY_RESUME_PROOF_SIZE];
+      g_autofree char *hex = NULL;
+      g_autofree char *frame = NULL;
+
+      ferry_resume_proof_compute (g_bytes_get_data (self->resume_secret, NULL), binding, proof);
+      hex = ferry_hash_to_hex (proof);
+      frame = g_strdup_printf ("{\"proof\":\"%s\"}", hex);
+      ferry_transfer_control_send (self, FERRY_TRANSFER_FRAME_RESUME, frame, strlen (frame));
+    }
+
+  json = ferry_offer_to_json (self->offer, &len);
+  ferry_transfer_set_state (self, FERRY_TRANSFER_STATE_OFFERING);
+  ferry_transfer_control_send (self, FERRY_TRANSFER_FRAME_OFFER, json, len);
+}
+
 static void
 begin_send_cb (GObject      *object,
                GAsyncResult *result,
@@ -605,8 +660,14 @@ begin_send_cb (GObject      *object,
   if (transfer == NULL)
     g_debug ("Could not record the transfer: %s", error->message);
   else
-    self->store_transfer_id = transfer->id;
+    {
+      self->store_transfer_id = transfer->id;
+      if (transfer->resume_secret != NULL)
+        self->resume_secret = g_bytes_ref (transfer->resume_secret);
+    }
   ferry_transfer_record_path (self);
+  if (!self->ended)
+    sender_send_offer (self);
   ferry_transfer_maybe_complete (self);
 }
 
@@ -614,18 +675,9 @@ static void
 sender_start (FerryTransfer *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *json = NULL;
   guint8 preamble[FERRY_TRANSFER_PREAMBLE_SIZE];
   guint32 version = GUINT32_TO_BE (FERRY_TRANSFER_PROTOCOL_VERSION);
   g_autoptr(GBytes) bytes = NULL;
-  gsize len;
-
-  if (self->store != NULL)
-    {
-      self->n_workers++;
-      ferry_store_begin_transfer_async (self->store, FERRY_STORE_SEND, self->offer, NULL, NULL,
-                                        NULL, begin_send_cb, g_object_ref (self));
-    }
 
   self->control_id = ferry_quic_connection_open_stream (self->quic, &error);
   if (self->control_id < 0)
@@ -639,9 +691,16 @@ sender_start (FerryTransfer *self)
   bytes = g_bytes_new (preamble, sizeof preamble);
   (void) ferry_quic_connection_stream_write (self->quic, self->control_id, bytes, FALSE, NULL);
 
-  json = ferry_offer_to_json (self->offer, &len);
-  ferry_transfer_set_state (self, FERRY_TRANSFER_STATE_OFFERING);
-  ferry_transfer_control_send (self, FERRY_TRANSFER_FRAME_OFFER, json, len);
+  if (self->store != NULL)
+    {
+      self->n_workers++;
+      ferry_store_begin_transfer_async (self->store, FERRY_STORE_SEND, self->offer, NULL, NULL,
+                                        NULL, NULL, begin_send_cb, g_object_ref (self));
+    }
+  else
+    {
+      sender_send_offer (self);
+    }
 }
 
 static const FerryTransferHalf sender_half = {

@@ -706,6 +706,7 @@ ferry_transfer_finalize (GObject *object)
   g_clear_error (&self->error);
   g_clear_pointer (&self->control_in, g_byte_array_unref);
   g_clear_pointer (&self->store_transfer, ferry_store_transfer_free);
+  g_clear_pointer (&self->resume_secret, g_bytes_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->current_file);
   g_free (self->path_kind);

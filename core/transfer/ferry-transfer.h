@@ -12,6 +12,10 @@
  * L is at most FERRY_TRANSFER_MAX_FRAME; a longer frame is a protocol error
  * (for an offer: a hostile offer).
  *
+ *   'R' sender → receiver, optional, only before the offer: JSON
+ *       {"proof": "hex"}: the sender claims to be the peer of an earlier
+ *       attempt at this offer and proves it (ferry-resume-proof.c). Without
+ *       it, or when the proof matches no earlier attempt, nothing resumes.
  *   'O' sender → receiver: the offer, as ferry_offer_to_json() writes it.
  *       The receiver validates it (ferry_offer_new_from_json() with its
  *       limits) and shows it; nothing is written before the person accepts.
@@ -20,7 +24,8 @@
  *       verified leading blocks listed (BLAKE2b-256 of each FERRY_BLOCK_SIZE
  *       block); "skip" lists files it already holds complete. The sender
  *       confirms each block against its own hashes and starts the file at
- *       the first block it cannot confirm.
+ *       the first block it cannot confirm. "resume_secret" (hex, 32 bytes)
+ *       is the secret the sender must prove to resume this transfer later.
  *   'D' receiver → sender: JSON {"index": I}: file I arrived and its whole
  *       BLAKE2b matched the content id; it is in place.
  *   'V' receiver → sender: empty; every file is verified. The sender then
@@ -40,7 +45,11 @@
  * reason) is FERRY_TRANSFER_ERROR_PEER_GONE. A successful transfer leaves
  * the connection open for its owner to close.
  *
- * Resuming. The receiver re-reads each partial file it means to resume
+ * Resuming. Only the peer of the earlier attempt resumes it: one that
+ * proves, in an 'R' frame bound to this connection's certificates, the
+ * resume secret the receiver issued in that attempt's accept. Any other
+ * sender, whatever its names, gets new top-level folders and never
+ * touches the earlier partial files. The receiver re-reads each partial file it means to resume
  * before accepting; when it is gone or no longer holds the recorded blocks,
  * that file starts over. The sender confirms every offered block hash
  * against its own, so a file changed since the last attempt (or a damaged
@@ -79,6 +88,7 @@ G_BEGIN_DECLS
 #define FERRY_TRANSFER_FRAME_ACCEPT       'A'
 #define FERRY_TRANSFER_FRAME_FILE_DONE    'D'
 #define FERRY_TRANSFER_FRAME_ALL_VERIFIED 'V'
+#define FERRY_TRANSFER_FRAME_RESUME       'R'
 
 /**
  * FerryTransferCloseCode:
