@@ -14,7 +14,9 @@
  *   mb:N            HASH  gen owner exp joined tok0 tok1 ep0 ep1 left0 left1 carried
  *   q:N:S           LIST  messages for side S (one type byte + payload)
  *   owned:ADDR      ZSET  numbers ADDR allocated, score = expiry
- *   rate:ADDR:a|j   STRING allocations / joins in the current minute
+ *   rate:ADDR:a|j|i STRING allocations / joins / ICE requests in the current minute
+ *   tok:TOKEN       STRING "N SIDE GEN": the side a token names, until its mailbox expires
+ *   rate:tok:TOKEN:i STRING ICE requests of that side in the current minute
  * Channel "ferry:ev": "N GEN KIND SIDE", KIND one of m (message for SIDE),
  * l (SIDE left), b (burned by SIDE), f (freed).
  *
@@ -104,6 +106,7 @@ static const char join_script[] =
   "  if joined >= 2 then return {'err', 'crowded'} end "
   "  side = joined token = ARGV[3] "
   "  redis.call('HSET', k, 'tok' .. side, token, 'joined', joined + 1) "
+  "  redis.call('SET', 'ferry:tok:' .. token, n .. ' ' .. side .. ' ' .. h[1], 'PXAT', h[2]) "
   "end "
   "local epoch = redis.call('HINCRBY', k, 'ep' .. side, 1) "
   "local other_left = redis.call('HGET', k, 'left' .. (1 - side)) == '1' and '1' or '0' "
@@ -149,6 +152,26 @@ static const char leave_script[] =
   "redis.call('PUBLISH', '" EVENT_CHANNEL "', ev .. 'l ' .. side) "
   "return {'left'}";
 
+/* ARGV: token address per_minute → ok MS_LEFT | err forbidden | err rate-limited.
+ * A side's token is good on every instance while its mailbox lives and it
+ * has not left; without one, the request counts against the address. */
+static const char ice_script[] =
+  LUA_NOW
+  "local limit = tonumber (ARGV[3]) "
+  "local function count (rk) "
+  "  local c = redis.call('INCR', rk) if c == 1 then redis.call('EXPIRE', rk, 60) end "
+  "  return c <= limit end "
+  "if ARGV[1] == '' then "
+  "  if count ('ferry:rate:' .. ARGV[2] .. ':i') then return {'ok', '0'} end "
+  "  return {'err', 'rate-limited'} end "
+  "local t = redis.call('GET', 'ferry:tok:' .. ARGV[1]) "
+  "if not t then return {'err', 'forbidden'} end "
+  "local n, side, gen = string.match (t, '(%d+) (%d) (%d+)') "
+  "local h = redis.call('HMGET', 'ferry:mb:' .. n, 'gen', 'exp', 'left' .. side) "
+  "if h[1] ~= gen or tonumber (h[2]) <= now or h[3] == '1' then return {'err', 'forbidden'} end "
+  "if not count ('ferry:rate:tok:' .. ARGV[1] .. ':i') then return {'err', 'rate-limited'} end "
+  "return {'ok', tostring (math.max (1, tonumber (h[2]) - now))}";
+
 typedef struct
 {
   GSource            source;
@@ -175,22 +198,16 @@ struct _FerryRedisStore
   guint              reconnect_id;
 };
 
-G_DEFINE_FINAL_TYPE (FerryRedisStore, ferry_redis_store, G_TYPE_OBJECT)
+static void ferry_redis_store_iface_init (FerryMailboxStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (FerryRedisStore, ferry_redis_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (FERRY_TYPE_MAILBOX_STORE,
+                                                      ferry_redis_store_iface_init))
 
 enum {
   PROP_0,
   PROP_CONNECTED,
-  N_PROPS
 };
-
-static GParamSpec *properties[N_PROPS];
-
-enum {
-  SIGNAL_EVENT,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
 
 static void store_connect (FerryRedisStore *self);
 
@@ -295,7 +312,7 @@ set_connected (FerryRedisStore *self,
     return;
   self->connected = connected;
   g_message ("redis %s %s", self->url, connected ? "connected" : "disconnected");
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  g_object_notify (G_OBJECT (self), "connected");
 }
 
 static gboolean
@@ -405,8 +422,8 @@ event_cb (redisAsyncContext *ac,
       !g_ascii_string_to_unsigned (fields[3], 10, 0, 1, &side, NULL))
     return;
 
-  g_signal_emit (self, signals[SIGNAL_EVENT], 0, (guint) number, fields[1], fields[2],
-                 (guint) side);
+  ferry_mailbox_store_emit_event (FERRY_MAILBOX_STORE (self), (guint) number, fields[1],
+                                  fields[2], (guint) side);
 }
 
 static redisAsyncContext *
@@ -452,8 +469,8 @@ store_connect (FerryRedisStore *self)
 typedef struct
 {
   FerryRedisStore        *store;
-  FerryRedisStoreFunc     func;
-  FerryRedisStoreListFunc list_func;
+  FerryMailboxStoreFunc     func;
+  FerryMailboxStoreListFunc list_func;
   gpointer                user_data;
   GError                 *error;
 } Call;
@@ -472,9 +489,9 @@ call_fail_cb (gpointer user_data)
   Call *call = user_data;
 
   if (call->func != NULL)
-    call->func (call->store, NULL, call->error, call->user_data);
+    call->func (FERRY_MAILBOX_STORE (call->store), NULL, call->error, call->user_data);
   else
-    call->list_func (call->store, NULL, call->error, call->user_data);
+    call->list_func (FERRY_MAILBOX_STORE (call->store), NULL, call->error, call->user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -513,7 +530,7 @@ reply_cb (redisAsyncContext *ac,
       for (gsize i = 0; i < reply->elements; i++)
         if (reply->element[i]->type == REDIS_REPLY_STRING && reply->element[i]->len > 0)
           g_ptr_array_add (items, g_bytes_new (reply->element[i]->str, reply->element[i]->len));
-      call->list_func (call->store, items, NULL, call->user_data);
+      call->list_func (FERRY_MAILBOX_STORE (call->store), items, NULL, call->user_data);
       call_free (call);
       return;
     }
@@ -538,14 +555,14 @@ reply_cb (redisAsyncContext *ac,
       call_fail (call, "an empty answer");
       return;
     }
-  call->func (call->store, strv, NULL, call->user_data);
+  call->func (FERRY_MAILBOX_STORE (call->store), strv, NULL, call->user_data);
   call_free (call);
 }
 
 static void
 run (FerryRedisStore         *self,
-     FerryRedisStoreFunc      func,
-     FerryRedisStoreListFunc  list_func,
+     FerryMailboxStoreFunc      func,
+     FerryMailboxStoreListFunc  list_func,
      gpointer                 user_data,
      guint                    argc,
      const char             **argv,
@@ -573,7 +590,7 @@ run (FerryRedisStore         *self,
 static void
 run_script (FerryRedisStore     *self,
             const char          *script,
-            FerryRedisStoreFunc  func,
+            FerryMailboxStoreFunc  func,
             gpointer             user_data,
             guint                argc,
             const char         **args,
@@ -591,115 +608,136 @@ run_script (FerryRedisStore     *self,
   run (self, func, NULL, user_data, argc + 3, argv, argvlen);
 }
 
-/* Public --------------------------------------------------------------- */
+/* The interface -------------------------------------------------------- */
 
-void
-ferry_redis_store_allocate (FerryRedisStore     *self,
-                            const char          *owner,
-                            guint                ttl,
-                            guint                per_address,
-                            guint                per_minute,
-                            guint                max_total,
-                            FerryRedisStoreFunc  func,
-                            gpointer             user_data)
+static void
+redis_allocate (FerryMailboxStore        *store,
+                const char               *owner,
+                const FerryMailboxLimits *limits,
+                FerryMailboxStoreFunc     func,
+                gpointer                  user_data)
 {
-  g_autofree char *a = g_strdup_printf ("%u", ttl);
-  g_autofree char *b = g_strdup_printf ("%u", per_address);
-  g_autofree char *c = g_strdup_printf ("%u", per_minute);
-  g_autofree char *d = g_strdup_printf ("%u", max_total);
+  g_autofree char *a = g_strdup_printf ("%u", limits->mailbox_ttl);
+  g_autofree char *b = g_strdup_printf ("%u", limits->max_mailboxes_per_address);
+  g_autofree char *c = g_strdup_printf ("%u", limits->allocations_per_minute);
+  g_autofree char *d = g_strdup_printf ("%u", limits->max_mailboxes);
   const char *args[] = { owner, a, b, c, d };
 
-  g_return_if_fail (FERRY_IS_REDIS_STORE (self));
-  run_script (self, allocate_script, func, user_data, G_N_ELEMENTS (args), args, NULL);
+  run_script (FERRY_REDIS_STORE (store), allocate_script, func, user_data, G_N_ELEMENTS (args),
+              args, NULL);
 }
 
-void
-ferry_redis_store_join (FerryRedisStore     *self,
-                        guint                number,
-                        const char          *address,
-                        const char          *token,
-                        const char          *resume_token,
-                        guint                joins_per_minute,
-                        FerryRedisStoreFunc  func,
-                        gpointer             user_data)
+static void
+redis_join (FerryMailboxStore        *store,
+            guint                     number,
+            const char               *address,
+            const char               *token,
+            const char               *resume_token,
+            const FerryMailboxLimits *limits,
+            FerryMailboxStoreFunc     func,
+            gpointer                  user_data)
 {
   g_autofree char *n = g_strdup_printf ("%u", number);
-  g_autofree char *limit = g_strdup_printf ("%u", joins_per_minute);
+  g_autofree char *limit = g_strdup_printf ("%u", limits->joins_per_minute);
   const char *args[] = { n, address, token, resume_token != NULL ? resume_token : "", limit };
 
-  g_return_if_fail (FERRY_IS_REDIS_STORE (self));
-  run_script (self, join_script, func, user_data, G_N_ELEMENTS (args), args, NULL);
+  run_script (FERRY_REDIS_STORE (store), join_script, func, user_data, G_N_ELEMENTS (args), args,
+              NULL);
 }
 
-void
-ferry_redis_store_append (FerryRedisStore     *self,
-                          guint                number,
-                          const char          *generation,
-                          guint                from,
-                          const char          *epoch,
-                          guint8               type,
-                          GBytes              *message,
-                          guint                max_queued,
-                          guint                max_bytes,
-                          FerryRedisStoreFunc  func,
-                          gpointer             user_data)
+static void
+redis_append (FerryMailboxStore        *store,
+              guint                     number,
+              const char               *generation,
+              guint                     from,
+              const char               *epoch,
+              guint8                    type,
+              GBytes                   *message,
+              const FerryMailboxLimits *limits,
+              FerryMailboxStoreFunc     func,
+              gpointer                  user_data)
 {
   g_autofree char *n = g_strdup_printf ("%u", number);
   g_autofree char *f = g_strdup_printf ("%u", from);
-  g_autofree char *q = g_strdup_printf ("%u", max_queued);
-  g_autofree char *b = g_strdup_printf ("%u", max_bytes);
+  g_autofree char *q = g_strdup_printf ("%u", limits->max_queued_messages);
+  g_autofree char *b = g_strdup_printf ("%u", limits->max_mailbox_bytes);
   gsize size = g_bytes_get_size (message);
   g_autofree char *payload = g_malloc (size + 1);
   const char *args[] = { n, generation, f, epoch, payload, q, b };
   gsize lengths[] = { strlen (n), strlen (generation), strlen (f), strlen (epoch), size + 1,
                       strlen (q), strlen (b) };
 
-  g_return_if_fail (FERRY_IS_REDIS_STORE (self));
   payload[0] = (char) type;
   if (size > 0)
     memcpy (payload + 1, g_bytes_get_data (message, NULL), size);
-  run_script (self, append_script, func, user_data, G_N_ELEMENTS (args), args, lengths);
+  run_script (FERRY_REDIS_STORE (store), append_script, func, user_data, G_N_ELEMENTS (args),
+              args, lengths);
 }
 
-void
-ferry_redis_store_leave (FerryRedisStore     *self,
-                         guint                number,
-                         const char          *generation,
-                         guint                side,
-                         const char          *epoch,
-                         gboolean             burn,
-                         FerryRedisStoreFunc  func,
-                         gpointer             user_data)
+static void
+redis_leave (FerryMailboxStore     *store,
+             guint                  number,
+             const char            *generation,
+             guint                  side,
+             const char            *epoch,
+             gboolean               burn,
+             FerryMailboxStoreFunc  func,
+             gpointer               user_data)
 {
   g_autofree char *n = g_strdup_printf ("%u", number);
   g_autofree char *s = g_strdup_printf ("%u", side);
   const char *args[] = { n, generation, s, epoch, burn ? "1" : "0" };
 
-  g_return_if_fail (FERRY_IS_REDIS_STORE (self));
-  run_script (self, leave_script, func, user_data, G_N_ELEMENTS (args), args, NULL);
+  run_script (FERRY_REDIS_STORE (store), leave_script, func, user_data, G_N_ELEMENTS (args),
+              args, NULL);
 }
 
-void
-ferry_redis_store_fetch (FerryRedisStore        *self,
-                         guint                   number,
-                         guint                   to,
-                         guint                   start,
-                         FerryRedisStoreListFunc func,
-                         gpointer                user_data)
+static void
+redis_fetch (FerryMailboxStore         *store,
+             guint                      number,
+             guint                      to,
+             guint                      start,
+             FerryMailboxStoreListFunc  func,
+             gpointer                   user_data)
 {
   g_autofree char *key = g_strdup_printf ("ferry:q:%u:%u", number, to);
   g_autofree char *from = g_strdup_printf ("%u", start);
   const char *argv[] = { "LRANGE", key, from, "-1" };
 
-  g_return_if_fail (FERRY_IS_REDIS_STORE (self));
-  run (self, NULL, func, user_data, G_N_ELEMENTS (argv), argv, NULL);
+  run (FERRY_REDIS_STORE (store), NULL, func, user_data, G_N_ELEMENTS (argv), argv, NULL);
 }
 
-gboolean
-ferry_redis_store_is_connected (FerryRedisStore *self)
+static void
+redis_ice (FerryMailboxStore        *store,
+           const char               *token,
+           const char               *address,
+           const FerryMailboxLimits *limits,
+           FerryMailboxStoreFunc     func,
+           gpointer                  user_data)
 {
-  g_return_val_if_fail (FERRY_IS_REDIS_STORE (self), FALSE);
-  return self->connected;
+  g_autofree char *limit = g_strdup_printf ("%u", limits->ice_per_minute);
+  const char *args[] = { token != NULL ? token : "", address, limit };
+
+  run_script (FERRY_REDIS_STORE (store), ice_script, func, user_data, G_N_ELEMENTS (args), args,
+              NULL);
+}
+
+static const char *
+redis_get_backend (FerryMailboxStore *store)
+{
+  return "redis";
+}
+
+static gboolean
+redis_is_connected (FerryMailboxStore *store)
+{
+  return FERRY_REDIS_STORE (store)->connected;
+}
+
+static gboolean
+redis_is_shared (FerryMailboxStore *store)
+{
+  return TRUE;
 }
 
 const char *
@@ -818,21 +856,21 @@ ferry_redis_store_class_init (FerryRedisStoreClass *klass)
   object_class->finalize = ferry_redis_store_finalize;
   object_class->get_property = ferry_redis_store_get_property;
 
-  properties[PROP_CONNECTED] =
-    g_param_spec_boolean ("connected", NULL, "Whether Redis answers", FALSE,
-                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_override_property (object_class, PROP_CONNECTED, "connected");
+}
 
-  /**
-   * FerryRedisStore::event:
-   * @number: the nameplate
-   * @generation: which allocation of that nameplate
-   * @kind: "m" (a message for @side), "l" (@side left), "b" (@side burned it),
-   *   "f" (freed)
-   */
-  signals[SIGNAL_EVENT] =
-    g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 4, G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT);
+static void
+ferry_redis_store_iface_init (FerryMailboxStoreInterface *iface)
+{
+  iface->get_backend = redis_get_backend;
+  iface->is_connected = redis_is_connected;
+  iface->is_shared = redis_is_shared;
+  iface->allocate = redis_allocate;
+  iface->join = redis_join;
+  iface->append = redis_append;
+  iface->leave = redis_leave;
+  iface->fetch = redis_fetch;
+  iface->ice = redis_ice;
 }
 
 static void

@@ -2,8 +2,11 @@
  *
  * The rendezvous: hands out nameplates, pairs two WebSocket sides in a
  * mailbox and relays their messages, and tells clients which STUN/TURN
- * servers to use. All state is in memory and every piece of it is bounded
- * by a limit, so a misbehaving client costs a known amount.
+ * servers to use. Nameplates, mailboxes and limits live in a
+ * FerryMailboxStore: this process's memory by default, or Redis shared by
+ * several instances; the server holds only the connections of its sides.
+ * Every piece of state is bounded by a limit, so a misbehaving client costs
+ * a known amount.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,24 +22,21 @@
 #include <libsoup/soup.h>
 
 #include "ferry-message-size-limit-stream.h"
+#include "ferry-memory-store.h"
 #include "ferry-redis-store.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server-private.h"
 
-#define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
 #define BODY_DATA_KEY          "ferry-request-body"
 #define TIMER_DATA_KEY         "ferry-request-timer"
 #define TOKEN_DATA_KEY         "ferry-side-token"
 #define JOIN_DATA_KEY          "ferry-store-join"
 #define TOKEN_BYTES            16
 
-typedef struct _Mailbox Mailbox;
-
 typedef struct
 {
   FerryRendezvousServer   *server;
   grefcount                ref;       /* replies from the store hold one */
-  Mailbox                 *mailbox;   /* NULL once the mailbox is gone */
   SoupWebsocketConnection *conn;
   char                    *address;
   guint                    index;     /* 0 or 1 in the mailbox */
@@ -44,17 +44,13 @@ typedef struct
   guint                    idle_id;
   guint                    first_id;  /* until its first message */
   gboolean                 closing;   /* the server asked it to close */
-  char                    *token;     /* for /v1/ice, while it is in the mailbox */
-  GHashTable              *server_tokens;
-  gint64                   ice_window_start;
-  guint                    ice_requests;
-  /* With a shared store, the side's mailbox lives there (mailbox is NULL). */
+  char                    *token;     /* the side's name, for /v1/ice and to join again */
+  /* The side's mailbox lives in the store; while it is there, in_store. */
   gboolean                 in_store;
   gboolean                 freed;
   guint                    number;
   char                    *generation;
   char                    *epoch;
-  gint64                   expires_at;
   guint                    expire_id;
   guint                    received;  /* messages delivered to this side */
   gboolean                 fetching;
@@ -75,37 +71,6 @@ typedef struct
   guint     received;
 } StoreJoin;
 
-struct _Mailbox
-{
-  FerryRendezvousServer *server;
-  guint                  number;
-  char                  *nameplate;
-  char                  *owner;       /* address that allocated it */
-  guint                  expire_id;
-  gint64                 expires_at;  /* monotonic */
-  Side                  *sides[2];
-  guint                  n_joined;    /* joins over its life, at most 2 */
-  gboolean               left[2];
-  GQueue                 queue;       /* QueuedMessage, for a side not joined yet */
-  guint64                carried;     /* bytes relayed or queued, both ways */
-};
-
-typedef struct
-{
-  guint                  from;
-  SoupWebsocketDataType  type;
-  GBytes                *data;
-} QueuedMessage;
-
-typedef struct
-{
-  guint  live_mailboxes;
-  gint64 window_start;
-  guint  allocations;
-  guint  joins;
-  guint  ice_requests;
-} AddressState;
-
 typedef struct
 {
   GByteArray *data;
@@ -117,11 +82,7 @@ struct _FerryRendezvousServer
   GObject      parent_instance;
 
   SoupServer  *soup;
-  GHashTable  *mailboxes;   /* number → Mailbox */
-  GHashTable  *addresses;   /* address → AddressState */
-  GHashTable  *tokens;      /* token → Side */
-  guint        sweep_id;
-  FerryRedisStore *store;     /* NULL: everything in memory */
+  FerryMailboxStore *store;
   GHashTable  *store_sides;   /* "N:SIDE" → Side, sides of this instance */
 
   char        *turn_secret;
@@ -170,7 +131,6 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static void side_close (Side *side, gushort code, const char *error, const char *message);
 static void store_side_leave (Side *side, gushort code);
 static void store_side_message (Side *side, gint type, GBytes *message);
 static void store_allocate (FerryRendezvousServer *self, SoupServerMessage *msg,
@@ -179,6 +139,7 @@ static void store_join (FerryRendezvousServer *self, SoupServerMessage *msg, con
                         guint number);
 static void store_side_join (FerryRendezvousServer *self, Side *side, StoreJoin *join);
 static void upgrade_cb (SoupServerMessage *msg, gpointer user_data);
+static void store_unavailable (SoupServerMessage *msg);
 
 /* JSON helpers --------------------------------------------------------- */
 
@@ -356,20 +317,6 @@ client_address (FerryRendezvousServer *self,
   return address_key (inet);
 }
 
-/* Counts per address run in windows of a minute. */
-static void
-address_window (AddressState *state,
-                gint64        now)
-{
-  if (now - state->window_start >= ALLOCATION_WINDOW_US)
-    {
-      state->window_start = now;
-      state->allocations = 0;
-      state->joins = 0;
-      state->ice_requests = 0;
-    }
-}
-
 static char *
 new_token (void)
 {
@@ -385,48 +332,19 @@ new_token (void)
   return g_string_free (text, FALSE);
 }
 
-static AddressState *
-address_state (FerryRendezvousServer *self,
-               const char            *address)
-{
-  AddressState *state = g_hash_table_lookup (self->addresses, address);
-
-  if (state == NULL)
-    {
-      state = g_new0 (AddressState, 1);
-      g_hash_table_insert (self->addresses, g_strdup (address), state);
-    }
-
-  return state;
-}
-
-/* Forgets addresses that own nothing and whose rate window has passed, so
- * the table does not grow with every client ever seen. */
-static gboolean
-sweep_addresses_cb (gpointer user_data)
-{
-  FerryRendezvousServer *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  GHashTableIter iter;
-  AddressState *state;
-
-  g_hash_table_iter_init (&iter, self->addresses);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
-    {
-      if (state->live_mailboxes == 0 && now - state->window_start >= ALLOCATION_WINDOW_US)
-        g_hash_table_iter_remove (&iter);
-    }
-
-  return G_SOURCE_CONTINUE;
-}
-
-/* Mailboxes ------------------------------------------------------------ */
-
+/* The limits the store applies, as the properties say now. */
 static void
-queued_message_free (QueuedMessage *queued)
+server_limits (FerryRendezvousServer *self,
+               FerryMailboxLimits    *limits)
 {
-  g_bytes_unref (queued->data);
-  g_free (queued);
+  limits->mailbox_ttl = self->mailbox_ttl;
+  limits->max_mailboxes_per_address = self->max_mailboxes_per_address;
+  limits->allocations_per_minute = self->allocations_per_minute;
+  limits->max_mailboxes = self->max_mailboxes;
+  limits->joins_per_minute = self->joins_per_minute;
+  limits->ice_per_minute = self->ice_per_minute;
+  limits->max_queued_messages = self->max_queued_messages;
+  limits->max_mailbox_bytes = self->max_mailbox_bytes;
 }
 
 static void
@@ -434,68 +352,6 @@ side_detach (Side *side)
 {
   g_clear_handle_id (&side->idle_id, g_source_remove);
   g_clear_handle_id (&side->first_id, g_source_remove);
-  side->mailbox = NULL;
-}
-
-/* Frees the nameplate. Sides still open are closed with @code, unless it
- * is 0 (they closed already). */
-static void
-mailbox_free (Mailbox    *mailbox,
-              gushort     code,
-              const char *error,
-              const char *message)
-{
-  FerryRendezvousServer *self = mailbox->server;
-  AddressState *state = g_hash_table_lookup (self->addresses, mailbox->owner);
-
-  if (state != NULL && state->live_mailboxes > 0)
-    state->live_mailboxes--;
-
-  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
-    {
-      Side *side = mailbox->sides[i];
-
-      if (side == NULL)
-        continue;
-      side_detach (side);
-      /* The side that joined first made the code: a burn means somebody
-       * else guessed at it, and that is what its user must hear. */
-      if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && i == 0)
-        side_close (side, code, error, "Someone else tried this code");
-      else if (code != 0)
-        side_close (side, code, error, message);
-    }
-
-  g_clear_handle_id (&mailbox->expire_id, g_source_remove);
-  g_queue_clear_full (&mailbox->queue, (GDestroyNotify) queued_message_free);
-  g_message ("free nameplate=%s", mailbox->nameplate);
-
-  g_hash_table_remove (self->mailboxes, GUINT_TO_POINTER (mailbox->number));
-  g_free (mailbox->nameplate);
-  g_free (mailbox->owner);
-  g_free (mailbox);
-}
-
-static gboolean
-mailbox_expire_cb (gpointer user_data)
-{
-  Mailbox *mailbox = user_data;
-
-  mailbox->expire_id = 0;
-  g_message ("expire nameplate=%s client=%s", mailbox->nameplate, mailbox->owner);
-  mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_GONE,
-                FERRY_RENDEZVOUS_ERR_EXPIRED, "The code expired");
-  return G_SOURCE_REMOVE;
-}
-
-static guint
-lowest_free_number (FerryRendezvousServer *self)
-{
-  for (guint n = 1; ; n++)
-    {
-      if (!g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (n)))
-        return n;
-    }
 }
 
 /* Sides ---------------------------------------------------------------- */
@@ -524,8 +380,7 @@ side_limit (Side       *side,
             const char *error,
             const char *message)
 {
-  g_message ("limit nameplate=%s client=%s error=%s",
-             side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address, error);
+  g_message ("limit nameplate=%u client=%s error=%s", side->number, side->address, error);
   side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + status, error, message);
 }
 
@@ -580,72 +435,11 @@ side_message_cb (SoupWebsocketConnection *conn,
                  gpointer                 user_data)
 {
   Side *side = user_data;
-  Mailbox *mailbox = side->mailbox;
-  FerryRendezvousServer *self;
-  Side *peer;
-  guint other;
 
   side_heard (side);
   g_clear_handle_id (&side->first_id, g_source_remove);
   if (side->in_store && !side->closing)
-    {
-      store_side_message (side, type, message);
-      return;
-    }
-  if (mailbox == NULL || side->closing)
-    return;
-
-  self = mailbox->server;
-
-  /* Frames are capped by max-incoming-payload-size; this catches a
-   * message that arrived in several fragments. */
-  if (g_bytes_get_size (message) > self->max_message_size)
-    {
-      side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
-                  "The message is too large");
-      return;
-    }
-
-  /* libsoup queues without limit what a peer does not read fast enough;
-   * a budget per mailbox keeps that, and the queue below, bounded. */
-  if (mailbox->carried + g_bytes_get_size (message) > self->max_mailbox_bytes)
-    {
-      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
-      return;
-    }
-  mailbox->carried += g_bytes_get_size (message);
-
-  other = 1 - side->index;
-  peer = mailbox->sides[other];
-
-  if (peer != NULL)
-    {
-      if (!peer->closing &&
-          soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_send_message (peer->conn, type, message);
-      return;
-    }
-
-  if (mailbox->left[other])
-    return;
-
-  if (g_queue_get_length (&mailbox->queue) >= self->max_queued_messages)
-    {
-      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
-                  "Too many messages wait for the other side");
-      return;
-    }
-
-  {
-    QueuedMessage *queued = g_new0 (QueuedMessage, 1);
-
-    queued->from = side->index;
-    queued->type = type;
-    queued->data = g_bytes_ref (message);
-    g_queue_push_tail (&mailbox->queue, queued);
-  }
+    store_side_message (side, type, message);
 }
 
 static void
@@ -668,8 +462,7 @@ side_error_cb (SoupWebsocketConnection *conn,
     side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
                 "The message is too large");
   else
-    g_message ("error nameplate=%s client=%s reason=%s",
-               side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address,
+    g_message ("error nameplate=%u client=%s reason=%s", side->number, side->address,
                error->message);
 }
 
@@ -698,10 +491,6 @@ side_free (Side *side)
   side_detach (side);
   g_clear_handle_id (&side->expire_id, g_source_remove);
   side->freed = TRUE;
-  /* A side that rejoined holds the same token. */
-  if (side->token != NULL && g_hash_table_lookup (side->server_tokens, side->token) == side)
-    g_hash_table_remove (side->server_tokens, side->token);
-  g_clear_pointer (&side->server_tokens, g_hash_table_unref);
   g_clear_pointer (&side->token, g_free);
   g_signal_handlers_disconnect_by_data (side->conn, side);
   g_clear_object (&side->conn);
@@ -716,42 +505,8 @@ static void
 side_leave (Side    *side,
             gushort  code)
 {
-  Mailbox *mailbox = side->mailbox;
-  Side *peer;
-
   if (side->in_store)
-    {
-      store_side_leave (side, code);
-      return;
-    }
-  if (mailbox == NULL)
-    return;
-
-  mailbox->sides[side->index] = NULL;
-  mailbox->left[side->index] = TRUE;
-  side_detach (side);
-  peer = mailbox->sides[1 - side->index];
-
-  if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing)
-    {
-      g_message ("burn nameplate=%s client=%s", mailbox->nameplate, side->address);
-      mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
-                    "The other side used a wrong code");
-      return;
-    }
-
-  g_message ("leave nameplate=%s client=%s code=%u", mailbox->nameplate, side->address, code);
-
-  if (mailbox->left[0] && mailbox->left[1])
-    {
-      mailbox_free (mailbox, 0, NULL, NULL);
-      return;
-    }
-
-  /* The peer's own leave may free the mailbox: nothing after this. */
-  if (peer != NULL)
-    side_close (peer, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
-                "The other side left");
+    store_side_leave (side, code);
 }
 
 static void
@@ -824,11 +579,6 @@ handle_allocate (FerryRendezvousServer *self,
 {
   g_autofree char *address = client_address (self, msg);
   RequestBody *body = g_object_get_data (G_OBJECT (msg), BODY_DATA_KEY);
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  gint64 now = g_get_monotonic_time ();
-  AddressState *state;
-  Mailbox *mailbox;
 
   if (self->reserved_only)
     {
@@ -857,65 +607,7 @@ handle_allocate (FerryRendezvousServer *self,
         }
     }
 
-  if (self->store != NULL)
-    {
-      store_allocate (self, msg, address);
-      return;
-    }
-
-  state = address_state (self, address);
-  address_window (state, now);
-
-  if (state->allocations >= self->allocations_per_minute)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many codes were asked for; try again in a minute");
-      return;
-    }
-
-  if (state->live_mailboxes >= self->max_mailboxes_per_address)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
-                     "Too many codes are in use from this address");
-      return;
-    }
-
-  if (g_hash_table_size (self->mailboxes) >= self->max_mailboxes)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_FULL);
-      respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_FULL,
-                     "The server is full; try again later");
-      return;
-    }
-
-  state->allocations++;
-  state->live_mailboxes++;
-
-  mailbox = g_new0 (Mailbox, 1);
-  mailbox->server = self;
-  mailbox->number = lowest_free_number (self);
-  mailbox->nameplate = g_strdup_printf ("%u", mailbox->number);
-  mailbox->owner = g_strdup (address);
-  g_queue_init (&mailbox->queue);
-  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
-  mailbox->expires_at = now + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
-  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (mailbox->number), mailbox);
-
-  g_message ("allocate nameplate=%s client=%s", mailbox->nameplate, address);
-
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "nameplate");
-  json_builder_add_string_value (builder, mailbox->nameplate);
-  json_builder_set_member_name (builder, "expires_in");
-  json_builder_add_int_value (builder, self->mailbox_ttl);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  respond_json_node (msg, SOUP_STATUS_CREATED, root);
+  store_allocate (self, msg, address);
 }
 
 /* Decides about an upgrade before libsoup answers the handshake: every
@@ -928,82 +620,21 @@ handle_join (FerryRendezvousServer *self,
   const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *address = client_address (self, msg);
-  AddressState *state;
-  Mailbox *mailbox;
-  char *token;
   guint number;
 
-  if (self->store != NULL)
-    {
-      if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number))
-        respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                       "A nameplate is a number");
-      else if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL,
-                                                       &error))
-        respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                       "A mailbox is joined with a WebSocket handshake");
-      else
-        store_join (self, msg, address, number);
-      return;
-    }
-
-  /* Nameplates are small numbers: without this a script could walk
-   * through all of them and sit in every mailbox it finds. */
-  state = address_state (self, address);
-  address_window (state, g_get_monotonic_time ());
-  if (state->joins >= self->joins_per_minute)
-    {
-      g_message ("limit client=%s error=%s join", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many codes were tried; try again in a minute");
-      return;
-    }
-  state->joins++;
-
+  /* Nameplates are small numbers: the store limits the joins of an
+   * address, or a script could walk through all of them and sit in every
+   * mailbox it finds. No extensions are offered: permessage-deflate would
+   * let a small frame inflate past the size limit. */
   if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A nameplate is a number");
-      return;
-    }
-
-  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
-  if (mailbox == NULL)
-    {
-      respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
-                     "No such code; it may have expired");
-      return;
-    }
-
-  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL, &error))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A mailbox is joined with a WebSocket handshake");
-      return;
-    }
-
-  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
-    {
-      g_message ("crowded nameplate=%s client=%s", mailbox->nameplate, address);
-      respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
-                     "Two sides already use this code");
-      return;
-    }
-
-  /* No extensions are offered: permessage-deflate would let a small frame
-   * inflate past the size limit. */
-  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A mailbox is joined with a WebSocket handshake");
-      return;
-    }
-  token = new_token ();
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                FERRY_RENDEZVOUS_HEADER_TOKEN, token);
-  g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, token, g_free);
-  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A nameplate is a number");
+  else if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL,
+                                                   &error))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A mailbox is joined with a WebSocket handshake");
+  else
+    store_join (self, msg, address, number);
 }
 
 /* coturn's use-auth-secret scheme: the username carries its expiry and
@@ -1041,111 +672,96 @@ add_turn_credential (FerryRendezvousServer *self,
   json_builder_end_object (builder);
 }
 
-/* Counts one /v1/ice request against its window; FALSE past the limit. */
-static gboolean
-ice_allowed (FerryRendezvousServer *self,
-             gint64                *window_start,
-             guint                 *requests)
+static void
+ice_cb (FerryMailboxStore *store,
+          GStrv              reply,
+        const GError      *error,
+        gpointer           user_data)
 {
-  gint64 now = g_get_monotonic_time ();
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  gboolean has_token = g_object_get_data (G_OBJECT (msg), TOKEN_DATA_KEY) != NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  guint64 ms_left = 0;
 
-  if (now - *window_start >= ALLOCATION_WINDOW_US)
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
     {
-      *window_start = now;
-      *requests = 0;
+      g_message ("limit client=%s error=%s ice",
+                 (const char *) g_object_get_data (G_OBJECT (msg), "ferry-address"),
+                 FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                     "Too many ICE requests; try again in a minute");
     }
-  if (*requests >= self->ice_per_minute)
-    return FALSE;
-  (*requests)++;
-  return TRUE;
+  else if (!g_str_equal (reply[0], "ok") || reply[1] == NULL ||
+           !g_ascii_string_to_unsigned (reply[1], 10, 0, G_MAXINT64, &ms_left, NULL))
+    respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+                   "TURN credentials are only for a side inside a live mailbox");
+  else
+    {
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "stun");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->stun_uris != NULL && self->stun_uris[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->stun_uris[i]);
+      json_builder_end_array (builder);
+
+      json_builder_set_member_name (builder, "turn");
+      json_builder_begin_array (builder);
+      /* No longer than the mailbox lives: the session that needs the relay
+       * holds the mailbox, and asks again while it does. */
+      if (has_token && self->turn_secret != NULL && self->turn_uris != NULL &&
+          self->turn_uris[0] != NULL)
+        add_turn_credential (self, builder,
+                             (guint) CLAMP ((ms_left + 999) / 1000, 1, self->turn_ttl));
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+
+      root = json_builder_get_root (builder);
+      respond_json_node (msg, SOUP_STATUS_OK, root);
+    }
+  soup_server_message_unpause (msg);
 }
 
-/* The side a "Bearer" token names, or NULL (with the answer given) when
- * there is a token but it names no side in a live mailbox. @found tells
- * whether there was a token at all. */
-static Side *
-ice_side (FerryRendezvousServer *self,
-          SoupServerMessage     *msg,
-          gboolean              *found)
-{
-  const char *authorization = soup_message_headers_get_one (
-    soup_server_message_get_request_headers (msg), "Authorization");
-  Side *side;
-
-  *found = authorization != NULL;
-  if (authorization == NULL)
-    return NULL;
-
-  side = g_str_has_prefix (authorization, "Bearer ") ?
-         g_hash_table_lookup (self->tokens, authorization + strlen ("Bearer ")) : NULL;
-  if (side == NULL || (side->mailbox == NULL && !side->in_store) || side->closing)
-    {
-      respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
-                     "TURN credentials are only for a side inside a live mailbox");
-      return NULL;
-    }
-
-  return side;
-}
-
+/* A relay credential is worth abusing, so it goes only to a side in a live
+ * mailbox, on whichever instance it joined: the store knows its token. STUN
+ * servers are public anyway, but the answer costs us, so without a token the
+ * address is counted. */
 static void
 handle_ice (FerryRendezvousServer *self,
             SoupServerMessage     *msg)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *address = client_address (self, msg);
-  gboolean has_token = FALSE;
-  Side *side = ice_side (self, msg, &has_token);
-  gboolean allowed;
+  const char *authorization = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), "Authorization");
+  const char *token = NULL;
+  FerryMailboxLimits limits;
 
-  if (has_token && side == NULL)
-    return;
-
-  /* A relay credential is worth abusing, so it goes only to a side in a
-   * mailbox; STUN servers are public anyway, but the answer costs us. */
-  if (side != NULL)
-    allowed = ice_allowed (self, &side->ice_window_start, &side->ice_requests);
-  else
+  if (authorization != NULL)
     {
-      AddressState *state = address_state (self, address);
-
-      address_window (state, g_get_monotonic_time ());
-      allowed = ice_allowed (self, &state->window_start, &state->ice_requests);
-    }
-  if (!allowed)
-    {
-      g_message ("limit client=%s error=%s ice", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many ICE requests; try again in a minute");
-      return;
+      token = g_str_has_prefix (authorization, "Bearer ") ?
+              authorization + strlen ("Bearer ") : "";
+      /* Tokens are ours: anything else names no side. */
+      if (strlen (token) != 2 * TOKEN_BYTES ||
+          strspn (token, "0123456789abcdef") != 2 * TOKEN_BYTES)
+        {
+          respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+                         "TURN credentials are only for a side inside a live mailbox");
+          return;
+        }
+      g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, g_strdup (token), g_free);
     }
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "stun");
-  json_builder_begin_array (builder);
-  for (guint i = 0; self->stun_uris != NULL && self->stun_uris[i] != NULL; i++)
-    json_builder_add_string_value (builder, self->stun_uris[i]);
-  json_builder_end_array (builder);
-
-  json_builder_set_member_name (builder, "turn");
-  json_builder_begin_array (builder);
-  if (side != NULL && self->turn_secret != NULL && self->turn_uris != NULL &&
-      self->turn_uris[0] != NULL)
-    {
-      /* No longer than the mailbox lives: the session that needs the
-       * relay holds the mailbox, and asks again while it does. */
-      gint64 expires_at = side->mailbox != NULL ? side->mailbox->expires_at : side->expires_at;
-      gint64 left = (expires_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
-
-      add_turn_credential (self, builder, (guint) CLAMP (left, 1, (gint64) self->turn_ttl));
-    }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  respond_json_node (msg, SOUP_STATUS_OK, root);
+  server_limits (self, &limits);
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  g_object_set_data_full (G_OBJECT (msg), "ferry-address", client_address (self, msg), g_free);
+  soup_server_message_pause (msg);
+  ferry_mailbox_store_ice (self->store, token, g_object_get_data (G_OBJECT (msg),
+                                                                  "ferry-address"),
+                           &limits, ice_cb, g_object_ref (msg));
 }
 
 static void
@@ -1180,7 +796,8 @@ handle_request_cb (SoupServer        *server,
           return;
         }
 
-      gboolean up = self->store == NULL || ferry_redis_store_is_connected (self->store);
+      gboolean up = ferry_mailbox_store_is_connected (self->store);
+      gboolean shared = ferry_mailbox_store_is_shared (self->store);
 
       builder = json_builder_new ();
       json_builder_begin_object (builder);
@@ -1189,8 +806,8 @@ handle_request_cb (SoupServer        *server,
       /* Where nameplates and mailboxes live, and whether it answers: a
        * load balancer takes an instance without its store out. */
       json_builder_set_member_name (builder, "backend");
-      json_builder_add_string_value (builder, self->store != NULL ? "redis" : "memory");
-      if (self->store != NULL)
+      json_builder_add_string_value (builder, ferry_mailbox_store_get_backend (self->store));
+      if (shared)
         {
           json_builder_set_member_name (builder, "store");
           json_builder_add_string_value (builder, up ? "connected" : "disconnected");
@@ -1248,21 +865,17 @@ static void
 side_join (FerryRendezvousServer   *self,
            const char              *address,
            const char              *token,
-           const char              *path,
            StoreJoin               *join,
            SoupWebsocketConnection *conn)
 {
-  const char *nameplate = path + strlen (FERRY_RENDEZVOUS_PATH_NAMEPLATES "/");
-  Mailbox *mailbox = NULL;
   Side *side;
-  guint number;
 
   side = g_new0 (Side, 1);
   g_ref_count_init (&side->ref);
   side->server = self;
   side->conn = g_object_ref (conn);
   side->address = g_strdup (address != NULL ? address : "unknown");
-  side->server_tokens = g_hash_table_ref (self->tokens);
+  side->token = g_strdup (token);
   side_heard (side);
 
   g_signal_connect (conn, "message", G_CALLBACK (side_message_cb), side);
@@ -1272,67 +885,7 @@ side_join (FerryRendezvousServer   *self,
   g_signal_connect (conn, "closed", G_CALLBACK (side_closed_cb), side);
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, self->max_message_size);
-
-  if (join != NULL)
-    {
-      if (token != NULL)
-        {
-          side->token = g_strdup (token);
-          g_hash_table_insert (self->tokens, side->token, side);
-        }
-      store_side_join (self, side, join);
-      return;
-    }
-
-  /* handle_join() checked this, but another side may have won the race
-   * between that check and the end of the handshake. */
-  if (ferry_rendezvous_server_parse_nameplate (nameplate, &number))
-    mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
-  if (mailbox == NULL)
-    {
-      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_NOT_FOUND,
-                  FERRY_RENDEZVOUS_ERR_NOT_FOUND, "No such code; it may have expired");
-      return;
-    }
-  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
-    {
-      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_CONFLICT,
-                  FERRY_RENDEZVOUS_ERR_CROWDED, "Two sides already use this code");
-      return;
-    }
-
-  side->index = mailbox->left[0] || mailbox->sides[0] != NULL ? 1 : 0;
-  side->mailbox = mailbox;
-  mailbox->sides[side->index] = side;
-  mailbox->n_joined++;
-  g_message ("join nameplate=%s client=%s side=%u", mailbox->nameplate, side->address,
-             side->index);
-
-  /* Pings make live clients answer even when they have nothing to say.
-   * libsoup pings on a whole-second timer, so the first one may take up to
-   * two seconds: hence at least three per timeout, and a minimum of 3 s. */
-  soup_websocket_connection_set_keepalive_interval (conn, MAX (1, self->idle_timeout / 3));
-  side_schedule_idle (side);
-  side->first_id = g_timeout_add_seconds (self->first_message_timeout, side_first_cb, side);
-  if (token != NULL)
-    {
-      side->token = g_strdup (token);
-      g_hash_table_insert (self->tokens, side->token, side);
-    }
-
-  /* Deliver, in order, what the other side left before this one came. */
-  while (!g_queue_is_empty (&mailbox->queue))
-    {
-      QueuedMessage *queued = g_queue_pop_head (&mailbox->queue);
-
-      g_assert (queued->from != side->index);
-      soup_websocket_connection_send_message (conn, queued->type, queued->data);
-      queued_message_free (queued);
-    }
-
-  if (mailbox->left[1 - side->index])
-    side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
-                "The other side left");
+  store_side_join (self, side, join);
 }
 
 /* Takes the connection over from libsoup once the 101 answer is out, as
@@ -1361,8 +914,7 @@ upgrade_cb (SoupServerMessage *msg,
                                           soup_server_message_get_request_headers (msg),
                                           "Origin"),
                                         FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
-  side_join (self, address, token, g_uri_get_path (uri),
-             g_object_get_data (G_OBJECT (msg), JOIN_DATA_KEY), conn);
+  side_join (self, address, token, g_object_get_data (G_OBJECT (msg), JOIN_DATA_KEY), conn);
 }
 
 /* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
@@ -1470,11 +1022,11 @@ request_read_cb (SoupServer        *server,
                    soup_status_get_phrase (status));
 }
 
-/* A shared store ------------------------------------------------------- */
+/* The store ------------------------------------------------------------ */
 
-/* With --redis, the mailbox of a side is in Redis and this instance only
- * holds its connection: what it sends is appended there, and an event on
- * the store's channel tells the instance of the other side to read it. */
+/* The mailbox of a side is in the store and this instance only holds its
+ * connection: what it sends is appended there, and an event from the store
+ * tells the instance of the other side to read it. */
 
 static char *
 store_side_key (guint number,
@@ -1522,10 +1074,10 @@ store_lost (Side *side)
 static void store_fetch (Side *side);
 
 static void
-fetch_cb (FerryRedisStore *store,
-          GPtrArray       *items,
-          const GError    *error,
-          gpointer         user_data)
+fetch_cb (FerryMailboxStore *store,
+            GPtrArray         *items,
+          const GError      *error,
+          gpointer           user_data)
 {
   Side *side = user_data;
 
@@ -1580,17 +1132,17 @@ store_fetch (Side *side)
       return;
     }
   side->fetching = TRUE;
-  ferry_redis_store_fetch (side->server->store, side->number, side->index, side->received,
+  ferry_mailbox_store_fetch (side->server->store, side->number, side->index, side->received,
                            fetch_cb, side_ref (side));
 }
 
 static void
-store_event_cb (FerryRedisStore *store,
-                guint            number,
+store_event_cb (FerryMailboxStore *store,
+                  guint            number,
                 const char      *generation,
                 const char      *kind,
                 guint            index,
-                gpointer         user_data)
+                gpointer           user_data)
 {
   FerryRendezvousServer *self = user_data;
   Side *side;
@@ -1621,14 +1173,14 @@ store_event_cb (FerryRedisStore *store,
 }
 
 static void
-store_connected_cb (FerryRedisStore *store,
-                    GParamSpec      *pspec,
-                    gpointer         user_data)
+store_connected_cb (FerryMailboxStore *store,
+                      GParamSpec      *pspec,
+                    gpointer           user_data)
 {
   FerryRendezvousServer *self = user_data;
   g_autoptr(GList) sides = NULL;
 
-  if (ferry_redis_store_is_connected (store))
+  if (ferry_mailbox_store_is_connected (store))
     return;
 
   /* Whatever the sides wait for may be gone with the store: say so now
@@ -1639,10 +1191,10 @@ store_connected_cb (FerryRedisStore *store,
 }
 
 static void
-leave_cb (FerryRedisStore *store,
-          GStrv            reply,
-          const GError    *error,
-          gpointer         user_data)
+leave_cb (FerryMailboxStore *store,
+            GStrv              reply,
+          const GError      *error,
+          gpointer           user_data)
 {
   if (error != NULL)
     g_message ("store-error leave: %s", error->message);
@@ -1650,7 +1202,7 @@ leave_cb (FerryRedisStore *store,
 
 typedef struct
 {
-  FerryRedisStore *store;
+  FerryMailboxStore *store;
   guint            number;
   guint            index;
   char            *generation;
@@ -1672,7 +1224,7 @@ late_leave_cb (gpointer user_data)
 {
   LateLeave *late = user_data;
 
-  ferry_redis_store_leave (late->store, late->number, late->generation, late->index,
+  ferry_mailbox_store_leave (late->store, late->number, late->generation, late->index,
                            late->epoch, FALSE, leave_cb, NULL);
   return G_SOURCE_REMOVE;
 }
@@ -1707,15 +1259,15 @@ store_side_leave (Side    *side,
 
   g_message ("%s nameplate=%u client=%s code=%u", burn ? "burn" : "leave", side->number,
              side->address, code);
-  ferry_redis_store_leave (self->store, side->number, side->generation, side->index,
+  ferry_mailbox_store_leave (self->store, side->number, side->generation, side->index,
                            side->epoch, burn, leave_cb, NULL);
 }
 
 static void
-append_cb (FerryRedisStore *store,
-           GStrv            reply,
-           const GError    *error,
-           gpointer         user_data)
+append_cb (FerryMailboxStore *store,
+             GStrv              reply,
+           const GError      *error,
+           gpointer           user_data)
 {
   Side *side = user_data;
 
@@ -1744,6 +1296,7 @@ store_side_message (Side   *side,
                     GBytes *message)
 {
   FerryRendezvousServer *self = side->server;
+  FerryMailboxLimits limits;
 
   if (g_bytes_get_size (message) > self->max_message_size)
     {
@@ -1751,10 +1304,11 @@ store_side_message (Side   *side,
                   "The message is too large");
       return;
     }
-  /* One connection to Redis runs the scripts in the order they were sent. */
-  ferry_redis_store_append (self->store, side->number, side->generation, side->index,
-                            side->epoch, (guint8) type, message, self->max_queued_messages,
-                            self->max_mailbox_bytes, append_cb, side_ref (side));
+  /* The store answers, and appends, in the order it was asked. */
+  server_limits (self, &limits);
+  ferry_mailbox_store_append (self->store, side->number, side->generation, side->index,
+                              side->epoch, (guint8) type, message, &limits, append_cb,
+                              side_ref (side));
 }
 
 static gboolean
@@ -1792,7 +1346,6 @@ store_side_join (FerryRendezvousServer *self,
   side->epoch = g_strdup (join->epoch);
   side->received = join->received;
   side->peer_left = join->other_left;
-  side->expires_at = g_get_monotonic_time () + join->ms_left * 1000;
   side->expire_id = g_timeout_add ((guint) CLAMP (join->ms_left, 1, G_MAXINT), store_expire_cb,
                                    side);
   g_hash_table_insert (self->store_sides, g_steal_pointer (&key), side);
@@ -1816,10 +1369,10 @@ store_unavailable (SoupServerMessage *msg)
 }
 
 static void
-allocate_cb (FerryRedisStore *store,
-             GStrv            reply,
-             const GError    *error,
-             gpointer         user_data)
+allocate_cb (FerryMailboxStore *store,
+               GStrv              reply,
+             const GError      *error,
+             gpointer           user_data)
 {
   g_autoptr(SoupServerMessage) msg = user_data;
   FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
@@ -1862,11 +1415,12 @@ store_allocate (FerryRendezvousServer *self,
                 SoupServerMessage     *msg,
                 const char            *address)
 {
+  FerryMailboxLimits limits;
+
+  server_limits (self, &limits);
   g_object_set_data (G_OBJECT (msg), "ferry-server", self);
   soup_server_message_pause (msg);
-  ferry_redis_store_allocate (self->store, address, self->mailbox_ttl,
-                              self->max_mailboxes_per_address, self->allocations_per_minute,
-                              self->max_mailboxes, allocate_cb, g_object_ref (msg));
+  ferry_mailbox_store_allocate (self->store, address, &limits, allocate_cb, g_object_ref (msg));
 }
 
 static void
@@ -1878,10 +1432,10 @@ store_join_free (StoreJoin *join)
 }
 
 static void
-join_cb (FerryRedisStore *store,
-         GStrv            reply,
-         const GError    *error,
-         gpointer         user_data)
+join_cb (FerryMailboxStore *store,
+           GStrv              reply,
+         const GError      *error,
+         gpointer           user_data)
 {
   g_autoptr(SoupServerMessage) msg = user_data;
   FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
@@ -1947,6 +1501,7 @@ store_join (FerryRendezvousServer *self,
   const char *resume = soup_message_headers_get_one (
     soup_server_message_get_request_headers (msg), FERRY_RENDEZVOUS_HEADER_RESUME);
   g_autofree char *token = new_token ();
+  FerryMailboxLimits limits;
 
   /* Tokens are ours: anything else cannot name a side. */
   if (resume != NULL && (strlen (resume) != 2 * TOKEN_BYTES ||
@@ -1955,9 +1510,10 @@ store_join (FerryRendezvousServer *self,
 
   g_object_set_data (G_OBJECT (msg), "ferry-server", self);
   g_object_set_data (G_OBJECT (msg), "ferry-number", GUINT_TO_POINTER (number));
+  server_limits (self, &limits);
   soup_server_message_pause (msg);
-  ferry_redis_store_join (self->store, number, address, token, resume, self->joins_per_minute,
-                          join_cb, g_object_ref (msg));
+  ferry_mailbox_store_join (self->store, number, address, token, resume, &limits, join_cb,
+                            g_object_ref (msg));
 }
 
 /* GObject -------------------------------------------------------------- */
@@ -1966,16 +1522,26 @@ static void
 ferry_rendezvous_server_dispose (GObject *object)
 {
   FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
-  g_autoptr(GList) mailboxes = g_hash_table_get_values (self->mailboxes);
+  g_autoptr(GList) sides = g_hash_table_get_values (self->store_sides);
 
-  for (GList *l = mailboxes; l != NULL; l = l->next)
-    mailbox_free (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, FERRY_RENDEZVOUS_ERR_INTERNAL,
-                  "The server is shutting down");
+  /* Mailboxes in memory end with the server, and their sides hear it; in
+   * a shared store they live on, and a connection dropped without a close
+   * frame makes the side join again through another instance. */
+  for (GList *l = sides; l != NULL; l = l->next)
+    {
+      Side *side = l->data;
+
+      store_forget (side);
+      if (self->store != NULL && ferry_mailbox_store_is_shared (self->store))
+        g_io_stream_close (soup_websocket_connection_get_io_stream (side->conn), NULL, NULL);
+      else
+        side_close (side, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, FERRY_RENDEZVOUS_ERR_INTERNAL,
+                    "The server is shutting down");
+    }
 
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
-  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->store != NULL)
     g_signal_handlers_disconnect_by_data (self->store, self);
   g_clear_object (&self->store);
@@ -1988,9 +1554,6 @@ ferry_rendezvous_server_finalize (GObject *object)
 {
   FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
 
-  g_hash_table_unref (self->mailboxes);
-  g_hash_table_unref (self->addresses);
-  g_hash_table_unref (self->tokens);
   g_hash_table_unref (self->store_sides);
   g_clear_object (&self->trusted_proxy);
   g_free (self->turn_secret);
@@ -2190,6 +1753,21 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
+/* Takes @store (transfer full) as where the mailboxes live. */
+static void
+set_store (FerryRendezvousServer *self,
+           FerryMailboxStore     *store)
+{
+  g_assert (g_hash_table_size (self->store_sides) == 0);
+
+  if (self->store != NULL)
+    g_signal_handlers_disconnect_by_data (self->store, self);
+  g_clear_object (&self->store);
+  self->store = store;
+  g_signal_connect (self->store, "event", G_CALLBACK (store_event_cb), self);
+  g_signal_connect (self->store, "notify::connected", G_CALLBACK (store_connected_cb), self);
+}
+
 static void
 ferry_rendezvous_server_init (FerryRendezvousServer *self)
 {
@@ -2206,12 +1784,9 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->first_message_timeout = FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT;
   self->joins_per_minute = FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE;
   self->ice_per_minute = FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE;
-  self->tokens = g_hash_table_new (g_str_hash, g_str_equal);
 
-  self->mailboxes = g_hash_table_new (NULL, NULL);
   self->store_sides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->sweep_id = g_timeout_add_seconds (60, sweep_addresses_cb, self);
+  set_store (self, FERRY_MAILBOX_STORE (ferry_memory_store_new ()));
 
   self->soup = soup_server_new ("server-header", "ferry-rendezvous ", NULL);
   soup_server_add_early_handler (self->soup, NULL, early_handler_cb, self, NULL);
@@ -2246,17 +1821,15 @@ ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
                                    const char             *url,
                                    GError                **error)
 {
-  g_autoptr(FerryRedisStore) store = NULL;
+  FerryRedisStore *store;
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
-  g_return_val_if_fail (self->store == NULL, FALSE);
+  g_return_val_if_fail (!ferry_mailbox_store_is_shared (self->store), FALSE);
 
   store = ferry_redis_store_new (url, error);
   if (store == NULL)
     return FALSE;
-  self->store = g_steal_pointer (&store);
-  g_signal_connect (self->store, "event", G_CALLBACK (store_event_cb), self);
-  g_signal_connect (self->store, "notify::connected", G_CALLBACK (store_connected_cb), self);
+  set_store (self, FERRY_MAILBOX_STORE (store));
   return TRUE;
 }
 
@@ -2270,7 +1843,7 @@ ferry_rendezvous_server_is_ready (FerryRendezvousServer *self)
 {
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
 
-  return self->store == NULL || ferry_redis_store_is_connected (self->store);
+  return ferry_mailbox_store_is_connected (self->store);
 }
 
 /**
@@ -2305,14 +1878,13 @@ ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
                                            const char             *nameplate,
                                            GError                **error)
 {
-  Mailbox *mailbox;
   guint number;
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (nameplate != NULL, FALSE);
 
   if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number) ||
-      g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (number)))
+      !ferry_mailbox_store_reserve (self->store, number, self->mailbox_ttl, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "Cannot reserve nameplate %s", nameplate);
@@ -2320,15 +1892,6 @@ ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
     }
 
   self->reserved_only = TRUE;
-  mailbox = g_new0 (Mailbox, 1);
-  mailbox->server = self;
-  mailbox->number = number;
-  mailbox->nameplate = g_strdup (nameplate);
-  mailbox->owner = g_strdup ("reserved");
-  g_queue_init (&mailbox->queue);
-  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
-  mailbox->expires_at = g_get_monotonic_time () + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
-  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (number), mailbox);
   g_debug ("reserve nameplate=%s", nameplate);
 
   return TRUE;
