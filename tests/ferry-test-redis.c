@@ -7,39 +7,12 @@
 
 #include "config.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "ferry-test-redis.h"
 #include "ferry-test-utils.h"
 
 #define REDIS_START_TIMEOUT_MS 10000
-
-typedef struct
-{
-  char     *line;
-  GError   *error;
-  gboolean  done;
-} ReadLine;
-
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-read_line_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  ReadLine *read = user_data;
-
-  read->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object),
-                                                          result, NULL, &read->error);
-  read->done = TRUE;
-}
 
 static guint16
 free_port (void)
@@ -65,29 +38,20 @@ free_port (void)
 static gboolean
 spawn (FerryTestRedis *redis)
 {
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *port = g_strdup_printf ("%u", redis->port);
   const char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
                          "--save", "", "--appendonly", "no", "--dir", redis->dir,
                          "--daemonize", "no", NULL };
 
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  redis->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
+  redis->process = ferry_test_spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                            G_SUBPROCESS_FLAGS_STDERR_MERGE);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (redis->process));
   for (;;)
     {
-      ReadLine read = { 0 };
-      g_autofree char *line = NULL;
+      g_autofree char *line = ferry_test_read_line (out, REDIS_START_TIMEOUT_MS);
 
-      g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, read_line_cb, &read);
-      g_assert_true (ferry_test_wait_for_flag (&read.done, REDIS_START_TIMEOUT_MS));
-      g_assert_no_error (read.error);
-      line = read.line;
       if (line == NULL || strstr (line, "Address already in use") != NULL)
         {
           g_subprocess_force_exit (redis->process);

@@ -28,6 +28,10 @@ void                 ferry_test_init              (int                 *argc,
                                                    char              ***argv);
 FerryTestRendezvous *ferry_test_rendezvous_start  (const char * const  *extra_args);
 void                 ferry_test_rendezvous_free   (FerryTestRendezvous *server);
+GSubprocess         *ferry_test_spawn             (const char * const  *argv,
+                                                   GSubprocessFlags     flags);
+char                *ferry_test_read_line         (GDataInputStream    *in,
+                                                   guint                timeout_ms);
 
 typedef gboolean (*FerryTestCondition) (gpointer user_data);
 
