@@ -34,12 +34,17 @@ typedef struct
   char                *dir;
 } Fixture;
 
+#define TURN_SECRET    "shared-by-every-instance"
+#define ICE_PER_MINUTE "3"
+
 static FerryTestRendezvous *
 start_instance (Fixture *fixture,
                 guint16  port)
 {
   g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", port);
-  const char *args[] = { "--redis", fixture->redis->url, "--listen", listen, NULL };
+  const char *args[] = { "--redis", fixture->redis->url, "--listen", listen,
+                         "--turn-secret", TURN_SECRET, "--turn", "turn:127.0.0.1:3478",
+                         "--ice-per-minute", ICE_PER_MINUTE, NULL };
 
   return ferry_test_rendezvous_start (args);
 }
@@ -204,6 +209,39 @@ assert_ends_with (FerryMailbox *mailbox,
 
   g_assert_null (bytes);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, code);
+}
+
+/* What /v1/ice answers @token on @client's instance. */
+static JsonObject *
+fetch_ice (FerryRendezvousClient  *client,
+           const char             *token,
+           GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_fetch_ice_async (client, token, NULL, ferry_test_async_result_cb,
+                                           &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
+}
+
+/* A TURN credential for @token, from whichever instance @client talks to. */
+static void
+assert_turn_credential (FerryRendezvousClient *client,
+                        const char            *token)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) ice = fetch_ice (client, token, &error);
+  JsonArray *turn;
+  JsonObject *server;
+
+  g_assert_no_error (error);
+  turn = json_object_get_array_member (ice, "turn");
+  g_assert_cmpuint (json_array_get_length (turn), ==, 1);
+  server = json_array_get_object_element (turn, 0);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (server, "username"),
+                                   ":ferry"));
+  g_assert_cmpstr (json_object_get_string_member (server, "credential"), !=, "");
 }
 
 /* Sessions ------------------------------------------------------------- */
@@ -465,6 +503,53 @@ test_resume_exactly_once (Fixture       *fixture,
   assert_ends_with (two, FERRY_RENDEZVOUS_ERROR_CLOSED);
 }
 
+/* A side's token is good on every instance, not only the one it joined,
+ * and so is its request count; once the side left, no instance honours it. */
+static void
+test_ice_across_instances (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(FerryRendezvousClient) client_a = ferry_rendezvous_client_new (fixture->a->url);
+  g_autoptr(FerryRendezvousClient) client_b = ferry_rendezvous_client_new (fixture->b->url);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *nameplate = allocate (client_a, &error);
+  g_autoptr(FerryMailbox) one = NULL;
+  g_autoptr(FerryMailbox) two = NULL;
+  g_autoptr(JsonObject) refused = NULL;
+  g_autofree char *token_two = NULL;
+
+  g_assert_no_error (error);
+  one = open_mailbox (client_a, nameplate);
+  two = open_mailbox (client_b, nameplate);
+  token_two = g_strdup (ferry_mailbox_get_token (two));
+  g_assert_nonnull (ferry_mailbox_get_token (one));
+  g_assert_nonnull (token_two);
+
+  assert_turn_credential (client_b, ferry_mailbox_get_token (one));
+  assert_turn_credential (client_a, token_two);
+
+  /* The limit counts the side's requests on both instances. */
+  assert_turn_credential (client_b, token_two);
+  assert_turn_credential (client_a, token_two);
+  refused = fetch_ice (client_b, token_two, &error);
+  g_assert_null (refused);
+  g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
+  g_clear_error (&error);
+
+  /* A token that names no side is refused everywhere. */
+  refused = fetch_ice (client_a, "00000000000000000000000000000000", &error);
+  g_assert_null (refused);
+  g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  /* The side that left is out on the other instance too. */
+  ferry_mailbox_close (one, SOUP_WEBSOCKET_CLOSE_NORMAL);
+  assert_ends_with (two, FERRY_RENDEZVOUS_ERROR_CLOSED);
+  refused = fetch_ice (client_b, ferry_mailbox_get_token (one), &error);
+  g_assert_null (refused);
+  g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
+}
+
 /* Redis goes away mid-session: sides are told, /healthz says so, new codes
  * are refused with "try again later"; once Redis is back all works. */
 static void
@@ -526,6 +611,8 @@ main (int   argc,
               test_sender_instance_killed, fixture_teardown);
   g_test_add ("/rendezvous-redis/resume-exactly-once", Fixture, NULL, fixture_setup,
               test_resume_exactly_once, fixture_teardown);
+  g_test_add ("/rendezvous-redis/ice-across-instances", Fixture, NULL, fixture_setup,
+              test_ice_across_instances, fixture_teardown);
   g_test_add ("/rendezvous-redis/redis-restart", Fixture, NULL, fixture_setup,
               test_redis_restart, fixture_teardown);
 
