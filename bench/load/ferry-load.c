@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -47,8 +48,10 @@ typedef struct
   guint        active;
   gint64       deadline;
   GMainLoop   *loop;
-  /* Idle mailboxes, for memory. */
+  /* Idle mailboxes, for memory: they are not pairs and count apart. */
+  guint        idle_wanted;
   guint        idle_ready;
+  guint        idle_failed;
 } Load;
 
 typedef struct
@@ -148,6 +151,14 @@ pair_finish (Pair     *pair,
   if (pair->finished)
     return;
   pair->finished = TRUE;
+  /* A waiting code that failed is no pair: it neither frees a slot nor
+   * starts another. */
+  if (pair->idle)
+    {
+      load->idle_failed++;
+      g_idle_add_full (G_PRIORITY_LOW, pair_free_cb, pair, NULL);
+      return;
+    }
   if (ok)
     load->done++;
   else
@@ -169,7 +180,7 @@ static void
 pair_fail (Pair       *pair,
            const char *why)
 {
-  if (pair->load->failed < 5)
+  if (pair->load->failed + pair->load->idle_failed < 5)
     g_printerr ("ferry-load: pair %u: %s\n", pair->number, why);
   pair_finish (pair, FALSE);
 }
@@ -316,8 +327,14 @@ side_closed (Side *side)
   Pair *pair = side->pair;
 
   side->closed = TRUE;
-  if (pair->idle || pair->finished)
+  if (pair->finished)
     return;
+  /* The server never closes a waiting code before its time. */
+  if (pair->idle)
+    {
+      pair_fail (pair, "waiting code closed");
+      return;
+    }
   if (pair->close_started == 0)
     {
       pair_fail (pair, "closed early");
@@ -540,8 +557,10 @@ pair_start (Load     *load,
 
 /* Memory ----------------------------------------------------------------- */
 
+/* The sum over @pids of a /proc status field: VmRSS now, VmHWM the peak. */
 static guint64
-rss_kib (char **pids)
+status_kib (char       **pids,
+            const char  *field)
 {
   guint64 total = 0;
 
@@ -553,9 +572,9 @@ rss_kib (char **pids)
 
       if (!g_file_get_contents (path, &text, NULL, NULL))
         continue;
-      line = strstr (text, "VmRSS:");
+      line = strstr (text, field);
       if (line != NULL)
-        total += g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+        total += g_ascii_strtoull (line + strlen (field), NULL, 10);
     }
   return total;
 }
@@ -565,7 +584,7 @@ idle_ready (gpointer user_data)
 {
   Load *load = user_data;
 
-  return load->idle_ready >= load->started;
+  return load->idle_ready + load->idle_failed >= load->idle_wanted;
 }
 
 static gboolean
@@ -659,6 +678,17 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  /* Each side is a socket: a thousand waiting codes pass the usual soft limit. */
+  {
+    struct rlimit limit;
+
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+      {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+      }
+  }
+
   load.urls = urls;
   load.wormhole = g_strcmp0 (protocol, "wormhole") == 0;
   load.total = (guint) pairs;
@@ -672,15 +702,16 @@ main (int   argc,
     load.samples[i] = g_array_new (FALSE, FALSE, sizeof (double));
 
   /* Waiting codes: allocated, the sender in, its PAKE message queued. */
-  rss_before = rss_kib (pids);
+  rss_before = status_kib (pids, "VmRSS:");
+  load.idle_wanted = (guint) idle;
   load.deadline = g_get_monotonic_time () + (gint64) time_limit * G_USEC_PER_SEC;
   for (int i = 0; i < idle; i++)
     pair_start (&load, TRUE);
   while (!idle_ready (&load) && g_get_monotonic_time () < load.deadline)
     g_main_context_iteration (NULL, TRUE);
-  rss_after = rss_kib (pids);
-  g_string_append_printf (out, "\"idle_codes\": %u, \"idle_kib_per_code\": %.2f",
-                          load.idle_ready,
+  rss_after = status_kib (pids, "VmRSS:");
+  g_string_append_printf (out, "\"idle_codes\": %u, \"idle_failed\": %u, "
+                          "\"idle_kib_per_code\": %.2f", load.idle_ready, load.idle_failed,
                           load.idle_ready > 0 && rss_after > rss_before ?
                           (double) (rss_after - rss_before) / load.idle_ready : 0.0);
 
@@ -688,16 +719,21 @@ main (int   argc,
   for (guint i = 0; i < N_STEPS; i++)
     g_array_set_size (load.samples[i], 0);
   load.started = 0;
+  load.deadline = g_get_monotonic_time () + (gint64) time_limit * G_USEC_PER_SEC;
   start = g_get_monotonic_time ();
   for (guint i = 0; i < load.concurrency && i < load.total; i++)
     pair_start (&load, FALSE);
-  g_timeout_add_seconds ((guint) time_limit, quit_cb, load.loop);
+  /* Pairs still open at the time limit count as failed: the run ends. */
+  g_timeout_add_seconds ((guint) time_limit + 5, quit_cb, load.loop);
   g_main_loop_run (load.loop);
+  load.failed += load.active;
   elapsed = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
 
   g_string_append_printf (out, ", \"pairs\": %u, \"failed\": %u, \"seconds\": %.2f, "
                           "\"sessions_per_s\": %.1f", load.done, load.failed, elapsed,
                           load.done / elapsed);
+  g_string_append_printf (out, ", \"peak_rss_kib\": %" G_GUINT64_FORMAT,
+                          status_kib (pids, "VmHWM:"));
   for (guint i = 0; i < N_STEPS; i++)
     {
       g_array_sort (load.samples[i], compare_doubles);
@@ -708,5 +744,6 @@ main (int   argc,
   g_string_append (out, "}");
   g_print ("%s\n", out->str);
 
-  return load.failed == 0 && load.done > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return load.failed == 0 && load.idle_failed == 0 && load.done == load.total ?
+         EXIT_SUCCESS : EXIT_FAILURE;
 }
