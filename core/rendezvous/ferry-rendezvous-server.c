@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <gio/gnetworking.h>
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -32,6 +34,7 @@
 #define TOKEN_DATA_KEY         "ferry-side-token"
 #define JOIN_DATA_KEY          "ferry-store-join"
 #define TOKEN_BYTES            16
+#define LISTEN_BACKLOG         1024
 
 typedef struct
 {
@@ -1859,10 +1862,26 @@ ferry_rendezvous_server_listen (FerryRendezvousServer *self,
                                 GSocketAddress        *address,
                                 GError               **error)
 {
+  g_autoptr(GSocket) socket = NULL;
+
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
 
-  return soup_server_listen (self->soup, address, 0, error);
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  /* GSocket's backlog of 10 (what soup_server_listen() gets) drops
+   * connections when many clients come at once, and each retry costs them
+   * a second. As libsoup does, an IPv6 socket serves IPv6 only. */
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 &&
+      !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, error))
+    return FALSE;
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return FALSE;
+
+  return soup_server_listen_socket (self->soup, socket, 0, error);
 }
 
 /**
