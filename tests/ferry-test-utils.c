@@ -279,6 +279,70 @@ ferry_test_rendezvous_free (FerryTestRendezvous *server)
   g_free (server);
 }
 
+/* Rendezvous client steps, each waited for with a deadline ------------ */
+
+#define RENDEZVOUS_TIMEOUT_MS 30000
+
+char *
+ferry_test_allocate (FerryRendezvousClient  *client,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_allocate_async (client, cancellable, ferry_test_async_result_cb,
+                                          &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_allocate_finish (client, result, error);
+}
+
+FerryMailbox *
+ferry_test_open_mailbox (FerryRendezvousClient  *client,
+                         const char             *nameplate,
+                         GCancellable           *cancellable,
+                         GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable,
+                                              ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_open_mailbox_finish (client, result, error);
+}
+
+JsonObject *
+ferry_test_fetch_ice (FerryRendezvousClient  *client,
+                      const char             *token,
+                      GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_fetch_ice_async (client, token, NULL, ferry_test_async_result_cb,
+                                           &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
+}
+
+GBytes *
+ferry_test_receive (FerryMailbox  *mailbox,
+                    GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_mailbox_receive_finish (mailbox, result, error);
+}
+
+void
+ferry_test_send_text (FerryMailbox *mailbox,
+                      const char   *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+
+  ferry_mailbox_send (mailbox, bytes);
+}
+
 /**
  * ferry_test_wrong_code_for:
  * @code: a normalized share code

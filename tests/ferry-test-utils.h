@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "ferry-channel.h"
 
@@ -48,6 +49,21 @@ void                 ferry_test_async_result_cb   (GObject             *object,
                                                    gpointer             user_data);
 GAsyncResult        *ferry_test_wait_async_result (GAsyncResult       **result,
                                                    guint                timeout_ms);
+
+char                *ferry_test_allocate          (FerryRendezvousClient  *client,
+                                                   GCancellable           *cancellable,
+                                                   GError                **error);
+FerryMailbox        *ferry_test_open_mailbox      (FerryRendezvousClient  *client,
+                                                   const char             *nameplate,
+                                                   GCancellable           *cancellable,
+                                                   GError                **error);
+JsonObject          *ferry_test_fetch_ice         (FerryRendezvousClient  *client,
+                                                   const char             *token,
+                                                   GError                **error);
+GBytes              *ferry_test_receive           (FerryMailbox           *mailbox,
+                                                   GError                **error);
+void                 ferry_test_send_text         (FerryMailbox           *mailbox,
+                                                   const char             *text);
 
 char                *ferry_test_wrong_code_for    (const char          *code);
 char                *ferry_test_make_temp_dir     (const char          *name);

@@ -140,51 +140,15 @@ store_connected (gpointer user_data)
 
 /* Mailboxes ------------------------------------------------------------ */
 
-static char *
-allocate (FerryRendezvousClient  *client,
-          GError                **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_rendezvous_client_allocate_async (client, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_rendezvous_client_allocate_finish (client, result, error);
-}
-
 static FerryMailbox *
 open_mailbox (FerryRendezvousClient *client,
               const char            *nameplate)
 {
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  FerryMailbox *mailbox;
+  FerryMailbox *mailbox = ferry_test_open_mailbox (client, nameplate, NULL, &error);
 
-  ferry_rendezvous_client_open_mailbox_async (client, nameplate, NULL,
-                                              ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  mailbox = ferry_rendezvous_client_open_mailbox_finish (client, result, &error);
   g_assert_no_error (error);
   return mailbox;
-}
-
-static GBytes *
-receive (FerryMailbox  *mailbox,
-         GError       **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_mailbox_receive_finish (mailbox, result, error);
-}
-
-static void
-send_text (FerryMailbox *mailbox,
-           const char   *text)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
-
-  ferry_mailbox_send (mailbox, bytes);
 }
 
 static void
@@ -192,7 +156,7 @@ assert_receives (FerryMailbox *mailbox,
                  const char   *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = receive (mailbox, &error);
+  g_autoptr(GBytes) bytes = ferry_test_receive (mailbox, &error);
   g_autoptr(GBytes) expected = g_bytes_new (text, strlen (text));
 
   g_assert_no_error (error);
@@ -205,24 +169,10 @@ assert_ends_with (FerryMailbox *mailbox,
                   gint          code)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = receive (mailbox, &error);
+  g_autoptr(GBytes) bytes = ferry_test_receive (mailbox, &error);
 
   g_assert_null (bytes);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, code);
-}
-
-/* What /v1/ice answers @token on @client's instance. */
-static JsonObject *
-fetch_ice (FerryRendezvousClient  *client,
-           const char             *token,
-           GError                **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_rendezvous_client_fetch_ice_async (client, token, NULL, ferry_test_async_result_cb,
-                                           &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
 }
 
 /* A TURN credential for @token, from whichever instance @client talks to. */
@@ -231,7 +181,7 @@ assert_turn_credential (FerryRendezvousClient *client,
                         const char            *token)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) ice = fetch_ice (client, token, &error);
+  g_autoptr(JsonObject) ice = ferry_test_fetch_ice (client, token, &error);
   JsonArray *turn;
   JsonObject *server;
 
@@ -465,7 +415,7 @@ test_resume_exactly_once (Fixture       *fixture,
   g_autoptr(FerryRendezvousClient) client_a = ferry_rendezvous_client_new (fixture->a->url);
   g_autoptr(FerryRendezvousClient) client_b = ferry_rendezvous_client_new (fixture->b->url);
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client_a, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client_a, NULL, &error);
   g_autoptr(FerryMailbox) one = NULL;
   g_autoptr(FerryMailbox) two = NULL;
   guint16 port;
@@ -474,17 +424,17 @@ test_resume_exactly_once (Fixture       *fixture,
   one = open_mailbox (client_a, nameplate);
   two = open_mailbox (client_b, nameplate);
 
-  send_text (one, "m1");
-  send_text (two, "r1");
+  ferry_test_send_text (one, "m1");
+  ferry_test_send_text (two, "r1");
   assert_receives (two, "m1");
   assert_receives (one, "r1");
 
   port = fixture->a->port;
   g_clear_pointer (&fixture->a, ferry_test_rendezvous_free);
   /* Sent while one's instance is dead: waits in Redis, and in one. */
-  send_text (two, "r2");
-  send_text (one, "m2");
-  send_text (one, "m3");
+  ferry_test_send_text (two, "r2");
+  ferry_test_send_text (one, "m2");
+  ferry_test_send_text (one, "m3");
   fixture->a = start_instance (fixture, port);
 
   assert_receives (one, "r2");
@@ -492,8 +442,8 @@ test_resume_exactly_once (Fixture       *fixture,
   assert_receives (two, "m3");
 
   /* Nothing came twice: the next ones are the next ones. */
-  send_text (one, "m4");
-  send_text (two, "r3");
+  ferry_test_send_text (one, "m4");
+  ferry_test_send_text (two, "r3");
   assert_receives (two, "m4");
   assert_receives (one, "r3");
   g_assert_false (ferry_mailbox_is_closed (one));
@@ -512,7 +462,7 @@ test_ice_across_instances (Fixture       *fixture,
   g_autoptr(FerryRendezvousClient) client_a = ferry_rendezvous_client_new (fixture->a->url);
   g_autoptr(FerryRendezvousClient) client_b = ferry_rendezvous_client_new (fixture->b->url);
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client_a, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client_a, NULL, &error);
   g_autoptr(FerryMailbox) one = NULL;
   g_autoptr(FerryMailbox) two = NULL;
   g_autoptr(JsonObject) refused = NULL;
@@ -531,13 +481,13 @@ test_ice_across_instances (Fixture       *fixture,
   /* The limit counts the side's requests on both instances. */
   assert_turn_credential (client_b, token_two);
   assert_turn_credential (client_a, token_two);
-  refused = fetch_ice (client_b, token_two, &error);
+  refused = ferry_test_fetch_ice (client_b, token_two, &error);
   g_assert_null (refused);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
   g_clear_error (&error);
 
   /* A token that names no side is refused everywhere. */
-  refused = fetch_ice (client_a, "00000000000000000000000000000000", &error);
+  refused = ferry_test_fetch_ice (client_a, "00000000000000000000000000000000", &error);
   g_assert_null (refused);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
   g_clear_error (&error);
@@ -545,7 +495,7 @@ test_ice_across_instances (Fixture       *fixture,
   /* The side that left is out on the other instance too. */
   ferry_mailbox_close (one, SOUP_WEBSOCKET_CLOSE_NORMAL);
   assert_ends_with (two, FERRY_RENDEZVOUS_ERROR_CLOSED);
-  refused = fetch_ice (client_b, ferry_mailbox_get_token (one), &error);
+  refused = ferry_test_fetch_ice (client_b, ferry_mailbox_get_token (one), &error);
   g_assert_null (refused);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED);
 }
@@ -559,7 +509,7 @@ test_redis_restart (Fixture       *fixture,
   g_autoptr(FerryRendezvousClient) client_a = ferry_rendezvous_client_new (fixture->a->url);
   g_autoptr(FerryRendezvousClient) client_b = ferry_rendezvous_client_new (fixture->b->url);
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client_a, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client_a, NULL, &error);
   g_autofree char *store = NULL;
   g_autofree char *again = NULL;
   g_autoptr(FerryMailbox) one = NULL;
@@ -568,7 +518,7 @@ test_redis_restart (Fixture       *fixture,
   g_assert_no_error (error);
   one = open_mailbox (client_a, nameplate);
   two = open_mailbox (client_b, nameplate);
-  send_text (one, "before");
+  ferry_test_send_text (one, "before");
   assert_receives (two, "before");
 
   ferry_test_redis_stop (fixture->redis);
@@ -576,7 +526,7 @@ test_redis_restart (Fixture       *fixture,
   assert_ends_with (two, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
   g_assert_cmpuint (healthz (fixture->a, &store), ==, SOUP_STATUS_SERVICE_UNAVAILABLE);
   g_assert_cmpstr (store, ==, "disconnected");
-  again = allocate (client_b, &error);
+  again = ferry_test_allocate (client_b, NULL, &error);
   g_assert_null (again);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
   g_clear_error (&error);
@@ -586,14 +536,14 @@ test_redis_restart (Fixture       *fixture,
   g_assert_true (ferry_test_wait_until (store_connected, fixture->b, TIMEOUT_MS));
 
   /* Redis kept nothing (no persistence): the numbers start again. */
-  again = allocate (client_b, &error);
+  again = ferry_test_allocate (client_b, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (again, ==, "1");
   g_clear_object (&one);
   g_clear_object (&two);
   one = open_mailbox (client_b, again);
   two = open_mailbox (client_a, again);
-  send_text (two, "after");
+  ferry_test_send_text (two, "after");
   assert_receives (one, "after");
 }
 
