@@ -610,6 +610,61 @@ assert_file_is (const char *path,
   g_assert_cmpmem (got, got_len, expected, len);
 }
 
+/* A new peer sends entry @index of @offer and hangs up once @partial holds a block and a
+ * half of @contents; the resume secret the receiver issued to it goes to @secret, the
+ * session's binding to @binding. */
+static void
+send_half_and_hang_up (Fixture     *fixture,
+                       FerryStore  *store,
+                       const char  *offer,
+                       guint        index,
+                       const char  *contents,
+                       const char  *partial,
+                       guint8      *secret,
+                       char       **binding)
+{
+  g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+  Victim victim = { 0 };
+  g_autoptr(JsonNode) accept = offer_and_accept (peer, &victim, store, fixture, NULL, offer);
+  const char *hex = json_object_get_string_member_with_default (json_node_get_object (accept),
+                                                                "resume_secret", NULL);
+  Grown grown = { partial, HALF_SIZE };
+  gint64 stream;
+
+  g_assert_nonnull (hex);
+  g_assert_true (ferry_hash_from_hex (hex, secret));
+  stream = ferry_test_peer_open_file (peer, index, 0);
+  ferry_test_peer_write (peer, stream, contents, HALF_SIZE, FALSE);
+  g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
+  hang_up (peer, &victim);
+  if (binding != NULL)
+    *binding = kit_binding (peer);
+}
+
+/* The peer that holds @secret, proving it for a new session: the receiver resumes entry
+ * @index after its one verified block, and only the rest is sent. */
+static void
+resume_rest (Fixture      *fixture,
+             FerryStore   *store,
+             const char   *offer,
+             guint         index,
+             const char   *contents,
+             const guint8 *secret)
+{
+  g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+  g_autofree char *binding = kit_binding (peer);
+  g_autoptr(JsonNode) accept = NULL;
+  guint8 proof[FERRY_RESUME_PROOF_SIZE];
+  Victim victim = { 0 };
+
+  ferry_resume_proof_compute (secret, binding, proof);
+  accept = offer_and_accept (peer, &victim, store, fixture, proof, offer);
+  g_assert_cmpuint (accepted_resume_blocks (accept, index), ==, 1);
+  ferry_test_peer_send_file (peer, index, FERRY_BLOCK_SIZE, contents + FERRY_BLOCK_SIZE,
+                             BIG_SIZE - FERRY_BLOCK_SIZE);
+  finish_files (peer, &victim);
+}
+
 /* Issue 11, point 5: a transfer into "Photos" is interrupted half way.
  * Senders that are not its peer (one that offers the same names, one that
  * forges a proof, one that replays a proof made for another session) each
@@ -644,22 +699,7 @@ test_resume_tied_to_peer (Fixture       *fixture,
   store = open_store (db);
 
   /* The peer: interrupted after one whole block and a half. */
-  {
-    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
-    g_autoptr(JsonNode) accept = offer_and_accept (peer, &victim, store, fixture, NULL, offer_a);
-    const char *hex = json_object_get_string_member_with_default (json_node_get_object (accept),
-                                                                  "resume_secret", NULL);
-    Grown grown = { partial, HALF_SIZE };
-    gint64 stream;
-
-    g_assert_nonnull (hex);
-    g_assert_true (ferry_hash_from_hex (hex, secret));
-    stream = ferry_test_peer_open_file (peer, 1, 0);
-    ferry_test_peer_write (peer, stream, a, HALF_SIZE, FALSE);
-    g_assert_true (ferry_test_wait_until (file_has_size, &grown, RUN_TIMEOUT_MS));
-    hang_up (peer, &victim);
-    old_binding = kit_binding (peer);
-  }
+  send_half_and_hang_up (fixture, store, offer_a, 1, a, partial, secret, &old_binding);
   g_assert_true (g_file_get_contents (partial, &partial_before, &partial_len, NULL));
   g_assert_cmpuint (partial_len, >=, FERRY_BLOCK_SIZE);
 
@@ -693,23 +733,85 @@ test_resume_tied_to_peer (Fixture       *fixture,
     }
 
   /* The peer, proving its secret for this session: only the rest. */
-  {
-    g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
-    g_autofree char *binding = kit_binding (peer);
-    g_autoptr(JsonNode) accept = NULL;
-    guint8 proof[FERRY_RESUME_PROOF_SIZE];
-
-    ferry_resume_proof_compute (secret, binding, proof);
-    accept = offer_and_accept (peer, &victim, store, fixture, proof, offer_a);
-    g_assert_cmpuint (accepted_resume_blocks (accept, 1), ==, 1);
-    ferry_test_peer_send_file (peer, 1, FERRY_BLOCK_SIZE, a + FERRY_BLOCK_SIZE,
-                               BIG_SIZE - FERRY_BLOCK_SIZE);
-    finish_files (peer, &victim);
-  }
+  resume_rest (fixture, store, offer_a, 1, a, secret);
 
   assert_file_is (landed, a, BIG_SIZE);
   g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
   assert_file_is (other, b, BIG_SIZE);
+  ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
+  ferry_store_close (store);
+}
+
+/* A top-level file of an interrupted transfer leaves "photo.jpg.ferry-part", which nobody
+ * holds. Later, unrelated senders of a "photo.jpg" (one with no claim, one with a made-up
+ * proof, one interrupted in turn) each write a partial file of their own: the first one's
+ * stays byte for byte as it was. Each interrupted one is resumed by its own peer from its
+ * own partial file, the later one from "photo.jpg~2.ferry-part". */
+static void
+test_resume_partial_kept (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *db = g_build_filename (fixture->dir, "receiver.db", NULL);
+  g_autoptr(FerryStore) store = NULL;
+  g_autofree char *a = big_photo ('a');
+  g_autofree char *b = big_photo ('b');
+  g_autofree char *c = big_photo ('c');
+  g_autofree char *entry_a = file_entry ("photo.jpg", a, 0644);
+  g_autofree char *entry_b = file_entry ("photo.jpg", b, 0644);
+  g_autofree char *entry_c = file_entry ("photo.jpg", c, 0644);
+  g_autofree char *offer_a = offer_of (entry_a);
+  g_autofree char *offer_b = offer_of (entry_b);
+  g_autofree char *offer_c = offer_of (entry_c);
+  g_autofree char *partial = g_build_filename (fixture->target, "photo.jpg.ferry-part", NULL);
+  g_autofree char *partial_c = g_build_filename (fixture->target, "photo.jpg~2.ferry-part",
+                                                 NULL);
+  g_autofree char *partial_before = NULL;
+  g_autofree char *landed_c = g_build_filename (fixture->target, "photo (2).jpg", NULL);
+  g_autofree char *landed_a = g_build_filename (fixture->target, "photo (3).jpg", NULL);
+  gsize partial_len = 0;
+  guint8 secret_a[FERRY_RESUME_SECRET_SIZE];
+  guint8 secret_c[FERRY_RESUME_SECRET_SIZE];
+  const char *landed_b[] = { "photo.jpg", "photo (1).jpg" };
+  const char *allowed[] = {
+    "receiver.db", "receiver.db-wal", "receiver.db-shm", "target/photo.jpg",
+    "target/photo (1).jpg", "target/photo (2).jpg", "target/photo (3).jpg", NULL,
+  };
+  Victim victim = { 0 };
+
+  snapshot (fixture);
+  store = open_store (db);
+
+  send_half_and_hang_up (fixture, store, offer_a, 0, a, partial, secret_a, NULL);
+  g_assert_true (g_file_get_contents (partial, &partial_before, &partial_len, NULL));
+  g_assert_cmpuint (partial_len, >=, FERRY_BLOCK_SIZE);
+
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      g_autoptr(FerryTestPeer) peer = ferry_test_peer_new (TRUE);
+      g_autoptr(JsonNode) accept = NULL;
+      g_autofree char *path = g_build_filename (fixture->target, landed_b[attempt], NULL);
+      guint8 proof[FERRY_RESUME_PROOF_SIZE];
+
+      randombytes_buf (proof, sizeof proof);
+      accept = offer_and_accept (peer, &victim, store, fixture, attempt == 0 ? NULL : proof,
+                                 offer_b);
+      g_assert_cmpuint (accepted_resume_blocks (accept, 0), ==, 0);
+      ferry_test_peer_send_file (peer, 0, 0, b, BIG_SIZE);
+      finish_files (peer, &victim);
+      assert_file_is (path, b, BIG_SIZE);
+      assert_file_is (partial, partial_before, partial_len);
+    }
+
+  send_half_and_hang_up (fixture, store, offer_c, 0, c, partial_c, secret_c, NULL);
+  assert_file_is (partial, partial_before, partial_len);
+  resume_rest (fixture, store, offer_c, 0, c, secret_c);
+  assert_file_is (landed_c, c, BIG_SIZE);
+  g_assert_false (g_file_test (partial_c, G_FILE_TEST_EXISTS));
+  assert_file_is (partial, partial_before, partial_len);
+
+  resume_rest (fixture, store, offer_a, 0, a, secret_a);
+  assert_file_is (landed_a, a, BIG_SIZE);
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
   ferry_test_assert_tree_kept (fixture->before, fixture->dir, allowed);
   ferry_store_close (store);
 }
@@ -813,6 +915,7 @@ main (int   argc,
   ADD ("/hostile/partial/two-senders", test_partial_two_senders);
   ADD ("/hostile/escape/close-reason", test_escape_close_reason);
   ADD ("/hostile/resume/tied-to-peer", test_resume_tied_to_peer);
+  ADD ("/hostile/resume/partial-kept", test_resume_partial_kept);
   ADD ("/hostile/resume/bad-claim", test_resume_bad_claim);
 #undef ADD
 

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "ferry-json-check.h"
 #include "ferry-signalling.h"
 
 /**
@@ -25,9 +26,12 @@
  * connects its handler first and the app starts the router afterwards;
  * nothing the peer sent early is lost.
  *
- * The peer proved it holds the code, but its messages are still input: a
- * message that is not a JSON object with a sensible type is counted as junk
- * and dropped; one of a type nobody listens to (a later version's) is
+ * The peer proved it holds the code, but its messages are still input.
+ * Each must be strict JSON (ferry_json_check(): RFC 8259 only, bounded
+ * depth, size, strings and numbers) before json-glib sees it; anything else
+ * is a broken or hostile peer and ends the channel with that error. A JSON
+ * value that is not an object with a sensible type is counted as junk and
+ * dropped; a message of a type nobody listens to (a later version's) is
  * dropped with a debug message. Neither ends the channel.
  */
 
@@ -89,37 +93,90 @@ finish (FerrySignalling *self,
   g_signal_emit (self, signals[CLOSED], 0, error);
 }
 
+/**
+ * ferry_signalling_parse_message:
+ * @data: (array length=len): one message as the peer sent it
+ * @len: its length in bytes
+ * @object: (out) (transfer full) (nullable): the message, or %NULL when it
+ *   is JSON but not a message (not an object, or no valid "type"): junk
+ * @error: return location for a %FERRY_JSON_CHECK_ERROR
+ *
+ * Reads one signalling message, checking it with ferry_json_check() before
+ * json-glib parses it. Pure: it only reads @data.
+ *
+ * Returns: %FALSE when @data is not strict JSON; the channel must end
+ */
+gboolean
+ferry_signalling_parse_message (const char  *data,
+                                gsize        len,
+                                JsonObject **object,
+                                GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonNode *root;
+  const char *type;
+
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (object != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  *object = NULL;
+  if (!ferry_json_check (data, len, error))
+    return FALSE;
+
+  /* Strict JSON is JSON to json-glib too; a failure here would be its bug,
+   * and the message is junk either way. */
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, (gssize) len, NULL)
+      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return TRUE;
+
+  type = json_object_get_string_member_with_default (json_node_get_object (root), "type", NULL);
+  if (type != NULL && type_is_valid (type))
+    *object = json_object_ref (json_node_get_object (root));
+  return TRUE;
+}
+
+/* A message that is not strict JSON: the peer is broken or hostile. */
+static void
+fail_malformed (FerrySignalling *self,
+                GError          *error)
+{
+  /* Worded as the transfer words it (ferry-transfer.c); the checker's
+   * message gives an offset and never quotes the peer. */
+  g_prefix_error_literal (&error, "The other side sent a malformed message: ");
+  g_debug ("Ending the channel: %s", error->message);
+  g_object_ref (self);
+  finish (self, error);
+  ferry_channel_close (self->channel);
+  g_object_unref (self);
+}
+
 static void
 dispatch (FerrySignalling *self,
           GBytes          *message)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonObject) object = NULL;
   g_autoptr(GError) error = NULL;
-  JsonObject *object;
-  JsonNode *root;
   const char *type;
   const char *data;
   gsize size;
   GQuark detail;
 
   data = g_bytes_get_data (message, &size);
-  if (size == 0 || !g_utf8_validate (data, size, NULL) ||
-      !json_parser_load_from_data (parser, data, size, &error) ||
-      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!ferry_signalling_parse_message (data, size, &object, &error))
+    {
+      fail_malformed (self, error);
+      return;
+    }
+  if (object == NULL)
     {
       self->n_junk++;
-      g_debug ("Dropped a signalling message that is not a JSON object");
+      g_debug ("Dropped a signalling message that is not an object with a valid type");
       return;
     }
 
-  object = json_node_get_object (root);
-  type = json_object_get_string_member_with_default (object, "type", NULL);
-  if (type == NULL || !type_is_valid (type))
-    {
-      self->n_junk++;
-      g_debug ("Dropped a signalling message without a valid type");
-      return;
-    }
+  type = json_object_get_string_member (object, "type");
 
   /* g_quark_try_string: a type nobody registered a handler for has no quark, and
    * interning every string a peer makes up would grow the quark table for good. */

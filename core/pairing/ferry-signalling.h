@@ -34,4 +34,9 @@ guint            ferry_signalling_get_n_unknown (FerrySignalling *self);
 gboolean         ferry_signalling_get_closed   (FerrySignalling  *self);
 void             ferry_signalling_close        (FerrySignalling  *self);
 
+gboolean         ferry_signalling_parse_message (const char      *data,
+                                                 gsize            len,
+                                                 JsonObject     **object,
+                                                 GError         **error);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 
 #include <libsoup/soup.h>
 
+#include "ferry-json-check.h"
 #include "ferry-mailbox-private.h"
 #include "ferry-message-size-limit-stream.h"
 #include "ferry-rendezvous-client.h"
@@ -163,7 +164,9 @@ request_finish_body (GTask *task)
 
   g_clear_handle_id (&request->timeout_id, g_source_remove);
 
-  if (!json_parser_load_from_data (parser, (const char *) request->body->data,
+  /* Strict JSON first: json-glib alone recurses once per nesting level. */
+  if (!ferry_json_check ((const char *) request->body->data, request->body->len, NULL) ||
+      !json_parser_load_from_data (parser, (const char *) request->body->data,
                                    request->body->len, NULL) ||
       json_parser_get_root (parser) == NULL)
     {

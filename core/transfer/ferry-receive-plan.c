@@ -11,7 +11,9 @@
  *    taken) and remembered, so a resumed transfer lands in the same one and
  *    never in a folder that was there before.
  * 3. Folders: every offered folder exists before any file arrives, the
- *    empty ones too.
+ *    empty ones too. Partial files: those other unfinished transfers into
+ *    the folder may resume are left alone, and each file of this one is
+ *    written to the partial file its earlier attempt used.
  * 4. Partial files: each file to resume is re-read, and must still hold
  *    the blocks the store recorded (someone may have deleted or changed
  *    it); if not, it starts over and its stored blocks are dropped.
@@ -181,6 +183,36 @@ make_folders (FerryReceivePlan  *plan,
   return TRUE;
 }
 
+/* Partial files belong to one transfer each: a new transfer of a top-level
+ * "photo.jpg" must not resume or truncate the "photo.jpg.ferry-part" an
+ * interrupted transfer from another peer left, which its peer may resume.
+ */
+static void
+note_partial_files (FerryReceivePlan   *plan,
+                    FerryStoreTransfer *stored)
+{
+  guint n = ferry_offer_get_n_entries (plan->offer);
+
+  if (stored == NULL)
+    return;
+
+  for (guint i = 0; stored->other_partials != NULL && stored->other_partials[i] != NULL; i++)
+    ferry_receive_target_keep_partial (plan->target, stored->other_partials[i]);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const char *path = ferry_offer_entry_get_path (ferry_offer_get_entry (plan->offer, i));
+      FerryStoreFile *file = ferry_store_transfer_find_file (stored, path);
+      g_autofree char *local = NULL;
+
+      if (file == NULL || file->kind != FERRY_OFFER_ENTRY_FILE
+          || file->state != FERRY_STORE_FILE_PARTIAL || file->local_path == NULL)
+        continue;
+      local = ferry_receive_plan_dup_local_path (plan, path);
+      ferry_receive_target_set_own_partial (plan->target, local, file->local_path);
+    }
+}
+
 /* 4. Partial files ------------------------------------------------------- */
 
 static void
@@ -282,6 +314,7 @@ ferry_receive_plan_new (FerryOffer          *offer,
       || !reserve_top_level_folders (plan, stored, error)
       || !make_folders (plan, error))
     return NULL;
+  note_partial_files (plan, stored);
   reread_partial_files (plan, stored, cancellable);
 
   return g_steal_pointer (&plan);

@@ -13,7 +13,10 @@
  * partial file never collides with an offered name. A partial file is
  * exclusive (see open_partial()): created with O_EXCL or, when resumed or
  * left over, taken only under an exclusive lock held until the rename, so
- * two receivers of the same name never share one. Once all bytes are in and
+ * two receivers of the same name never share one. A partial file that
+ * another, unfinished transfer may resume (the store knows it) is never
+ * opened at all, not even as a leftover: this transfer takes the next
+ * partial name (see ferry_receive_target_keep_partial()). Once all bytes are in and
  * the content id matches, the partial file is fsync'd and renamed to its
  * final name without replacing anything: when the name is taken, the file
  * becomes "NAME (1).ext", "NAME (2).ext"… Top-level folders are numbered the
@@ -52,10 +55,12 @@
 
 struct _FerryReceiveTarget
 {
-  GObject  parent_instance;
+  GObject     parent_instance;
 
-  GFile   *folder;
-  int      dir_fd;
+  GFile      *folder;
+  int         dir_fd;
+  GHashTable *kept_partials;   /* casefolded relative paths other transfers own */
+  GHashTable *own_partials;    /* local path → the name of its partial, from before */
 };
 
 struct _FerryReceiveFile
@@ -94,6 +99,8 @@ ferry_receive_target_finalize (GObject *object)
   if (self->dir_fd >= 0)
     close (self->dir_fd);
   g_clear_object (&self->folder);
+  g_clear_pointer (&self->kept_partials, g_hash_table_unref);
+  g_clear_pointer (&self->own_partials, g_hash_table_unref);
 
   G_OBJECT_CLASS (ferry_receive_target_parent_class)->finalize (object);
 }
@@ -158,6 +165,8 @@ static void
 ferry_receive_target_init (FerryReceiveTarget *self)
 {
   self->dir_fd = -1;
+  self->kept_partials = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->own_partials = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static gboolean
@@ -504,6 +513,61 @@ ferry_receive_target_reserve_folder (FerryReceiveTarget  *self,
   return NULL;
 }
 
+/**
+ * ferry_receive_target_keep_partial:
+ * @partial_path: a partial file, relative to the target, that another
+ *   unfinished transfer may resume
+ *
+ * Makes this target leave @partial_path alone: no file opened here resumes,
+ * truncates or renames it, even while nobody holds its lock; a new file of
+ * the same name takes the next partial name instead. Compared without case,
+ * as a casefolding file system (exFAT, NTFS) would find it. Call it before
+ * opening files.
+ */
+void
+ferry_receive_target_keep_partial (FerryReceiveTarget *self,
+                                   const char         *partial_path)
+{
+  g_return_if_fail (FERRY_IS_RECEIVE_TARGET (self));
+  g_return_if_fail (partial_path != NULL);
+
+  g_hash_table_add (self->kept_partials, g_utf8_casefold (partial_path, -1));
+}
+
+/**
+ * ferry_receive_target_set_own_partial:
+ * @local_path: a file's path inside the target
+ * @partial_path: the partial file an earlier attempt of the same transfer
+ *   wrote for it, relative to the target, as the store recorded it
+ *
+ * Opening @local_path tries @partial_path first: it may be a later partial
+ * name ("NAME~2.ferry-part") when the first one was in use back then.
+ * Ignored unless @partial_path is a partial file name in the folder of
+ * @local_path.
+ */
+void
+ferry_receive_target_set_own_partial (FerryReceiveTarget *self,
+                                      const char         *local_path,
+                                      const char         *partial_path)
+{
+  g_autofree char *folder = NULL;
+  g_autofree char *partial_folder = NULL;
+  g_autofree char *name = NULL;
+
+  g_return_if_fail (FERRY_IS_RECEIVE_TARGET (self));
+  g_return_if_fail (local_path != NULL);
+  g_return_if_fail (partial_path != NULL);
+
+  folder = g_path_get_dirname (local_path);
+  partial_folder = g_path_get_dirname (partial_path);
+  name = g_path_get_basename (partial_path);
+  if (strcmp (folder, partial_folder) != 0 || !g_str_has_suffix (name, FERRY_PARTIAL_SUFFIX)
+      || strlen (name) > FERRY_OFFER_MAX_NAME_BYTES)
+    return;
+
+  g_hash_table_insert (self->own_partials, g_strdup (local_path), g_steal_pointer (&name));
+}
+
 static char *
 partial_name_for (const char *name,
                   guint       variant)
@@ -633,12 +697,41 @@ open_locked (FerryReceiveFile *file,
   return fd;
 }
 
+/* The @i-th partial name to try for @file: the one an earlier attempt of
+ * this transfer wrote (@own), if any, then "NAME.ferry-part",
+ * "NAME~2.ferry-part"…
+ */
+static char *
+candidate_partial_name (FerryReceiveFile *file,
+                        const char       *own,
+                        guint             i)
+{
+  if (own != NULL)
+    {
+      if (i == 0)
+        return g_strdup (own);
+      i--;
+    }
+  return partial_name_for (file->name, i);
+}
+
+/* Whether another unfinished transfer may resume the current partial name. */
+static gboolean
+partial_is_kept (FerryReceiveFile *file)
+{
+  g_autofree char *path = ferry_receive_file_dup_partial_local_path (file);
+  g_autofree char *key = g_utf8_casefold (path, -1);
+
+  return g_hash_table_contains (file->target->kept_partials, key);
+}
+
 /* Partial files are exclusive. A resumed one is the one this transfer
  * wrote before, and only while no other receiver holds it. A fresh one is
- * created with O_EXCL; when the name exists, a partial nobody holds is a
- * leftover and starts over, one another receiver holds is left alone and
- * this file takes the next partial name. Either way the lock is held until
- * the file is renamed into place, so no other Ferry can write to it.
+ * created with O_EXCL; when the name exists, a partial nobody holds and no
+ * other transfer may resume is a leftover and starts over; one another
+ * receiver holds, or another transfer may resume, is left alone and this
+ * file takes the next partial name. Either way the lock is held until the
+ * file is renamed into place, so no other Ferry can write to it.
  */
 static gboolean
 open_partial (FerryReceiveFile  *file,
@@ -647,26 +740,34 @@ open_partial (FerryReceiveFile  *file,
               const char        *local_path,
               GError           **error)
 {
-  for (guint variant = 0; variant <= MAX_NUMBERED_NAMES; variant++)
+  const char *own = g_hash_table_lookup (file->target->own_partials, local_path);
+
+  for (guint i = 0; i <= MAX_NUMBERED_NAMES + 1; i++)
     {
       g_clear_pointer (&file->partial_name, g_free);
-      file->partial_name = partial_name_for (file->name, variant);
+      file->partial_name = candidate_partial_name (file, own, i);
 
       if (resume_offset > 0)
         {
-          g_autofree char *escaped = ferry_offer_escape_name (local_path, -1);
+          g_autofree char *escaped = NULL;
 
-          file->fd = open_locked (file, 0, 0);
-          if (file->fd >= 0)
-            return TRUE;
-          if (errno != EBUSY && errno != ENOENT)
-            return set_errno_error (error, errno, local_path, "writing");
+          if (!partial_is_kept (file))
+            {
+              file->fd = open_locked (file, 0, 0);
+              if (file->fd >= 0)
+                return TRUE;
+              if (errno != EBUSY && errno != ENOENT)
+                return set_errno_error (error, errno, local_path, "writing");
+            }
+          escaped = ferry_offer_escape_name (local_path, -1);
           g_set_error (error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_RESUME_MISMATCH,
                        "The partial file for “%s” is gone or in use; it must start over",
                        escaped);
           return FALSE;
         }
 
+      if (partial_is_kept (file))
+        continue;
       file->fd = open_locked (file, O_CREAT | O_EXCL, mode);
       if (file->fd < 0 && errno == EEXIST)
         file->fd = open_locked (file, 0, 0);
@@ -893,6 +994,22 @@ ferry_receive_file_get_partial_path (FerryReceiveFile *file)
   g_return_val_if_fail (file != NULL, NULL);
 
   return file->partial_path;
+}
+
+/**
+ * ferry_receive_file_dup_partial_local_path:
+ *
+ * Returns: (transfer full): the partial file's path relative to the target,
+ *   for the store: a resume reopens this very file (see
+ *   ferry_receive_target_set_own_partial()) and other transfers leave it
+ *   alone (ferry_receive_target_keep_partial())
+ */
+char *
+ferry_receive_file_dup_partial_local_path (FerryReceiveFile *file)
+{
+  g_return_val_if_fail (file != NULL, NULL);
+
+  return g_strconcat (file->dir_path, file->partial_name, NULL);
 }
 
 /* Moves the partial file to @final without ever replacing what is there. */

@@ -65,6 +65,11 @@ char               *ferry_receive_target_reserve_folder   (FerryReceiveTarget   
 gboolean            ferry_receive_target_make_folder      (FerryReceiveTarget     *self,
                                                            const char             *path,
                                                            GError                **error);
+void                ferry_receive_target_keep_partial     (FerryReceiveTarget     *self,
+                                                           const char             *partial_path);
+void                ferry_receive_target_set_own_partial  (FerryReceiveTarget     *self,
+                                                           const char             *local_path,
+                                                           const char             *partial_path);
 FerryReceiveFile   *ferry_receive_target_open_file        (FerryReceiveTarget     *self,
                                                            const FerryOfferEntry  *entry,
                                                            const char             *local_path,
@@ -83,6 +88,7 @@ guint               ferry_receive_file_get_n_complete_blocks (FerryReceiveFile  
 const guint8       *ferry_receive_file_get_block_hash     (FerryReceiveFile       *file,
                                                            guint                   index);
 const char         *ferry_receive_file_get_partial_path   (FerryReceiveFile       *file);
+char               *ferry_receive_file_dup_partial_local_path (FerryReceiveFile   *file);
 char               *ferry_receive_file_finish             (FerryReceiveFile       *file,
                                                            GError                **error);
 gboolean            ferry_receive_file_discard            (FerryReceiveFile       *file,

@@ -122,6 +122,36 @@ static const char * const migrations[] = {
    */
   "ALTER TABLE transfers ADD COLUMN resume_secret BLOB"
   "  CHECK (resume_secret IS NULL OR length (resume_secret) = 32);",
+
+  /* 3 → 4: what the history tells of the last attempt: when its bytes began
+   * to move, how many travelled (not those a resume found already there),
+   * and the path they took first (path_kind is the last one). Transfers from
+   * before have none of it, so their rows show no speed. The view also
+   * lists the top-level names of what was moved, as they are on the
+   * receiver's disk, from the files: a folder by the first component of
+   * where a file in it landed (paths inside "Fotos" sort between "Fotos/"
+   * and "Fotos0", which the (transfer_id, path) index finds).
+   */
+  "ALTER TABLE transfers ADD COLUMN started_at INTEGER;"
+  "ALTER TABLE transfers ADD COLUMN bytes_moved INTEGER;"
+  "ALTER TABLE transfers ADD COLUMN first_path_kind TEXT"
+  "  CHECK (first_path_kind IN ('direct-lan', 'direct-internet', 'relayed'));"
+  "DROP VIEW history;"
+  "CREATE VIEW history AS"
+  "  SELECT id, direction, transfer_key, state AS outcome, peer_name, target_folder,"
+  "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay,"
+  "         error_message, sources, started_at, bytes_moved, first_path_kind,"
+  "         (SELECT json_group_array (name) FROM"
+  "            (SELECT coalesce (top.local_path,"
+  "                              (SELECT substr (f.local_path, 1, instr (f.local_path, '/') - 1)"
+  "                               FROM files f WHERE f.transfer_id = top.transfer_id"
+  "                               AND f.path > top.path || '/' AND f.path < top.path || '0'"
+  "                               AND instr (f.local_path, '/') > 0 LIMIT 1),"
+  "                              top.path) AS name"
+  "             FROM files top"
+  "             WHERE top.transfer_id = transfers.id AND instr (top.path, '/') = 0"
+  "             ORDER BY top.id)) AS names"
+  "  FROM transfers ORDER BY created_at DESC, id DESC;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == FERRY_STORE_SCHEMA_VERSION);
@@ -319,9 +349,12 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->peer_name);
   g_free (transfer->target_folder);
   g_free (transfer->path_kind);
+  g_free (transfer->first_path_kind);
+  g_strfreev (transfer->names);
   g_free (transfer->relay);
   g_free (transfer->error_message);
   g_strfreev (transfer->sources);
+  g_strfreev (transfer->other_partials);
   g_clear_pointer (&transfer->resume_secret, g_bytes_unref);
   g_clear_pointer (&transfer->file_index, g_hash_table_unref);
   g_clear_pointer (&transfer->files, g_ptr_array_unref);
@@ -1088,14 +1121,20 @@ transfer_from_row (sqlite3_stmt *stmt)
   transfer->relay = column_dup_text (stmt, 12);
   transfer->error_message = column_dup_text (stmt, 13);
   transfer->sources = sources_from_json ((const char *) sqlite3_column_text (stmt, 14));
+  transfer->started_at = sqlite3_column_int64 (stmt, 15);
+  transfer->bytes_moved = (guint64) sqlite3_column_int64 (stmt, 16);
+  transfer->first_path_kind = column_dup_text (stmt, 17);
 
   return transfer;
 }
 
 #define TRANSFER_COLUMNS \
   "id, direction, transfer_key, state, peer_name, target_folder, created_at, " \
-  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources"
-#define RESUME_SECRET_COLUMN 15
+  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources, " \
+  "started_at, bytes_moved, first_path_kind"
+#define RESUME_SECRET_COLUMN 18
+/* The history view's names follow TRANSFER_COLUMNS too. */
+#define HISTORY_NAMES_COLUMN 18
 
 /* Loads a transfer with its files and their verified blocks. */
 static FerryStoreTransfer *
@@ -1292,6 +1331,43 @@ find_claimed (sqlite3                     *db,
   return TRUE;
 }
 
+/* The partial files that other receives into @target_folder may still
+ * resume (a file's local_path is its partial file while it is 'partial',
+ * see #FerryStoreFile). A transfer that
+ * can't be resumed (finished, or without a resume secret) owns none.
+ */
+static GStrv
+load_other_partials (sqlite3     *db,
+                     gint64       transfer_id,
+                     const char  *target_folder,
+                     GError     **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  stmt = db_prepare (db,
+                     "SELECT f.local_path FROM files f JOIN transfers t ON t.id = f.transfer_id "
+                     "WHERE t.direction = 'receive' AND t.id != ? AND t.target_folder IS ? "
+                     "AND t.state IN ('active', 'interrupted') AND t.resume_secret IS NOT NULL "
+                     "AND f.kind = 'file' AND f.state = 'partial' AND f.local_path IS NOT NULL",
+                     error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, transfer_id);
+  bind_text_or_null (stmt, 2, target_folder);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_strv_builder_add (builder, (const char *) sqlite3_column_text (stmt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (db, rc, error);
+      return NULL;
+    }
+
+  return g_strv_builder_end (builder);
+}
+
 static sqlite3_stmt *
 prepare_insert_file (sqlite3  *db,
                      GError  **error)
@@ -1484,7 +1560,8 @@ job_begin_transfer (FerryStore *self,
                          "UPDATE transfers SET transfer_key = ?, state = 'active', "
                          "total_bytes = ?, n_files = ?, peer_name = coalesce (?, peer_name), "
                          "sources = coalesce (?, sources), "
-                         "finished_at = NULL, error_message = NULL WHERE id = ?", &error);
+                         "finished_at = NULL, error_message = NULL, started_at = NULL, "
+                         "bytes_moved = NULL, first_path_kind = NULL WHERE id = ?", &error);
       if (stmt == NULL)
         goto failed;
       sqlite3_bind_text (stmt, 1, transfer_key, -1, SQLITE_STATIC);
@@ -1539,6 +1616,15 @@ job_begin_transfer (FerryStore *self,
   if (transfer == NULL)
     goto failed;
   transfer->resumed = resumed;
+  if (direction == FERRY_STORE_RECEIVE)
+    {
+      transfer->other_partials = load_other_partials (self->db, id, target, &error);
+      if (transfer->other_partials == NULL)
+        {
+          ferry_store_transfer_free (transfer);
+          goto failed;
+        }
+    }
 
   g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
   return;
@@ -1666,9 +1752,22 @@ job_find_resumable (FerryStore *self,
 
   transfer = load_transfer (self->db, id, &error);
   if (transfer == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* From before schema 3: nothing ties it to its peer (see find_claimed()). */
+  if (job->direction == FERRY_STORE_RECEIVE && transfer->resume_secret == NULL)
+    {
+      ferry_store_transfer_free (transfer);
+      g_task_return_new_error (task, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND,
+                               "This transfer was interrupted before Ferry tied a resume to "
+                               "the sender, so it can't be resumed; it has to be sent again");
+      return;
+    }
+
+  g_task_return_pointer (task, transfer, (GDestroyNotify) ferry_store_transfer_free);
 }
 
 /**
@@ -1677,7 +1776,9 @@ job_find_resumable (FerryStore *self,
  * @target_folder: (nullable): the receiving folder; %NULL when sending
  *
  * Looks, without changing anything, for an unfinished transfer of exactly
- * this offer: which of its files' blocks are verified.
+ * this offer: which of its files' blocks are verified. A receive from a
+ * database before resume secrets (schema 3) is refused with
+ * %FERRY_STORE_ERROR_NOT_FOUND: nothing could prove its peer.
  */
 void
 ferry_store_find_resumable_async (FerryStore          *self,
@@ -1785,7 +1886,8 @@ ferry_store_add_verified_block (FerryStore   *self,
 
 /**
  * ferry_store_set_file_state:
- * @local_path: (nullable): where the file landed, relative to the target
+ * @local_path: (nullable): where the file landed, relative to the target;
+ *   for %FERRY_STORE_FILE_PARTIAL, its partial file
  *   (keeps the stored one when %NULL)
  *
  * Like ferry_store_set_file_state_async(), but batched with the verified
@@ -1984,7 +2086,8 @@ job_set_file_state (FerryStore *self,
 
 /**
  * ferry_store_set_file_state_async:
- * @local_path: (nullable): where the file landed, relative to the target
+ * @local_path: (nullable): where the file landed, relative to the target;
+ *   for %FERRY_STORE_FILE_PARTIAL, its partial file
  *   (keeps the stored one when %NULL)
  *
  * Finish with ferry_store_update_finish().
@@ -2183,7 +2286,9 @@ job_set_path (FerryStore *self,
 {
   SetPath *job = g_task_get_task_data (task);
 
-  run_update (self, task, "UPDATE transfers SET path_kind = ?, relay = ? WHERE id = ?",
+  /* The first path of an attempt stays; a resume clears it. */
+  run_update (self, task, "UPDATE transfers SET path_kind = ?1, relay = ?2, "
+                          "first_path_kind = coalesce (first_path_kind, ?1) WHERE id = ?3",
               bind_path, job->transfer_id, TRUE);
 }
 
@@ -2327,6 +2432,121 @@ ferry_store_finish_transfer_async (FerryStore              *self,
   submit (self, task, job_finish_transfer);
 }
 
+typedef struct
+{
+  gint64               transfer_id;
+  gint64               started_at;
+  guint64              bytes_done;
+  guint64              bytes_moved;
+} SetMoved;
+
+static void
+bind_moved (sqlite3_stmt *stmt,
+            gpointer      data)
+{
+  SetMoved *job = data;
+
+  if (job->started_at > 0)
+    sqlite3_bind_int64 (stmt, 1, job->started_at);
+  else
+    sqlite3_bind_null (stmt, 1);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) job->bytes_done);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) job->bytes_moved);
+  sqlite3_bind_int64 (stmt, 4, job->transfer_id);
+}
+
+static void
+job_set_moved (FerryStore *self,
+               GTask      *task)
+{
+  SetMoved *job = g_task_get_task_data (task);
+
+  run_update (self, task, "UPDATE transfers SET started_at = ?, bytes_done = ?, "
+                          "bytes_moved = ? WHERE id = ?",
+              bind_moved, job->transfer_id, TRUE);
+}
+
+/**
+ * ferry_store_set_moved_async:
+ * @started_at: when the bytes began to move, microseconds since the Unix
+ *   epoch; 0 if they never did
+ * @bytes_done: bytes sent or verified, as ferry_store_set_progress()
+ * @bytes_moved: of those, the ones that travelled in this attempt
+ *
+ * Records what an attempt moved, for the history's speed and duration.
+ * Finish with ferry_store_update_finish().
+ */
+void
+ferry_store_set_moved_async (FerryStore          *self,
+                             gint64               transfer_id,
+                             gint64               started_at,
+                             guint64              bytes_done,
+                             guint64              bytes_moved,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SetMoved *job;
+
+  g_return_if_fail (FERRY_IS_STORE (self));
+  g_return_if_fail (bytes_moved <= bytes_done);
+
+  job = g_new0 (SetMoved, 1);
+  job->transfer_id = transfer_id;
+  job->started_at = started_at;
+  job->bytes_done = bytes_done;
+  job->bytes_moved = bytes_moved;
+
+  task = request_task (self, ferry_store_update_finish, job, g_free,
+                       cancellable, callback, user_data);
+  submit (self, task, job_set_moved);
+}
+
+static void
+bind_transfer_id (sqlite3_stmt *stmt,
+                  gpointer      data)
+{
+  sqlite3_bind_int64 (stmt, 1, *(gint64 *) data);
+}
+
+static void
+job_remove_transfer (FerryStore *self,
+                     GTask      *task)
+{
+  gint64 *transfer_id = g_task_get_task_data (task);
+
+  /* Files and blocks go with their transfer (ON DELETE CASCADE); a running
+   * transfer keeps its row. */
+  run_update (self, task, "DELETE FROM transfers WHERE id = ? AND state != 'active'",
+              bind_transfer_id, *transfer_id, TRUE);
+}
+
+/**
+ * ferry_store_remove_transfer_async:
+ *
+ * Deletes one transfer that is not running from the history, with its
+ * files and blocks: if it was interrupted it can no longer be resumed. Only
+ * the record goes; nothing on disk is touched. Fails with
+ * %FERRY_STORE_ERROR_NOT_FOUND for a running or unknown transfer. Finish
+ * with ferry_store_update_finish().
+ */
+void
+ferry_store_remove_transfer_async (FerryStore          *self,
+                                   gint64               transfer_id,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (FERRY_IS_STORE (self));
+
+  task = request_task (self, ferry_store_update_finish, g_memdup2 (&transfer_id, sizeof transfer_id),
+                       g_free, cancellable, callback, user_data);
+  submit (self, task, job_remove_transfer);
+}
+
 static void
 job_clear_history (FerryStore *self,
                    GTask      *task)
@@ -2369,7 +2589,8 @@ ferry_store_clear_history_async (FerryStore          *self,
  * ferry_store_update_finish:
  *
  * Finishes the requests that only change something: set_file_state,
- * discard_blocks, set_path, finish_transfer and clear_history.
+ * discard_blocks, set_path, set_moved, finish_transfer, remove_transfer and
+ * clear_history.
  */
 gboolean
 ferry_store_update_finish (FerryStore    *self,
@@ -2401,10 +2622,13 @@ job_list_history (FerryStore *self,
   if (!require_db (self, task))
     return;
 
+  /* The history view says "outcome" where the table says "state"; the
+   * names follow the transfer's columns. */
   stmt = db_prepare (self->db,
                      "SELECT id, direction, transfer_key, outcome, peer_name, target_folder, "
                      "created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, "
-                     "relay, error_message, sources FROM history LIMIT ?", &error);
+                     "relay, error_message, sources, started_at, bytes_moved, first_path_kind, "
+                     "names FROM history LIMIT ?", &error);
   if (stmt == NULL)
     {
       g_task_return_error (task, error);
@@ -2414,7 +2638,13 @@ job_list_history (FerryStore *self,
 
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_store_transfer_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (list, transfer_from_row (stmt));
+    {
+      FerryStoreTransfer *transfer = transfer_from_row (stmt);
+
+      transfer->names = sources_from_json ((const char *) sqlite3_column_text (stmt,
+                                                                               HISTORY_NAMES_COLUMN));
+      g_ptr_array_add (list, transfer);
+    }
   if (rc != SQLITE_DONE)
     {
       set_db_error (self->db, rc, &error);

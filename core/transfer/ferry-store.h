@@ -36,7 +36,7 @@ typedef enum
 GQuark ferry_store_error_quark (void);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FERRY_STORE_SCHEMA_VERSION 3
+#define FERRY_STORE_SCHEMA_VERSION 4
 
 /* Verified blocks are committed together once this many are waiting, or
  * FERRY_STORE_BATCH_INTERVAL_MS after the first one, whichever comes first.
@@ -79,7 +79,8 @@ typedef enum
  * FerryStoreFile:
  * @id: row id, for ferry_store_add_verified_block() and friends
  * @path: the offered relative path
- * @local_path: (nullable): where it landed or lands, relative to the target
+ * @local_path: (nullable): where it landed, relative to the target; while
+ *   @state is %FERRY_STORE_FILE_PARTIAL, the partial file it is written to
  * @kind: file or folder
  * @size: offered size
  * @content_id: (nullable): BLAKE2b-256 hex; %NULL for folders
@@ -127,8 +128,21 @@ guint64 ferry_store_file_get_resume_offset (const FerryStoreFile *file);
  * @resume_secret: (nullable): FERRY_RESUME_SECRET_SIZE bytes: issued by
  *   the receiver, learnt by the sender from the accept; what a resume must
  *   prove (see ferry-resume-proof.c). Not in the history.
+ * @started_at: microseconds since the Unix epoch when the bytes of the last
+ *   attempt began to move, 0 when not known
+ * @bytes_moved: bytes that travelled in the last attempt, not those a
+ *   resume found already there; with @started_at and @finished_at the
+ *   average speed
+ * @first_path_kind: (nullable): the path the last attempt took first, as
+ *   @path_kind (which is the last one)
+ * @names: (nullable): in the history only: the top-level names of what was
+ *   moved, as on the receiver's disk
  * @resumed: set by ferry_store_begin_transfer_finish() when an earlier
  *   attempt was found
+ * @other_partials: (nullable): set by ferry_store_begin_transfer_finish()
+ *   when receiving: the partial files, relative to @target_folder, of the
+ *   other unfinished receives into the same folder; only they may resume
+ *   them, so this transfer must leave them alone
  * @files: (element-type FerryStoreFile) (nullable): the files, when loaded
  */
 typedef struct
@@ -148,8 +162,13 @@ typedef struct
   char                    *relay;
   char                    *error_message;
   GStrv                    sources;
+  gint64                   started_at;
+  guint64                  bytes_moved;
+  char                    *first_path_kind;
+  GStrv                    names;
   GBytes                  *resume_secret;
   gboolean                 resumed;
+  GStrv                    other_partials;
   GPtrArray               *files;
 
   /*< private >*/
@@ -265,6 +284,19 @@ void                ferry_store_finish_transfer_async (FerryStore             *s
                                                        gint64                  transfer_id,
                                                        FerryStoreTransferState state,
                                                        const char             *error_message,
+                                                       GCancellable           *cancellable,
+                                                       GAsyncReadyCallback     callback,
+                                                       gpointer                user_data);
+void                ferry_store_set_moved_async      (FerryStore              *self,
+                                                      gint64                   transfer_id,
+                                                      gint64                   started_at,
+                                                      guint64                  bytes_done,
+                                                      guint64                  bytes_moved,
+                                                      GCancellable            *cancellable,
+                                                      GAsyncReadyCallback      callback,
+                                                      gpointer                 user_data);
+void                ferry_store_remove_transfer_async (FerryStore             *self,
+                                                       gint64                  transfer_id,
                                                        GCancellable           *cancellable,
                                                        GAsyncReadyCallback     callback,
                                                        gpointer                user_data);

@@ -281,6 +281,7 @@ typedef struct
   guint64                written;
   guint64                consumed;
   char                  *final_path;
+  char                  *opened_partial;   /* set when this job opened the file */
 } WriteJob;
 
 static void
@@ -292,6 +293,7 @@ write_job_free (gpointer data)
   g_clear_pointer (&job->file, ferry_receive_file_free);
   g_queue_clear_full (&job->chunks, (GDestroyNotify) g_bytes_unref);
   g_free (job->final_path);
+  g_free (job->opened_partial);
   g_free (job);
 }
 
@@ -315,6 +317,7 @@ write_thread (GTask        *task,
           g_task_return_error (task, error);
           return;
         }
+      job->opened_partial = ferry_receive_file_dup_partial_local_path (job->file);
     }
 
   blocks_before = ferry_receive_file_get_n_complete_blocks (job->file);
@@ -416,6 +419,12 @@ write_done_cb (GObject      *object,
   self->n_workers--;
   in->busy = FALSE;
   in->file = g_steal_pointer (&job->file);
+
+  /* Recorded before its blocks: from now on only this transfer resumes
+   * that partial file, and other transfers leave it alone. */
+  if (job->opened_partial != NULL && self->store != NULL && file_id != 0)
+    ferry_store_set_file_state (self->store, file_id, FERRY_STORE_FILE_PARTIAL,
+                                job->opened_partial);
 
   self->bytes_on_wire += job->written;
   self->bytes_done += job->written;
