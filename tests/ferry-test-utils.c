@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 
 #include "ferry-test-utils.h"
+#include "ferry-test-redis.h"
 #include "ferry-code.h"
 #include "ferry-version.h"
 
@@ -147,6 +148,28 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/**
+ * ferry_test_spawn:
+ * @argv: the program and its arguments
+ *
+ * Starts a helper program (a server) that is killed when the test dies.
+ *
+ * Returns: (transfer full): the process
+ */
+GSubprocess *
+ferry_test_spawn (const char * const *argv,
+                  GSubprocessFlags    flags)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
 static void
 read_line_cb (GObject      *object,
               GAsyncResult *result,
@@ -157,6 +180,26 @@ read_line_cb (GObject      *object,
   read->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object),
                                                           result, NULL, &read->error);
   read->done = TRUE;
+}
+
+/**
+ * ferry_test_read_line:
+ *
+ * Reads the next line a helper program prints; the test fails when none
+ * comes within @timeout_ms.
+ *
+ * Returns: (transfer full) (nullable): the line, or %NULL at the end
+ */
+char *
+ferry_test_read_line (GDataInputStream *in,
+                      guint             timeout_ms)
+{
+  ReadLine read = { 0 };
+
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, NULL, read_line_cb, &read);
+  g_assert_true (ferry_test_wait_for_flag (&read.done, timeout_ms));
+  g_assert_no_error (read.error);
+  return read.line;
 }
 
 /**
@@ -171,13 +214,11 @@ FerryTestRendezvous *
 ferry_test_rendezvous_start (const char * const *extra_args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *line = NULL;
   FerryTestRendezvous *server;
   const char *binary = g_getenv ("FERRY_RENDEZVOUS_BIN");
   const char *prefix = "listening on ";
-  ReadLine read = { 0 };
   guint64 port;
 
   g_assert_nonnull (binary);
@@ -187,23 +228,28 @@ ferry_test_rendezvous_start (const char * const *extra_args)
   g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) extra_args[i]);
-  g_ptr_array_add (argv, NULL);
 
   server = g_new0 (FerryTestRendezvous, 1);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
-                                                  &error);
-  g_assert_no_error (error);
+  /* The same tests, against a Redis of the server's own. */
+  if (ferry_test_redis_wanted () &&
+      (extra_args == NULL || !g_strv_contains (extra_args, "--redis")))
+    {
+      FerryTestRedis *redis = ferry_test_redis_start ();
+
+      server->redis = redis;
+      g_ptr_array_add (argv, (gpointer) "--redis");
+      g_ptr_array_add (argv, redis->url);
+    }
+  g_ptr_array_add (argv, NULL);
+  server->process = ferry_test_spawn ((const char * const *) argv->pdata,
+                                      G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
-  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, read_line_cb, &read);
-  g_assert_true (ferry_test_wait_for_flag (&read.done, SERVER_START_TIMEOUT_MS));
-  g_assert_no_error (read.error);
-  g_assert_nonnull (read.line);
-  g_assert_true (g_str_has_prefix (read.line, prefix));
+  line = ferry_test_read_line (out, SERVER_START_TIMEOUT_MS);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, prefix));
 
-  server->url = g_strdup (read.line + strlen (prefix));
+  server->url = g_strdup (line + strlen (prefix));
   while (g_str_has_suffix (server->url, "/"))
     server->url[strlen (server->url) - 1] = '\0';
 
@@ -212,7 +258,6 @@ ferry_test_rendezvous_start (const char * const *extra_args)
                                              10, 1, G_MAXUINT16, &port, NULL));
   server->port = (guint16) port;
 
-  g_free (read.line);
   return server;
 }
 
@@ -228,9 +273,74 @@ ferry_test_rendezvous_free (FerryTestRendezvous *server)
       g_subprocess_wait (server->process, NULL, NULL);
       g_clear_object (&server->process);
     }
+  g_clear_pointer ((FerryTestRedis **) &server->redis, ferry_test_redis_free);
 
   g_free (server->url);
   g_free (server);
+}
+
+/* Rendezvous client steps, each waited for with a deadline ------------ */
+
+#define RENDEZVOUS_TIMEOUT_MS 30000
+
+char *
+ferry_test_allocate (FerryRendezvousClient  *client,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_allocate_async (client, cancellable, ferry_test_async_result_cb,
+                                          &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_allocate_finish (client, result, error);
+}
+
+FerryMailbox *
+ferry_test_open_mailbox (FerryRendezvousClient  *client,
+                         const char             *nameplate,
+                         GCancellable           *cancellable,
+                         GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable,
+                                              ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_open_mailbox_finish (client, result, error);
+}
+
+JsonObject *
+ferry_test_fetch_ice (FerryRendezvousClient  *client,
+                      const char             *token,
+                      GError                **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_rendezvous_client_fetch_ice_async (client, token, NULL, ferry_test_async_result_cb,
+                                           &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
+}
+
+GBytes *
+ferry_test_receive (FerryMailbox  *mailbox,
+                    GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, RENDEZVOUS_TIMEOUT_MS);
+  return ferry_mailbox_receive_finish (mailbox, result, error);
+}
+
+void
+ferry_test_send_text (FerryMailbox *mailbox,
+                      const char   *text)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+
+  ferry_mailbox_send (mailbox, bytes);
 }
 
 /**

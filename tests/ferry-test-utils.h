@@ -11,6 +11,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "ferry-channel.h"
 
@@ -21,12 +22,17 @@ typedef struct
   GSubprocess *process;
   char        *url;   /* "http://127.0.0.1:PORT" without a trailing slash */
   guint16      port;
+  gpointer     redis; /* FerryTestRedis of its own, with $FERRY_TEST_BACKEND=redis */
 } FerryTestRendezvous;
 
 void                 ferry_test_init              (int                 *argc,
                                                    char              ***argv);
 FerryTestRendezvous *ferry_test_rendezvous_start  (const char * const  *extra_args);
 void                 ferry_test_rendezvous_free   (FerryTestRendezvous *server);
+GSubprocess         *ferry_test_spawn             (const char * const  *argv,
+                                                   GSubprocessFlags     flags);
+char                *ferry_test_read_line         (GDataInputStream    *in,
+                                                   guint                timeout_ms);
 
 typedef gboolean (*FerryTestCondition) (gpointer user_data);
 
@@ -43,6 +49,21 @@ void                 ferry_test_async_result_cb   (GObject             *object,
                                                    gpointer             user_data);
 GAsyncResult        *ferry_test_wait_async_result (GAsyncResult       **result,
                                                    guint                timeout_ms);
+
+char                *ferry_test_allocate          (FerryRendezvousClient  *client,
+                                                   GCancellable           *cancellable,
+                                                   GError                **error);
+FerryMailbox        *ferry_test_open_mailbox      (FerryRendezvousClient  *client,
+                                                   const char             *nameplate,
+                                                   GCancellable           *cancellable,
+                                                   GError                **error);
+JsonObject          *ferry_test_fetch_ice         (FerryRendezvousClient  *client,
+                                                   const char             *token,
+                                                   GError                **error);
+GBytes              *ferry_test_receive           (FerryMailbox           *mailbox,
+                                                   GError                **error);
+void                 ferry_test_send_text         (FerryMailbox           *mailbox,
+                                                   const char             *text);
 
 char                *ferry_test_wrong_code_for    (const char          *code);
 char                *ferry_test_make_temp_dir     (const char          *name);

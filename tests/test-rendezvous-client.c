@@ -22,65 +22,13 @@
 
 #define TIMEOUT_MS 10000
 
-static char *
-allocate (FerryRendezvousClient  *client,
-          GCancellable           *cancellable,
-          GError                **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_rendezvous_client_allocate_async (client, cancellable, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_rendezvous_client_allocate_finish (client, result, error);
-}
-
-static FerryMailbox *
-open_mailbox (FerryRendezvousClient  *client,
-              const char             *nameplate,
-              GCancellable           *cancellable,
-              GError                **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_rendezvous_client_open_mailbox_async (client, nameplate, cancellable,
-                                              ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_rendezvous_client_open_mailbox_finish (client, result, error);
-}
-
 static JsonObject *
 fetch_ice (FerryRendezvousClient  *client,
            FerryMailbox           *mailbox,
            GError                **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_rendezvous_client_fetch_ice_async (client,
-                                           mailbox != NULL ? ferry_mailbox_get_token (mailbox)
-                                                           : NULL,
-                                           NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_rendezvous_client_fetch_ice_finish (client, result, error);
-}
-
-static GBytes *
-receive (FerryMailbox  *mailbox,
-         GError       **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ferry_mailbox_receive_async (mailbox, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, TIMEOUT_MS);
-  return ferry_mailbox_receive_finish (mailbox, result, error);
-}
-
-static void
-send_text (FerryMailbox *mailbox,
-           const char   *text)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
-
-  ferry_mailbox_send (mailbox, bytes);
+  return ferry_test_fetch_ice (client, mailbox != NULL ? ferry_mailbox_get_token (mailbox) : NULL,
+                               error);
 }
 
 static void
@@ -88,7 +36,7 @@ assert_receive (FerryMailbox *mailbox,
                 const char   *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) message = receive (mailbox, &error);
+  g_autoptr(GBytes) message = ferry_test_receive (mailbox, &error);
   gsize size;
   const char *data;
 
@@ -103,7 +51,7 @@ assert_receive_error (FerryMailbox *mailbox,
                       int           code)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) message = receive (mailbox, &error);
+  g_autoptr(GBytes) message = ferry_test_receive (mailbox, &error);
 
   g_assert_null (message);
   g_assert_error (error, domain, code);
@@ -148,37 +96,37 @@ test_exchange (void)
   Closed sender_closed = { 0 };
   Closed receiver_closed = { 0 };
 
-  nameplate = allocate (client, NULL, &error);
+  nameplate = ferry_test_allocate (client, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (nameplate, ==, "1");
-  second = allocate (client, NULL, &error);
+  second = ferry_test_allocate (client, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (second, ==, "2");
 
-  sender = open_mailbox (client, nameplate, NULL, &error);
+  sender = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (ferry_mailbox_is_closed (sender));
   g_signal_connect (sender, "closed", G_CALLBACK (closed_cb), &sender_closed);
 
   /* Sent before the receiver is there: the server keeps them. */
-  send_text (sender, "hello");
-  send_text (sender, "pake-message");
+  ferry_test_send_text (sender, "hello");
+  ferry_test_send_text (sender, "pake-message");
 
-  receiver = open_mailbox (client, nameplate, NULL, &error);
+  receiver = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
   g_signal_connect (receiver, "closed", G_CALLBACK (closed_cb), &receiver_closed);
   assert_receive (receiver, "hello");
   assert_receive (receiver, "pake-message");
 
-  send_text (receiver, "reply-1");
-  send_text (receiver, "reply-2");
-  send_text (receiver, "reply-3");
+  ferry_test_send_text (receiver, "reply-1");
+  ferry_test_send_text (receiver, "reply-2");
+  ferry_test_send_text (receiver, "reply-3");
   assert_receive (sender, "reply-1");
   assert_receive (sender, "reply-2");
   assert_receive (sender, "reply-3");
 
   /* The last message still arrives before the end is told. */
-  send_text (sender, "bye");
+  ferry_test_send_text (sender, "bye");
   ferry_mailbox_close (sender, SOUP_WEBSOCKET_CLOSE_NORMAL);
   g_assert_true (ferry_mailbox_is_closed (sender));
   assert_receive (receiver, "bye");
@@ -191,7 +139,7 @@ test_exchange (void)
 
   /* Both left, so 1 is handed out again. */
   g_clear_pointer (&nameplate, g_free);
-  nameplate = allocate (client, NULL, &error);
+  nameplate = ferry_test_allocate (client, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (nameplate, ==, "1");
 }
@@ -216,18 +164,18 @@ test_message_signal (void)
   g_autoptr(FerryMailbox) a = NULL;
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
   g_autoptr(GAsyncResult) result = NULL;
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
 
   g_signal_connect (b, "message", G_CALLBACK (message_signal_cb), seen);
-  send_text (a, "first");
-  send_text (a, "second");
+  ferry_test_send_text (a, "first");
+  ferry_test_send_text (a, "second");
   ferry_mailbox_close (a, SOUP_WEBSOCKET_CLOSE_NORMAL);
 
   /* The handler took both, so receiving goes straight to the end. */
@@ -251,18 +199,18 @@ test_crowded (void)
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(FerryMailbox) c = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  c = open_mailbox (client, nameplate, NULL, &error);
+  c = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_null (c);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CROWDED);
 
-  send_text (a, "unharmed");
+  ferry_test_send_text (a, "unharmed");
   assert_receive (b, "unharmed");
 }
 
@@ -274,13 +222,13 @@ test_not_found (void)
   g_autoptr(FerryMailbox) mailbox = NULL;
   g_autoptr(GError) error = NULL;
 
-  mailbox = open_mailbox (client, "42", NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, "42", NULL, &error);
   g_assert_null (mailbox);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
   /* What a user mistyped never reaches the server as a path. */
-  mailbox = open_mailbox (client, "../healthz", NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, "../healthz", NULL, &error);
   g_assert_null (mailbox);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND);
 }
@@ -293,11 +241,11 @@ test_expired (void)
   g_autoptr(FerryRendezvousClient) client = client_for (server);
   g_autoptr(FerryMailbox) mailbox = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
   Closed closed = { 0 };
 
   g_assert_no_error (error);
-  mailbox = open_mailbox (client, nameplate, NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
   g_signal_connect (mailbox, "closed", G_CALLBACK (closed_cb), &closed);
 
@@ -307,7 +255,7 @@ test_expired (void)
   g_clear_error (&closed.error);
 
   g_clear_object (&mailbox);
-  mailbox = open_mailbox (client, nameplate, NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND);
 }
 
@@ -320,13 +268,13 @@ test_bad_code (void)
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(FerryMailbox) retry = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
   Closed closed = { 0 };
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
   g_signal_connect (b, "closed", G_CALLBACK (closed_cb), &closed);
 
@@ -336,7 +284,7 @@ test_bad_code (void)
   g_clear_error (&closed.error);
 
   /* One guess per code: the mailbox is gone. */
-  retry = open_mailbox (client, nameplate, NULL, &error);
+  retry = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND);
 }
 
@@ -350,12 +298,12 @@ test_too_large (void)
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(GBytes) big = g_bytes_new_take (g_malloc0 (10 * 1024 * 1024), 10 * 1024 * 1024);
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
 
   ferry_mailbox_send (a, big);
@@ -370,11 +318,11 @@ test_rate_limited (void)
   g_autoptr(FerryTestRendezvous) server = ferry_test_rendezvous_start (args);
   g_autoptr(FerryRendezvousClient) client = client_for (server);
   g_autoptr(GError) error = NULL;
-  g_autofree char *first = allocate (client, NULL, &error);
+  g_autofree char *first = ferry_test_allocate (client, NULL, &error);
   g_autofree char *second = NULL;
 
   g_assert_no_error (error);
-  second = allocate (client, NULL, &error);
+  second = ferry_test_allocate (client, NULL, &error);
   g_assert_null (second);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
 }
@@ -387,13 +335,13 @@ test_queue_limit (void)
   g_autoptr(FerryRendezvousClient) client = client_for (server);
   g_autoptr(FerryMailbox) a = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  send_text (a, "kept");
-  send_text (a, "one too many");
+  ferry_test_send_text (a, "kept");
+  ferry_test_send_text (a, "one too many");
   assert_receive_error (a, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED);
 }
 
@@ -409,7 +357,7 @@ test_ice (void)
   g_autoptr(JsonObject) after = NULL;
   g_autoptr(FerryMailbox) mailbox = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
   Closed closed = { 0 };
   JsonObject *turn;
 
@@ -423,7 +371,7 @@ test_ice (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (stun_only, "turn")), ==,
                     0);
 
-  mailbox = open_mailbox (client, nameplate, NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (ferry_mailbox_get_token (mailbox));
   ice = fetch_ice (client, mailbox, &error);
@@ -452,20 +400,20 @@ test_idle_timeout_kept_alive (void)
   g_autoptr(FerryMailbox) a = NULL;
   g_autoptr(FerryMailbox) b = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *nameplate = allocate (client, NULL, &error);
+  g_autofree char *nameplate = ferry_test_allocate (client, NULL, &error);
   gboolean never = FALSE;
 
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
 
   /* Silent for longer than the idle timeout: the pongs keep both sides. This is the
    * one wait on time itself, as the property is that nothing happens. */
   g_assert_false (ferry_test_wait_for_flag (&never, 4500));
   g_assert_false (ferry_mailbox_is_closed (a) || ferry_mailbox_is_closed (b));
-  send_text (b, "still here");
+  ferry_test_send_text (b, "still here");
   assert_receive (a, "still here");
 }
 
@@ -502,11 +450,11 @@ test_unreachable (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *nameplate = NULL;
 
-  nameplate = allocate (client, NULL, &error);
+  nameplate = ferry_test_allocate (client, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
-  mailbox = open_mailbox (client, "1", NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, "1", NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
@@ -514,7 +462,7 @@ test_unreachable (void)
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_clear_error (&error);
 
-  nameplate = allocate (bad_url, NULL, &error);
+  nameplate = ferry_test_allocate (bad_url, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
 }
 
@@ -557,14 +505,14 @@ test_connect_timeout (void)
   g_assert_cmpuint (ferry_rendezvous_client_get_connect_timeout (client), ==, 1);
 
   start = g_get_monotonic_time ();
-  nameplate = allocate (client, NULL, &error);
+  nameplate = ferry_test_allocate (client, NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 900 * 1000);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
-  mailbox = open_mailbox (client, "1", NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, "1", NULL, &error);
   g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
 }
@@ -596,21 +544,21 @@ test_cancel (void)
 
   /* A request that hangs is cancelled long before its timeout. */
   g_idle_add (cancel_cb, cancellable);
-  none = allocate (silent, cancellable, &error);
+  none = ferry_test_allocate (silent, cancellable, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
   g_cancellable_cancel (precancelled);
-  b = open_mailbox (client, "1", precancelled, &error);
+  b = ferry_test_open_mailbox (client, "1", precancelled, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
   /* A cancelled receive loses nothing: the next one gets the message. */
-  nameplate = allocate (client, NULL, &error);
+  nameplate = ferry_test_allocate (client, NULL, &error);
   g_assert_no_error (error);
-  a = open_mailbox (client, nameplate, NULL, &error);
+  a = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
-  b = open_mailbox (client, nameplate, NULL, &error);
+  b = ferry_test_open_mailbox (client, nameplate, NULL, &error);
   g_assert_no_error (error);
 
   g_cancellable_reset (cancellable);
@@ -621,7 +569,7 @@ test_cancel (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (ferry_mailbox_is_closed (b));
 
-  send_text (a, "after the cancel");
+  ferry_test_send_text (a, "after the cancel");
   assert_receive (b, "after the cancel");
 }
 
@@ -699,7 +647,7 @@ test_protocol (void)
       g_autoptr(FerryMailbox) mailbox = NULL;
 
       g_test_message ("fake server answers %s", modes[i]);
-      nameplate = allocate (client, NULL, &error);
+      nameplate = ferry_test_allocate (client, NULL, &error);
       g_assert_error (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL);
       g_clear_error (&error);
 
@@ -708,7 +656,7 @@ test_protocol (void)
       g_clear_error (&error);
 
       /* A refused upgrade has no body to judge; only its status counts. */
-      mailbox = open_mailbox (client, "1", NULL, &error);
+      mailbox = ferry_test_open_mailbox (client, "1", NULL, &error);
       g_assert_nonnull (error);
       g_assert_true (error->domain == FERRY_RENDEZVOUS_ERROR);
       g_assert_cmpint (error->code, ==, g_str_equal (modes[i], "not-found") ?
@@ -792,7 +740,7 @@ test_fragments_capped (void)
                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   client = ferry_rendezvous_client_new (url);
 
-  mailbox = open_mailbox (client, "1", NULL, &error);
+  mailbox = ferry_test_open_mailbox (client, "1", NULL, &error);
   g_assert_no_error (error);
   assert_receive_error (mailbox, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_TOO_LARGE);
   g_socket_service_stop (service);

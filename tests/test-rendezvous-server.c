@@ -19,6 +19,7 @@
 
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server.h"
+#include "ferry-test-redis.h"
 #include "ferry-test-utils.h"
 
 #define TIMEOUT_MS 10000
@@ -143,7 +144,7 @@ assert_healthy (FerryTestRendezvous *server)
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "status"), ==,
                    "ok");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "backend"), ==,
-                   "memory");
+                   ferry_test_redis_wanted () ? "redis" : "memory");
 }
 
 static char *

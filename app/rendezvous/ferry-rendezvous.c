@@ -20,6 +20,14 @@
 #include "ferry-version.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:4477"
+#define STORE_WAIT_SECONDS 5
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 quit_cb (gpointer user_data)
@@ -72,6 +80,7 @@ main (int   argc,
   g_autofree char *turn_secret = NULL;
   g_autofree char *url = NULL;
   g_autofree char *trusted_proxy = NULL;
+  g_autofree char *redis = NULL;
   g_auto(GStrv) stun = NULL;
   g_auto(GStrv) turn = NULL;
   int mailbox_ttl = FERRY_RENDEZVOUS_DEFAULT_MAILBOX_TTL;
@@ -125,6 +134,9 @@ main (int   argc,
       "ICE server requests per side (or per address, without a mailbox) per minute", "N" },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING, &trusted_proxy,
       "Believe Forwarded / X-Forwarded-For from this proxy address only", "ADDR" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+      "Share codes and mailboxes with other instances through Redis (or $FERRY_REDIS_URL)",
+      "redis://HOST:PORT[/DB]" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -154,8 +166,10 @@ main (int   argc,
   g_option_context_set_summary (context,
                                 "Pairs Ferry senders and receivers by nameplate and relays "
                                 "their mailbox messages.\n\n"
-                                "All state is kept in this process's memory: a restart loses "
-                                "every waiting code.");
+                                "By default all state is kept in this process's memory: a "
+                                "restart loses every waiting code. With --redis, nameplates "
+                                "and mailboxes live in Redis: several instances share them, "
+                                "and codes outlive a restart of any one of them.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -179,6 +193,10 @@ main (int   argc,
   if (turn_secret == NULL && g_getenv ("FERRY_TURN_SECRET") != NULL &&
       *g_getenv ("FERRY_TURN_SECRET") != '\0')
     turn_secret = g_strdup (g_getenv ("FERRY_TURN_SECRET"));
+
+  if (redis == NULL && g_getenv ("FERRY_REDIS_URL") != NULL &&
+      *g_getenv ("FERRY_REDIS_URL") != '\0')
+    redis = g_strdup (g_getenv ("FERRY_REDIS_URL"));
 
   address = parse_listen (listen != NULL ? listen : DEFAULT_LISTEN, &error);
   if (address == NULL)
@@ -221,8 +239,30 @@ main (int   argc,
                 "trusted-proxy", trusted_proxy,
                 NULL);
 
+  if (redis != NULL && !ferry_rendezvous_server_set_redis (server, redis, &error))
+    {
+      g_printerr ("ferry-rendezvous: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
   if (turn_secret != NULL && turn == NULL)
     g_printerr ("ferry-rendezvous: a TURN secret without --turn hands out no TURN server\n");
+
+  /* A load balancer may send clients as soon as we listen: give Redis a
+   * moment to answer first. Without it the server still starts, and
+   * /healthz says that the store is missing. */
+  if (redis != NULL)
+    {
+      gboolean waited = FALSE;
+      guint timer = g_timeout_add_seconds (STORE_WAIT_SECONDS, set_flag_cb, &waited);
+
+      while (!ferry_rendezvous_server_is_ready (server) && !waited)
+        g_main_context_iteration (NULL, TRUE);
+      if (waited)
+        g_printerr ("ferry-rendezvous: Redis at %s does not answer yet; serving anyway\n", redis);
+      else
+        g_source_remove (timer);
+    }
 
   if (!ferry_rendezvous_server_listen (server, address, &error))
     {

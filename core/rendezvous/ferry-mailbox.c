@@ -5,6 +5,11 @@
  * kept in order until the caller asks for them, and the way the mailbox
  * ended (peer left, wrong code, expired…) is told as a FerryRendezvousError.
  *
+ * With a server that keeps mailboxes in a shared store, a connection that
+ * drops (the instance died, a load balancer moved us) is not the end: the
+ * side joins again with its token, tells how many messages it got, learns
+ * how many of its own the server holds, and sends again only the rest.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -29,6 +34,17 @@ struct _FerryMailbox
   gboolean                 close_requested;
   gboolean                 closed;
   char                    *token;     /* the server's name for this side */
+
+  /* Resumption, when the server offers it. */
+  FerryRendezvousClient   *client;
+  char                    *nameplate;
+  GPtrArray               *sent;      /* GBytes, everything sent so far */
+  gsize                    sent_bytes;
+  guint                    received;
+  gboolean                 resuming;
+  gint64                   resume_deadline;
+  GCancellable            *resume_cancellable;
+  guint                    retry_id;
 };
 
 G_DEFINE_FINAL_TYPE (FerryMailbox, ferry_mailbox, G_TYPE_OBJECT)
@@ -92,6 +108,7 @@ conn_message_cb (SoupWebsocketConnection *conn,
   gboolean handled = FALSE;
   GTask *waiter;
 
+  self->received++;
   g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message, &handled);
   if (handled)
     return;
@@ -119,6 +136,9 @@ conn_error_cb (SoupWebsocketConnection *conn,
     self->conn_error = g_error_copy (error);
 }
 
+static void mailbox_end (FerryMailbox *self, const GError *reported);
+static void start_resume (FerryMailbox *self);
+
 static void
 conn_closed_cb (SoupWebsocketConnection *conn,
                 gpointer                 user_data)
@@ -126,11 +146,18 @@ conn_closed_cb (SoupWebsocketConnection *conn,
   g_autoptr(FerryMailbox) self = g_object_ref (user_data);
   gushort code = soup_websocket_connection_get_close_code (conn);
   g_autoptr(GError) reported = NULL;
-  GTask *waiter;
 
   if (self->closed)
     return;
-  self->closed = TRUE;
+
+  /* No close frame and no broken frame: the connection was lost, not
+   * ended, and the server may take us back. */
+  if (!self->close_requested && self->sent != NULL && code == 0 &&
+      (self->conn_error == NULL || self->conn_error->domain != SOUP_WEBSOCKET_ERROR))
+    {
+      start_resume (self);
+      return;
+    }
 
   if (self->close_requested)
     {
@@ -159,7 +186,17 @@ conn_closed_cb (SoupWebsocketConnection *conn,
     }
 
   g_debug ("closed with code %u: %s", code, self->end->message);
+  mailbox_end (self, reported);
+}
 
+/* Tells every waiter, and the "closed" handlers, why it ended (self->end). */
+static void
+mailbox_end (FerryMailbox *self,
+             const GError *reported)
+{
+  GTask *waiter;
+
+  self->closed = TRUE;
   while ((waiter = g_queue_pop_head (&self->waiters)) != NULL)
     {
       waiter_disconnect (waiter);
@@ -168,6 +205,22 @@ conn_closed_cb (SoupWebsocketConnection *conn,
     }
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reported);
+}
+
+static void
+attach_conn (FerryMailbox            *self,
+             SoupWebsocketConnection *conn)
+{
+  if (self->conn != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->conn, self);
+      g_clear_object (&self->conn);
+    }
+  g_clear_error (&self->conn_error);
+  self->conn = g_object_ref (conn);
+  g_signal_connect (conn, "message", G_CALLBACK (conn_message_cb), self);
+  g_signal_connect (conn, "error", G_CALLBACK (conn_error_cb), self);
+  g_signal_connect (conn, "closed", G_CALLBACK (conn_closed_cb), self);
 }
 
 FerryMailbox *
@@ -179,13 +232,147 @@ ferry_mailbox_new (SoupWebsocketConnection *conn,
   g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (conn), NULL);
 
   self = g_object_new (FERRY_TYPE_MAILBOX, NULL);
-  self->conn = g_object_ref (conn);
   self->token = g_strdup (token);
-  g_signal_connect (conn, "message", G_CALLBACK (conn_message_cb), self);
-  g_signal_connect (conn, "error", G_CALLBACK (conn_error_cb), self);
-  g_signal_connect (conn, "closed", G_CALLBACK (conn_closed_cb), self);
+  attach_conn (self, conn);
 
   return self;
+}
+
+/* The server said how many of our messages it holds: from now on the
+ * mailbox keeps what it sends, to send it again after a lost connection. */
+void
+ferry_mailbox_set_resumable (FerryMailbox          *self,
+                             FerryRendezvousClient *client,
+                             const char            *nameplate)
+{
+  g_return_if_fail (FERRY_IS_MAILBOX (self));
+
+  if (self->token == NULL || nameplate == NULL)
+    return;
+  g_set_object (&self->client, client);
+  g_free (self->nameplate);
+  self->nameplate = g_strdup (nameplate);
+  if (self->sent == NULL)
+    self->sent = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+}
+
+void
+ferry_mailbox_resumed_free (FerryMailboxResumed *resumed)
+{
+  g_clear_object (&resumed->conn);
+  g_free (resumed);
+}
+
+static void try_resume (FerryMailbox *self);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  FerryMailbox *self = user_data;
+
+  self->retry_id = 0;
+  try_resume (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+resume_failed (FerryMailbox *self,
+               const GError *error)
+{
+  g_autoptr(GError) reported = NULL;
+
+  self->resuming = FALSE;
+  g_clear_pointer (&self->sent, g_ptr_array_unref);
+  /* The server no longer knows the side: whatever it was, it is over. */
+  if (g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_NOT_FOUND))
+    self->end = g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED,
+                                     "The connection to the server was lost, and the server "
+                                     "no longer knows this side");
+  else
+    self->end = g_error_copy (error);
+  reported = g_error_copy (self->end);
+  g_debug ("could not join again: %s", error->message);
+  mailbox_end (self, reported);
+}
+
+static void
+resume_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(FerryMailbox) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FerryMailboxResumed) resumed =
+    ferry_rendezvous_client_resume_mailbox_finish (FERRY_RENDEZVOUS_CLIENT (object), result,
+                                                   &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || !self->resuming)
+    return;
+
+  if (resumed == NULL)
+    {
+      /* Another instance may be on its way up: keep trying for a while. */
+      if ((g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_UNREACHABLE) ||
+           g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_RATE_LIMITED) ||
+           g_error_matches (error, FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_PROTOCOL)) &&
+          g_get_monotonic_time () < self->resume_deadline)
+        {
+          self->retry_id = g_timeout_add (250, retry_cb, self);
+          return;
+        }
+      resume_failed (self, error);
+      return;
+    }
+
+  /* The server's count is its word; it cannot hold more than we sent. */
+  if (resumed->server_received < 0 || resumed->server_received > (gint64) self->sent->len)
+    {
+      g_autoptr(GError) bad = g_error_new_literal (FERRY_RENDEZVOUS_ERROR,
+                                                   FERRY_RENDEZVOUS_ERROR_PROTOCOL,
+                                                   "The rendezvous server miscounted the "
+                                                   "messages of this side");
+
+      soup_websocket_connection_close (resumed->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      resume_failed (self, bad);
+      return;
+    }
+
+  g_debug ("joined again; the server holds %" G_GINT64_FORMAT " of our %u messages",
+           resumed->server_received, self->sent->len);
+  self->resuming = FALSE;
+  attach_conn (self, resumed->conn);
+  for (guint i = (guint) resumed->server_received; i < self->sent->len; i++)
+    soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_BINARY,
+                                            self->sent->pdata[i]);
+}
+
+static void
+try_resume (FerryMailbox *self)
+{
+  ferry_rendezvous_client_resume_mailbox_async (self->client, self->nameplate, self->token,
+                                                self->received, self->resume_cancellable,
+                                                resume_cb, g_object_ref (self));
+}
+
+static void
+start_resume (FerryMailbox *self)
+{
+  g_debug ("connection lost; joining again");
+  self->resuming = TRUE;
+  self->resume_deadline = g_get_monotonic_time () +
+                          FERRY_MAILBOX_RESUME_SECONDS * G_USEC_PER_SEC;
+  if (self->resume_cancellable == NULL)
+    self->resume_cancellable = g_cancellable_new ();
+  try_resume (self);
+}
+
+static void
+stop_resume (FerryMailbox *self)
+{
+  self->resuming = FALSE;
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  if (self->resume_cancellable != NULL)
+    g_cancellable_cancel (self->resume_cancellable);
 }
 
 /**
@@ -202,8 +389,26 @@ ferry_mailbox_send (FerryMailbox *self,
   g_return_if_fail (FERRY_IS_MAILBOX (self));
   g_return_if_fail (message != NULL);
 
-  if (self->closed || self->close_requested ||
-      soup_websocket_connection_get_state (self->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (self->closed || self->close_requested)
+    {
+      g_debug ("dropping a message sent on a closed mailbox");
+      return;
+    }
+
+  if (self->sent != NULL)
+    {
+      self->sent_bytes += g_bytes_get_size (message);
+      if (self->sent_bytes > FERRY_MAILBOX_MAX_RESEND)
+        g_clear_pointer (&self->sent, g_ptr_array_unref);
+      else
+        g_ptr_array_add (self->sent, g_bytes_ref (message));
+    }
+
+  /* Sent again once the mailbox is back. */
+  if (self->resuming && self->sent != NULL)
+    return;
+
+  if (soup_websocket_connection_get_state (self->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     {
       g_debug ("dropping a message sent on a closed mailbox");
       return;
@@ -298,6 +503,16 @@ ferry_mailbox_close (FerryMailbox *self,
   g_return_if_fail (code == SOUP_WEBSOCKET_CLOSE_NORMAL ||
                     code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE);
 
+  if (self->resuming && !self->closed)
+    {
+      stop_resume (self);
+      self->close_requested = TRUE;
+      self->end = g_error_new_literal (FERRY_RENDEZVOUS_ERROR, FERRY_RENDEZVOUS_ERROR_CLOSED,
+                                       "The mailbox was closed");
+      mailbox_end (self, NULL);
+      return;
+    }
+
   if (self->closed || self->close_requested ||
       soup_websocket_connection_get_state (self->conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
@@ -336,6 +551,9 @@ ferry_mailbox_dispose (GObject *object)
 {
   FerryMailbox *self = FERRY_MAILBOX (object);
 
+  stop_resume (self);
+  g_clear_object (&self->resume_cancellable);
+  g_clear_object (&self->client);
   if (self->conn != NULL)
     {
       if (soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN &&
@@ -359,6 +577,8 @@ ferry_mailbox_finalize (GObject *object)
   g_clear_error (&self->end);
   g_clear_error (&self->conn_error);
   g_free (self->token);
+  g_free (self->nameplate);
+  g_clear_pointer (&self->sent, g_ptr_array_unref);
 
   G_OBJECT_CLASS (ferry_mailbox_parent_class)->finalize (object);
 }

@@ -75,6 +75,7 @@ typedef struct
   GIOStream    *connection;     /* a mailbox's, until the handshake is done */
   char         *handshake;
   guint8        byte;
+  gboolean      resume;         /* a mailbox's join again: return the connection */
 } Request;
 
 static void
@@ -572,8 +573,8 @@ expected_accept (const char *key)
   return g_base64_encode (digest, length);
 }
 
-/* Checks a complete answer; returns the upgraded connection's mailbox. */
-static FerryMailbox *
+/* Checks a complete answer; returns the upgraded connection. */
+static SoupWebsocketConnection *
 finish_handshake (Request  *request,
                   GError  **error)
 {
@@ -619,8 +620,20 @@ finish_handshake (Request  *request,
                                         SOUP_WEBSOCKET_CONNECTION_CLIENT, NULL,
                                         FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
   soup_websocket_connection_set_max_incoming_payload_size (conn, FERRY_MAILBOX_MAX_INCOMING);
-  return ferry_mailbox_new (conn, soup_message_headers_get_one (answer,
-                                                               FERRY_RENDEZVOUS_HEADER_TOKEN));
+  return g_steal_pointer (&conn);
+}
+
+/* What a server with a shared store says it holds from us; -1 from one
+ * that cannot take a side back. */
+static gint64
+server_received (SoupMessageHeaders *answer)
+{
+  const char *text = soup_message_headers_get_one (answer, FERRY_RENDEZVOUS_HEADER_RECEIVED);
+  guint64 value;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT, &value, NULL))
+    return -1;
+  return (gint64) value;
 }
 
 /* The answer is read a byte at a time: the server may send queued
@@ -635,6 +648,8 @@ handshake_read_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   GByteArray *answer = request->body;
   gssize read;
+  g_autoptr(SoupWebsocketConnection) conn = NULL;
+  SoupMessageHeaders *headers;
   FerryMailbox *mailbox;
 
   read = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
@@ -664,13 +679,29 @@ handshake_read_cb (GObject      *object,
     }
 
   g_clear_handle_id (&request->timeout_id, g_source_remove);
-  mailbox = finish_handshake (request, &error);
-  if (mailbox == NULL)
+  conn = finish_handshake (request, &error);
+  if (conn == NULL)
     {
       g_io_stream_close_async (request->connection, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  headers = soup_message_get_response_headers (request->msg);
+  if (request->resume)
+    {
+      FerryMailboxResumed *resumed = g_new0 (FerryMailboxResumed, 1);
+
+      resumed->conn = g_steal_pointer (&conn);
+      resumed->server_received = server_received (headers);
+      g_task_return_pointer (task, resumed, (GDestroyNotify) ferry_mailbox_resumed_free);
+      return;
+    }
+  mailbox = ferry_mailbox_new (conn, soup_message_headers_get_one (headers,
+                                                                  FERRY_RENDEZVOUS_HEADER_TOKEN));
+  /* Only a server that counts what it holds can take a side back. */
+  if (server_received (headers) >= 0)
+    ferry_mailbox_set_resumable (mailbox, g_task_get_source_object (task),
+                                 g_object_get_data (G_OBJECT (request->msg), "ferry-nameplate"));
   g_task_return_pointer (task, mailbox, g_object_unref);
 }
 
@@ -751,6 +782,14 @@ mailbox_connected_cb (GObject      *object,
  *
  * Joins the mailbox of @nameplate over a WebSocket.
  */
+static void
+join_mailbox (FerryRendezvousClient *self,
+              GTask                 *task,
+              const char            *nameplate,
+              const char            *resume_token,
+              guint                  received,
+              GCancellable          *cancellable);
+
 void
 ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
                                             const char            *nameplate,
@@ -759,12 +798,6 @@ ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
                                             gpointer               user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GSocketClient) socket_client = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *address = NULL;
-  g_autoptr(GUri) uri = NULL;
-  gboolean tls;
-  Request *request;
 
   g_return_if_fail (FERRY_IS_RENDEZVOUS_CLIENT (self));
   g_return_if_fail (nameplate != NULL);
@@ -772,6 +805,56 @@ ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ferry_rendezvous_client_open_mailbox_async);
+  join_mailbox (self, task, nameplate, NULL, 0, cancellable);
+}
+
+/* Joins again as the side @token names, after a lost connection; gives a
+ * FerryMailboxResumed. */
+void
+ferry_rendezvous_client_resume_mailbox_async (FerryRendezvousClient *self,
+                                              const char            *nameplate,
+                                              const char            *token,
+                                              guint                  received,
+                                              GCancellable          *cancellable,
+                                              GAsyncReadyCallback    callback,
+                                              gpointer               user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (FERRY_IS_RENDEZVOUS_CLIENT (self));
+  g_return_if_fail (token != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ferry_rendezvous_client_resume_mailbox_async);
+  join_mailbox (self, task, nameplate, token, received, cancellable);
+}
+
+FerryMailboxResumed *
+ferry_rendezvous_client_resume_mailbox_finish (FerryRendezvousClient *self,
+                                               GAsyncResult          *result,
+                                               GError               **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+join_mailbox (FerryRendezvousClient *self,
+              GTask                 *owned_task,
+              const char            *nameplate,
+              const char            *resume_token,
+              guint                  received,
+              GCancellable          *cancellable)
+{
+  g_autoptr(GTask) task = g_object_ref (owned_task);
+  g_autoptr(GSocketClient) socket_client = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *address = NULL;
+  g_autoptr(GUri) uri = NULL;
+  SoupMessageHeaders *headers;
+  gboolean tls;
+  Request *request;
 
   /* Whatever the user typed, only a number can be a nameplate. */
   if (!is_nameplate (nameplate))
@@ -787,8 +870,19 @@ ferry_rendezvous_client_open_mailbox_async (FerryRendezvousClient *self,
 
   request = request_new (self, cancellable);
   request->msg = soup_message_new_from_uri (SOUP_METHOD_GET, uri);
-  soup_message_headers_replace (soup_message_get_request_headers (request->msg), "User-Agent",
+  request->resume = resume_token != NULL;
+  g_object_set_data_full (G_OBJECT (request->msg), "ferry-nameplate", g_strdup (nameplate),
+                          g_free);
+  headers = soup_message_get_request_headers (request->msg);
+  soup_message_headers_replace (headers, "User-Agent",
                                 soup_session_get_user_agent (self->session));
+  if (resume_token != NULL)
+    {
+      g_autofree char *count = g_strdup_printf ("%u", received);
+
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_RESUME, resume_token);
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_RECEIVED, count);
+    }
   g_task_set_task_data (task, request, (GDestroyNotify) request_free);
 
   tls = g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0 ||

@@ -8,6 +8,10 @@
  * HTTP surface (all bodies are JSON, UTF-8):
  *
  *   GET  /healthz                 200 {"status": "ok", "backend": "memory"}
+ *                                 or, with Redis, "backend": "redis" and
+ *                                 "store": "connected"; 503 with "status":
+ *                                 "unavailable", "store": "disconnected"
+ *                                 while Redis does not answer
  *   POST /v1/nameplates           201 {"nameplate": "7", "expires_in": 3600}
  *                                 The lowest free number is handed out first.
  *   GET  /v1/nameplates/<n>       WebSocket upgrade (subprotocol
@@ -91,6 +95,15 @@ G_BEGIN_DECLS
 
 /* The side's token in the 101 answer of a join (see /v1/ice). */
 #define FERRY_RENDEZVOUS_HEADER_TOKEN     "Ferry-Side-Token"
+/* Resumption (servers with a shared store): a side whose connection dropped
+ * joins again with its token in FERRY_RENDEZVOUS_HEADER_RESUME and the
+ * count of mailbox messages it got in FERRY_RENDEZVOUS_HEADER_RECEIVED; the
+ * server goes on from there, and its 101 answer's
+ * FERRY_RENDEZVOUS_HEADER_RECEIVED counts the messages it holds from that
+ * side, so the side sends again only what came after. Nothing is lost or
+ * delivered twice. */
+#define FERRY_RENDEZVOUS_HEADER_RESUME    "Ferry-Resume"
+#define FERRY_RENDEZVOUS_HEADER_RECEIVED  "Ferry-Received"
 
 /* Close codes after the upgrade: base + HTTP status. */
 #define FERRY_RENDEZVOUS_CLOSE_BASE       4000

@@ -2,8 +2,11 @@
  *
  * The rendezvous: hands out nameplates, pairs two WebSocket sides in a
  * mailbox and relays their messages, and tells clients which STUN/TURN
- * servers to use. All state is in memory and every piece of it is bounded
- * by a limit, so a misbehaving client costs a known amount.
+ * servers to use. Nameplates, mailboxes and limits live in a
+ * FerryMailboxStore: this process's memory by default, or Redis shared by
+ * several instances; the server holds only the connections of its sides.
+ * Every piece of state is bounded by a limit, so a misbehaving client costs
+ * a known amount.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,24 +18,28 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <gio/gnetworking.h>
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "ferry-message-size-limit-stream.h"
+#include "ferry-memory-store.h"
+#include "ferry-redis-store.h"
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server-private.h"
 
-#define ALLOCATION_WINDOW_US   (60 * G_USEC_PER_SEC)
 #define BODY_DATA_KEY          "ferry-request-body"
 #define TIMER_DATA_KEY         "ferry-request-timer"
 #define TOKEN_DATA_KEY         "ferry-side-token"
+#define JOIN_DATA_KEY          "ferry-store-join"
 #define TOKEN_BYTES            16
-
-typedef struct _Mailbox Mailbox;
+#define LISTEN_BACKLOG         1024
 
 typedef struct
 {
-  Mailbox                 *mailbox;   /* NULL once the mailbox is gone */
+  FerryRendezvousServer   *server;
+  grefcount                ref;       /* replies from the store hold one */
   SoupWebsocketConnection *conn;
   char                    *address;
   guint                    index;     /* 0 or 1 in the mailbox */
@@ -40,42 +47,32 @@ typedef struct
   guint                    idle_id;
   guint                    first_id;  /* until its first message */
   gboolean                 closing;   /* the server asked it to close */
-  char                    *token;     /* for /v1/ice, while it is in the mailbox */
-  GHashTable              *server_tokens;
-  gint64                   ice_window_start;
-  guint                    ice_requests;
+  char                    *token;     /* the side's name, for /v1/ice and to join again */
+  /* The side's mailbox lives in the store; while it is there, in_store. */
+  gboolean                 in_store;
+  gboolean                 freed;
+  guint                    number;
+  char                    *generation;
+  char                    *epoch;
+  guint                    expire_id;
+  guint                    received;  /* messages delivered to this side */
+  gboolean                 fetching;
+  gboolean                 fetch_again;
+  gboolean                 peer_left;
+  gboolean                 close_started; /* a close frame went one way or the other */
 } Side;
 
-struct _Mailbox
-{
-  FerryRendezvousServer *server;
-  guint                  number;
-  char                  *nameplate;
-  char                  *owner;       /* address that allocated it */
-  guint                  expire_id;
-  gint64                 expires_at;  /* monotonic */
-  Side                  *sides[2];
-  guint                  n_joined;    /* joins over its life, at most 2 */
-  gboolean               left[2];
-  GQueue                 queue;       /* QueuedMessage, for a side not joined yet */
-  guint64                carried;     /* bytes relayed or queued, both ways */
-};
-
+/* What the store said to a join, from the handshake to the upgrade. */
 typedef struct
 {
-  guint                  from;
-  SoupWebsocketDataType  type;
-  GBytes                *data;
-} QueuedMessage;
-
-typedef struct
-{
-  guint  live_mailboxes;
-  gint64 window_start;
-  guint  allocations;
-  guint  joins;
-  guint  ice_requests;
-} AddressState;
+  guint     number;
+  guint     index;
+  char     *generation;
+  char     *epoch;
+  gboolean  other_left;
+  gint64    ms_left;
+  guint     received;
+} StoreJoin;
 
 typedef struct
 {
@@ -88,10 +85,8 @@ struct _FerryRendezvousServer
   GObject      parent_instance;
 
   SoupServer  *soup;
-  GHashTable  *mailboxes;   /* number → Mailbox */
-  GHashTable  *addresses;   /* address → AddressState */
-  GHashTable  *tokens;      /* token → Side */
-  guint        sweep_id;
+  FerryMailboxStore *store;
+  GHashTable  *store_sides;   /* "N:SIDE" → Side, sides of this instance */
 
   char        *turn_secret;
   GInetAddress *trusted_proxy;
@@ -139,8 +134,15 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static void side_close (Side *side, gushort code, const char *error, const char *message);
+static void store_side_leave (Side *side, gushort code);
+static void store_side_message (Side *side, gint type, GBytes *message);
+static void store_allocate (FerryRendezvousServer *self, SoupServerMessage *msg,
+                            const char *address);
+static void store_join (FerryRendezvousServer *self, SoupServerMessage *msg, const char *address,
+                        guint number);
+static void store_side_join (FerryRendezvousServer *self, Side *side, StoreJoin *join);
 static void upgrade_cb (SoupServerMessage *msg, gpointer user_data);
+static void store_unavailable (SoupServerMessage *msg);
 
 /* JSON helpers --------------------------------------------------------- */
 
@@ -318,20 +320,6 @@ client_address (FerryRendezvousServer *self,
   return address_key (inet);
 }
 
-/* Counts per address run in windows of a minute. */
-static void
-address_window (AddressState *state,
-                gint64        now)
-{
-  if (now - state->window_start >= ALLOCATION_WINDOW_US)
-    {
-      state->window_start = now;
-      state->allocations = 0;
-      state->joins = 0;
-      state->ice_requests = 0;
-    }
-}
-
 static char *
 new_token (void)
 {
@@ -347,48 +335,19 @@ new_token (void)
   return g_string_free (text, FALSE);
 }
 
-static AddressState *
-address_state (FerryRendezvousServer *self,
-               const char            *address)
-{
-  AddressState *state = g_hash_table_lookup (self->addresses, address);
-
-  if (state == NULL)
-    {
-      state = g_new0 (AddressState, 1);
-      g_hash_table_insert (self->addresses, g_strdup (address), state);
-    }
-
-  return state;
-}
-
-/* Forgets addresses that own nothing and whose rate window has passed, so
- * the table does not grow with every client ever seen. */
-static gboolean
-sweep_addresses_cb (gpointer user_data)
-{
-  FerryRendezvousServer *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  GHashTableIter iter;
-  AddressState *state;
-
-  g_hash_table_iter_init (&iter, self->addresses);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
-    {
-      if (state->live_mailboxes == 0 && now - state->window_start >= ALLOCATION_WINDOW_US)
-        g_hash_table_iter_remove (&iter);
-    }
-
-  return G_SOURCE_CONTINUE;
-}
-
-/* Mailboxes ------------------------------------------------------------ */
-
+/* The limits the store applies, as the properties say now. */
 static void
-queued_message_free (QueuedMessage *queued)
+server_limits (FerryRendezvousServer *self,
+               FerryMailboxLimits    *limits)
 {
-  g_bytes_unref (queued->data);
-  g_free (queued);
+  limits->mailbox_ttl = self->mailbox_ttl;
+  limits->max_mailboxes_per_address = self->max_mailboxes_per_address;
+  limits->allocations_per_minute = self->allocations_per_minute;
+  limits->max_mailboxes = self->max_mailboxes;
+  limits->joins_per_minute = self->joins_per_minute;
+  limits->ice_per_minute = self->ice_per_minute;
+  limits->max_queued_messages = self->max_queued_messages;
+  limits->max_mailbox_bytes = self->max_mailbox_bytes;
 }
 
 static void
@@ -396,68 +355,6 @@ side_detach (Side *side)
 {
   g_clear_handle_id (&side->idle_id, g_source_remove);
   g_clear_handle_id (&side->first_id, g_source_remove);
-  side->mailbox = NULL;
-}
-
-/* Frees the nameplate. Sides still open are closed with @code, unless it
- * is 0 (they closed already). */
-static void
-mailbox_free (Mailbox    *mailbox,
-              gushort     code,
-              const char *error,
-              const char *message)
-{
-  FerryRendezvousServer *self = mailbox->server;
-  AddressState *state = g_hash_table_lookup (self->addresses, mailbox->owner);
-
-  if (state != NULL && state->live_mailboxes > 0)
-    state->live_mailboxes--;
-
-  for (guint i = 0; i < G_N_ELEMENTS (mailbox->sides); i++)
-    {
-      Side *side = mailbox->sides[i];
-
-      if (side == NULL)
-        continue;
-      side_detach (side);
-      /* The side that joined first made the code: a burn means somebody
-       * else guessed at it, and that is what its user must hear. */
-      if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && i == 0)
-        side_close (side, code, error, "Someone else tried this code");
-      else if (code != 0)
-        side_close (side, code, error, message);
-    }
-
-  g_clear_handle_id (&mailbox->expire_id, g_source_remove);
-  g_queue_clear_full (&mailbox->queue, (GDestroyNotify) queued_message_free);
-  g_message ("free nameplate=%s", mailbox->nameplate);
-
-  g_hash_table_remove (self->mailboxes, GUINT_TO_POINTER (mailbox->number));
-  g_free (mailbox->nameplate);
-  g_free (mailbox->owner);
-  g_free (mailbox);
-}
-
-static gboolean
-mailbox_expire_cb (gpointer user_data)
-{
-  Mailbox *mailbox = user_data;
-
-  mailbox->expire_id = 0;
-  g_message ("expire nameplate=%s client=%s", mailbox->nameplate, mailbox->owner);
-  mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_GONE,
-                FERRY_RENDEZVOUS_ERR_EXPIRED, "The code expired");
-  return G_SOURCE_REMOVE;
-}
-
-static guint
-lowest_free_number (FerryRendezvousServer *self)
-{
-  for (guint n = 1; ; n++)
-    {
-      if (!g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (n)))
-        return n;
-    }
 }
 
 /* Sides ---------------------------------------------------------------- */
@@ -486,8 +383,7 @@ side_limit (Side       *side,
             const char *error,
             const char *message)
 {
-  g_message ("limit nameplate=%s client=%s error=%s",
-             side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address, error);
+  g_message ("limit nameplate=%u client=%s error=%s", side->number, side->address, error);
   side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + status, error, message);
 }
 
@@ -496,7 +392,7 @@ static gboolean side_idle_cb (gpointer user_data);
 static void
 side_schedule_idle (Side *side)
 {
-  FerryRendezvousServer *self = side->mailbox->server;
+  FerryRendezvousServer *self = side->server;
   gint64 deadline = side->last_heard + (gint64) self->idle_timeout * G_USEC_PER_SEC;
   gint64 remaining = deadline - g_get_monotonic_time ();
 
@@ -509,7 +405,7 @@ static gboolean
 side_idle_cb (gpointer user_data)
 {
   Side *side = user_data;
-  FerryRendezvousServer *self = side->mailbox->server;
+  FerryRendezvousServer *self = side->server;
 
   side->idle_id = 0;
   if (g_get_monotonic_time () - side->last_heard >= (gint64) self->idle_timeout * G_USEC_PER_SEC)
@@ -542,67 +438,11 @@ side_message_cb (SoupWebsocketConnection *conn,
                  gpointer                 user_data)
 {
   Side *side = user_data;
-  Mailbox *mailbox = side->mailbox;
-  FerryRendezvousServer *self;
-  Side *peer;
-  guint other;
 
   side_heard (side);
   g_clear_handle_id (&side->first_id, g_source_remove);
-  if (mailbox == NULL || side->closing)
-    return;
-
-  self = mailbox->server;
-
-  /* Frames are capped by max-incoming-payload-size; this catches a
-   * message that arrived in several fragments. */
-  if (g_bytes_get_size (message) > self->max_message_size)
-    {
-      side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
-                  "The message is too large");
-      return;
-    }
-
-  /* libsoup queues without limit what a peer does not read fast enough;
-   * a budget per mailbox keeps that, and the queue below, bounded. */
-  if (mailbox->carried + g_bytes_get_size (message) > self->max_mailbox_bytes)
-    {
-      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
-      return;
-    }
-  mailbox->carried += g_bytes_get_size (message);
-
-  other = 1 - side->index;
-  peer = mailbox->sides[other];
-
-  if (peer != NULL)
-    {
-      if (!peer->closing &&
-          soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_send_message (peer->conn, type, message);
-      return;
-    }
-
-  if (mailbox->left[other])
-    return;
-
-  if (g_queue_get_length (&mailbox->queue) >= self->max_queued_messages)
-    {
-      side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                  FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
-                  "Too many messages wait for the other side");
-      return;
-    }
-
-  {
-    QueuedMessage *queued = g_new0 (QueuedMessage, 1);
-
-    queued->from = side->index;
-    queued->type = type;
-    queued->data = g_bytes_ref (message);
-    g_queue_push_tail (&mailbox->queue, queued);
-  }
+  if (side->in_store && !side->closing)
+    store_side_message (side, type, message);
 }
 
 static void
@@ -612,6 +452,11 @@ side_error_cb (SoupWebsocketConnection *conn,
 {
   Side *side = user_data;
 
+  /* A side that broke the protocol is not one that lost its connection:
+   * it does not get to come back. */
+  if (error->domain == SOUP_WEBSOCKET_ERROR)
+    side->close_started = TRUE;
+
   /* The message-size limit (or libsoup's own cap on single frames) stops a
    * message that is too large at its header, so it is never buffered; tell
    * the client with our own code before libsoup drops the connection. */
@@ -620,23 +465,40 @@ side_error_cb (SoupWebsocketConnection *conn,
     side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
                 "The message is too large");
   else
-    g_message ("error nameplate=%s client=%s reason=%s",
-               side->mailbox != NULL ? side->mailbox->nameplate : "-", side->address,
+    g_message ("error nameplate=%u client=%s reason=%s", side->number, side->address,
                error->message);
 }
 
 static void
+side_unref (Side *side)
+{
+  if (!g_ref_count_dec (&side->ref))
+    return;
+  g_free (side->generation);
+  g_free (side->epoch);
+  g_free (side);
+}
+
+static Side *
+side_ref (Side *side)
+{
+  g_ref_count_inc (&side->ref);
+  return side;
+}
+
+/* The connection's end: a reply from the store that comes later finds the
+ * side marked freed and does nothing. */
+static void
 side_free (Side *side)
 {
   side_detach (side);
-  if (side->token != NULL)
-    g_hash_table_remove (side->server_tokens, side->token);
-  g_clear_pointer (&side->server_tokens, g_hash_table_unref);
-  g_free (side->token);
+  g_clear_handle_id (&side->expire_id, g_source_remove);
+  side->freed = TRUE;
+  g_clear_pointer (&side->token, g_free);
   g_signal_handlers_disconnect_by_data (side->conn, side);
   g_clear_object (&side->conn);
-  g_free (side->address);
-  g_free (side);
+  g_clear_pointer (&side->address, g_free);
+  side_unref (side);
 }
 
 /* Takes @side out of its mailbox. Called as soon as a close starts (ours
@@ -646,44 +508,18 @@ static void
 side_leave (Side    *side,
             gushort  code)
 {
-  Mailbox *mailbox = side->mailbox;
-  Side *peer;
-
-  if (mailbox == NULL)
-    return;
-
-  mailbox->sides[side->index] = NULL;
-  mailbox->left[side->index] = TRUE;
-  side_detach (side);
-  peer = mailbox->sides[1 - side->index];
-
-  if (code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing)
-    {
-      g_message ("burn nameplate=%s client=%s", mailbox->nameplate, side->address);
-      mailbox_free (mailbox, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
-                    "The other side used a wrong code");
-      return;
-    }
-
-  g_message ("leave nameplate=%s client=%s code=%u", mailbox->nameplate, side->address, code);
-
-  if (mailbox->left[0] && mailbox->left[1])
-    {
-      mailbox_free (mailbox, 0, NULL, NULL);
-      return;
-    }
-
-  /* The peer's own leave may free the mailbox: nothing after this. */
-  if (peer != NULL)
-    side_close (peer, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
-                "The other side left");
+  if (side->in_store)
+    store_side_leave (side, code);
 }
 
 static void
 side_closing_cb (SoupWebsocketConnection *conn,
                  gpointer                 user_data)
 {
-  side_leave (user_data, soup_websocket_connection_get_close_code (conn));
+  Side *side = user_data;
+
+  side->close_started = TRUE;
+  side_leave (side, soup_websocket_connection_get_close_code (conn));
 }
 
 static void
@@ -746,11 +582,6 @@ handle_allocate (FerryRendezvousServer *self,
 {
   g_autofree char *address = client_address (self, msg);
   RequestBody *body = g_object_get_data (G_OBJECT (msg), BODY_DATA_KEY);
-  g_autoptr(JsonBuilder) builder = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  gint64 now = g_get_monotonic_time ();
-  AddressState *state;
-  Mailbox *mailbox;
 
   if (self->reserved_only)
     {
@@ -779,59 +610,7 @@ handle_allocate (FerryRendezvousServer *self,
         }
     }
 
-  state = address_state (self, address);
-  address_window (state, now);
-
-  if (state->allocations >= self->allocations_per_minute)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many codes were asked for; try again in a minute");
-      return;
-    }
-
-  if (state->live_mailboxes >= self->max_mailboxes_per_address)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
-                     "Too many codes are in use from this address");
-      return;
-    }
-
-  if (g_hash_table_size (self->mailboxes) >= self->max_mailboxes)
-    {
-      g_message ("limit client=%s error=%s", address, FERRY_RENDEZVOUS_ERR_FULL);
-      respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_FULL,
-                     "The server is full; try again later");
-      return;
-    }
-
-  state->allocations++;
-  state->live_mailboxes++;
-
-  mailbox = g_new0 (Mailbox, 1);
-  mailbox->server = self;
-  mailbox->number = lowest_free_number (self);
-  mailbox->nameplate = g_strdup_printf ("%u", mailbox->number);
-  mailbox->owner = g_strdup (address);
-  g_queue_init (&mailbox->queue);
-  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
-  mailbox->expires_at = now + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
-  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (mailbox->number), mailbox);
-
-  g_message ("allocate nameplate=%s client=%s", mailbox->nameplate, address);
-
-  builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "nameplate");
-  json_builder_add_string_value (builder, mailbox->nameplate);
-  json_builder_set_member_name (builder, "expires_in");
-  json_builder_add_int_value (builder, self->mailbox_ttl);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  respond_json_node (msg, SOUP_STATUS_CREATED, root);
+  store_allocate (self, msg, address);
 }
 
 /* Decides about an upgrade before libsoup answers the handshake: every
@@ -844,68 +623,21 @@ handle_join (FerryRendezvousServer *self,
   const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *address = client_address (self, msg);
-  AddressState *state;
-  Mailbox *mailbox;
-  char *token;
   guint number;
 
-  /* Nameplates are small numbers: without this a script could walk
-   * through all of them and sit in every mailbox it finds. */
-  state = address_state (self, address);
-  address_window (state, g_get_monotonic_time ());
-  if (state->joins >= self->joins_per_minute)
-    {
-      g_message ("limit client=%s error=%s join", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many codes were tried; try again in a minute");
-      return;
-    }
-  state->joins++;
-
+  /* Nameplates are small numbers: the store limits the joins of an
+   * address, or a script could walk through all of them and sit in every
+   * mailbox it finds. No extensions are offered: permessage-deflate would
+   * let a small frame inflate past the size limit. */
   if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A nameplate is a number");
-      return;
-    }
-
-  mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
-  if (mailbox == NULL)
-    {
-      respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
-                     "No such code; it may have expired");
-      return;
-    }
-
-  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL, &error))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A mailbox is joined with a WebSocket handshake");
-      return;
-    }
-
-  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
-    {
-      g_message ("crowded nameplate=%s client=%s", mailbox->nameplate, address);
-      respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
-                     "Two sides already use this code");
-      return;
-    }
-
-  /* No extensions are offered: permessage-deflate would let a small frame
-   * inflate past the size limit. */
-  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
-    {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
-                     "A mailbox is joined with a WebSocket handshake");
-      return;
-    }
-  token = new_token ();
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                FERRY_RENDEZVOUS_HEADER_TOKEN, token);
-  g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, token, g_free);
-  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A nameplate is a number");
+  else if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL,
+                                                   &error))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A mailbox is joined with a WebSocket handshake");
+  else
+    store_join (self, msg, address, number);
 }
 
 /* coturn's use-auth-secret scheme: the username carries its expiry and
@@ -943,111 +675,96 @@ add_turn_credential (FerryRendezvousServer *self,
   json_builder_end_object (builder);
 }
 
-/* Counts one /v1/ice request against its window; FALSE past the limit. */
-static gboolean
-ice_allowed (FerryRendezvousServer *self,
-             gint64                *window_start,
-             guint                 *requests)
+static void
+ice_cb (FerryMailboxStore *store,
+          GStrv              reply,
+        const GError      *error,
+        gpointer           user_data)
 {
-  gint64 now = g_get_monotonic_time ();
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  gboolean has_token = g_object_get_data (G_OBJECT (msg), TOKEN_DATA_KEY) != NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  guint64 ms_left = 0;
 
-  if (now - *window_start >= ALLOCATION_WINDOW_US)
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
     {
-      *window_start = now;
-      *requests = 0;
+      g_message ("limit client=%s error=%s ice",
+                 (const char *) g_object_get_data (G_OBJECT (msg), "ferry-address"),
+                 FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
+      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                     "Too many ICE requests; try again in a minute");
     }
-  if (*requests >= self->ice_per_minute)
-    return FALSE;
-  (*requests)++;
-  return TRUE;
+  else if (!g_str_equal (reply[0], "ok") || reply[1] == NULL ||
+           !g_ascii_string_to_unsigned (reply[1], 10, 0, G_MAXINT64, &ms_left, NULL))
+    respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+                   "TURN credentials are only for a side inside a live mailbox");
+  else
+    {
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "stun");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->stun_uris != NULL && self->stun_uris[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->stun_uris[i]);
+      json_builder_end_array (builder);
+
+      json_builder_set_member_name (builder, "turn");
+      json_builder_begin_array (builder);
+      /* No longer than the mailbox lives: the session that needs the relay
+       * holds the mailbox, and asks again while it does. */
+      if (has_token && self->turn_secret != NULL && self->turn_uris != NULL &&
+          self->turn_uris[0] != NULL)
+        add_turn_credential (self, builder,
+                             (guint) CLAMP ((ms_left + 999) / 1000, 1, self->turn_ttl));
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+
+      root = json_builder_get_root (builder);
+      respond_json_node (msg, SOUP_STATUS_OK, root);
+    }
+  soup_server_message_unpause (msg);
 }
 
-/* The side a "Bearer" token names, or NULL (with the answer given) when
- * there is a token but it names no side in a live mailbox. @found tells
- * whether there was a token at all. */
-static Side *
-ice_side (FerryRendezvousServer *self,
-          SoupServerMessage     *msg,
-          gboolean              *found)
-{
-  const char *authorization = soup_message_headers_get_one (
-    soup_server_message_get_request_headers (msg), "Authorization");
-  Side *side;
-
-  *found = authorization != NULL;
-  if (authorization == NULL)
-    return NULL;
-
-  side = g_str_has_prefix (authorization, "Bearer ") ?
-         g_hash_table_lookup (self->tokens, authorization + strlen ("Bearer ")) : NULL;
-  if (side == NULL || side->mailbox == NULL || side->closing)
-    {
-      respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
-                     "TURN credentials are only for a side inside a live mailbox");
-      return NULL;
-    }
-
-  return side;
-}
-
+/* A relay credential is worth abusing, so it goes only to a side in a live
+ * mailbox, on whichever instance it joined: the store knows its token. STUN
+ * servers are public anyway, but the answer costs us, so without a token the
+ * address is counted. */
 static void
 handle_ice (FerryRendezvousServer *self,
             SoupServerMessage     *msg)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *address = client_address (self, msg);
-  gboolean has_token = FALSE;
-  Side *side = ice_side (self, msg, &has_token);
-  gboolean allowed;
+  const char *authorization = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), "Authorization");
+  const char *token = NULL;
+  FerryMailboxLimits limits;
 
-  if (has_token && side == NULL)
-    return;
-
-  /* A relay credential is worth abusing, so it goes only to a side in a
-   * mailbox; STUN servers are public anyway, but the answer costs us. */
-  if (side != NULL)
-    allowed = ice_allowed (self, &side->ice_window_start, &side->ice_requests);
-  else
+  if (authorization != NULL)
     {
-      AddressState *state = address_state (self, address);
-
-      address_window (state, g_get_monotonic_time ());
-      allowed = ice_allowed (self, &state->window_start, &state->ice_requests);
-    }
-  if (!allowed)
-    {
-      g_message ("limit client=%s error=%s ice", address, FERRY_RENDEZVOUS_ERR_RATE_LIMITED);
-      respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
-                     FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
-                     "Too many ICE requests; try again in a minute");
-      return;
+      token = g_str_has_prefix (authorization, "Bearer ") ?
+              authorization + strlen ("Bearer ") : "";
+      /* Tokens are ours: anything else names no side. */
+      if (strlen (token) != 2 * TOKEN_BYTES ||
+          strspn (token, "0123456789abcdef") != 2 * TOKEN_BYTES)
+        {
+          respond_error (msg, SOUP_STATUS_FORBIDDEN, FERRY_RENDEZVOUS_ERR_FORBIDDEN,
+                         "TURN credentials are only for a side inside a live mailbox");
+          return;
+        }
+      g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, g_strdup (token), g_free);
     }
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "stun");
-  json_builder_begin_array (builder);
-  for (guint i = 0; self->stun_uris != NULL && self->stun_uris[i] != NULL; i++)
-    json_builder_add_string_value (builder, self->stun_uris[i]);
-  json_builder_end_array (builder);
-
-  json_builder_set_member_name (builder, "turn");
-  json_builder_begin_array (builder);
-  if (side != NULL && self->turn_secret != NULL && self->turn_uris != NULL &&
-      self->turn_uris[0] != NULL)
-    {
-      /* No longer than the mailbox lives: the session that needs the
-       * relay holds the mailbox, and asks again while it does. */
-      gint64 left = (side->mailbox->expires_at - g_get_monotonic_time () + G_USEC_PER_SEC - 1) /
-                    G_USEC_PER_SEC;
-
-      add_turn_credential (self, builder, (guint) CLAMP (left, 1, (gint64) self->turn_ttl));
-    }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  respond_json_node (msg, SOUP_STATUS_OK, root);
+  server_limits (self, &limits);
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  g_object_set_data_full (G_OBJECT (msg), "ferry-address", client_address (self, msg), g_free);
+  soup_server_message_pause (msg);
+  ferry_mailbox_store_ice (self->store, token, g_object_get_data (G_OBJECT (msg),
+                                                                  "ferry-address"),
+                           &limits, ice_cb, g_object_ref (msg));
 }
 
 static void
@@ -1082,16 +799,25 @@ handle_request_cb (SoupServer        *server,
           return;
         }
 
+      gboolean up = ferry_mailbox_store_is_connected (self->store);
+      gboolean shared = ferry_mailbox_store_is_shared (self->store);
+
       builder = json_builder_new ();
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "status");
-      json_builder_add_string_value (builder, "ok");
-      /* Where nameplates and mailboxes live; only memory for now. */
+      json_builder_add_string_value (builder, up ? "ok" : "unavailable");
+      /* Where nameplates and mailboxes live, and whether it answers: a
+       * load balancer takes an instance without its store out. */
       json_builder_set_member_name (builder, "backend");
-      json_builder_add_string_value (builder, "memory");
+      json_builder_add_string_value (builder, ferry_mailbox_store_get_backend (self->store));
+      if (shared)
+        {
+          json_builder_set_member_name (builder, "store");
+          json_builder_add_string_value (builder, up ? "connected" : "disconnected");
+        }
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
-      respond_json_node (msg, SOUP_STATUS_OK, root);
+      respond_json_node (msg, up ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, root);
     }
   else if (g_str_equal (path, FERRY_RENDEZVOUS_PATH_NAMEPLATES))
     {
@@ -1142,18 +868,17 @@ static void
 side_join (FerryRendezvousServer   *self,
            const char              *address,
            const char              *token,
-           const char              *path,
+           StoreJoin               *join,
            SoupWebsocketConnection *conn)
 {
-  const char *nameplate = path + strlen (FERRY_RENDEZVOUS_PATH_NAMEPLATES "/");
-  Mailbox *mailbox = NULL;
   Side *side;
-  guint number;
 
   side = g_new0 (Side, 1);
+  g_ref_count_init (&side->ref);
+  side->server = self;
   side->conn = g_object_ref (conn);
   side->address = g_strdup (address != NULL ? address : "unknown");
-  side->server_tokens = g_hash_table_ref (self->tokens);
+  side->token = g_strdup (token);
   side_heard (side);
 
   g_signal_connect (conn, "message", G_CALLBACK (side_message_cb), side);
@@ -1163,56 +888,7 @@ side_join (FerryRendezvousServer   *self,
   g_signal_connect (conn, "closed", G_CALLBACK (side_closed_cb), side);
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, self->max_message_size);
-
-  /* handle_join() checked this, but another side may have won the race
-   * between that check and the end of the handshake. */
-  if (ferry_rendezvous_server_parse_nameplate (nameplate, &number))
-    mailbox = g_hash_table_lookup (self->mailboxes, GUINT_TO_POINTER (number));
-  if (mailbox == NULL)
-    {
-      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_NOT_FOUND,
-                  FERRY_RENDEZVOUS_ERR_NOT_FOUND, "No such code; it may have expired");
-      return;
-    }
-  if (mailbox->n_joined >= G_N_ELEMENTS (mailbox->sides))
-    {
-      side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_CONFLICT,
-                  FERRY_RENDEZVOUS_ERR_CROWDED, "Two sides already use this code");
-      return;
-    }
-
-  side->index = mailbox->left[0] || mailbox->sides[0] != NULL ? 1 : 0;
-  side->mailbox = mailbox;
-  mailbox->sides[side->index] = side;
-  mailbox->n_joined++;
-  g_message ("join nameplate=%s client=%s side=%u", mailbox->nameplate, side->address,
-             side->index);
-
-  /* Pings make live clients answer even when they have nothing to say.
-   * libsoup pings on a whole-second timer, so the first one may take up to
-   * two seconds: hence at least three per timeout, and a minimum of 3 s. */
-  soup_websocket_connection_set_keepalive_interval (conn, MAX (1, self->idle_timeout / 3));
-  side_schedule_idle (side);
-  side->first_id = g_timeout_add_seconds (self->first_message_timeout, side_first_cb, side);
-  if (token != NULL)
-    {
-      side->token = g_strdup (token);
-      g_hash_table_insert (self->tokens, side->token, side);
-    }
-
-  /* Deliver, in order, what the other side left before this one came. */
-  while (!g_queue_is_empty (&mailbox->queue))
-    {
-      QueuedMessage *queued = g_queue_pop_head (&mailbox->queue);
-
-      g_assert (queued->from != side->index);
-      soup_websocket_connection_send_message (conn, queued->type, queued->data);
-      queued_message_free (queued);
-    }
-
-  if (mailbox->left[1 - side->index])
-    side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
-                "The other side left");
+  store_side_join (self, side, join);
 }
 
 /* Takes the connection over from libsoup once the 101 answer is out, as
@@ -1241,7 +917,7 @@ upgrade_cb (SoupServerMessage *msg,
                                           soup_server_message_get_request_headers (msg),
                                           "Origin"),
                                         FERRY_RENDEZVOUS_WS_PROTOCOL, NULL);
-  side_join (self, address, token, g_uri_get_path (uri), conn);
+  side_join (self, address, token, g_object_get_data (G_OBJECT (msg), JOIN_DATA_KEY), conn);
 }
 
 /* Keeps request bodies bounded: libsoup would otherwise gather any amount. */
@@ -1349,22 +1025,529 @@ request_read_cb (SoupServer        *server,
                    soup_status_get_phrase (status));
 }
 
+/* The store ------------------------------------------------------------ */
+
+/* The mailbox of a side is in the store and this instance only holds its
+ * connection: what it sends is appended there, and an event from the store
+ * tells the instance of the other side to read it. */
+
+static char *
+store_side_key (guint number,
+                guint index)
+{
+  return g_strdup_printf ("%u:%u", number, index);
+}
+
+static Side *
+store_lookup (FerryRendezvousServer *self,
+              guint                  number,
+              const char            *generation,
+              guint                  index)
+{
+  g_autofree char *key = store_side_key (number, index);
+  Side *side = g_hash_table_lookup (self->store_sides, key);
+
+  if (side == NULL || !side->in_store || g_strcmp0 (side->generation, generation) != 0)
+    return NULL;
+  return side;
+}
+
+static void
+store_forget (Side *side)
+{
+  FerryRendezvousServer *self = side->server;
+  g_autofree char *key = store_side_key (side->number, side->index);
+
+  if (g_hash_table_lookup (self->store_sides, key) == side)
+    g_hash_table_remove (self->store_sides, key);
+  side->in_store = FALSE;
+  g_clear_handle_id (&side->expire_id, g_source_remove);
+  side_detach (side);
+}
+
+static void
+store_lost (Side *side)
+{
+  g_message ("store-error nameplate=%u client=%s", side->number, side->address);
+  store_forget (side);
+  side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_SERVICE_UNAVAILABLE,
+              FERRY_RENDEZVOUS_ERR_INTERNAL, "The server lost its shared store");
+}
+
+static void store_fetch (Side *side);
+
+static void
+fetch_cb (FerryMailboxStore *store,
+            GPtrArray         *items,
+          const GError      *error,
+          gpointer           user_data)
+{
+  Side *side = user_data;
+
+  side->fetching = FALSE;
+  if (side->freed || !side->in_store || side->closing)
+    goto out;
+  if (error != NULL)
+    {
+      store_lost (side);
+      goto out;
+    }
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      GBytes *item = items->pdata[i];
+      gsize size = g_bytes_get_size (item);
+      const guint8 *data = g_bytes_get_data (item, NULL);
+      g_autoptr(GBytes) payload = g_bytes_new_from_bytes (item, 1, size - 1);
+
+      soup_websocket_connection_send_message (side->conn,
+                                              data[0] == SOUP_WEBSOCKET_DATA_TEXT ?
+                                              SOUP_WEBSOCKET_DATA_TEXT :
+                                              SOUP_WEBSOCKET_DATA_BINARY,
+                                              payload);
+      side->received++;
+    }
+
+  if (side->fetch_again)
+    {
+      side->fetch_again = FALSE;
+      store_fetch (side);
+    }
+  else if (side->peer_left)
+    {
+      /* Everything the other side sent is out: now tell this one. Its
+       * leave frees the mailbox. */
+      side_close (side, SOUP_WEBSOCKET_CLOSE_NORMAL, FERRY_RENDEZVOUS_ERR_CLOSED,
+                  "The other side left");
+    }
+
+out:
+  side_unref (side);
+}
+
+/* One read at a time, so messages go out in the order they were queued. */
+static void
+store_fetch (Side *side)
+{
+  if (side->fetching)
+    {
+      side->fetch_again = TRUE;
+      return;
+    }
+  side->fetching = TRUE;
+  ferry_mailbox_store_fetch (side->server->store, side->number, side->index, side->received,
+                           fetch_cb, side_ref (side));
+}
+
+static void
+store_event_cb (FerryMailboxStore *store,
+                  guint            number,
+                const char      *generation,
+                const char      *kind,
+                guint            index,
+                gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  Side *side;
+
+  if (g_str_equal (kind, "m") && (side = store_lookup (self, number, generation, index)) != NULL)
+    {
+      store_fetch (side);
+    }
+  else if (g_str_equal (kind, "l") &&
+           (side = store_lookup (self, number, generation, 1 - index)) != NULL)
+    {
+      side->peer_left = TRUE;
+      store_fetch (side);
+    }
+  else if (g_str_equal (kind, "b"))
+    {
+      for (guint i = 0; i < 2; i++)
+        {
+          if ((side = store_lookup (self, number, generation, i)) == NULL)
+            continue;
+          store_forget (side);
+          /* As mailbox_free(): the side that made the code hears why. */
+          side_close (side, FERRY_RENDEZVOUS_CLOSE_BAD_CODE, FERRY_RENDEZVOUS_ERR_BAD_CODE,
+                      i == 0 ? "Someone else tried this code" :
+                      "The other side used a wrong code");
+        }
+    }
+}
+
+static void
+store_connected_cb (FerryMailboxStore *store,
+                      GParamSpec      *pspec,
+                    gpointer           user_data)
+{
+  FerryRendezvousServer *self = user_data;
+  g_autoptr(GList) sides = NULL;
+
+  if (ferry_mailbox_store_is_connected (store))
+    return;
+
+  /* Whatever the sides wait for may be gone with the store: say so now
+   * rather than leave them hanging. */
+  sides = g_hash_table_get_values (self->store_sides);
+  for (GList *l = sides; l != NULL; l = l->next)
+    store_lost (l->data);
+}
+
+static void
+leave_cb (FerryMailboxStore *store,
+            GStrv              reply,
+          const GError      *error,
+          gpointer           user_data)
+{
+  if (error != NULL)
+    g_message ("store-error leave: %s", error->message);
+}
+
+typedef struct
+{
+  FerryMailboxStore *store;
+  guint            number;
+  guint            index;
+  char            *generation;
+  char            *epoch;
+} LateLeave;
+
+static void
+late_leave_free (LateLeave *late)
+{
+  g_object_unref (late->store);
+  g_free (late->generation);
+  g_free (late->epoch);
+  g_free (late);
+}
+
+/* Unless the side came back (with a new epoch), it left for good. */
+static gboolean
+late_leave_cb (gpointer user_data)
+{
+  LateLeave *late = user_data;
+
+  ferry_mailbox_store_leave (late->store, late->number, late->generation, late->index,
+                           late->epoch, FALSE, leave_cb, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+store_side_leave (Side    *side,
+                  gushort  code)
+{
+  FerryRendezvousServer *self = side->server;
+  gboolean burn = code == FERRY_RENDEZVOUS_CLOSE_BAD_CODE && !side->closing;
+
+  store_forget (side);
+
+  /* A connection that dropped without a close frame (an instance or a
+   * network died) may come back with its token: it leaves only if it has
+   * not after an idle timeout. */
+  if (!side->close_started && !side->closing)
+    {
+      LateLeave *late = g_new0 (LateLeave, 1);
+
+      late->store = g_object_ref (self->store);
+      late->number = side->number;
+      late->index = side->index;
+      late->generation = g_strdup (side->generation);
+      late->epoch = g_strdup (side->epoch);
+      g_message ("drop nameplate=%u client=%s side=%u", side->number, side->address,
+                 side->index);
+      g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, self->idle_timeout, late_leave_cb, late,
+                                  (GDestroyNotify) late_leave_free);
+      return;
+    }
+
+  g_message ("%s nameplate=%u client=%s code=%u", burn ? "burn" : "leave", side->number,
+             side->address, code);
+  ferry_mailbox_store_leave (self->store, side->number, side->generation, side->index,
+                           side->epoch, burn, leave_cb, NULL);
+}
+
+static void
+append_cb (FerryMailboxStore *store,
+             GStrv              reply,
+           const GError      *error,
+           gpointer           user_data)
+{
+  Side *side = user_data;
+
+  if (side->freed || !side->in_store)
+    goto out;
+  if (error != NULL)
+    store_lost (side);
+  else if (g_str_equal (reply[0], "stale"))
+    side_limit (side, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
+                "This side joined again on another connection");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "bytes") == 0)
+    side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES, "The mailbox carried too much");
+  else if (g_str_equal (reply[0], "err"))
+    side_limit (side, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                FERRY_RENDEZVOUS_ERR_TOO_MANY_MESSAGES,
+                "Too many messages wait for the other side");
+
+out:
+  side_unref (side);
+}
+
+static void
+store_side_message (Side   *side,
+                    gint    type,
+                    GBytes *message)
+{
+  FerryRendezvousServer *self = side->server;
+  FerryMailboxLimits limits;
+
+  if (g_bytes_get_size (message) > self->max_message_size)
+    {
+      side_limit (side, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, FERRY_RENDEZVOUS_ERR_TOO_LARGE,
+                  "The message is too large");
+      return;
+    }
+  /* The store answers, and appends, in the order it was asked. */
+  server_limits (self, &limits);
+  ferry_mailbox_store_append (self->store, side->number, side->generation, side->index,
+                              side->epoch, (guint8) type, message, &limits, append_cb,
+                              side_ref (side));
+}
+
+static gboolean
+store_expire_cb (gpointer user_data)
+{
+  Side *side = user_data;
+
+  side->expire_id = 0;
+  g_message ("expire nameplate=%u client=%s", side->number, side->address);
+  side_close (side, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_GONE,
+              FERRY_RENDEZVOUS_ERR_EXPIRED, "The code expired");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+store_side_join (FerryRendezvousServer *self,
+                 Side                  *side,
+                 StoreJoin             *join)
+{
+  g_autofree char *key = store_side_key (join->number, join->index);
+  Side *old = g_hash_table_lookup (self->store_sides, key);
+
+  /* The same side came back here while its old connection lingers. */
+  if (old != NULL)
+    {
+      store_forget (old);
+      side_close (old, FERRY_RENDEZVOUS_CLOSE_BASE + SOUP_STATUS_CONFLICT,
+                  FERRY_RENDEZVOUS_ERR_CROWDED, "This side joined again on another connection");
+    }
+
+  side->in_store = TRUE;
+  side->number = join->number;
+  side->index = join->index;
+  side->generation = g_strdup (join->generation);
+  side->epoch = g_strdup (join->epoch);
+  side->received = join->received;
+  side->peer_left = join->other_left;
+  side->expire_id = g_timeout_add ((guint) CLAMP (join->ms_left, 1, G_MAXINT), store_expire_cb,
+                                   side);
+  g_hash_table_insert (self->store_sides, g_steal_pointer (&key), side);
+  g_message ("join nameplate=%u client=%s side=%u epoch=%s", side->number, side->address,
+             side->index, side->epoch);
+
+  soup_websocket_connection_set_keepalive_interval (side->conn, MAX (1, self->idle_timeout / 3));
+  side_schedule_idle (side);
+  /* A side that came back has had its first message already. */
+  if (g_str_equal (side->epoch, "1"))
+    side->first_id = g_timeout_add_seconds (self->first_message_timeout, side_first_cb, side);
+
+  store_fetch (side);
+}
+
+static void
+store_unavailable (SoupServerMessage *msg)
+{
+  respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_INTERNAL,
+                 "The server cannot reach its store; try again later");
+}
+
+static void
+allocate_cb (FerryMailboxStore *store,
+               GStrv              reply,
+             const GError      *error,
+             gpointer           user_data)
+{
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                   "Too many codes were asked for; try again in a minute");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "too-many-mailboxes") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_TOO_MANY_MAILBOXES,
+                   "Too many codes are in use from this address");
+  else if (g_str_equal (reply[0], "err"))
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, FERRY_RENDEZVOUS_ERR_FULL,
+                   "The server is full; try again later");
+  else if (g_strv_length (reply) < 2)
+    store_unavailable (msg);
+  else
+    {
+      g_message ("allocate nameplate=%s", reply[1]);
+      builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "nameplate");
+      json_builder_add_string_value (builder, reply[1]);
+      json_builder_set_member_name (builder, "expires_in");
+      json_builder_add_int_value (builder, self->mailbox_ttl);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      respond_json_node (msg, SOUP_STATUS_CREATED, root);
+    }
+  soup_server_message_unpause (msg);
+}
+
+static void
+store_allocate (FerryRendezvousServer *self,
+                SoupServerMessage     *msg,
+                const char            *address)
+{
+  FerryMailboxLimits limits;
+
+  server_limits (self, &limits);
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  soup_server_message_pause (msg);
+  ferry_mailbox_store_allocate (self->store, address, &limits, allocate_cb, g_object_ref (msg));
+}
+
+static void
+store_join_free (StoreJoin *join)
+{
+  g_free (join->generation);
+  g_free (join->epoch);
+  g_free (join);
+}
+
+static void
+join_cb (FerryMailboxStore *store,
+           GStrv              reply,
+         const GError      *error,
+         gpointer           user_data)
+{
+  g_autoptr(SoupServerMessage) msg = user_data;
+  FerryRendezvousServer *self = g_object_get_data (G_OBJECT (msg), "ferry-server");
+  const char *protocols[] = { FERRY_RENDEZVOUS_WS_PROTOCOL, NULL };
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *wanted = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), FERRY_RENDEZVOUS_HEADER_RECEIVED);
+  guint64 index, ms_left, sent, received = 0;
+  StoreJoin *join;
+
+  if (error != NULL)
+    store_unavailable (msg);
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "rate-limited") == 0)
+    respond_error (msg, FERRY_RENDEZVOUS_STATUS_TOO_MANY_REQUESTS,
+                   FERRY_RENDEZVOUS_ERR_RATE_LIMITED,
+                   "Too many codes were tried; try again in a minute");
+  else if (g_str_equal (reply[0], "err") && g_strcmp0 (reply[1], "crowded") == 0)
+    respond_error (msg, SOUP_STATUS_CONFLICT, FERRY_RENDEZVOUS_ERR_CROWDED,
+                   "Two sides already use this code");
+  else if (g_str_equal (reply[0], "err") || g_strv_length (reply) < 8 ||
+           !g_ascii_string_to_unsigned (reply[1], 10, 0, 1, &index, NULL) ||
+           !g_ascii_string_to_unsigned (reply[6], 10, 0, G_MAXINT, &ms_left, NULL) ||
+           !g_ascii_string_to_unsigned (reply[7], 10, 0, G_MAXUINT, &sent, NULL))
+    respond_error (msg, SOUP_STATUS_NOT_FOUND, FERRY_RENDEZVOUS_ERR_NOT_FOUND,
+                   "No such code; it may have expired");
+  /* What the client says it got is its word: no more than there is. */
+  else if (wanted != NULL &&
+           !g_ascii_string_to_unsigned (wanted, 10, 0, G_MAXUINT, &received, NULL))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "Ferry-Received is a count");
+  else if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL,
+                                                     NULL))
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, FERRY_RENDEZVOUS_ERR_BAD_REQUEST,
+                   "A mailbox is joined with a WebSocket handshake");
+  else
+    {
+      g_autofree char *count = g_strdup_printf ("%" G_GUINT64_FORMAT, sent);
+
+      join = g_new0 (StoreJoin, 1);
+      join->number = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (msg), "ferry-number"));
+      join->index = (guint) index;
+      join->generation = g_strdup (reply[2]);
+      join->epoch = g_strdup (reply[4]);
+      join->other_left = g_str_equal (reply[5], "1");
+      join->ms_left = (gint64) ms_left;
+      join->received = (guint) received;
+      g_object_set_data_full (G_OBJECT (msg), JOIN_DATA_KEY, join,
+                              (GDestroyNotify) store_join_free);
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_TOKEN, reply[3]);
+      soup_message_headers_replace (headers, FERRY_RENDEZVOUS_HEADER_RECEIVED, count);
+      g_object_set_data_full (G_OBJECT (msg), TOKEN_DATA_KEY, g_strdup (reply[3]), g_free);
+      g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_cb), self, 0);
+    }
+  soup_server_message_unpause (msg);
+}
+
+static void
+store_join (FerryRendezvousServer *self,
+            SoupServerMessage     *msg,
+            const char            *address,
+            guint                  number)
+{
+  const char *resume = soup_message_headers_get_one (
+    soup_server_message_get_request_headers (msg), FERRY_RENDEZVOUS_HEADER_RESUME);
+  g_autofree char *token = new_token ();
+  FerryMailboxLimits limits;
+
+  /* Tokens are ours: anything else cannot name a side. */
+  if (resume != NULL && (strlen (resume) != 2 * TOKEN_BYTES ||
+                         strspn (resume, "0123456789abcdef") != 2 * TOKEN_BYTES))
+    resume = "-";
+
+  g_object_set_data (G_OBJECT (msg), "ferry-server", self);
+  g_object_set_data (G_OBJECT (msg), "ferry-number", GUINT_TO_POINTER (number));
+  server_limits (self, &limits);
+  soup_server_message_pause (msg);
+  ferry_mailbox_store_join (self->store, number, address, token, resume, &limits, join_cb,
+                            g_object_ref (msg));
+}
+
 /* GObject -------------------------------------------------------------- */
 
 static void
 ferry_rendezvous_server_dispose (GObject *object)
 {
   FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
-  g_autoptr(GList) mailboxes = g_hash_table_get_values (self->mailboxes);
+  g_autoptr(GList) sides = g_hash_table_get_values (self->store_sides);
 
-  for (GList *l = mailboxes; l != NULL; l = l->next)
-    mailbox_free (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, FERRY_RENDEZVOUS_ERR_INTERNAL,
-                  "The server is shutting down");
+  /* Mailboxes in memory end with the server, and their sides hear it; in
+   * a shared store they live on, and a connection dropped without a close
+   * frame makes the side join again through another instance. */
+  for (GList *l = sides; l != NULL; l = l->next)
+    {
+      Side *side = l->data;
+
+      store_forget (side);
+      if (self->store != NULL && ferry_mailbox_store_is_shared (self->store))
+        g_io_stream_close (soup_websocket_connection_get_io_stream (side->conn), NULL, NULL);
+      else
+        side_close (side, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, FERRY_RENDEZVOUS_ERR_INTERNAL,
+                    "The server is shutting down");
+    }
 
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
-  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  if (self->store != NULL)
+    g_signal_handlers_disconnect_by_data (self->store, self);
+  g_clear_object (&self->store);
 
   G_OBJECT_CLASS (ferry_rendezvous_server_parent_class)->dispose (object);
 }
@@ -1374,9 +1557,7 @@ ferry_rendezvous_server_finalize (GObject *object)
 {
   FerryRendezvousServer *self = FERRY_RENDEZVOUS_SERVER (object);
 
-  g_hash_table_unref (self->mailboxes);
-  g_hash_table_unref (self->addresses);
-  g_hash_table_unref (self->tokens);
+  g_hash_table_unref (self->store_sides);
   g_clear_object (&self->trusted_proxy);
   g_free (self->turn_secret);
   g_strfreev (self->stun_uris);
@@ -1575,6 +1756,21 @@ ferry_rendezvous_server_class_init (FerryRendezvousServerClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
+/* Takes @store (transfer full) as where the mailboxes live. */
+static void
+set_store (FerryRendezvousServer *self,
+           FerryMailboxStore     *store)
+{
+  g_assert (g_hash_table_size (self->store_sides) == 0);
+
+  if (self->store != NULL)
+    g_signal_handlers_disconnect_by_data (self->store, self);
+  g_clear_object (&self->store);
+  self->store = store;
+  g_signal_connect (self->store, "event", G_CALLBACK (store_event_cb), self);
+  g_signal_connect (self->store, "notify::connected", G_CALLBACK (store_connected_cb), self);
+}
+
 static void
 ferry_rendezvous_server_init (FerryRendezvousServer *self)
 {
@@ -1591,11 +1787,9 @@ ferry_rendezvous_server_init (FerryRendezvousServer *self)
   self->first_message_timeout = FERRY_RENDEZVOUS_DEFAULT_FIRST_MESSAGE_TIMEOUT;
   self->joins_per_minute = FERRY_RENDEZVOUS_DEFAULT_JOINS_PER_MINUTE;
   self->ice_per_minute = FERRY_RENDEZVOUS_DEFAULT_ICE_PER_MINUTE;
-  self->tokens = g_hash_table_new (g_str_hash, g_str_equal);
 
-  self->mailboxes = g_hash_table_new (NULL, NULL);
-  self->addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->sweep_id = g_timeout_add_seconds (60, sweep_addresses_cb, self);
+  self->store_sides = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  set_store (self, FERRY_MAILBOX_STORE (ferry_memory_store_new ()));
 
   self->soup = soup_server_new ("server-header", "ferry-rendezvous ", NULL);
   soup_server_add_early_handler (self->soup, NULL, early_handler_cb, self, NULL);
@@ -1615,6 +1809,47 @@ ferry_rendezvous_server_new (void)
 }
 
 /**
+ * ferry_rendezvous_server_set_redis:
+ * @url: redis://HOST:PORT[/DB]
+ *
+ * Keeps nameplates and mailboxes in Redis at @url instead of this process,
+ * so that several instances share them and one can die without losing
+ * codes. Call before ferry_rendezvous_server_listen(); the server keeps
+ * reconnecting when Redis goes away, and /healthz tells whether it is there.
+ *
+ * Returns: %FALSE for a URL that is not one
+ */
+gboolean
+ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
+                                   const char             *url,
+                                   GError                **error)
+{
+  FerryRedisStore *store;
+
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+  g_return_val_if_fail (!ferry_mailbox_store_is_shared (self->store), FALSE);
+
+  store = ferry_redis_store_new (url, error);
+  if (store == NULL)
+    return FALSE;
+  set_store (self, FERRY_MAILBOX_STORE (store));
+  return TRUE;
+}
+
+/**
+ * ferry_rendezvous_server_is_ready:
+ *
+ * Returns: whether the server's store answers (always, in memory)
+ */
+gboolean
+ferry_rendezvous_server_is_ready (FerryRendezvousServer *self)
+{
+  g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
+
+  return ferry_mailbox_store_is_connected (self->store);
+}
+
+/**
  * ferry_rendezvous_server_listen:
  * @address: where to listen; port 0 picks a free port
  *
@@ -1627,10 +1862,26 @@ ferry_rendezvous_server_listen (FerryRendezvousServer *self,
                                 GSocketAddress        *address,
                                 GError               **error)
 {
+  g_autoptr(GSocket) socket = NULL;
+
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
 
-  return soup_server_listen (self->soup, address, 0, error);
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  /* GSocket's backlog of 10 (what soup_server_listen() gets) drops
+   * connections when many clients come at once, and each retry costs them
+   * a second. As libsoup does, an IPv6 socket serves IPv6 only. */
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 &&
+      !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, error))
+    return FALSE;
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return FALSE;
+
+  return soup_server_listen_socket (self->soup, socket, 0, error);
 }
 
 /**
@@ -1646,14 +1897,13 @@ ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
                                            const char             *nameplate,
                                            GError                **error)
 {
-  Mailbox *mailbox;
   guint number;
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (nameplate != NULL, FALSE);
 
   if (!ferry_rendezvous_server_parse_nameplate (nameplate, &number) ||
-      g_hash_table_contains (self->mailboxes, GUINT_TO_POINTER (number)))
+      !ferry_mailbox_store_reserve (self->store, number, self->mailbox_ttl, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "Cannot reserve nameplate %s", nameplate);
@@ -1661,15 +1911,6 @@ ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
     }
 
   self->reserved_only = TRUE;
-  mailbox = g_new0 (Mailbox, 1);
-  mailbox->server = self;
-  mailbox->number = number;
-  mailbox->nameplate = g_strdup (nameplate);
-  mailbox->owner = g_strdup ("reserved");
-  g_queue_init (&mailbox->queue);
-  mailbox->expire_id = g_timeout_add_seconds (self->mailbox_ttl, mailbox_expire_cb, mailbox);
-  mailbox->expires_at = g_get_monotonic_time () + (gint64) self->mailbox_ttl * G_USEC_PER_SEC;
-  g_hash_table_insert (self->mailboxes, GUINT_TO_POINTER (number), mailbox);
   g_debug ("reserve nameplate=%s", nameplate);
 
   return TRUE;

@@ -41,6 +41,10 @@ gboolean               ferry_rendezvous_server_listen  (FerryRendezvousServer *s
                                                         GSocketAddress        *address,
                                                         GError               **error);
 char                  *ferry_rendezvous_server_dup_url (FerryRendezvousServer *self);
+gboolean               ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
+                                                          const char             *url,
+                                                          GError                **error);
+gboolean               ferry_rendezvous_server_is_ready  (FerryRendezvousServer  *self);
 gboolean               ferry_rendezvous_server_reserve_nameplate (FerryRendezvousServer  *self,
                                                                   const char             *nameplate,
                                                                   GError                **error);
