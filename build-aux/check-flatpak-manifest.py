@@ -91,8 +91,11 @@ def check_source(tap, module, index, source, manifest_dir):
         tap.ok(False, '%s has a known, pinned type' % label, 'type is %r' % kind)
 
 
-def build_dependencies(source_root, with_tests):
-    """{pkg-config name: first meson.build asking for it}, required ones only."""
+def build_dependencies(source_root, with_tests, enabled=()):
+    """{pkg-config name: first meson.build asking for it}, required ones only.
+
+    A dependency whose `required:` is a feature option (`get_option('redis')`)
+    is required only when that option is in @enabled; `auto` builds without it."""
     wanted = {}
     for top, dirs, files in os.walk(source_root):
         rel = os.path.relpath(top, source_root)
@@ -106,7 +109,9 @@ def build_dependencies(source_root, with_tests):
         path = os.path.join(top, 'meson.build')
         with open(path, encoding='utf-8') as f:
             for name, rest in DEPENDENCY.findall(f.read()):
-                if 'required: false' not in rest:
+                feature = re.search(r"required:\s*get_option\('([^']+)'", rest)
+                optional = 'required: false' in rest or (feature and feature.group(1) not in enabled)
+                if not optional:
                     wanted.setdefault(name, os.path.relpath(path, source_root))
     return wanted
 
@@ -116,6 +121,13 @@ def read_runtime_pc(path):
         return {line.strip() for line in f if line.strip() and not line.startswith('#')}
 
 
+def enabled_features(source_root):
+    """The feature options whose default is `enabled`."""
+    with open(os.path.join(source_root, 'meson_options.txt'), encoding='utf-8') as f:
+        return set(re.findall(r"option\(\s*'([^']+)',\s*type:\s*'feature',\s*value:\s*'enabled'",
+                              f.read()))
+
+
 def meson_options(source_root):
     with open(os.path.join(source_root, 'meson_options.txt'), encoding='utf-8') as f:
         return set(re.findall(r"option\(\s*'([^']+)'", f.read()))
@@ -123,7 +135,9 @@ def meson_options(source_root):
 
 def check_dependencies(tap, modules, app, source_root, runtime_pc):
     opts = app.get('config-opts', [])
-    wanted = build_dependencies(source_root, '-Dtests=false' not in opts)
+    enabled = {o[2:].split('=', 1)[0] for o in opts if o.startswith('-D') and o.endswith('=enabled')}
+    enabled |= enabled_features(source_root)
+    wanted = build_dependencies(source_root, '-Dtests=false' not in opts, enabled)
     provided = {}
     for module in modules[:-1]:
         name = module.get('name', '')

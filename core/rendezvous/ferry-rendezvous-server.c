@@ -25,7 +25,9 @@
 
 #include "ferry-message-size-limit-stream.h"
 #include "ferry-memory-store.h"
+#if FERRY_HAVE_REDIS
 #include "ferry-redis-store.h"
+#endif
 #include "ferry-rendezvous-protocol.h"
 #include "ferry-rendezvous-server-private.h"
 
@@ -1817,23 +1819,32 @@ ferry_rendezvous_server_new (void)
  * codes. Call before ferry_rendezvous_server_listen(); the server keeps
  * reconnecting when Redis goes away, and /healthz tells whether it is there.
  *
- * Returns: %FALSE for a URL that is not one
+ * Returns: %FALSE for a URL that is not one, or when this build has no
+ *   Redis support (G_IO_ERROR_NOT_SUPPORTED; built with -Dredis=disabled)
  */
 gboolean
 ferry_rendezvous_server_set_redis (FerryRendezvousServer  *self,
                                    const char             *url,
                                    GError                **error)
 {
+#if FERRY_HAVE_REDIS
   FerryRedisStore *store;
+#endif
 
   g_return_val_if_fail (FERRY_IS_RENDEZVOUS_SERVER (self), FALSE);
   g_return_val_if_fail (!ferry_mailbox_store_is_shared (self->store), FALSE);
 
+#if FERRY_HAVE_REDIS
   store = ferry_redis_store_new (url, error);
   if (store == NULL)
     return FALSE;
   set_store (self, FERRY_MAILBOX_STORE (store));
   return TRUE;
+#else
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               "This ferry-rendezvous was built without Redis support (-Dredis=disabled)");
+  return FALSE;
+#endif
 }
 
 /**
