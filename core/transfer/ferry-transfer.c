@@ -231,6 +231,7 @@ ferry_transfer_control_send (FerryTransfer *self,
                              gsize          len)
 {
   g_autoptr(GByteArray) frame = g_byte_array_sized_new (len + 5);
+  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
   guint32 be_len = GUINT32_TO_BE ((guint32) len);
 
@@ -239,9 +240,9 @@ ferry_transfer_control_send (FerryTransfer *self,
   if (len > 0)
     g_byte_array_append (frame, (const guint8 *) payload, len);
 
-  if (!ferry_quic_connection_stream_write (self->quic, self->control_id,
-                                           g_byte_array_free_to_bytes (g_steal_pointer (&frame)),
-                                           FALSE, &error))
+  /* The stream takes its own reference. */
+  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&frame));
+  if (!ferry_quic_connection_stream_write (self->quic, self->control_id, bytes, FALSE, &error))
     g_debug ("Could not write a control frame: %s", error->message);
 }
 
