@@ -82,6 +82,7 @@ update_progress (FerryTransferView *self)
   g_autofree char *rate = NULL;
   g_autofree char *eta = NULL;
   g_autofree char *speed = NULL;
+  g_autofree char *current = NULL;
   guint64 n_done, n_total;
 
   if (self->transfer == NULL)
@@ -105,9 +106,11 @@ update_progress (FerryTransferView *self)
                          : g_strdup_printf (_("%s/s"), rate);
   gtk_label_set_label (self->rate_label, speed);
 
-  gtk_label_set_label (self->file_label,
-                       ferry_transfer_get_current_file (self->transfer) != NULL
-                       ? ferry_transfer_get_current_file (self->transfer) : "");
+  /* The sender's name for it: escaped, so no control character or direction
+   * override can change how it reads. */
+  current = ferry_offer_escape_name (ferry_transfer_get_current_file (self->transfer) != NULL
+                                     ? ferry_transfer_get_current_file (self->transfer) : "", -1);
+  gtk_label_set_label (self->file_label, current);
 }
 
 static void
