@@ -1,10 +1,10 @@
 #!/bin/bash
-# tests/netlab/cli-lib.sh — TAP and log helpers for the lab tests that run the real ferry-cli.
+# tests/netlab/cli-lib.sh — the TAP and log helpers every lab script shares (one copy).
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Source after lab.sh. Each test ends with `tap_end`, which prints the plan and exits 1 if a
-# check failed.
+# Each test ends with `tap_end`, which prints the plan and exits 1 if a check failed.
+# start_rendezvous needs lab.sh sourced first; the rest stands alone (test-lan.sh).
 
 TAP_N=0
 TAP_FAILED=0
@@ -26,6 +26,21 @@ tap_end () {
   exit $TAP_FAILED
 }
 
+bail () { echo "Bail out! $*"; exit 1; }
+
+# lab_begin [WHAT]: without the lab (no root, no `ip netns`) the plan is a loud SKIP and the
+# script ends; with it, the lab is torn down however the script ends. Needs lab.sh.
+lab_begin () {
+  local why
+  if ! why=$(lab_check); then
+    echo "######## SKIPPING THE NAT LAB ${1:+$1 }TESTS: $why ########" >&2
+    echo "1..0 # SKIP NAT lab unavailable: $why"
+    exit 0
+  fi
+  trap lab_teardown EXIT
+  trap 'exit 1' INT TERM HUP
+}
+
 # wait_for FILE PATTERN SECONDS: waits for a line, polling the file the process writes.
 wait_for () {
   local deadline=$((SECONDS + $3))
@@ -38,7 +53,7 @@ wait_for () {
 }
 
 # json_field FILE EVENT FIELD [first|last]: FIELD of the first (or last) EVENT line of a
-# `--json` log.
+# `--json` log; lines that are not JSON (a debug message on the same stream) are skipped.
 json_field () {
   python3 - "$@" <<'PY'
 import json, sys
@@ -46,7 +61,10 @@ path, event, field = sys.argv[1:4]
 which = sys.argv[4] if len(sys.argv) > 4 else "first"
 found = None
 for line in open(path):
-    obj = json.loads(line)
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        continue
     if obj.get("event") == event:
         found = obj
         if which == "first":
@@ -76,6 +94,38 @@ start_rendezvous () {
     --turn "turn:$LAB_COTURN_IP:3478?transport=udp" >/dev/null || return 1
   wait_for "$LAB_DIR/rendezvous.log" '^listening on ' 10 || return 1
   RENDEZVOUS_URL="http://$LAB_RENDEZVOUS_IP:4477"
+}
+
+# start_sender BYTES: a work folder ($work) with a payload of BYTES random bytes, and the real
+# sender on host a offering it through the lab's rendezvous; sets $code once it has one.
+# Needs $CLI and start_rendezvous.
+start_sender () {
+  work=$LAB_DIR/work
+  mkdir -p "$work/out" "$work/a" "$work/b" "$work/send"
+  head -c "$1" /dev/urandom > "$work/send/payload.bin"
+  lab_spawn a sender env FERRY_RENDEZVOUS="$RENDEZVOUS_URL" XDG_DATA_HOME="$work/a" \
+    "$CLI" send --json "$work/send/payload.bin" >/dev/null || return 1
+  wait_for "$LAB_DIR/sender.log" '"event":"code"' 20 || return 1
+  code=$(json_field "$LAB_DIR/sender.log" code code)
+}
+
+# receive_on HOST: the real receiver on HOST takes $code to its end (log $work/receiver.log,
+# exit status $status), then the sender has a moment to report how it ended.
+receive_on () {
+  lab_exec "$1" env FERRY_RENDEZVOUS="$RENDEZVOUS_URL" XDG_DATA_HOME="$work/b" \
+    FERRY_CODE="$code" timeout 120 "$CLI" receive --json --yes --output "$work/out" \
+    > "$work/receiver.log"
+  status=$?
+  wait_for "$LAB_DIR/sender.log" '"event":"\(done\|error\)"' 30
+}
+
+# ok_delivered RECEIVER_LOG: the checks every whole-transfer row makes ($status is the
+# receiver's exit status).
+ok_delivered () {
+  ok "the receiver exits 0" [ "$status" = 0 ]
+  ok "the sender reports done" grep -q '"event":"done"' "$LAB_DIR/sender.log"
+  ok "the bytes arrive identical" cmp -s "$work/send/payload.bin" "$work/out/payload.bin"
+  ok "nothing was resumed: one session" [ "$(json_field "$1" done resumed)" = 0 ]
 }
 
 # upgraded_while_running LOG FIRST FINAL [MAPPED]: the log's first path is of kind FIRST, its

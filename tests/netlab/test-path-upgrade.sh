@@ -27,14 +27,7 @@ source "${FERRY_LAB_SH:-$HERE/lab.sh}"
 # shellcheck source=cli-lib.sh
 source "$HERE/cli-lib.sh"
 
-if ! why=$(lab_check); then
-  echo "######## SKIPPING THE NAT LAB TESTS: $why ########" >&2
-  echo "1..0 # SKIP NAT lab unavailable: $why"
-  exit 0
-fi
-
-trap lab_teardown EXIT
-trap 'exit 1' INT TERM HUP
+lab_begin
 
 SCENARIO=${1:?which scenario}
 LATE_S=3
@@ -57,15 +50,7 @@ lab_netem a -r 16mbit || exit 1
 
 start_rendezvous || exit 1
 
-work=$LAB_DIR/work
-mkdir -p "$work/out" "$work/a" "$work/b" "$work/send"
-head -c $((40 * 1024 * 1024 + 7)) /dev/urandom > "$work/send/payload.bin"
-url=$RENDEZVOUS_URL
-
-lab_spawn a sender env FERRY_RENDEZVOUS="$url" XDG_DATA_HOME="$work/a" \
-  "$CLI" send --json "$work/send/payload.bin" >/dev/null || exit 1
-wait_for "$LAB_DIR/sender.log" '"event":"code"' 20 || exit 1
-code=$(json_field "$LAB_DIR/sender.log" code code)
+start_sender $((40 * 1024 * 1024 + 7)) || exit 1
 
 unblocker=
 if [ "$SCENARIO" = late-mapping ]; then
@@ -74,16 +59,10 @@ if [ "$SCENARIO" = late-mapping ]; then
   unblocker=$!
 fi
 
-lab_exec b env FERRY_RENDEZVOUS="$url" XDG_DATA_HOME="$work/b" FERRY_CODE="$code" \
-  timeout 120 "$CLI" receive --json --yes --output "$work/out" > "$work/receiver.log"
-status=$?
-wait_for "$LAB_DIR/sender.log" '"event":"\(done\|error\)"' 30
+receive_on b
 [ -z "$unblocker" ] || wait "$unblocker"
 
-ok "the receiver exits 0" [ "$status" = 0 ]
-ok "the sender reports done" grep -q '"event":"done"' "$LAB_DIR/sender.log"
-ok "the bytes arrive identical" cmp -s "$work/send/payload.bin" "$work/out/payload.bin"
-ok "nothing was resumed: one session" [ "$(json_field "$work/receiver.log" done resumed)" = 0 ]
+ok_delivered "$work/receiver.log"
 case $SCENARIO in
   late-mapping)
     ok "the receiver moved from relayed to the mapping mid-transfer" \

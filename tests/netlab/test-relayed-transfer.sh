@@ -17,14 +17,7 @@ source "${FERRY_LAB_SH:-$HERE/lab.sh}"
 # shellcheck source=cli-lib.sh
 source "$HERE/cli-lib.sh"
 
-if ! why=$(lab_check); then
-  echo "######## SKIPPING THE NAT LAB TESTS: $why ########" >&2
-  echo "1..0 # SKIP NAT lab unavailable: $why"
-  exit 0
-fi
-
-trap lab_teardown EXIT
-trap 'exit 1' INT TERM HUP
+lab_begin
 
 lab_init || exit 1
 lab_host a hard || exit 1
@@ -33,24 +26,10 @@ lab_start_coturn || exit 1
 
 start_rendezvous || exit 1
 
-work=$LAB_DIR/work
-mkdir -p "$work/out" "$work/a" "$work/b" "$work/send"
-head -c $((24 * 1024 * 1024 + 99)) /dev/urandom > "$work/send/payload.bin"
-url=$RENDEZVOUS_URL
+start_sender $((24 * 1024 * 1024 + 99)) || exit 1
+receive_on b
 
-lab_spawn a sender env FERRY_RENDEZVOUS="$url" XDG_DATA_HOME="$work/a" \
-  "$CLI" send --json "$work/send/payload.bin" >/dev/null || exit 1
-wait_for "$LAB_DIR/sender.log" '"event":"code"' 20 || exit 1
-code=$(json_field "$LAB_DIR/sender.log" code code)
-
-lab_exec b env FERRY_RENDEZVOUS="$url" XDG_DATA_HOME="$work/b" FERRY_CODE="$code" \
-  timeout 120 "$CLI" receive --json --yes --output "$work/out" > "$work/receiver.log"
-status=$?
-wait_for "$LAB_DIR/sender.log" '"event":"\(done\|error\)"' 30
-
-ok "the receiver exits 0" [ "$status" = 0 ]
-ok "the sender reports done" grep -q '"event":"done"' "$LAB_DIR/sender.log"
-ok "the bytes arrive identical" cmp -s "$work/send/payload.bin" "$work/out/payload.bin"
+ok_delivered "$work/receiver.log"
 ok "the receiver's path is relayed" [ "$(json_field "$work/receiver.log" path kind)" = relayed ]
 ok "the sender's path is relayed" [ "$(json_field "$LAB_DIR/sender.log" path kind)" = relayed ]
 ok "the relay is the lab's coturn" \

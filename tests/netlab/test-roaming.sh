@@ -22,14 +22,7 @@ source "${FERRY_LAB_SH:-$HERE/lab.sh}"
 # shellcheck source=cli-lib.sh
 source "$HERE/cli-lib.sh"
 
-if ! why=$(lab_check); then
-  echo "######## SKIPPING THE NAT LAB TESTS: $why ########" >&2
-  echo "1..0 # SKIP NAT lab unavailable: $why"
-  exit 0
-fi
-
-trap lab_teardown EXIT
-trap 'exit 1' INT TERM HUP
+lab_begin
 
 SCENARIO=${1:?which scenario}
 
@@ -50,14 +43,7 @@ new=${old%.*}.$(( ${old##*.} + 10 ))
 gateway=$(lab_gateway b)
 b_ns=$(lab_ns b)
 
-work=$LAB_DIR/work
-mkdir -p "$work/out" "$work/a" "$work/b" "$work/send"
-head -c $((40 * 1024 * 1024 + 5)) /dev/urandom > "$work/send/payload.bin"
-
-lab_spawn a sender env FERRY_RENDEZVOUS="$RENDEZVOUS_URL" XDG_DATA_HOME="$work/a" \
-  "$CLI" send --json "$work/send/payload.bin" >/dev/null || exit 1
-wait_for "$LAB_DIR/sender.log" '"event":"code"' 20 || exit 1
-code=$(json_field "$LAB_DIR/sender.log" code code)
+start_sender $((40 * 1024 * 1024 + 5)) || exit 1
 
 lab_spawn b receiver env FERRY_RENDEZVOUS="$RENDEZVOUS_URL" XDG_DATA_HOME="$work/b" \
   FERRY_CODE="$code" timeout 120 "$CLI" receive --json --yes --output "$work/out" \
@@ -97,10 +83,7 @@ if not later:
 PY
 }
 
-ok "the receiver exits 0" [ "$status" = 0 ]
-ok "the sender reports done" grep -q '"event":"done"' "$LAB_DIR/sender.log"
-ok "the bytes arrive identical" cmp -s "$work/send/payload.bin" "$work/out/payload.bin"
-ok "nothing was resumed: one session" [ "$(json_field "$LAB_DIR/receiver.log" done resumed)" = 0 ]
+ok_delivered "$LAB_DIR/receiver.log"
 if [ "$SCENARIO" = public ]; then
   ok "the receiver's path moved to $new mid-transfer" \
     moved_while_running "$LAB_DIR/receiver.log" "$new"
