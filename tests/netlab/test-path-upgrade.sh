@@ -15,8 +15,8 @@
 # checks can clash with the conntrack entry an early unsolicited check left (LAB.md). Should
 # the session start relayed, the sender's re-probes (ICE restarts with back-off) have to find
 # the direct pair while the transfer runs: either way it must end direct, bytes identical.
-# (Here the first pair has so far always been direct already; the row's comment line says
-# which it was.)
+# Not reached yet, so not a meson row: run by hand on 2026-12-03 (twice) the session started
+# relayed and stayed relayed to the end, bytes identical, and both final-path checks failed.
 
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
