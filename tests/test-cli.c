@@ -710,9 +710,10 @@ terminal_closed (gpointer user_data)
   return ((Terminal *) user_data)->closed;
 }
 
-/* A person types the code at the prompt and gets a word wrong: the
- * receiver explains it and asks again, with what was typed filled in, so
- * fixing the one word is enough. */
+/* A person types the code at the prompt and gets words wrong: the
+ * receiver explains it and asks again with the suggested words filled in,
+ * so Enter is enough; a word with no good guess is left as typed, to fix
+ * by hand. */
 static void
 test_mistyped_code_asks_again (Fixture       *fixture,
                                gconstpointer  data)
@@ -721,9 +722,17 @@ test_mistyped_code_asks_again (Fixture       *fixture,
   g_autoptr(Cli) receiver = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autofree char *code = start_sender (fixture, &sender);
-  g_autofree char *typo = g_strconcat (code, "x", NULL);
+  g_auto(GStrv) words = g_strsplit (code, "-", -1);
+  /* A letter too many in the first word, and the last one in capitals and
+   * spaced out as read aloud: "7 orbitx tulip CANVASX". */
+  g_autofree char *last_typo = g_ascii_strup (words[3], -1);
+  g_autofree char *typo = g_strdup_printf ("%s %sx %s %sx", words[0], words[1], words[2],
+                                           last_typo);
   g_autofree char *typed = g_strconcat (typo, "\r", NULL);
-  g_autofree char *prefilled = g_strconcat ("Code: ", typo, NULL);
+  g_autofree char *hopeless = g_strdup_printf ("%s-%s-qqqqqqqqqq-%s", words[0], words[1],
+                                               words[3]);
+  g_autofree char *hopeless_typed = NULL;
+  g_autofree char *hopeless_prefilled = g_strconcat ("Code: ", hopeless, NULL);
   const char * const args[] = {
     "receive", "--json", "--yes", "--output", fixture->target, NULL
   };
@@ -750,21 +759,37 @@ test_mistyped_code_asks_again (Fixture       *fixture,
   g_clear_object (&launcher);
 
   at = terminal_wait_for (&terminal, "Code: ", 0);
+
+  /* A word nothing is like stays as typed: the line is the code again,
+   * for the person to mend. */
+  hopeless_typed = g_strconcat (hopeless, "\r", NULL);
+  terminal_type (master, hopeless_typed);
+  at = terminal_wait_for (&terminal, "Please check the code with the sender", at);
+  at = terminal_wait_for (&terminal, hopeless_prefilled, at);
+  /* Ctrl+U empties the line for the next try. */
+  terminal_type (master, "\x15");
   terminal_type (master, typed);
 
-  /* Explained, and asked again with the mistyped code in the line. */
-  at = terminal_wait_for (&terminal, "is not a code word", at);
-  at = terminal_wait_for (&terminal, prefilled, at);
+  /* Explained, and asked again with the suggestions in the line. */
+  at = terminal_wait_for (&terminal, "is not a code word. Did you mean", at);
+  at = terminal_wait_for (&terminal, "Code: ", at);
   g_assert_null (cli_find_event (receiver, "error"));
 
-  /* Rubbing out the stray letter is all it takes. */
-  terminal_type (master, "\x7f\r");
+  /* Enter takes them. */
+  terminal_type (master, "\r");
   g_assert_cmpint (cli_wait_exit (receiver), ==, 0);
   g_assert_cmpint (cli_wait_exit (sender), ==, 0);
   g_assert_nonnull (cli_find_event (receiver, "done"));
   assert_same_contents (sent, arrived);
 
   g_assert_true (ferry_test_wait_until (terminal_closed, &terminal, TIMEOUT_MS));
+  /* The line it took was the code itself, not what was typed. */
+  {
+    const char *line = g_strrstr (terminal.text->str, "Code: ") + strlen ("Code: ");
+
+    g_assert_true (g_str_has_prefix (line, code));
+    g_assert_false (g_ascii_isalnum (line[strlen (code)]));
+  }
   g_clear_object (&terminal.master);
   g_string_free (terminal.text, TRUE);
 }

@@ -13,6 +13,7 @@
 
 #include <glib/gstdio.h>
 #include <gdk/x11/gdkx.h>
+#include <sqlite3.h>
 #include <X11/extensions/XTest.h>
 
 #include "ferry-application.h"
@@ -419,6 +420,14 @@ transfer_started (gpointer user_data)
   return transfer != NULL && ferry_transfer_get_bytes_done (transfer) > 0;
 }
 
+/* The app opens its SQLite store at startup, off the UI thread; a transfer
+ * started before it is open is not recorded. */
+static gboolean
+has_store (gpointer user_data)
+{
+  return ferry_application_get_store (app) != NULL;
+}
+
 static gboolean
 history_has_both (gpointer user_data)
 {
@@ -429,11 +438,13 @@ history_has_both (gpointer user_data)
     {
       g_autofree char *text = ferry_history_page_dup_row_text (page, i);
 
-      if (strstr (text, "Completed") == NULL || strstr (text, "Direct · local network") == NULL)
+      /* Then how fast, how long, and the path. */
+      if (strstr (text, " · Completed\n") == NULL || strstr (text, "/s · ") == NULL ||
+          !g_str_has_suffix (text, " · Direct · local network"))
         continue;
-      /* A send is named by what was chosen. */
-      sent |= g_str_has_prefix (text, "Ferry Photos.tar\nSent · 1 file · 157.3\u00a0MB");
-      received |= g_str_has_prefix (text, "Received 1 file\n157.3\u00a0MB · ");
+      /* Both ends are named by what moved. */
+      sent |= g_str_has_prefix (text, "Ferry Photos.tar\nSent · 1 file · 157.3\u00a0MB · ");
+      received |= g_str_has_prefix (text, "Ferry Photos.tar\nReceived · 1 file · 157.3\u00a0MB · ");
     }
 
   return sent && received;
@@ -482,6 +493,7 @@ test_send_and_receive (void)
   g_autofree char *sent_from = g_strdup_printf ("\nSent From: %s\n", send_dir);
   g_autofree char *saved_in = g_strdup_printf ("\nSaved In: %s\n", download_dir);
 
+  g_assert_true (ferry_test_wait_until (has_store, NULL, TIMEOUT_MS));
   save_screenshot (GTK_WIDGET (sender), "choose");
 
   ferry_send_page_send_files (send_page, &file, 1);
@@ -674,6 +686,7 @@ test_resume_send_from_history (void)
   guint row = 0;
 
   g_assert_cmpint (g_mkdir_with_parents (out_dir, 0755), ==, 0);
+  g_assert_true (ferry_test_wait_until (has_store, NULL, TIMEOUT_MS));
 
   ferry_send_page_send_files (send_page, &file, 1);
   wait_for_send_page (window, "code");
@@ -717,6 +730,38 @@ test_resume_send_from_history (void)
   g_assert_true (g_file_load_contents (file, NULL, &sent_data, &sent_len, NULL, NULL));
   g_assert_true (g_file_get_contents (arrived, &got_data, &got_len, NULL));
   g_assert_cmpmem (sent_data, sent_len, got_data, got_len);
+
+  /* The store, written before the send ends, tells of the second attempt:
+   * when its bytes began to move, only the rest travelling, its path. */
+  {
+    FerryStore *store = ferry_application_get_store (app);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GPtrArray) transfers = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *sent_path = g_file_get_path (file);
+    const FerryStoreTransfer *resumed = NULL;
+
+    ferry_store_list_history_async (store, 0, NULL, ferry_test_async_result_cb, &result);
+    transfers = ferry_store_list_history_finish (store, ferry_test_wait_async_result (&result,
+                                                                                      TIMEOUT_MS),
+                                                 &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < transfers->len && resumed == NULL; i++)
+      {
+        const FerryStoreTransfer *transfer = g_ptr_array_index (transfers, i);
+
+        if (transfer->sources != NULL && g_strcmp0 (transfer->sources[0], sent_path) == 0)
+          resumed = transfer;
+      }
+    g_assert_nonnull (resumed);
+    g_assert_cmpint (resumed->state, ==, FERRY_STORE_TRANSFER_COMPLETED);
+    g_assert_cmpuint (resumed->bytes_done, ==, resumed->total_bytes);
+    g_assert_cmpuint (resumed->bytes_moved, >, 0);
+    g_assert_cmpuint (resumed->bytes_moved, <, resumed->total_bytes);
+    g_assert_cmpint (resumed->started_at, >, resumed->created_at);
+    g_assert_cmpint (resumed->finished_at, >=, resumed->started_at);
+    g_assert_cmpstr (resumed->first_path_kind, ==, "direct-lan");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
@@ -962,7 +1007,7 @@ history_has_send_of (gpointer user_data)
     {
       g_autofree char *text = ferry_history_page_dup_row_text (page, i);
 
-      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt and 1 more\n") &&
+      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt and 1 more\nSent · ") &&
           strstr (text, "Completed") != NULL)
         return TRUE;
     }
@@ -1103,7 +1148,7 @@ test_open_with_files (void)
     {
       g_autofree char *text = ferry_history_page_dup_row_text (history, row);
 
-      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt"))
+      if (g_str_has_prefix (text, "Holiday <b>& Co, late.txt, notes.txt and 1 more\nSent · "))
         break;
     }
   g_assert_true (ferry_history_page_activate_row_action (history, row, "send-again"));
@@ -1114,6 +1159,263 @@ test_open_with_files (void)
 
   gtk_window_destroy (GTK_WINDOW (sender));
   gtk_window_destroy (GTK_WINDOW (receiver));
+}
+
+/* A file manager on the test's session bus, as Files is on a desktop: it
+ * takes FileManager1.ShowItems and notes what it was asked to show. */
+static const char file_manager_xml[] =
+  "<node>"
+  "  <interface name='org.freedesktop.FileManager1'>"
+  "    <method name='ShowItems'>"
+  "      <arg type='as' name='uris' direction='in'/>"
+  "      <arg type='s' name='startup_id' direction='in'/>"
+  "    </method>"
+  "  </interface>"
+  "</node>";
+
+static void
+file_manager_call_cb (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *object_path,
+                      const char            *interface_name,
+                      const char            *method_name,
+                      GVariant              *parameters,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  GPtrArray *shown = user_data;
+  g_autofree const char **uris = NULL;
+
+  g_variant_get (parameters, "(^a&s&s)", &uris, NULL);
+  for (guint i = 0; uris[i] != NULL; i++)
+    g_ptr_array_add (shown, g_strdup (uris[i]));
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable file_manager_vtable = { file_manager_call_cb, NULL, NULL };
+
+typedef struct
+{
+  GDBusConnection *bus;
+  guint            registration;
+  guint            owner;
+  gboolean         acquired;
+  GPtrArray       *shown;
+} FileManager;
+
+static void
+file_manager_acquired_cb (GDBusConnection *connection,
+                          const char      *name,
+                          gpointer         user_data)
+{
+  ((FileManager *) user_data)->acquired = TRUE;
+}
+
+static void
+file_manager_start (FileManager *manager)
+{
+  g_autoptr(GDBusNodeInfo) node = g_dbus_node_info_new_for_xml (file_manager_xml, NULL);
+  g_autoptr(GError) error = NULL;
+
+  manager->shown = g_ptr_array_new_with_free_func (g_free);
+  manager->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  manager->registration = g_dbus_connection_register_object (manager->bus,
+                                                             "/org/freedesktop/FileManager1",
+                                                             node->interfaces[0],
+                                                             &file_manager_vtable,
+                                                             manager->shown, NULL, &error);
+  g_assert_no_error (error);
+  manager->owner = g_bus_own_name_on_connection (manager->bus, "org.freedesktop.FileManager1",
+                                                 G_BUS_NAME_OWNER_FLAGS_NONE,
+                                                 file_manager_acquired_cb, NULL, manager, NULL);
+  g_assert_true (ferry_test_wait_for_flag (&manager->acquired, TIMEOUT_MS));
+}
+
+static void
+file_manager_stop (FileManager *manager)
+{
+  g_bus_unown_name (manager->owner);
+  g_dbus_connection_unregister_object (manager->bus, manager->registration);
+  g_clear_object (&manager->bus);
+  g_clear_pointer (&manager->shown, g_ptr_array_unref);
+}
+
+static gboolean
+file_manager_was_asked (gpointer user_data)
+{
+  return ((FileManager *) user_data)->shown->len > 0;
+}
+
+/* The row of @page whose text starts with @prefix, or -1. */
+static int
+find_history_row (FerryHistoryPage *page,
+                  const char       *prefix)
+{
+  for (guint i = 0; i < ferry_history_page_get_n_rows (page); i++)
+    {
+      g_autofree char *text = ferry_history_page_dup_row_text (page, i);
+
+      if (g_str_has_prefix (text, prefix))
+        return (int) i;
+    }
+
+  return -1;
+}
+
+static gboolean
+history_has_seeded (gpointer user_data)
+{
+  return find_history_row (user_data, "kept.bin\nReceived · ") >= 0 &&
+         find_history_row (user_data, "seeded.txt\nSent · ") >= 0;
+}
+
+static gboolean
+history_lost_kept (gpointer user_data)
+{
+  return find_history_row (user_data, "kept.bin\n") < 0 &&
+         find_history_row (user_data, "seeded.txt\nSent · ") >= 0;
+}
+
+static gint64
+days_ago (int days)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) then = g_date_time_add_days (now, -days);
+
+  return g_date_time_to_unix (then) * G_USEC_PER_SEC;
+}
+
+/* Transfers from earlier days, written into the app's own SQLite file as an
+ * earlier run would have left them: the history groups them by day, finds
+ * them by name and by peer, tells how fast and by which paths they went,
+ * sends a send again with what was chosen, and removes a row without
+ * touching its files. */
+static void
+test_history_days_search_remove (void)
+{
+  FerryWindow *window = new_window ();
+  FerryHistoryPage *history = FERRY_HISTORY_PAGE (ferry_window_get_history_page (window));
+  FerrySendPage *send_page = FERRY_SEND_PAGE (ferry_window_get_send_page (window));
+  g_autofree char *in_dir = g_build_filename (download_dir, "history-days", NULL);
+  g_autofree char *kept = g_build_filename (in_dir, "kept.bin", NULL);
+  g_autofree char *seeded = g_build_filename (send_dir, "seeded.txt", NULL);
+  g_autofree char *kept_before = NULL;
+  g_autofree char *kept_after = NULL;
+  g_autofree char *sql = NULL;
+  g_autofree char *days = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *expected_old_day = NULL;
+  g_autofree char *expected_days = NULL;
+  g_autoptr(GDateTime) old_day = NULL;
+  g_autofree char *kept_uri = NULL;
+  FileManager file_manager = { 0 };
+  gint64 yesterday = days_ago (1), three_days = days_ago (3);
+  gsize before_len, after_len;
+  sqlite3 *db = NULL;
+  int row;
+
+  g_assert_cmpint (g_mkdir_with_parents (in_dir, 0755), ==, 0);
+  ferry_test_write_random_file (kept, 4000000, 0x5eed);
+  g_assert_true (g_file_get_contents (kept, &kept_before, &before_len, NULL));
+  g_assert_true (g_file_set_contents (seeded, "hello again", -1, NULL));
+
+  g_assert_true (ferry_test_wait_until (has_store, NULL, TIMEOUT_MS));
+  sql = g_strdup_printf (
+    "INSERT INTO transfers (direction, transfer_key, selection_key, state, peer_name,"
+    "  target_folder, created_at, started_at, finished_at, total_bytes, bytes_done,"
+    "  bytes_moved, n_files, path_kind, first_path_kind)"
+    "  VALUES ('receive', 'seed-k1', 'seed-s1', 'completed', 'Bob', '%s', %" G_GINT64_FORMAT ","
+    "          %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", 4000000, 4000000, 4000000, 1,"
+    "          'direct-internet', 'relayed');"
+    "INSERT INTO files (transfer_id, path, local_path, kind, size, content_id, mode, state)"
+    "  VALUES (last_insert_rowid (), 'kept.bin', 'kept.bin', 'file', 4000000,"
+    "          'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 420,"
+    "          'complete');"
+    "INSERT INTO transfers (direction, transfer_key, selection_key, state, peer_name,"
+    "  created_at, started_at, finished_at, total_bytes, bytes_done, bytes_moved, n_files,"
+    "  path_kind, first_path_kind, sources)"
+    "  VALUES ('send', 'seed-k2', 'seed-s2', 'completed', 'Alice''s laptop',"
+    "          %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", 11, 11, 11, 1,"
+    "          'direct-lan', 'direct-lan', '[\"%s\"]');"
+    "INSERT INTO files (transfer_id, path, kind, size, content_id, mode, state)"
+    "  VALUES (last_insert_rowid (), 'seeded.txt', 'file', 11,"
+    "          'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 420,"
+    "          'complete');",
+    in_dir, yesterday, yesterday + G_USEC_PER_SEC, yesterday + 3 * G_USEC_PER_SEC,
+    three_days, three_days, three_days + G_USEC_PER_SEC, seeded);
+  g_assert_cmpint (sqlite3_open (ferry_store_get_path (ferry_application_get_store (app)), &db),
+                   ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, TIMEOUT_MS);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  ferry_window_show_page (window, "history");
+  ferry_history_page_reload (history);
+  g_assert_true (ferry_test_wait_until (history_has_seeded, history, TIMEOUT_MS));
+
+  /* Under their days, newest first. */
+  old_day = g_date_time_new_from_unix_local (three_days / G_USEC_PER_SEC);
+  expected_old_day = g_date_time_format (old_day, "%A, %x");
+  expected_days = g_strconcat ("Yesterday\n", expected_old_day, NULL);
+  days = ferry_history_page_dup_days (history);
+  g_test_message ("Days:\n%s", days);
+  g_assert_true (g_str_has_suffix (days, expected_days));
+  g_assert_true (g_str_equal (days, expected_days) || g_str_has_prefix (days, "Today\n"));
+
+  /* What moved, how much, how fast, how long, and the paths first and last. */
+  row = find_history_row (history, "kept.bin\n");
+  text = ferry_history_page_dup_row_text (history, row);
+  g_test_message ("Row: %s", text);
+  g_assert_true (g_str_has_prefix (text, "kept.bin\nReceived · 1 file · 4.0\u00a0MB · "));
+  g_assert_true (g_str_has_suffix (text, " · Completed\n2.0\u00a0MB/s · 2.0 seconds · "
+                                         "Relayed, then Direct · internet"));
+
+  /* The search looks at the peer too, and hides the days it empties. */
+  ferry_history_page_set_search (history, "BOB");
+  for (guint i = 0; i < ferry_history_page_get_n_rows (history); i++)
+    g_assert_cmpint (ferry_history_page_get_row_shown (history, i), ==, (int) i == row);
+  g_free (days);
+  days = ferry_history_page_dup_days (history);
+  g_assert_cmpstr (days, ==, "Yesterday");
+  save_screenshot (GTK_WIDGET (window), "history-search");
+  ferry_history_page_set_search (history, "seeded alice");
+  g_free (days);
+  days = ferry_history_page_dup_days (history);
+  g_assert_cmpstr (days, ==, expected_old_day);
+  ferry_history_page_set_search (history, NULL);
+
+  /* Send Again offers what was chosen then. */
+  row = find_history_row (history, "seeded.txt\nSent · ");
+  g_assert_true (ferry_history_page_activate_row_action (history, row, "send-again"));
+  wait_for_send_page (window, "code");
+  summary = wait_for_new_code (send_page, NULL);
+  g_assert_cmpstr (summary, ==, "seeded.txt\n1 file · 11 bytes");
+  gtk_widget_activate_action (GTK_WIDGET (send_page), "send.cancel", NULL);
+
+  /* Show in Folder opens the receiving folder with what arrived selected. */
+  ferry_window_show_page (window, "history");
+  row = find_history_row (history, "kept.bin\n");
+  g_assert_cmpint (row, >=, 0);
+  file_manager_start (&file_manager);
+  g_assert_true (ferry_history_page_activate_row_action (history, row, "show-in-folder"));
+  g_assert_true (ferry_test_wait_until (file_manager_was_asked, &file_manager, TIMEOUT_MS));
+  kept_uri = g_filename_to_uri (kept, NULL, NULL);
+  g_assert_cmpuint (file_manager.shown->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (file_manager.shown, 0), ==, kept_uri);
+  file_manager_stop (&file_manager);
+
+  /* Remove takes the row, and only the row. */
+  g_assert_true (ferry_history_page_activate_row_action (history, row, "remove"));
+  g_assert_true (ferry_test_wait_until (history_lost_kept, history, TIMEOUT_MS));
+  g_free (days);
+  days = ferry_history_page_dup_days (history);
+  g_assert_null (strstr (days, "Yesterday"));
+  g_assert_true (g_file_get_contents (kept, &kept_after, &after_len, NULL));
+  g_assert_cmpmem (kept_before, before_len, kept_after, after_len);
+
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 typedef struct
@@ -1145,7 +1447,8 @@ entry_has (gpointer user_data)
   return g_strcmp0 (ferry_receive_page_get_entered_code (wait->page), wait->text) == 0;
 }
 
-/* The search has filtered the history down to the send of typed.bin. */
+/* The search has filtered the history down to the send and the receive of
+ * typed.bin. */
 static gboolean
 history_shows_only_typed (gpointer user_data)
 {
@@ -1163,7 +1466,7 @@ history_shows_only_typed (gpointer user_data)
       n_shown++;
     }
 
-  return n_shown == 1;
+  return n_shown == 2;
 }
 
 /* The whole receive with the keyboard alone: Ctrl+R, the code, Enter, a few
@@ -1704,6 +2007,7 @@ main (int   argc,
   g_test_add_func ("/gtk-app/send-text-with-file-narrow", test_send_text_with_file_narrow);
   g_test_add_func ("/gtk-app/send-to-cli", test_send_to_cli);
   g_test_add_func ("/gtk-app/resume-send-from-history", test_resume_send_from_history);
+  g_test_add_func ("/gtk-app/history-days-search-remove", test_history_days_search_remove);
   g_test_add_func ("/gtk-app/decline-reaches-error-page", test_decline_reaches_error_page);
   g_test_add_func ("/gtk-app/cancel-reaches-error-page", test_cancel_reaches_error_page);
   g_test_add_func ("/gtk-app/wrong-code-reaches-error-pages", test_wrong_code_reaches_error_pages);
@@ -1716,6 +2020,8 @@ main (int   argc,
 
   g_clear_object (&app);
   g_clear_pointer (&server, ferry_test_rendezvous_free);
+  /* A run writes about a gigabyte of files to send and receive. */
+  ferry_test_clear_temp_dir (&home);
 
   return ret;
 }

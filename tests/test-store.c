@@ -385,16 +385,16 @@ test_v0_migration (Fixture       *fixture,
   sqlite3_close (db);
 }
 
-/* A database written by the first release (schema 1) keeps its history and
- * gains the column for what a send chose. */
-static void
-test_v1_migration (Fixture       *fixture,
-                   gconstpointer  data)
+/* A database as an older Ferry left it: made by this one, turned back with
+ * @sql (which sets its user_version) and opened again, which migrates it.
+ * Returns its history. */
+static GPtrArray *
+history_after_migrating (Fixture    *fixture,
+                         const char *sql)
 {
   g_autoptr(FerryStore) store = NULL;
-  g_autoptr(GPtrArray) history = NULL;
   g_autoptr(GError) error = NULL;
-  FerryStoreTransfer *old;
+  GPtrArray *history;
   sqlite3 *db;
 
   store = store_open (fixture->db_path, &error);
@@ -402,9 +402,112 @@ test_v1_migration (Fixture       *fixture,
   ferry_store_close (store);
   g_clear_object (&store);
 
-  /* Turn it back into what schema 1 looked like, with one transfer. */
   db = raw_open (fixture->db_path);
-  raw_exec (db, "DROP VIEW history;"
+  raw_exec (db, sql);
+  sqlite3_close (db);
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+  history = store_history (store);
+  ferry_store_close (store);
+
+  db = raw_open (fixture->db_path);
+  {
+    g_autofree char *version = raw_query (db, "PRAGMA user_version");
+
+    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
+  }
+  sqlite3_close (db);
+  return history;
+}
+
+/* What schema 4 added, taken away again: the history view as schema 2 and 3
+ * had it. */
+#define BACK_TO_V3 \
+  "DROP VIEW history;" \
+  "ALTER TABLE transfers DROP COLUMN started_at;" \
+  "ALTER TABLE transfers DROP COLUMN bytes_moved;" \
+  "ALTER TABLE transfers DROP COLUMN first_path_kind;" \
+  "CREATE VIEW history AS" \
+  "  SELECT id, direction, transfer_key, state AS outcome, peer_name, target_folder," \
+  "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay," \
+  "         error_message, sources" \
+  "  FROM transfers ORDER BY created_at DESC, id DESC;"
+
+/* A schema 3 database keeps its transfers, their files and resume secrets;
+ * its history gains the names of what was moved (as they landed: a folder
+ * reserved as "Fotos (1)" is named so), and no speed, since the start of
+ * the bytes was not recorded. */
+static void
+test_v3_migration (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GPtrArray) history = NULL;
+  FerryStoreTransfer *entry;
+  sqlite3 *db;
+
+  history = history_after_migrating (fixture, BACK_TO_V3
+                "INSERT INTO transfers (id, direction, transfer_key, selection_key, state,"
+                "  target_folder, created_at, finished_at, total_bytes, bytes_done, n_files,"
+                "  path_kind, resume_secret)"
+                "  VALUES (1, 'receive', 'k1', 's1', 'interrupted', '/in', 1000, NULL, 300, 100,"
+                "          2, 'relayed', zeroblob (32));"
+                "INSERT INTO files (transfer_id, path, local_path, kind, size, content_id, mode,"
+                "  state) VALUES"
+                "  (1, 'Fotos', NULL, 'folder', 0, NULL, 493, 'complete'),"
+                "  (1, 'Fotos/a.jpg', 'Fotos (1)/a.jpg', 'file', 100, '" HEX_A "', 420,"
+                "   'complete'),"
+                "  (1, 'notes, \"final\".txt', NULL, 'file', 200, '" HEX_B "', 420, 'partial');"
+                "INSERT INTO transfers (id, direction, transfer_key, selection_key, state,"
+                "  created_at, finished_at, total_bytes, n_files, sources)"
+                "  VALUES (2, 'send', 'k2', 's2', 'completed', 2000, 3000, 42, 0, '[\"/x/y\"]');"
+                "PRAGMA user_version = 3;");
+
+  g_assert_cmpuint (history->len, ==, 2);
+  entry = g_ptr_array_index (history, 1);
+  g_assert_cmpint (entry->id, ==, 1);
+  g_assert_cmpint (entry->state, ==, FERRY_STORE_TRANSFER_INTERRUPTED);
+  g_assert_cmpuint (entry->bytes_done, ==, 100);
+  g_assert_cmpstr (entry->path_kind, ==, "relayed");
+  g_assert_null (entry->first_path_kind);
+  g_assert_cmpint (entry->started_at, ==, 0);
+  g_assert_cmpuint (entry->bytes_moved, ==, 0);
+  g_assert_nonnull (entry->names);
+  g_assert_cmpuint (g_strv_length (entry->names), ==, 2);
+  g_assert_cmpstr (entry->names[0], ==, "Fotos (1)");
+  g_assert_cmpstr (entry->names[1], ==, "notes, \"final\".txt");
+
+  entry = g_ptr_array_index (history, 0);
+  g_assert_cmpint (entry->id, ==, 2);
+  g_assert_cmpint (entry->finished_at, ==, 3000);
+  g_assert_cmpstr (entry->sources[0], ==, "/x/y");
+  g_assert_nonnull (entry->names);
+  g_assert_cmpuint (g_strv_length (entry->names), ==, 0);
+
+  db = raw_open (fixture->db_path);
+  {
+    g_autofree char *secret = raw_query (db, "SELECT length (resume_secret) FROM transfers "
+                                             "WHERE id = 1");
+    g_autofree char *files = raw_query (db, "SELECT count(*) FROM files");
+
+    g_assert_cmpstr (secret, ==, "32");
+    g_assert_cmpstr (files, ==, "3");
+  }
+  sqlite3_close (db);
+}
+
+/* A database written by the first release (schema 1) keeps its history and
+ * gains the column for what a send chose. */
+static void
+test_v1_migration (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GPtrArray) history = NULL;
+  FerryStoreTransfer *old;
+
+  /* Turned back into what schema 1 looked like, with one transfer. */
+  history = history_after_migrating (fixture, BACK_TO_V3
+                "DROP VIEW history;"
                 "ALTER TABLE transfers DROP COLUMN resume_secret;"
                 "ALTER TABLE transfers DROP COLUMN sources;"
                 "CREATE VIEW history AS"
@@ -416,26 +519,12 @@ test_v1_migration (Fixture       *fixture,
                 "  created_at, total_bytes, n_files, path_kind)"
                 "  VALUES ('send', 'k', 's', 'completed', 1, 42, 1, 'relayed');"
                 "PRAGMA user_version = 1;");
-  sqlite3_close (db);
-
-  store = store_open (fixture->db_path, &error);
-  g_assert_no_error (error);
-  history = store_history (store);
-  ferry_store_close (store);
 
   g_assert_cmpuint (history->len, ==, 1);
   old = g_ptr_array_index (history, 0);
   g_assert_cmpuint (old->total_bytes, ==, 42);
   g_assert_cmpstr (old->path_kind, ==, "relayed");
   g_assert_null (old->sources);
-
-  db = raw_open (fixture->db_path);
-  {
-    g_autofree char *version = raw_query (db, "PRAGMA user_version");
-
-    g_assert_cmpstr (version, ==, G_STRINGIFY (FERRY_STORE_SCHEMA_VERSION));
-  }
-  sqlite3_close (db);
 }
 
 static void
@@ -900,6 +989,95 @@ test_history (Fixture       *fixture,
   g_assert_error (error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND);
 }
 
+/* What a history row tells of the last attempt: the first and the last
+ * path, when the bytes began to move and how many travelled; a resume starts
+ * that afresh. Removing a row takes only that row, never a running one. */
+static void
+test_history_attempt (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(FerryStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(FerryOffer) sent = big_file_offer ("one", 100, HEX_A);
+  g_autoptr(FerryOffer) received = big_file_offer ("two", 200, HEX_B);
+  g_autoptr(FerryStoreTransfer) t1 = NULL;
+  g_autoptr(FerryStoreTransfer) t2 = NULL;
+  g_autoptr(FerryStoreTransfer) again = NULL;
+  FerryStoreTransfer *entry;
+  gint64 started = g_get_real_time ();
+
+  store = store_open (fixture->db_path, &error);
+  g_assert_no_error (error);
+
+  t1 = store_begin (store, FERRY_STORE_SEND, sent, NULL);
+  t2 = store_begin (store, FERRY_STORE_RECEIVE, received, "/in");
+  ferry_store_set_path_async (store, t1->id, "relayed", "turn.example.org:3478", NULL,
+                              ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+  ferry_store_set_path_async (store, t1->id, "direct-internet", NULL, NULL,
+                              ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+  ferry_store_set_moved_async (store, t1->id, started, 100, 60, NULL,
+                               ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+  ferry_store_finish_transfer_async (store, t1->id, FERRY_STORE_TRANSFER_INTERRUPTED, NULL, NULL,
+                                     ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+
+  list = store_history (store);
+  g_assert_cmpuint (list->len, ==, 2);
+  entry = g_ptr_array_index (list, 1);
+  g_assert_cmpint (entry->id, ==, t1->id);
+  g_assert_cmpstr (entry->first_path_kind, ==, "relayed");
+  g_assert_cmpstr (entry->path_kind, ==, "direct-internet");
+  g_assert_cmpint (entry->started_at, ==, started);
+  g_assert_cmpuint (entry->bytes_done, ==, 100);
+  g_assert_cmpuint (entry->bytes_moved, ==, 60);
+  g_assert_cmpstr (entry->names[0], ==, "one");
+  g_assert_null (entry->names[1]);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* The same send again picks up the interrupted one: a new attempt. */
+  again = store_begin (store, FERRY_STORE_SEND, sent, NULL);
+  g_assert_true (again->resumed);
+  g_assert_cmpint (again->id, ==, t1->id);
+  g_assert_null (again->first_path_kind);
+  g_assert_cmpint (again->started_at, ==, 0);
+  g_assert_cmpuint (again->bytes_moved, ==, 0);
+  ferry_store_set_path_async (store, t1->id, "direct-lan", NULL, NULL,
+                              ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+  ferry_store_finish_transfer_async (store, t1->id, FERRY_STORE_TRANSFER_COMPLETED, NULL, NULL,
+                                     ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+
+  /* A running transfer is not removed; a finished one is, alone. */
+  ferry_store_remove_transfer_async (store, t2->id, NULL, ferry_test_async_result_cb, &result);
+  ferry_test_wait_async_result (&result, TIMEOUT_MS);
+  g_assert_false (ferry_store_update_finish (store, result, &error));
+  g_assert_error (error, FERRY_STORE_ERROR, FERRY_STORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  ferry_store_remove_transfer_async (store, t1->id, NULL, ferry_test_async_result_cb, &result);
+  assert_update_ok (store, &result);
+
+  list = store_history (store);
+  g_assert_cmpuint (list->len, ==, 1);
+  entry = g_ptr_array_index (list, 0);
+  g_assert_cmpint (entry->id, ==, t2->id);
+  g_assert_cmpstr (entry->names[0], ==, "two");
+  ferry_store_close (store);
+  {
+    sqlite3 *db = raw_open (fixture->db_path);
+    g_autofree char *files = raw_query (db, "SELECT count(*) FROM files");
+
+    g_assert_cmpstr (files, ==, "1");
+    sqlite3_close (db);
+  }
+}
+
 /* The crash helper: runs in a child process, records blocks in batches and
  * reports on stdout each count that a flush confirmed, until it is killed.
  */
@@ -1048,6 +1226,8 @@ main (int   argc,
               fixture_set_up, test_v0_migration, fixture_tear_down);
   g_test_add ("/store/v1-migration", Fixture, NULL,
               fixture_set_up, test_v1_migration, fixture_tear_down);
+  g_test_add ("/store/v3-migration", Fixture, NULL,
+              fixture_set_up, test_v3_migration, fixture_tear_down);
   g_test_add ("/store/send-sources", Fixture, NULL,
               fixture_set_up, test_send_sources, fixture_tear_down);
   g_test_add ("/store/not-a-database", Fixture, NULL,
@@ -1059,6 +1239,8 @@ main (int   argc,
   g_test_add ("/store/changed-content-discards-blocks", Fixture, NULL,
               fixture_set_up, test_changed_content_discards_blocks, fixture_tear_down);
   g_test_add ("/store/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);
+  g_test_add ("/store/history-attempt", Fixture, NULL,
+              fixture_set_up, test_history_attempt, fixture_tear_down);
   g_test_add ("/store/crash-safety", Fixture, NULL,
               fixture_set_up, test_crash_safety, fixture_tear_down);
 

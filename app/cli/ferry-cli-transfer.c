@@ -860,9 +860,10 @@ read_code (const char *argument,
 }
 
 /* Checks a code before anything goes to the server. One typed at the
- * prompt that is not a code is explained and asked for again, with what
- * was typed filled in, so a person fixes the one wrong word instead of
- * typing it all again. */
+ * prompt that is not a code is explained and asked for again, filled in
+ * with the suggested words when there is a good guess for each mistyped one
+ * (Enter takes it), else with what was typed, so a person fixes the one
+ * wrong word instead of typing it all again. */
 static char *
 normalize_code (char        *code,
                 gboolean     from_prompt,
@@ -874,10 +875,11 @@ normalize_code (char        *code,
   while ((normalized = ferry_code_normalize (typed, error)) == NULL && from_prompt)
     {
       g_autofree char *title = ferry_error_dup_title (*error);
+      g_autofree char *corrected = ferry_code_dup_corrected (typed);
       char *again;
 
       g_printerr ("%s: %s\n", title, (*error)->message);
-      again = prompt_code (typed);
+      again = prompt_code (corrected != NULL ? corrected : typed);
       if (again == NULL)
         return NULL;
       g_clear_error (error);

@@ -64,27 +64,6 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static char *
-format_duration (gint64 usec)
-{
-  guint seconds = (guint) ((usec + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC);
-
-  if (usec < G_USEC_PER_SEC)
-    return g_strdup (_("Under a second"));
-  if (usec < 10 * G_USEC_PER_SEC)
-    /* Translators: a duration of 1.0 to 9.9 seconds */
-    return g_strdup_printf (_("%.1f seconds"), (double) usec / G_USEC_PER_SEC);
-  if (seconds < 60)
-    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u second", "%u seconds", seconds),
-                            seconds);
-  if (seconds < 3600)
-    /* Translators: a duration, e.g. “3 min 07 s” */
-    return g_strdup_printf (_("%u min %02u s"), seconds / 60, seconds % 60);
-
-  /* Translators: a duration, e.g. “2 h 05 min” */
-  return g_strdup_printf (_("%u h %02u min"), seconds / 3600, seconds / 60 % 60);
-}
-
 static void
 record_path (FerryDonePage *self)
 {
@@ -134,9 +113,6 @@ show_summary (FerryDonePage *self)
   g_autoptr(FerryOfferModel) model = NULL;
   g_autofree char *names = NULL;
   g_autofree char *size = NULL;
-  g_autofree char *rate = NULL;
-  g_autofree char *speed = NULL;
-  g_autofree char *duration = NULL;
   g_autofree char *speed_text = NULL;
   g_autofree char *path_text = NULL;
   guint64 moved = 0;
@@ -170,22 +146,11 @@ show_summary (FerryDonePage *self)
    * the receiver already held. */
   if (transfer != NULL)
     moved = ferry_transfer_get_bytes_total (transfer) - ferry_transfer_get_bytes_resumed (transfer);
-  duration = format_duration (MAX (usec, 0));
-  if (usec > 0)
-    {
-      rate = g_format_size ((guint64) ((double) moved * G_USEC_PER_SEC / (double) usec));
-      /* Translators: average speed and duration, e.g. “98.2 MB/s · 12 seconds” */
-      speed_text = g_strdup_printf (_("%s/s · %s"), rate, duration);
-    }
-  adw_action_row_set_subtitle (self->speed_row, speed_text != NULL ? speed_text : duration);
+  speed_text = ferry_names_format_speed (moved, usec);
+  adw_action_row_set_subtitle (self->speed_row, speed_text);
 
-  if (self->first_path != NULL && g_strcmp0 (self->first_path, self->last_path) != 0)
-    /* Translators: the path changed during the transfer, e.g.
-     * “Relayed, then Direct · internet” */
-    path_text = g_strdup_printf (_("%s, then %s"), self->first_path, self->last_path);
-  else
-    path_text = g_strdup (self->first_path != NULL ? self->first_path : "—");
-  adw_action_row_set_subtitle (self->path_row, path_text);
+  path_text = ferry_names_format_paths (self->first_path, self->last_path);
+  adw_action_row_set_subtitle (self->path_row, path_text != NULL ? path_text : "—");
 
   if (ferry_session_is_sender (self->session))
     {

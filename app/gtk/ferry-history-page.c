@@ -26,10 +26,13 @@
  * FerryHistoryPage:
  *
  * Past transfers from the SQLite store, newest first and grouped by day:
- * what was sent (the names of what was chosen), how much, when, the path
- * and the outcome, with a search over all of it. Each row can show its
- * folder; a send can be sent again, and an interrupted one resumed: the
- * same files go again with a new code, and only what is missing travels.
+ * what was moved (the top-level names, as they are on the receiver's
+ * disk), how much, when, the outcome, the average speed and duration of
+ * the last attempt and the path its bytes took first and last, with a
+ * search over the names, the peer and all the row says. Each row can show
+ * its files in their folder and be removed (the record only, never a
+ * file); a send can be sent again, and an interrupted one resumed: the same
+ * files go again with a new code, and only what is missing travels.
  */
 struct _FerryHistoryPage
 {
@@ -121,6 +124,29 @@ can_send_again (const FerryStoreTransfer *transfer)
   return is_sent (transfer) && transfer->sources != NULL && transfer->sources[0] != NULL;
 }
 
+/* Whether @name is one component a folder can hold: a name from the store
+ * came from the other side once. */
+static gboolean
+is_plain_name (const char *name)
+{
+  return name != NULL && name[0] != '\0' && strchr (name, '/') == NULL &&
+         !g_str_equal (name, ".") && !g_str_equal (name, "..");
+}
+
+/* The first thing moved: the first chosen item of a send, the first
+ * top-level name in the receiving folder. */
+static GFile *
+dup_first_item (const FerryStoreTransfer *transfer)
+{
+  if (is_sent (transfer))
+    return can_send_again (transfer) ? g_file_new_for_path (transfer->sources[0]) : NULL;
+
+  if (transfer->target_folder == NULL || transfer->names == NULL ||
+      !is_plain_name (transfer->names[0]))
+    return NULL;
+  return g_file_new_build_filename (transfer->target_folder, transfer->names[0], NULL);
+}
+
 /* Where the files are: the receiving folder, or the folder the first
  * chosen item lies in. */
 static GFile *
@@ -131,63 +157,124 @@ dup_folder (const FerryStoreTransfer *transfer)
   if (!is_sent (transfer))
     return transfer->target_folder != NULL ? g_file_new_for_path (transfer->target_folder) : NULL;
 
-  if (!can_send_again (transfer))
-    return NULL;
+  first = dup_first_item (transfer);
+  return first != NULL ? g_file_get_parent (first) : NULL;
+}
 
-  first = g_file_new_for_path (transfer->sources[0]);
-  return g_file_get_parent (first);
+/* The names of what was moved: for a send what was chosen, in its order;
+ * for a receive the top-level names as they landed. */
+static GPtrArray *
+dup_names (const FerryStoreTransfer *transfer)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  if (can_send_again (transfer))
+    {
+      for (guint i = 0; transfer->sources[i] != NULL; i++)
+        g_ptr_array_add (names, g_path_get_basename (transfer->sources[i]));
+      return names;
+    }
+
+  for (guint i = 0; transfer->names != NULL && transfer->names[i] != NULL; i++)
+    g_ptr_array_add (names, g_strdup (transfer->names[i]));
+  return names;
+}
+
+/* A text alone: no names, no bytes, nothing written. */
+static gboolean
+is_text_only (const FerryStoreTransfer *transfer)
+{
+  return transfer->n_files == 0 && transfer->total_bytes == 0 &&
+         (transfer->names == NULL || transfer->names[0] == NULL);
 }
 
 static char *
 dup_title (const FerryStoreTransfer *transfer)
 {
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) names = dup_names (transfer);
 
-  /* The store keeps what a send chose; a receive's names are not listed
-   * with the history yet. */
-  if (!can_send_again (transfer))
-    return g_strdup_printf (is_sent (transfer)
-                            ? g_dngettext (GETTEXT_PACKAGE, "Sent %u file", "Sent %u files",
-                                           transfer->n_files)
-                            : g_dngettext (GETTEXT_PACKAGE, "Received %u file",
-                                           "Received %u files", transfer->n_files),
-                            transfer->n_files);
+  if (names->len > 0)
+    return ferry_names_join ((const char * const *) names->pdata, names->len, MAX_NAMES);
 
-  for (guint i = 0; transfer->sources[i] != NULL; i++)
-    g_ptr_array_add (names, g_path_get_basename (transfer->sources[i]));
+  if (is_text_only (transfer))
+    return g_strdup (_("Text"));
 
-  return ferry_names_join ((const char * const *) names->pdata, names->len, MAX_NAMES);
+  return g_strdup_printf (is_sent (transfer)
+                          ? g_dngettext (GETTEXT_PACKAGE, "Sent %u file", "Sent %u files",
+                                         transfer->n_files)
+                          : g_dngettext (GETTEXT_PACKAGE, "Received %u file",
+                                         "Received %u files", transfer->n_files),
+                          transfer->n_files);
 }
 
-/* A row named by what was sent says which way it went and how much; a row
- * without names has said so in its title already. */
+/* The average speed and duration of the last attempt, when it was
+ * recorded (not for transfers from before Ferry kept it). */
+static char *
+dup_speed (const FerryStoreTransfer *transfer)
+{
+  if (transfer->started_at <= 0 || transfer->finished_at < transfer->started_at ||
+      transfer->total_bytes == 0)
+    return NULL;
+
+  return ferry_names_format_speed (transfer->bytes_moved,
+                                   transfer->finished_at - transfer->started_at);
+}
+
+/* Which way and how much, when and how it ended; then how fast, how long
+ * and the path, first and last. */
 static char *
 dup_subtitle (const FerryStoreTransfer *transfer)
 {
   g_autoptr(GDateTime) date = g_date_time_new_from_unix_local (transfer->created_at /
                                                                G_USEC_PER_SEC);
   g_autofree char *when = g_date_time_format (date, "%X");
-  g_autofree char *size = NULL;
-  const char *path = path_text (transfer->path_kind);
+  g_autofree char *size = is_text_only (transfer)
+                          ? NULL : ferry_names_format_size (transfer->n_files,
+                                                            transfer->total_bytes);
+  g_autofree char *speed = dup_speed (transfer);
+  g_autofree char *paths = ferry_names_format_paths (path_text (transfer->first_path_kind),
+                                                     path_text (transfer->path_kind));
+  g_autofree char *first_line = NULL;
+  g_autofree char *second_line = NULL;
   g_autoptr(GPtrArray) parts = g_ptr_array_new ();
 
-  if (can_send_again (transfer))
-    {
-      size = ferry_names_format_size (transfer->n_files, transfer->total_bytes);
-      g_ptr_array_add (parts, (gpointer) _("Sent"));
-    }
-  else
-    {
-      size = g_format_size (transfer->total_bytes);
-    }
-  g_ptr_array_add (parts, size);
+  g_ptr_array_add (parts, (gpointer) (is_sent (transfer) ? _("Sent") : _("Received")));
+  if (size != NULL)
+    g_ptr_array_add (parts, size);
   g_ptr_array_add (parts, when);
   g_ptr_array_add (parts, (gpointer) outcome_text (transfer->state));
-  if (path != NULL)
-    g_ptr_array_add (parts, (gpointer) path);
   g_ptr_array_add (parts, NULL);
+  first_line = g_strjoinv (" · ", (char **) parts->pdata);
 
-  return g_strjoinv (" · ", (char **) parts->pdata);
+  g_ptr_array_set_size (parts, 0);
+  if (speed != NULL)
+    g_ptr_array_add (parts, speed);
+  if (paths != NULL)
+    g_ptr_array_add (parts, paths);
+  if (parts->len == 0)
+    return g_steal_pointer (&first_line);
+  g_ptr_array_add (parts, NULL);
+  second_line = g_strjoinv (" · ", (char **) parts->pdata);
+
+  /* The first line says what happened, the second how. */
+  return g_strconcat (first_line, "\n", second_line, NULL);
+}
+
+/* What the search looks in: every name (not only those the title spells
+ * out), the peer and what the row says. */
+static char *
+dup_search_text (const FerryStoreTransfer *transfer,
+                 const char               *row_text)
+{
+  g_autoptr(GPtrArray) names = dup_names (transfer);
+  g_autoptr(GString) text = g_string_new (row_text);
+
+  for (guint i = 0; i < names->len; i++)
+    g_string_append_printf (text, "\n%s", (const char *) g_ptr_array_index (names, i));
+  if (transfer->peer_name != NULL)
+    g_string_append_printf (text, "\n%s", transfer->peer_name);
+
+  return g_utf8_casefold (text->str, -1);
 }
 
 /* Today, Yesterday, or the date. */
@@ -206,6 +293,13 @@ dup_day_title (GDateTime *date)
 
   /* Translators: a day heading in the history, a g_date_time_format() format */
   return g_date_time_format (date, C_("history day", "%A, %x"));
+}
+
+/* The record of a running transfer stays (the store keeps it). */
+static gboolean
+can_remove (const FerryStoreTransfer *transfer)
+{
+  return transfer->state != FERRY_STORE_TRANSFER_ACTIVE;
 }
 
 static GtkWidget *
@@ -231,6 +325,13 @@ make_actions_button (const FerryStoreTransfer *transfer,
       g_autoptr(GMenuItem) item = g_menu_item_new (_("Send _Again"), NULL);
 
       g_menu_item_set_action_and_target_value (item, "history.send-again", id);
+      g_menu_append_item (menu, item);
+    }
+  if (can_remove (transfer))
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (_("_Remove From History"), NULL);
+
+      g_menu_item_set_action_and_target_value (item, "history.remove", id);
       g_menu_append_item (menu, item);
     }
   g_variant_unref (id);
@@ -263,6 +364,12 @@ make_row (const FerryStoreTransfer *transfer)
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  {
+    g_autofree char *row_text = g_strdup_printf ("%s\n%s", title, subtitle);
+
+    g_object_set_data_full (G_OBJECT (row), "search-text",
+                            dup_search_text (transfer, row_text), g_free);
+  }
   adw_action_row_set_icon_name (ADW_ACTION_ROW (row),
                                 is_sent (transfer) ? "document-send-symbolic"
                                                    : "folder-download-symbolic");
@@ -325,8 +432,7 @@ apply_search (FerryHistoryPage *self)
   for (guint i = 0; i < self->rows->len; i++)
     {
       GtkWidget *row = g_ptr_array_index (self->rows, i);
-      g_autofree char *text = dup_row_text (row);
-      g_autofree char *folded = g_utf8_casefold (text, -1);
+      const char *folded = g_object_get_data (G_OBJECT (row), "search-text");
       gboolean match = TRUE;
 
       for (guint w = 0; words[w] != NULL && match; w++)
@@ -486,7 +592,7 @@ ferry_history_page_activate_resume (FerryHistoryPage *self,
 /**
  * ferry_history_page_activate_row_action:
  * @index: a row
- * @action: "show-in-folder" or "send-again", as in the row's menu
+ * @action: "show-in-folder", "send-again" or "remove", as in the row's menu
  *
  * Chooses an entry of the row's menu, as a person would.
  *
@@ -510,7 +616,8 @@ ferry_history_page_activate_row_action (FerryHistoryPage *self,
   transfer = g_ptr_array_index (self->transfers, index);
   folder = dup_folder (transfer);
   if ((g_str_equal (action, "show-in-folder") && folder == NULL) ||
-      (g_str_equal (action, "send-again") && !can_send_again (transfer)))
+      (g_str_equal (action, "send-again") && !can_send_again (transfer)) ||
+      (g_str_equal (action, "remove") && !can_remove (transfer)))
     return FALSE;
 
   name = g_strconcat ("history.", action, NULL);
@@ -569,6 +676,29 @@ ferry_history_page_get_n_days (FerryHistoryPage *self)
   return n;
 }
 
+/**
+ * ferry_history_page_dup_days:
+ *
+ * Returns: (transfer full): the headings of the day groups shown, one a
+ *   line, newest first
+ */
+char *
+ferry_history_page_dup_days (FerryHistoryPage *self)
+{
+  g_autoptr(GString) days = g_string_new (NULL);
+
+  g_return_val_if_fail (FERRY_IS_HISTORY_PAGE (self), NULL);
+
+  for (GtkWidget *group = gtk_widget_get_first_child (GTK_WIDGET (self->groups_box));
+       group != NULL;
+       group = gtk_widget_get_next_sibling (group))
+    if (gtk_widget_get_visible (group))
+      g_string_append_printf (days, "%s%s", days->len > 0 ? "\n" : "",
+                              adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)));
+
+  return g_string_free (g_steal_pointer (&days), FALSE);
+}
+
 void
 ferry_history_page_set_search (FerryHistoryPage *self,
                                const char       *text)
@@ -586,15 +716,15 @@ search_changed_cb (FerryHistoryPage *self)
 }
 
 static void
-clear_cb (GObject      *object,
-          GAsyncResult *result,
-          gpointer      user_data)
+history_changed_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
   g_autoptr(FerryHistoryPage) self = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!ferry_store_update_finish (FERRY_STORE (object), result, &error))
-    g_warning ("Could not clear the history: %s", error->message);
+    g_warning ("Could not change the history: %s", error->message);
 
   ferry_history_page_reload (self);
 }
@@ -607,7 +737,7 @@ clear_action (GtkWidget  *widget,
   FerryStore *store = ferry_application_get_store (ferry_application_get_default ());
 
   if (store != NULL)
-    ferry_store_clear_history_async (store, NULL, clear_cb, g_object_ref (widget));
+    ferry_store_clear_history_async (store, NULL, history_changed_cb, g_object_ref (widget));
 }
 
 static void
@@ -644,6 +774,21 @@ send_again_action (GtkWidget  *widget,
 }
 
 static void
+remove_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  const FerryStoreTransfer *transfer = lookup (FERRY_HISTORY_PAGE (widget),
+                                               g_variant_get_int64 (parameter));
+  FerryStore *store = ferry_application_get_store (ferry_application_get_default ());
+
+  /* The record goes, with what it knew for a resume; the files stay. */
+  if (store != NULL && transfer != NULL && can_remove (transfer))
+    ferry_store_remove_transfer_async (store, transfer->id, NULL, history_changed_cb,
+                                       g_object_ref (widget));
+}
+
+static void
 show_in_folder_action (GtkWidget  *widget,
                        const char *action_name,
                        GVariant   *parameter)
@@ -651,6 +796,7 @@ show_in_folder_action (GtkWidget  *widget,
   const FerryStoreTransfer *transfer = lookup (FERRY_HISTORY_PAGE (widget),
                                                g_variant_get_int64 (parameter));
   g_autoptr(GFile) folder = transfer != NULL ? dup_folder (transfer) : NULL;
+  g_autoptr(GFile) first = transfer != NULL ? dup_first_item (transfer) : NULL;
   g_autofree char *uri = NULL;
   GtkRoot *root = gtk_widget_get_root (widget);
   GtkWindow *window = GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
@@ -658,12 +804,9 @@ show_in_folder_action (GtkWidget  *widget,
   if (folder == NULL)
     return;
 
-  /* A send shows what was chosen, selected; a receive's names are not
-   * kept, so its folder opens. */
-  if (is_sent (transfer))
+  /* The folder, with the first thing moved selected while it is there. */
+  if (first != NULL && g_file_query_exists (first, NULL))
     {
-      g_autoptr(GFile) first = g_file_new_for_path (transfer->sources[0]);
-
       ferry_show_item (window, first);
       return;
     }
@@ -736,6 +879,7 @@ ferry_history_page_class_init (FerryHistoryPageClass *klass)
   gtk_widget_class_install_action (widget_class, "history.clear", NULL, clear_action);
   gtk_widget_class_install_action (widget_class, "history.resume", "x", resume_action);
   gtk_widget_class_install_action (widget_class, "history.send-again", "x", send_again_action);
+  gtk_widget_class_install_action (widget_class, "history.remove", "x", remove_action);
   gtk_widget_class_install_action (widget_class, "history.show-in-folder", "x",
                                    show_in_folder_action);
 }

@@ -25,6 +25,7 @@ gboolean ferry_history_page_activate_row_action (FerryHistoryPage *self,
 gboolean ferry_history_page_get_row_shown (FerryHistoryPage *self,
                                            guint             index);
 guint    ferry_history_page_get_n_days    (FerryHistoryPage *self);
+char    *ferry_history_page_dup_days      (FerryHistoryPage *self);
 void     ferry_history_page_focus_search (FerryHistoryPage *self);
 void     ferry_history_page_set_search    (FerryHistoryPage *self,
                                            const char       *text);

@@ -83,6 +83,78 @@ ferry_names_format_size (guint   n_files,
                           n_files, formatted);
 }
 
+/**
+ * ferry_names_format_duration:
+ * @usec: how long, in microseconds
+ *
+ * Returns: (transfer full): "Under a second", "4.2 seconds", "3 min 07 s"
+ */
+char *
+ferry_names_format_duration (gint64 usec)
+{
+  guint seconds = (guint) ((usec + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC);
+
+  if (usec < G_USEC_PER_SEC)
+    return g_strdup (_("Under a second"));
+  if (usec < 10 * G_USEC_PER_SEC)
+    /* Translators: a duration of 1.0 to 9.9 seconds */
+    return g_strdup_printf (_("%.1f seconds"), (double) usec / G_USEC_PER_SEC);
+  if (seconds < 60)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u second", "%u seconds", seconds),
+                            seconds);
+  if (seconds < 3600)
+    /* Translators: a duration, e.g. “3 min 07 s” */
+    return g_strdup_printf (_("%u min %02u s"), seconds / 60, seconds % 60);
+
+  /* Translators: a duration, e.g. “2 h 05 min” */
+  return g_strdup_printf (_("%u h %02u min"), seconds / 3600, seconds / 60 % 60);
+}
+
+/**
+ * ferry_names_format_speed:
+ * @moved: bytes that travelled
+ * @usec: in how long, in microseconds
+ *
+ * Returns: (transfer full): the average speed and the duration, "98.2 MB/s ·
+ *   12 seconds"; only the duration when it took no measurable time
+ */
+char *
+ferry_names_format_speed (guint64 moved,
+                          gint64  usec)
+{
+  g_autofree char *duration = ferry_names_format_duration (MAX (usec, 0));
+  g_autofree char *rate = NULL;
+
+  if (usec <= 0)
+    return g_steal_pointer (&duration);
+
+  rate = g_format_size ((guint64) ((double) moved * G_USEC_PER_SEC / (double) usec));
+  /* Translators: average speed and duration, e.g. “98.2 MB/s · 12 seconds” */
+  return g_strdup_printf (_("%s/s · %s"), rate, duration);
+}
+
+/**
+ * ferry_names_format_paths:
+ * @first: (nullable): the path the bytes took first, as shown
+ * @last: (nullable): the path they took last
+ *
+ * Returns: (transfer full) (nullable): "Relayed, then Direct · internet",
+ *   or the one path when it did not change; %NULL when none is known
+ */
+char *
+ferry_names_format_paths (const char *first,
+                          const char *last)
+{
+  if (first == NULL)
+    return g_strdup (last);
+  if (last == NULL || g_str_equal (first, last))
+    return g_strdup (first);
+
+  /* Translators: the path changed during the transfer, e.g.
+   * “Relayed, then Direct · internet” */
+  return g_strdup_printf (_("%s, then %s"), first, last);
+}
+
 /* Under the document portal's mount the path is a number and then the name:
  * /run/user/UID/doc/ID/NAME, seen as /run/flatpak/doc/ID/NAME in a sandbox. */
 static const char *

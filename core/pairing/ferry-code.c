@@ -372,6 +372,70 @@ check_word (const char  *token,
   return FALSE;
 }
 
+/* The runs of @input (see tokenize()) after separators and a leading
+ * "ferry:". */
+static GPtrArray *
+tokenize_code (const char  *input,
+               GError     **error)
+{
+  const char *p;
+
+  for (p = input; *p != '\0' && classify (g_utf8_get_char (p)) == CHAR_SEPARATOR;
+       p = g_utf8_next_char (p))
+    ;
+  if (g_ascii_strncasecmp (p, "ferry:", strlen ("ferry:")) == 0)
+    p += strlen ("ferry:");
+
+  return tokenize (p, error);
+}
+
+/**
+ * ferry_code_dup_corrected:
+ * @input: a code as a person typed it, which ferry_code_normalize() refused
+ *
+ * The code the person probably meant, for asking again with it filled in:
+ * @input in canonical form with each word that is not a code word replaced
+ * by the one ferry_code_normalize()'s error suggests. The result may still
+ * be no code (a word too few, say); the person reads it before it is used.
+ *
+ * Returns: (transfer full) (nullable): the corrected code, or %NULL when no
+ *   word needs correcting, a word has no single good guess, or @input is
+ *   not a code in another way (its number, its characters)
+ */
+char *
+ferry_code_dup_corrected (const char *input)
+{
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(GString) code = NULL;
+  gboolean corrected = FALSE;
+
+  g_return_val_if_fail (input != NULL, NULL);
+
+  if (!g_utf8_validate (input, -1, NULL))
+    return NULL;
+  tokens = tokenize_code (input, NULL);
+  if (tokens == NULL || tokens->len == 0 || !check_nameplate (g_ptr_array_index (tokens, 0), NULL))
+    return NULL;
+
+  code = g_string_new (g_ptr_array_index (tokens, 0));
+  for (guint i = 1; i < tokens->len; i++)
+    {
+      const char *word = g_ptr_array_index (tokens, i);
+
+      if (word_index (word) < 0)
+        {
+          word = is_all_digits (word) ? NULL : suggest_word (word);
+          if (word == NULL)
+            return NULL;
+          corrected = TRUE;
+        }
+      g_string_append_c (code, '-');
+      g_string_append (code, word);
+    }
+
+  return corrected ? g_string_free (g_steal_pointer (&code), FALSE) : NULL;
+}
+
 /**
  * ferry_code_normalize:
  * @input: a code as a person typed or pasted it
@@ -396,7 +460,6 @@ ferry_code_normalize (const char  *input,
 {
   g_autoptr(GPtrArray) tokens = NULL;
   g_autoptr(GString) code = NULL;
-  const char *p;
   guint n_words;
 
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -411,13 +474,7 @@ ferry_code_normalize (const char  *input,
       return NULL;
     }
 
-  for (p = input; *p != '\0' && classify (g_utf8_get_char (p)) == CHAR_SEPARATOR;
-       p = g_utf8_next_char (p))
-    ;
-  if (g_ascii_strncasecmp (p, "ferry:", strlen ("ferry:")) == 0)
-    p += strlen ("ferry:");
-
-  tokens = tokenize (p, error);
+  tokens = tokenize_code (input, error);
   if (tokens == NULL)
     return NULL;
 

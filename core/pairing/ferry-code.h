@@ -52,6 +52,7 @@ char     *ferry_code_generate           (const char  *nameplate,
                                          guint        n_words);
 char     *ferry_code_normalize          (const char  *input,
                                          GError     **error);
+char     *ferry_code_dup_corrected      (const char  *input);
 gboolean  ferry_code_is_normalized      (const char  *code);
 char     *ferry_code_get_nameplate      (const char  *normalized);
 char     *ferry_code_get_password       (const char  *normalized);

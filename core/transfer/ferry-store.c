@@ -122,6 +122,36 @@ static const char * const migrations[] = {
    */
   "ALTER TABLE transfers ADD COLUMN resume_secret BLOB"
   "  CHECK (resume_secret IS NULL OR length (resume_secret) = 32);",
+
+  /* 3 → 4: what the history tells of the last attempt: when its bytes began
+   * to move, how many travelled (not those a resume found already there),
+   * and the path they took first (path_kind is the last one). Transfers from
+   * before have none of it, so their rows show no speed. The view also
+   * lists the top-level names of what was moved, as they are on the
+   * receiver's disk, from the files: a folder by the first component of
+   * where a file in it landed (paths inside "Fotos" sort between "Fotos/"
+   * and "Fotos0", which the (transfer_id, path) index finds).
+   */
+  "ALTER TABLE transfers ADD COLUMN started_at INTEGER;"
+  "ALTER TABLE transfers ADD COLUMN bytes_moved INTEGER;"
+  "ALTER TABLE transfers ADD COLUMN first_path_kind TEXT"
+  "  CHECK (first_path_kind IN ('direct-lan', 'direct-internet', 'relayed'));"
+  "DROP VIEW history;"
+  "CREATE VIEW history AS"
+  "  SELECT id, direction, transfer_key, state AS outcome, peer_name, target_folder,"
+  "         created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, relay,"
+  "         error_message, sources, started_at, bytes_moved, first_path_kind,"
+  "         (SELECT json_group_array (name) FROM"
+  "            (SELECT coalesce (top.local_path,"
+  "                              (SELECT substr (f.local_path, 1, instr (f.local_path, '/') - 1)"
+  "                               FROM files f WHERE f.transfer_id = top.transfer_id"
+  "                               AND f.path > top.path || '/' AND f.path < top.path || '0'"
+  "                               AND instr (f.local_path, '/') > 0 LIMIT 1),"
+  "                              top.path) AS name"
+  "             FROM files top"
+  "             WHERE top.transfer_id = transfers.id AND instr (top.path, '/') = 0"
+  "             ORDER BY top.id)) AS names"
+  "  FROM transfers ORDER BY created_at DESC, id DESC;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == FERRY_STORE_SCHEMA_VERSION);
@@ -319,6 +349,8 @@ ferry_store_transfer_free (FerryStoreTransfer *transfer)
   g_free (transfer->peer_name);
   g_free (transfer->target_folder);
   g_free (transfer->path_kind);
+  g_free (transfer->first_path_kind);
+  g_strfreev (transfer->names);
   g_free (transfer->relay);
   g_free (transfer->error_message);
   g_strfreev (transfer->sources);
@@ -1088,14 +1120,20 @@ transfer_from_row (sqlite3_stmt *stmt)
   transfer->relay = column_dup_text (stmt, 12);
   transfer->error_message = column_dup_text (stmt, 13);
   transfer->sources = sources_from_json ((const char *) sqlite3_column_text (stmt, 14));
+  transfer->started_at = sqlite3_column_int64 (stmt, 15);
+  transfer->bytes_moved = (guint64) sqlite3_column_int64 (stmt, 16);
+  transfer->first_path_kind = column_dup_text (stmt, 17);
 
   return transfer;
 }
 
 #define TRANSFER_COLUMNS \
   "id, direction, transfer_key, state, peer_name, target_folder, created_at, " \
-  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources"
-#define RESUME_SECRET_COLUMN 15
+  "finished_at, total_bytes, bytes_done, n_files, path_kind, relay, error_message, sources, " \
+  "started_at, bytes_moved, first_path_kind"
+#define RESUME_SECRET_COLUMN 18
+/* The history view's names follow TRANSFER_COLUMNS too. */
+#define HISTORY_NAMES_COLUMN 18
 
 /* Loads a transfer with its files and their verified blocks. */
 static FerryStoreTransfer *
@@ -1484,7 +1522,8 @@ job_begin_transfer (FerryStore *self,
                          "UPDATE transfers SET transfer_key = ?, state = 'active', "
                          "total_bytes = ?, n_files = ?, peer_name = coalesce (?, peer_name), "
                          "sources = coalesce (?, sources), "
-                         "finished_at = NULL, error_message = NULL WHERE id = ?", &error);
+                         "finished_at = NULL, error_message = NULL, started_at = NULL, "
+                         "bytes_moved = NULL, first_path_kind = NULL WHERE id = ?", &error);
       if (stmt == NULL)
         goto failed;
       sqlite3_bind_text (stmt, 1, transfer_key, -1, SQLITE_STATIC);
@@ -2183,7 +2222,9 @@ job_set_path (FerryStore *self,
 {
   SetPath *job = g_task_get_task_data (task);
 
-  run_update (self, task, "UPDATE transfers SET path_kind = ?, relay = ? WHERE id = ?",
+  /* The first path of an attempt stays; a resume clears it. */
+  run_update (self, task, "UPDATE transfers SET path_kind = ?1, relay = ?2, "
+                          "first_path_kind = coalesce (first_path_kind, ?1) WHERE id = ?3",
               bind_path, job->transfer_id, TRUE);
 }
 
@@ -2327,6 +2368,121 @@ ferry_store_finish_transfer_async (FerryStore              *self,
   submit (self, task, job_finish_transfer);
 }
 
+typedef struct
+{
+  gint64               transfer_id;
+  gint64               started_at;
+  guint64              bytes_done;
+  guint64              bytes_moved;
+} SetMoved;
+
+static void
+bind_moved (sqlite3_stmt *stmt,
+            gpointer      data)
+{
+  SetMoved *job = data;
+
+  if (job->started_at > 0)
+    sqlite3_bind_int64 (stmt, 1, job->started_at);
+  else
+    sqlite3_bind_null (stmt, 1);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) job->bytes_done);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) job->bytes_moved);
+  sqlite3_bind_int64 (stmt, 4, job->transfer_id);
+}
+
+static void
+job_set_moved (FerryStore *self,
+               GTask      *task)
+{
+  SetMoved *job = g_task_get_task_data (task);
+
+  run_update (self, task, "UPDATE transfers SET started_at = ?, bytes_done = ?, "
+                          "bytes_moved = ? WHERE id = ?",
+              bind_moved, job->transfer_id, TRUE);
+}
+
+/**
+ * ferry_store_set_moved_async:
+ * @started_at: when the bytes began to move, microseconds since the Unix
+ *   epoch; 0 if they never did
+ * @bytes_done: bytes sent or verified, as ferry_store_set_progress()
+ * @bytes_moved: of those, the ones that travelled in this attempt
+ *
+ * Records what an attempt moved, for the history's speed and duration.
+ * Finish with ferry_store_update_finish().
+ */
+void
+ferry_store_set_moved_async (FerryStore          *self,
+                             gint64               transfer_id,
+                             gint64               started_at,
+                             guint64              bytes_done,
+                             guint64              bytes_moved,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SetMoved *job;
+
+  g_return_if_fail (FERRY_IS_STORE (self));
+  g_return_if_fail (bytes_moved <= bytes_done);
+
+  job = g_new0 (SetMoved, 1);
+  job->transfer_id = transfer_id;
+  job->started_at = started_at;
+  job->bytes_done = bytes_done;
+  job->bytes_moved = bytes_moved;
+
+  task = request_task (self, ferry_store_update_finish, job, g_free,
+                       cancellable, callback, user_data);
+  submit (self, task, job_set_moved);
+}
+
+static void
+bind_transfer_id (sqlite3_stmt *stmt,
+                  gpointer      data)
+{
+  sqlite3_bind_int64 (stmt, 1, *(gint64 *) data);
+}
+
+static void
+job_remove_transfer (FerryStore *self,
+                     GTask      *task)
+{
+  gint64 *transfer_id = g_task_get_task_data (task);
+
+  /* Files and blocks go with their transfer (ON DELETE CASCADE); a running
+   * transfer keeps its row. */
+  run_update (self, task, "DELETE FROM transfers WHERE id = ? AND state != 'active'",
+              bind_transfer_id, *transfer_id, TRUE);
+}
+
+/**
+ * ferry_store_remove_transfer_async:
+ *
+ * Deletes one transfer that is not running from the history, with its
+ * files and blocks: if it was interrupted it can no longer be resumed. Only
+ * the record goes; nothing on disk is touched. Fails with
+ * %FERRY_STORE_ERROR_NOT_FOUND for a running or unknown transfer. Finish
+ * with ferry_store_update_finish().
+ */
+void
+ferry_store_remove_transfer_async (FerryStore          *self,
+                                   gint64               transfer_id,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (FERRY_IS_STORE (self));
+
+  task = request_task (self, ferry_store_update_finish, g_memdup2 (&transfer_id, sizeof transfer_id),
+                       g_free, cancellable, callback, user_data);
+  submit (self, task, job_remove_transfer);
+}
+
 static void
 job_clear_history (FerryStore *self,
                    GTask      *task)
@@ -2369,7 +2525,8 @@ ferry_store_clear_history_async (FerryStore          *self,
  * ferry_store_update_finish:
  *
  * Finishes the requests that only change something: set_file_state,
- * discard_blocks, set_path, finish_transfer and clear_history.
+ * discard_blocks, set_path, set_moved, finish_transfer, remove_transfer and
+ * clear_history.
  */
 gboolean
 ferry_store_update_finish (FerryStore    *self,
@@ -2401,10 +2558,13 @@ job_list_history (FerryStore *self,
   if (!require_db (self, task))
     return;
 
+  /* The history view says "outcome" where the table says "state"; the
+   * names follow the transfer's columns. */
   stmt = db_prepare (self->db,
                      "SELECT id, direction, transfer_key, outcome, peer_name, target_folder, "
                      "created_at, finished_at, total_bytes, bytes_done, n_files, path_kind, "
-                     "relay, error_message, sources FROM history LIMIT ?", &error);
+                     "relay, error_message, sources, started_at, bytes_moved, first_path_kind, "
+                     "names FROM history LIMIT ?", &error);
   if (stmt == NULL)
     {
       g_task_return_error (task, error);
@@ -2414,7 +2574,13 @@ job_list_history (FerryStore *self,
 
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) ferry_store_transfer_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (list, transfer_from_row (stmt));
+    {
+      FerryStoreTransfer *transfer = transfer_from_row (stmt);
+
+      transfer->names = sources_from_json ((const char *) sqlite3_column_text (stmt,
+                                                                               HISTORY_NAMES_COLUMN));
+      g_ptr_array_add (list, transfer);
+    }
   if (rc != SQLITE_DONE)
     {
       set_db_error (self->db, rc, &error);

@@ -36,7 +36,7 @@ typedef enum
 GQuark ferry_store_error_quark (void);
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FERRY_STORE_SCHEMA_VERSION 3
+#define FERRY_STORE_SCHEMA_VERSION 4
 
 /* Verified blocks are committed together once this many are waiting, or
  * FERRY_STORE_BATCH_INTERVAL_MS after the first one, whichever comes first.
@@ -127,6 +127,15 @@ guint64 ferry_store_file_get_resume_offset (const FerryStoreFile *file);
  * @resume_secret: (nullable): FERRY_RESUME_SECRET_SIZE bytes: issued by
  *   the receiver, learnt by the sender from the accept; what a resume must
  *   prove (see ferry-resume-proof.c). Not in the history.
+ * @started_at: microseconds since the Unix epoch when the bytes of the last
+ *   attempt began to move, 0 when not known
+ * @bytes_moved: bytes that travelled in the last attempt, not those a
+ *   resume found already there; with @started_at and @finished_at the
+ *   average speed
+ * @first_path_kind: (nullable): the path the last attempt took first, as
+ *   @path_kind (which is the last one)
+ * @names: (nullable): in the history only: the top-level names of what was
+ *   moved, as on the receiver's disk
  * @resumed: set by ferry_store_begin_transfer_finish() when an earlier
  *   attempt was found
  * @files: (element-type FerryStoreFile) (nullable): the files, when loaded
@@ -148,6 +157,10 @@ typedef struct
   char                    *relay;
   char                    *error_message;
   GStrv                    sources;
+  gint64                   started_at;
+  guint64                  bytes_moved;
+  char                    *first_path_kind;
+  GStrv                    names;
   GBytes                  *resume_secret;
   gboolean                 resumed;
   GPtrArray               *files;
@@ -265,6 +278,19 @@ void                ferry_store_finish_transfer_async (FerryStore             *s
                                                        gint64                  transfer_id,
                                                        FerryStoreTransferState state,
                                                        const char             *error_message,
+                                                       GCancellable           *cancellable,
+                                                       GAsyncReadyCallback     callback,
+                                                       gpointer                user_data);
+void                ferry_store_set_moved_async      (FerryStore              *self,
+                                                      gint64                   transfer_id,
+                                                      gint64                   started_at,
+                                                      guint64                  bytes_done,
+                                                      guint64                  bytes_moved,
+                                                      GCancellable            *cancellable,
+                                                      GAsyncReadyCallback      callback,
+                                                      gpointer                 user_data);
+void                ferry_store_remove_transfer_async (FerryStore             *self,
+                                                       gint64                  transfer_id,
                                                        GCancellable           *cancellable,
                                                        GAsyncReadyCallback     callback,
                                                        gpointer                user_data);

@@ -94,6 +94,7 @@ struct _FerryTransfer
   guint                    n_files;
   guint                    progress_source;
   gint64                   last_tick_time;
+  gint64                   moving_since;  /* real time, for the history */
   guint64                  last_tick_bytes;
   double                   smoothed_rate;
   guint64                  notified_done;

@@ -212,6 +212,7 @@ ferry_transfer_start_progress (FerryTransfer *self)
     return;
   self->last_tick_time = g_get_monotonic_time ();
   self->last_tick_bytes = self->bytes_done - self->bytes_resumed;
+  self->moving_since = g_get_real_time ();
   {
     g_autoptr(GSource) source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
 
@@ -357,6 +358,17 @@ store_finished_cb (GObject      *object,
 }
 
 static void
+moved_recorded_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!ferry_store_update_finish (FERRY_STORE (object), result, &error))
+    g_debug ("Could not record what moved: %s", error->message);
+}
+
+static void
 store_flushed_cb (GObject      *object,
                   GAsyncResult *result,
                   gpointer      user_data)
@@ -367,6 +379,11 @@ store_flushed_cb (GObject      *object,
   if (!ferry_store_flush_finish (FERRY_STORE (object), result, &error))
     g_debug ("Could not save verified blocks: %s", error->message);
 
+  /* In order before the outcome, which the history waits for. */
+  ferry_store_set_moved_async (self->store, self->store_transfer_id, self->moving_since,
+                               self->bytes_done,
+                               self->bytes_done - MIN (self->bytes_done, self->bytes_resumed),
+                               NULL, moved_recorded_cb, NULL);
   ferry_store_finish_transfer_async (self->store, self->store_transfer_id, store_state_for (self),
                                      self->error ? self->error->message : NULL, NULL,
                                      store_finished_cb, g_object_ref (self));
