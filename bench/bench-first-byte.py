@@ -9,9 +9,11 @@
 # rendezvous, the PAKE, ICE with port-mapping probes, the QUIC handshake and the offer
 # (the receiver accepts with --yes). Each row is the median of several runs.
 #
-# Rows: loopback; and, as root, the NAT lab with both peers behind easy NATs, the internet
-# 40 ms round trip away (ferry-netem in the internet namespace), ferry-rendezvous and coturn
-# in that internet.
+# Rows: loopback; and, as root, one NAT lab row per kind of path — public hosts, easy NATs,
+# hard NATs (relayed through coturn), a hard NAT with a port-mapping router, hard NATs with
+# IPv6 — with everything 40 ms round trip away: the other peer, and ferry-rendezvous and
+# coturn in the lab's internet (ferry-netem there, on what leaves it and what it receives).
+# Each row tells the first and the final path of the last run.
 
 import argparse
 import os
@@ -29,7 +31,7 @@ PAYLOAD = 4 * 1024 * 1024
 
 
 def one_run(args, procs, prefix, env, workdir, run):
-    """One send/receive; returns (ms to first byte, path kind)."""
+    """One send/receive; returns (ms to first byte, first path, final path)."""
     source = os.path.join(workdir, "payload.bin")
     out = os.path.join(workdir, f"out-{run}")
     os.makedirs(out, exist_ok=True)
@@ -46,21 +48,31 @@ def one_run(args, procs, prefix, env, workdir, run):
                            "ferry-cli receive", env=receiver_env)
     _, first_byte = receiver.wait_event("progress", started + 60)
     receiver.wait_event("done", time.monotonic() + 60)
-    paths = receiver.events("path")
-    return (first_byte - started) * 1000, paths[-1][1]["kind"] if paths else "?"
+    paths = [describe_path(event) for event, _ in receiver.events("path")]
+    if not paths:
+        return (first_byte - started) * 1000, "?", "?"
+    return (first_byte - started) * 1000, paths[0], paths[-1]
+
+
+def describe_path(event):
+    """"direct-internet (upnp, IPv6)" from a path event."""
+    notes = [event["mapped"]] if event.get("mapped", "none") != "none" else []
+    if event.get("remote", "").startswith("["):
+        notes.append("IPv6")
+    return event["kind"] + (f" ({', '.join(notes)})" if notes else "")
 
 
 def measure(args, procs, label, prefix, env, workdir):
     times = []
-    kind = "?"
+    first = final = "?"
     servers = procs.procs[:]
     for run in range(args.runs):
         try:
-            ms, kind = one_run(args, procs, prefix, env, workdir, run)
+            ms, first, final = one_run(args, procs, prefix, env, workdir, run)
         finally:
             procs.stop_all(keep=servers)
         times.append(ms)
-    return (label, kind, statistics.median(times), min(times), max(times))
+    return (label, first, final, statistics.median(times), min(times), max(times))
 
 
 def loopback_row(args, procs, workdir):
@@ -69,13 +81,22 @@ def loopback_row(args, procs, workdir):
     return measure(args, procs, "loopback", lambda host: [], env, workdir)
 
 
-def lab_row(args, procs, workdir):
-    with Lab(args.lab_sh, ["a:easy", "b:easy"], coturn=True) as lab:
-        lab.netem("inet", 20)
+# (label, sender's kind, receiver's kind), as lab.sh names them.
+LAB_ROWS = [
+    ("public \\| public", "none", "none"),
+    ("easy NAT \\| easy NAT", "easy", "easy"),
+    ("hard NAT \\| hard NAT (relayed)", "hard", "hard"),
+    ("hard NAT + UPnP/PCP \\| hard NAT (mapped)", "hard+mappable", "hard"),
+    ("hard NAT + IPv6 \\| hard NAT + IPv6", "hard+v6", "hard+v6"),
+]
+
+
+def lab_row(args, procs, workdir, label, sender, receiver):
+    with Lab(args.lab_sh, [f"a:{sender}", f"b:{receiver}"], coturn=True) as lab:
+        lab.netem("inet", 20, inbound=True)
         url = start_lab_rendezvous(procs, args.rendezvous, lab)
         env = dict(os.environ, FERRY_RENDEZVOUS=url)
-        return measure(args, procs, "lab: easy NAT \\| easy NAT, 40 ms RTT", lab.prefix, env,
-                       workdir)
+        return measure(args, procs, f"lab: {label}, 40 ms RTT", lab.prefix, env, workdir)
 
 
 def main():
@@ -97,15 +118,18 @@ def main():
             procs.stop_all()
             usable, why = lab_usable(args.lab_sh)
             if usable:
-                rows.append(lab_row(args, procs, workdir))
+                for label, sender, receiver in LAB_ROWS:
+                    rows.append(lab_row(args, procs, workdir, label, sender, receiver))
+                    procs.stop_all()
             else:
                 print(f"######## NOT ROOT OR NO NETWORK NAMESPACES ({why}): ONLY THE LOOPBACK "
                       "ROW ########", file=sys.stderr)
 
-    table = ["| Code entry → first byte | Path | Median | Min | Max |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    for label, kind, median, low, high in rows:
-        table.append(f"| {label} | {kind} | {median:.0f} ms | {low:.0f} ms | {high:.0f} ms |")
+    table = ["| Code entry → first byte | First path | Final path | Median | Min | Max |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for label, first, final, median, low, high in rows:
+        table.append(f"| {label} | {first} | {final} | {median:.0f} ms | {low:.0f} ms "
+                     f"| {high:.0f} ms |")
     text = "\n".join(table) + f"\n\n{args.runs} runs each; real ferry-cli and ferry-rendezvous.\n"
     print(text)
     if args.output:

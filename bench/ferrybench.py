@@ -281,11 +281,14 @@ class Lab:
     def prefix(self, host):
         return ["ip", "netns", "exec", self.get("ns", host)]
 
-    def netem(self, host, delay_ms=0, loss_percent=0, rate=None):
-        """Shapes every packet leaving host's namespace (lab_netem)."""
+    def netem(self, host, delay_ms=0, loss_percent=0, rate=None, inbound=False):
+        """Shapes every packet leaving host's namespace (lab_netem), and with inbound
+        those delivered to it too."""
         command = f"netem {host} -d {delay_ms} -l {loss_percent}"
         if rate:
             command += f" -r {rate}"
+        if inbound:
+            command += " -i"
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
         if self.proc.stdout.readline().strip() != "ok":

@@ -1297,6 +1297,82 @@ test_path_notify (void)
   nice_candidate_free (relay);
 }
 
+typedef struct
+{
+  Side *side;
+  char *old_local;
+} RestartWait;
+
+/* Restarted, settled again, and the datagrams on the new stream's socket. */
+static gboolean
+restart_adopted (gpointer user_data)
+{
+  RestartWait *wait = user_data;
+  FerryIceSession *session = wait->side->session;
+
+  return ferry_ice_session_get_generation (session) == 1 &&
+         ferry_ice_session_get_settled (session) &&
+         g_strcmp0 (ferry_path_get_local_address (ferry_ice_session_get_path (session)),
+                    wait->old_local) != 0;
+}
+
+/* An ICE restart while connected: datagrams keep flowing on the old pair while the new
+ * generation is negotiated, then on the new stream's sockets, on both sides. */
+static void
+test_restart (void)
+{
+  Pair pair = { 0 };
+  g_autofree char *old_a = NULL;
+  g_autofree char *old_b = NULL;
+  RestartWait wait_a, wait_b;
+
+  pair_init (&pair, "127.0.0.1");
+  pair_connect (&pair);
+  g_assert_true (ferry_test_wait_until (session_settled, pair.a.session, WAIT_MS));
+  g_assert_true (ferry_test_wait_until (session_settled, pair.b.session, WAIT_MS));
+  old_a = g_strdup (ferry_path_get_local_address (ferry_ice_session_get_path (pair.a.session)));
+  old_b = g_strdup (ferry_path_get_local_address (ferry_ice_session_get_path (pair.b.session)));
+
+  ferry_ice_session_restart (pair.a.session);
+  g_assert_cmpuint (ferry_ice_session_get_generation (pair.a.session), ==, 1);
+  g_assert_false (ferry_ice_session_get_settled (pair.a.session));
+  /* The peer followed at once (the messages are relayed synchronously here). */
+  g_assert_cmpuint (ferry_ice_session_get_generation (pair.b.session), ==, 1);
+  g_assert_cmpuint (find_message (pair.a.messages, "{\"type\":\"restart\",\"generation\":1}"),
+                    !=, G_MAXUINT);
+
+  /* Still connected on the old pair meanwhile. */
+  g_assert_true (ferry_ice_session_get_connected (pair.a.session));
+  exchange_datagrams (&pair.a, &pair.b, 200, 32);
+
+  wait_a = (RestartWait) { &pair.a, old_a };
+  wait_b = (RestartWait) { &pair.b, old_b };
+  g_assert_true (ferry_test_wait_until (restart_adopted, &wait_a, WAIT_MS));
+  g_assert_true (ferry_test_wait_until (restart_adopted, &wait_b, WAIT_MS));
+  check_host_lan_path (ferry_ice_session_get_path (pair.a.session), "127.0.0.1:");
+  g_assert_cmpstr (ferry_path_get_local_address (ferry_ice_session_get_path (pair.a.session)),
+                   ==,
+                   ferry_path_get_remote_address (ferry_ice_session_get_path (pair.b.session)));
+
+  exchange_datagrams (&pair.a, &pair.b, 500, 64);
+  exchange_datagrams (&pair.b, &pair.a, 500, 64);
+
+  /* A stale generation's messages are dropped, not errors. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (ferry_ice_session_handle_remote_message (
+                     pair.b.session, "{\"type\":\"end-of-candidates\"}", -1, &error));
+    g_assert_no_error (error);
+    g_assert_false (ferry_ice_session_handle_remote_message (
+                      pair.b.session, "{\"type\":\"restart\",\"generation\":-1}", -1,
+                      &error));
+    g_assert_error (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_MESSAGE);
+  }
+
+  pair_clear (&pair);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1311,6 +1387,7 @@ main (int   argc,
   g_test_add_func ("/ice-session/loopback/ipv4", test_loopback_ipv4);
   g_test_add_func ("/ice-session/loopback/ipv6", test_loopback_ipv6);
   g_test_add_func ("/ice-session/consent-lost", test_consent_lost);
+  g_test_add_func ("/ice-session/restart", test_restart);
   g_test_add_func ("/ice-session/upnp-timeout", test_upnp_timeout);
   g_test_add_func ("/ice-session/mapped-candidate", test_mapped_candidate_message);
   g_test_add_func ("/ice-session/turn/udp-one-side", test_turn_udp_one_side);

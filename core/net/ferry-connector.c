@@ -243,8 +243,12 @@ probe_cb (GObject      *object,
       g_ptr_array_add (self->renewers,
                        ferry_portmap_renewer_new (mapping,
                                                   ferry_port_mapping_get_lifetime (mapping)));
-      offer_mapping (self, protocol, ferry_port_mapping_get_external_address (mapping),
-                     ferry_port_mapping_get_external_port (mapping));
+      /* One asked for a socket that an ICE restart since replaced leads nowhere. */
+      if (self->base != NULL &&
+          ferry_port_mapping_get_internal_port (mapping) ==
+          g_inet_socket_address_get_port (self->base))
+        offer_mapping (self, protocol, ferry_port_mapping_get_external_address (mapping),
+                       ferry_port_mapping_get_external_port (mapping));
     }
 
   probe_done (self);
@@ -469,12 +473,17 @@ local_message_cb (FerryIceSession *session,
   ice = json_node_get_object (node);
 
   /* The credentials come right before libnice gathers, which makes the host
-   * candidates at once: from the next main-loop turn on there is a socket to map. */
-  if (self->portmap != FERRY_CONNECTOR_PORTMAP_NONE && !self->probes_started &&
+   * candidates at once: from the next main-loop turn on there is a socket to map.
+   * An ICE restart gathers new sockets: those are mapped anew. */
+  if (self->portmap != FERRY_CONNECTOR_PORTMAP_NONE &&
       g_strcmp0 (json_object_get_string_member_with_default (ice, "type", NULL),
-                 "credentials") == 0)
+                 "credentials") == 0 &&
+      (!self->probes_started || json_object_has_member (ice, "generation")) &&
+      self->probe_idle == NULL)
     {
       self->probes_started = TRUE;
+      g_clear_object (&self->base);
+      g_ptr_array_set_size (self->offered, 0);
       self->probe_idle = g_idle_source_new ();
       g_source_set_callback (self->probe_idle, start_probes_cb, self, NULL);
       g_source_attach (self->probe_idle, NULL);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <nice/interfaces.h>
 
 #include "ferry-ice-server.h"
 #include "ferry-ice-session.h"
@@ -59,6 +60,20 @@
  * READY, both sides' candidates are all in, and no better pair is still being
  * checked; #FerryIceSession:settled says so.
  *
+ * Restarts: a session that runs can restart ICE (RFC 8445 9) while it
+ * keeps sending on its pair: a new libnice stream in the same agent, with
+ * new credentials, sockets and candidates, is negotiated beside the one in
+ * use ("restart", then the usual messages, all with a higher "generation")
+ * and takes over once it has a nominated pair that is no worse, or at once
+ * when the old pair is gone; the old stream is then removed. Datagrams from
+ * either stream are delivered meanwhile. What runs over the session (QUIC)
+ * sees one datagram path throughout. The controlling side restarts on a
+ * schedule with back-off (FIRST_UPGRADE_MS doubling up to MAX_UPGRADE_MS)
+ * while its settled path is relayed, looking for a direct one (new server-
+ * reflexive mappings, a NAT whose conntrack state changed); such a probe
+ * offers no relays, so it can only find something better. Either side may
+ * restart when its network changes (ferry_ice_session_restart()).
+ *
  * RTT: libnice does not report the round-trip time of its STUN checks, so
  * the session probes it itself once connected: every rtt-interval it sends a
  * 13-byte FERRY_ICE_PROBE_PING datagram carrying a monotonic timestamp, the
@@ -80,6 +95,13 @@
 /* A STUN server that does not answer (UDP blocked) keeps libnice gathering
  * for seconds; the direct candidates count as complete after this long. */
 #define DIRECT_GATHER_CAP_MS      1000
+/* A restart that has no nominated pair by then is given up. */
+#define RESTART_TIMEOUT_MS        10000
+#define FIRST_UPGRADE_MS          2000
+#define MAX_UPGRADE_MS            60000
+#define MAX_GENERATION            100000
+/* One change comes as a burst of netlink messages (link, addresses, routes). */
+#define ROAM_SETTLE_MS            300
 
 typedef enum
 {
@@ -121,7 +143,19 @@ struct _FerryIceSession
   GMainContext            *context;
   NiceAgent               *agent;
   gboolean                 agent_has_relays;   /* TURN allocations to delete at close */
-  guint                    stream_id;
+  guint                    stream_id;          /* the generation being negotiated */
+  guint                    data_stream_id;     /* the stream datagrams go over */
+  guint                    generation;
+  gboolean                 restarting;         /* stream_id is a restart, not yet in use */
+  GSource                 *restart_deadline_source;
+  GSource                 *upgrade_source;
+  guint                    upgrade_delay_ms;
+  FerryNetworkWatch       *roam_watch;
+  GSource                 *roam_source;
+  char                    *local_ips;         /* what the last gathering could use */
+  char                    *remote_ufrag;
+  char                    *remote_pwd;
+  gboolean                 rebinding;         /* the restart keeps the credentials */
   State                    state;
   FerryPath               *path;
 
@@ -224,6 +258,11 @@ static void release_relays (FerryIceSession *self,
                             const char      *why);
 static void clear_source (GSource **source);
 static void maybe_settle (FerryIceSession *self);
+static void maybe_schedule_upgrade (FerryIceSession *self);
+static void abandon_restart (FerryIceSession *self,
+                             const char      *why);
+static void enlarge_socket_buffers (FerryIceSession *self);
+static void start_roaming (FerryIceSession *self);
 static void resolve_cb (GObject      *object,
                         GAsyncResult *result,
                         gpointer      user_data);
@@ -279,6 +318,18 @@ ferry_ice_session_set_servers_json (FerryIceSession  *self,
 
 /* Local messages -------------------------------------------------------- */
 
+/* Every message of a restarted session says which generation it is of. */
+static void
+add_generation (FerryIceSession *self,
+                JsonBuilder     *builder)
+{
+  if (self->generation == 0)
+    return;
+
+  json_builder_set_member_name (builder, "generation");
+  json_builder_add_int_value (builder, self->generation);
+}
+
 static void
 emit_message (FerryIceSession *self,
               JsonBuilder     *builder)
@@ -305,6 +356,7 @@ emit_credentials (FerryIceSession *self)
   json_builder_add_string_value (builder, ufrag);
   json_builder_set_member_name (builder, "pwd");
   json_builder_add_string_value (builder, pwd);
+  add_generation (self, builder);
   json_builder_end_object (builder);
 
   emit_message (self, builder);
@@ -439,6 +491,8 @@ emit_candidate (FerryIceSession     *self,
       json_builder_end_object (builder);
     }
 
+  add_generation (self, builder);
+
   json_builder_end_object (builder);
 
   emit_message (self, builder);
@@ -458,7 +512,7 @@ update_path (FerryIceSession *self)
   RemoteInfo *info;
 
   if (self->agent == NULL ||
-      !nice_agent_get_selected_pair (self->agent, self->stream_id, COMPONENT_ID,
+      !nice_agent_get_selected_pair (self->agent, self->data_stream_id, COMPONENT_ID,
                                      &local, &remote))
     return;
 
@@ -514,7 +568,7 @@ send_probe (FerryIceSession *self,
   memcpy (probe + 1, payload, PROBE_SIZE - 1);
 
   /* A probe that does not fit into the socket buffer is just skipped. */
-  nice_agent_send_messages_nonblocking (self->agent, self->stream_id, COMPONENT_ID,
+  nice_agent_send_messages_nonblocking (self->agent, self->data_stream_id, COMPONENT_ID,
                                         &message, 1, NULL, NULL);
 }
 
@@ -646,6 +700,7 @@ finish_connect (FerryIceSession *self,
   set_connected (self, TRUE);
   release_relays (self, "connected directly");
   start_probes (self);
+  start_roaming (self);
   if (task != NULL)
     g_task_return_boolean (task, TRUE);
 }
@@ -661,13 +716,466 @@ lose_connection (FerryIceSession *self,
 }
 
 static gboolean
-has_selected_pair (FerryIceSession *self)
+has_selected_pair (FerryIceSession *self,
+                   guint            stream_id)
 {
   NiceCandidate *local = NULL;
   NiceCandidate *remote = NULL;
 
-  return nice_agent_get_selected_pair (self->agent, self->stream_id, COMPONENT_ID,
-                                       &local, &remote);
+  return nice_agent_get_selected_pair (self->agent, stream_id, COMPONENT_ID, &local, &remote);
+}
+
+/* Restarts ---------------------------------------------------------------- */
+
+typedef struct
+{
+  GWeakRef  session;
+  NiceAgent *agent;
+  guint     stream_id;
+} StreamRemoval;
+
+static void
+stream_removal_free (gpointer data)
+{
+  StreamRemoval *removal = data;
+
+  g_weak_ref_clear (&removal->session);
+  g_object_unref (removal->agent);
+  g_free (removal);
+}
+
+static gboolean
+remove_stream_cb (gpointer user_data)
+{
+  StreamRemoval *removal = user_data;
+  g_autoptr(FerryIceSession) self = g_weak_ref_get (&removal->session);
+
+  /* A session torn down meanwhile released the whole agent. */
+  if (self != NULL && self->agent == removal->agent)
+    {
+      nice_agent_attach_recv (self->agent, removal->stream_id, COMPONENT_ID, self->context,
+                              NULL, NULL);
+      nice_agent_remove_stream (self->agent, removal->stream_id);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Removes a stream outside libnice's own signal emission, which may still be
+ * about it. */
+static void
+remove_stream_later (FerryIceSession *self,
+                     guint            stream_id)
+{
+  StreamRemoval *removal = g_new0 (StreamRemoval, 1);
+  GSource *idle = g_idle_source_new ();
+
+  g_weak_ref_init (&removal->session, self);
+  removal->agent = g_object_ref (self->agent);
+  removal->stream_id = stream_id;
+  g_source_set_callback (idle, remove_stream_cb, removal, stream_removal_free);
+  g_source_attach (idle, self->context);
+  g_source_unref (idle);
+}
+
+static gboolean
+stream_works (FerryIceSession *self,
+              guint            stream_id)
+{
+  NiceComponentState state = nice_agent_get_component_state (self->agent, stream_id,
+                                                              COMPONENT_ID);
+
+  return (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+         has_selected_pair (self, stream_id);
+}
+
+static int
+kind_rank (FerryPathKind kind)
+{
+  switch (kind)
+    {
+    case FERRY_PATH_KIND_DIRECT_LAN:
+      return 0;
+    case FERRY_PATH_KIND_DIRECT_INTERNET:
+      return 1;
+    case FERRY_PATH_KIND_RELAYED:
+      return 2;
+    case FERRY_PATH_KIND_UNKNOWN:
+    default:
+      return 3;
+    }
+}
+
+/* The restarted stream has a nominated pair: it carries the datagrams from
+ * now on, unless the pair in use still works and is better. */
+static void
+maybe_adopt_restart (FerryIceSession *self)
+{
+  NiceCandidate *local = NULL;
+  NiceCandidate *remote = NULL;
+  guint old = self->data_stream_id;
+
+  if (!self->restarting ||
+      !nice_agent_get_selected_pair (self->agent, self->stream_id, COMPONENT_ID,
+                                     &local, &remote))
+    return;
+
+  if (stream_works (self, old) &&
+      kind_rank (ferry_path_classify (local, remote)) >
+      kind_rank (ferry_path_get_kind (self->path)))
+    return;
+
+  g_debug ("ICE restart %u has a pair: moving the datagrams to it", self->generation);
+  clear_source (&self->restart_deadline_source);
+  self->restarting = FALSE;
+  self->rebinding = FALSE;
+  self->data_stream_id = self->stream_id;
+  self->upgrade_delay_ms = 0;
+  remove_stream_later (self, old);
+  update_path (self);
+  enlarge_socket_buffers (self);
+  self->srtt_ms = -1;
+  probe_timeout_cb (self);
+  release_relays (self, "restarted onto a pair");
+}
+
+static gboolean
+restart_deadline_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->restart_deadline_source, g_source_unref);
+  abandon_restart (self, "no pair in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reset_negotiation (FerryIceSession *self)
+{
+  self->have_remote_credentials = FALSE;
+  g_ptr_array_set_size (self->pending_remote, 0);
+  g_ptr_array_set_size (self->held_remote, 0);
+  self->pending_remote_eoc = FALSE;
+  self->gathering_done = FALSE;
+  self->direct_done = FALSE;
+  self->remote_direct_done = FALSE;
+  self->eoc_sent = FALSE;
+  self->remote_eoc_given = FALSE;
+  clear_source (&self->relay_delay_source);
+  clear_source (&self->relay_hold_source);
+  clear_source (&self->direct_cap_source);
+}
+
+static void start_gathering (FerryIceSession *self,
+                             gboolean         relays);
+
+static void
+emit_restart (FerryIceSession *self)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "restart");
+  add_generation (self, builder);
+  json_builder_end_object (builder);
+  emit_message (self, builder);
+}
+
+/* Starts generation @generation on a new stream, saying so first if @announce (we
+ * restart, rather than follow the peer); the one in use keeps carrying datagrams
+ * until the new one has a pair. */
+static void
+begin_restart (FerryIceSession *self,
+               guint            generation,
+               gboolean         announce,
+               gboolean         relays)
+{
+  if (self->restarting)
+    abandon_restart (self, "restarted again");
+
+  g_debug ("ICE restart %u (%s relays)", generation, relays ? "with" : "without");
+  clear_source (&self->upgrade_source);
+  self->generation = generation;
+  self->restarting = TRUE;
+  self->rebinding = FALSE;
+  self->ready = FALSE;
+  reset_negotiation (self);
+  if (self->settled)
+    {
+      self->settled = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLED]);
+    }
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  nice_agent_set_stream_name (self->agent, self->stream_id, "application");
+  nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context,
+                          agent_recv_cb, self);
+
+  self->restart_deadline_source = g_timeout_source_new (RESTART_TIMEOUT_MS);
+  g_source_set_callback (self->restart_deadline_source, restart_deadline_cb, self, NULL);
+  g_source_attach (self->restart_deadline_source, self->context);
+
+  if (announce)
+    emit_restart (self);
+  start_gathering (self, relays);
+}
+
+/* The restart found nothing: the stream in use stays, and is settled as it
+ * was. */
+static void
+abandon_restart (FerryIceSession *self,
+                 const char      *why)
+{
+  if (!self->restarting)
+    return;
+
+  g_debug ("ICE restart %u given up: %s", self->generation, why);
+  clear_source (&self->restart_deadline_source);
+  self->restarting = FALSE;
+  self->rebinding = FALSE;
+  remove_stream_later (self, self->stream_id);
+  self->stream_id = self->data_stream_id;
+  reset_negotiation (self);
+  self->have_remote_credentials = TRUE;
+  self->gathering_done = self->direct_done = self->remote_direct_done = TRUE;
+  self->eoc_sent = self->remote_eoc_given = TRUE;
+  self->relay_state = RELAYS_DONE;
+  self->ready = nice_agent_get_component_state (self->agent, self->data_stream_id,
+                                                COMPONENT_ID) == NICE_COMPONENT_STATE_READY;
+
+  if (!stream_works (self, self->data_stream_id))
+    {
+      lose_connection (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
+                                                  "The connection to the other device was lost"));
+      return;
+    }
+
+  maybe_settle (self);
+}
+
+/**
+ * ferry_ice_session_restart:
+ *
+ * Restarts ICE (see "Restarts" in the class description): for a network
+ * that changed, new sockets on the addresses there are now, new candidates,
+ * relays included; the pair in use keeps carrying datagrams until a new one
+ * is nominated. Only while connected.
+ */
+void
+ferry_ice_session_restart (FerryIceSession *self)
+{
+  g_return_if_fail (FERRY_IS_ICE_SESSION (self));
+
+  if (self->agent == NULL || self->state != STATE_CONNECTED ||
+      self->generation >= MAX_GENERATION)
+    return;
+
+  begin_restart (self, self->generation + 1, TRUE,
+                 (self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0);
+}
+
+/* Roaming: a connected session follows this machine's network -------------- */
+
+/* A rebind is a restart that keeps the generation and both sides'
+ * credentials: new sockets on the addresses there are now check the peer's
+ * candidates we know, and the new candidates are trickled as more of the
+ * current generation. The peer's agent answers checks from an address it
+ * never heard of (peer-reflexive, RFC 8445 7.3.1.3) and, nominated, moves its
+ * pair there: no signalling is needed for a peer whose candidates we can
+ * reach, which matters because the network change that makes us rebind
+ * often took our rendezvous connection with it. */
+static void
+begin_rebind (FerryIceSession *self)
+{
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+  GSList *remote;
+  guint new_id;
+
+  if (self->agent == NULL || self->state != STATE_CONNECTED || self->remote_ufrag == NULL)
+    return;
+  if (self->restarting)
+    abandon_restart (self, "the network changed");
+  if (self->agent == NULL)
+    return;
+
+  nice_agent_get_local_credentials (self->agent, self->data_stream_id, &ufrag, &pwd);
+  remote = nice_agent_get_remote_candidates (self->agent, self->data_stream_id, COMPONENT_ID);
+
+  new_id = nice_agent_add_stream (self->agent, 1);
+  nice_agent_set_stream_name (self->agent, new_id, "application");
+  if (!nice_agent_set_local_credentials (self->agent, new_id, ufrag, pwd) ||
+      !nice_agent_set_remote_credentials (self->agent, new_id, self->remote_ufrag,
+                                          self->remote_pwd))
+    {
+      g_debug ("libnice refused the credentials for a rebind");
+      nice_agent_remove_stream (self->agent, new_id);
+      g_slist_free_full (remote, (GDestroyNotify) nice_candidate_free);
+      return;
+    }
+
+  g_debug ("Rebinding ICE on the new addresses (%u candidates of the peer known)",
+           g_slist_length (remote));
+  clear_source (&self->upgrade_source);
+  self->restarting = TRUE;
+  self->rebinding = TRUE;
+  self->ready = FALSE;
+  reset_negotiation (self);
+  if (self->settled)
+    {
+      self->settled = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLED]);
+    }
+  self->stream_id = new_id;
+  nice_agent_attach_recv (self->agent, new_id, COMPONENT_ID, self->context, agent_recv_cb, self);
+
+  self->have_remote_credentials = TRUE;
+  self->remote_direct_done = TRUE;
+  self->pending_remote_eoc = TRUE;
+  for (GSList *l = remote; l != NULL; l = l->next)
+    {
+      NiceCandidate *candidate = l->data;
+
+      /* What the peer's checks taught us is learned again from the new sockets. */
+      if (candidate->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+        {
+          nice_candidate_free (candidate);
+          continue;
+        }
+      candidate->stream_id = new_id;
+      g_ptr_array_add (self->pending_remote, candidate);
+    }
+  g_slist_free (remote);
+
+  self->restart_deadline_source = g_timeout_source_new (RESTART_TIMEOUT_MS);
+  g_source_set_callback (self->restart_deadline_source, restart_deadline_cb, self, NULL);
+  g_source_attach (self->restart_deadline_source, self->context);
+
+  start_gathering (self, (self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0);
+}
+
+static gint
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The usable local addresses, sorted, as one string. */
+static char *
+dup_local_ips (void)
+{
+  GList *addresses = nice_interfaces_get_local_ips (FALSE);
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+  char *joined;
+
+  for (GList *l = addresses; l != NULL; l = l->next)
+    g_ptr_array_add (sorted, l->data);
+  g_ptr_array_sort (sorted, compare_strings);
+  g_ptr_array_add (sorted, NULL);
+  joined = g_strjoinv (" ", (char **) sorted->pdata);
+  g_list_free_full (addresses, g_free);
+  return joined;
+}
+
+static gboolean
+roam_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+  g_autofree char *ips = dup_local_ips ();
+
+  g_clear_pointer (&self->roam_source, g_source_unref);
+  if (g_strcmp0 (ips, self->local_ips) == 0)
+    return G_SOURCE_REMOVE;
+
+  g_debug ("The usable addresses changed from \"%s\" to \"%s\": rebinding ICE",
+           self->local_ips, ips);
+  g_free (self->local_ips);
+  self->local_ips = g_steal_pointer (&ips);
+  if (*self->local_ips != '\0')
+    begin_rebind (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+roam_changed_cb (FerryNetworkWatch *watch,
+                 gpointer           user_data)
+{
+  FerryIceSession *self = user_data;
+
+  if (self->roam_source != NULL)
+    return;
+  self->roam_source = g_timeout_source_new (ROAM_SETTLE_MS);
+  g_source_set_callback (self->roam_source, roam_cb, self, NULL);
+  g_source_attach (self->roam_source, self->context);
+}
+
+/* Addresses given by hand (tests, a chosen interface) are not followed. */
+static void
+start_roaming (FerryIceSession *self)
+{
+  if (self->local_addresses_given || self->roam_watch != NULL)
+    return;
+
+  self->local_ips = dup_local_ips ();
+  self->roam_watch = ferry_network_watch_new ();
+  g_signal_connect (self->roam_watch, "changed", G_CALLBACK (roam_changed_cb), self);
+}
+
+static void
+stop_roaming (FerryIceSession *self)
+{
+  clear_source (&self->roam_source);
+  if (self->roam_watch != NULL)
+    g_signal_handlers_disconnect_by_data (self->roam_watch, self);
+  g_clear_object (&self->roam_watch);
+  g_clear_pointer (&self->local_ips, g_free);
+}
+
+/**
+ * ferry_ice_session_get_generation:
+ *
+ * Returns: how many times ICE restarted in this session
+ */
+guint
+ferry_ice_session_get_generation (FerryIceSession *self)
+{
+  g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), 0);
+  return self->generation;
+}
+
+static gboolean
+upgrade_cb (gpointer user_data)
+{
+  FerryIceSession *self = user_data;
+
+  g_clear_pointer (&self->upgrade_source, g_source_unref);
+  if (self->agent == NULL || self->state != STATE_CONNECTED || self->restarting ||
+      self->generation >= MAX_GENERATION)
+    return G_SOURCE_REMOVE;
+
+  g_debug ("Still relayed: probing for a direct path");
+  begin_restart (self, self->generation + 1, TRUE, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* The controlling side probes a relayed path for a direct one, less and less
+ * often. */
+static void
+maybe_schedule_upgrade (FerryIceSession *self)
+{
+  if (self->role != FERRY_ICE_ROLE_CONTROLLING || !self->settled || self->restarting ||
+      self->upgrade_source != NULL ||
+      ferry_path_get_kind (self->path) != FERRY_PATH_KIND_RELAYED ||
+      (self->candidate_types & (FERRY_ICE_CANDIDATE_HOST | FERRY_ICE_CANDIDATE_SRFLX)) == 0)
+    return;
+
+  self->upgrade_delay_ms = self->upgrade_delay_ms == 0
+                           ? FIRST_UPGRADE_MS
+                           : MIN (self->upgrade_delay_ms * 2, MAX_UPGRADE_MS);
+  self->upgrade_source = g_timeout_source_new (self->upgrade_delay_ms);
+  g_source_set_callback (self->upgrade_source, upgrade_cb, self, NULL);
+  g_source_attach (self->upgrade_source, self->context);
 }
 
 static void
@@ -679,7 +1187,26 @@ agent_component_state_changed_cb (NiceAgent *agent,
 {
   FerryIceSession *self = user_data;
 
-  g_debug ("component state %s", nice_component_state_to_string (state));
+  g_debug ("stream %u component state %s", stream_id, nice_component_state_to_string (state));
+
+  if (self->restarting)
+    {
+      if (stream_id == self->stream_id && state == NICE_COMPONENT_STATE_FAILED)
+        abandon_restart (self, "every pair failed");
+      else if (stream_id == self->stream_id &&
+               (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY))
+        {
+          self->ready = state == NICE_COMPONENT_STATE_READY;
+          maybe_adopt_restart (self);
+          maybe_settle (self);
+        }
+      /* The old pair failing while a restart runs is what the restart is for. */
+      return;
+    }
+
+  /* A removed stream may still say something. */
+  if (stream_id != self->stream_id)
+    return;
 
   self->ready = state == NICE_COMPONENT_STATE_READY;
 
@@ -688,7 +1215,7 @@ agent_component_state_changed_cb (NiceAgent *agent,
    * checked has failed, which for unreachable private addresses takes
    * seconds; a better pair that validates meanwhile takes over. */
   if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
-      self->state == STATE_CONNECTING && has_selected_pair (self))
+      self->state == STATE_CONNECTING && has_selected_pair (self, stream_id))
     {
       update_path (self);
       finish_connect (self, NULL);
@@ -712,13 +1239,14 @@ agent_component_state_changed_cb (NiceAgent *agent,
 static void
 maybe_settle (FerryIceSession *self)
 {
-  if (self->settled || self->state != STATE_CONNECTED || !self->ready || !self->eoc_sent ||
-      !self->remote_eoc_given)
+  if (self->settled || self->state != STATE_CONNECTED || self->restarting || !self->ready ||
+      !self->eoc_sent || !self->remote_eoc_given)
     return;
 
   self->settled = TRUE;
   g_debug ("The path is settled");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SETTLED]);
+  maybe_schedule_upgrade (self);
 }
 
 /**
@@ -747,7 +1275,7 @@ enlarge_socket_buffers (FerryIceSession *self)
 {
   g_autoptr(GSocket) socket = NULL;
 
-  socket = nice_agent_get_selected_socket (self->agent, self->stream_id, COMPONENT_ID);
+  socket = nice_agent_get_selected_socket (self->agent, self->data_stream_id, COMPONENT_ID);
   if (socket == NULL)
     return;
 
@@ -765,6 +1293,14 @@ agent_new_selected_pair_cb (NiceAgent     *agent,
                             gpointer       user_data)
 {
   FerryIceSession *self = user_data;
+
+  if (self->restarting && stream_id == self->stream_id)
+    {
+      maybe_adopt_restart (self);
+      return;
+    }
+  if (stream_id != self->data_stream_id)
+    return;
 
   update_path (self);
   enlarge_socket_buffers (self);
@@ -785,7 +1321,7 @@ agent_new_candidate_cb (NiceAgent     *agent,
   FerryIceSession *self = user_data;
   FerryIceCandidateTypes type;
 
-  if (candidate->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+  if (candidate->transport != NICE_CANDIDATE_TRANSPORT_UDP || candidate->stream_id != self->stream_id)
     return;
 
   switch (candidate->type)
@@ -822,6 +1358,7 @@ emit_simple_message (FerryIceSession *self,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "type");
   json_builder_add_string_value (builder, type);
+  add_generation (self, builder);
   json_builder_end_object (builder);
 
   emit_message (self, builder);
@@ -866,7 +1403,7 @@ release_relays (FerryIceSession *self,
   clear_source (&self->relay_delay_source);
   clear_source (&self->relay_hold_source);
 
-  if (self->state != STATE_CONNECTED)
+  if (self->state != STATE_CONNECTED || self->restarting)
     {
       for (guint i = 0; i < self->servers->len; i++)
         {
@@ -970,6 +1507,9 @@ agent_gathering_done_cb (NiceAgent *agent,
                          gpointer   user_data)
 {
   FerryIceSession *self = user_data;
+
+  if (stream_id != self->stream_id)
+    return;
 
   /* libnice gathers again for TURN servers added later and says so again. */
   if (self->relay_state == RELAYS_GATHERING)
@@ -1083,7 +1623,7 @@ stun_is_turn_udp_server (FerryIceSession *self,
 {
   if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
       (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0 ||
-      self->relay_state == RELAYS_HELD)
+      self->relay_state == RELAYS_HELD || self->relay_state == RELAYS_DONE)
     return FALSE;
 
   for (guint i = 0; i < self->servers->len; i++)
@@ -1098,14 +1638,20 @@ stun_is_turn_udp_server (FerryIceSession *self,
   return FALSE;
 }
 
+/* Gathers the stream being negotiated; without @relays (a restart that looks
+ * for a direct path only) no TURN server is used. */
 static void
-start_gathering (FerryIceSession *self)
+start_gathering (FerryIceSession *self,
+                 gboolean         relays)
 {
   gboolean stun_set = FALSE;
   gboolean only_relay = self->candidate_types == FERRY_ICE_CANDIDATE_RELAY;
 
   /* Relays last, unless relays are all there is (or are not wanted at all). */
-  if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0 && !only_relay)
+  self->relay_state = RELAYS_NOT_HELD;
+  if (!relays)
+    self->relay_state = RELAYS_DONE;
+  else if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0 && !only_relay)
     self->relay_state = RELAYS_HELD;
 
   g_object_set (self->agent,
@@ -1139,7 +1685,7 @@ start_gathering (FerryIceSession *self)
       if ((self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) == 0 ||
           (udp && (self->relay_transports & FERRY_ICE_RELAY_UDP) == 0) ||
           (!udp && (self->relay_transports & FERRY_ICE_RELAY_TCP) == 0) ||
-          self->relay_state == RELAYS_HELD)
+          self->relay_state == RELAYS_HELD || self->relay_state == RELAYS_DONE)
         continue;
 
       if (nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID,
@@ -1151,13 +1697,19 @@ start_gathering (FerryIceSession *self)
         g_debug ("libnice refused TURN server %s:%u", server->ip, server->port);
     }
 
-  self->state = STATE_CONNECTING;
-  emit_credentials (self);
+  if (!self->restarting)
+    self->state = STATE_CONNECTING;
+  /* A rebind keeps the credentials the peer has. */
+  if (!self->rebinding)
+    emit_credentials (self);
 
   if (!nice_agent_gather_candidates (self->agent, self->stream_id))
     {
-      finish_connect (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
-                                                 "This device has no usable network address"));
+      if (self->restarting)
+        abandon_restart (self, "no usable network address");
+      else
+        finish_connect (self, g_error_new_literal (FERRY_ICE_ERROR, FERRY_ICE_ERROR_FAILED,
+                                                   "This device has no usable network address"));
       return;
     }
 
@@ -1213,7 +1765,7 @@ resolve_cb (GObject      *object,
 
   self->pending_resolves--;
   if (self->pending_resolves == 0 && self->state == STATE_RESOLVING && self->agent != NULL)
-    start_gathering (self);
+    start_gathering (self, TRUE);
 }
 
 static void
@@ -1238,7 +1790,7 @@ resolve_servers (FerryIceSession *self)
     }
 
   if (self->pending_resolves == 0)
-    start_gathering (self);
+    start_gathering (self, TRUE);
 }
 
 /* Waiting for a network ---------------------------------------------------
@@ -1399,7 +1951,10 @@ teardown (FerryIceSession *self)
   clear_source (&self->relay_delay_source);
   clear_source (&self->relay_hold_source);
   clear_source (&self->direct_cap_source);
+  clear_source (&self->restart_deadline_source);
+  clear_source (&self->upgrade_source);
   stop_waiting_for_network (self);
+  stop_roaming (self);
 
   g_cancellable_cancel (self->internal_cancellable);
 
@@ -1413,6 +1968,10 @@ teardown (FerryIceSession *self)
 
   g_signal_handlers_disconnect_by_data (agent, self);
   nice_agent_attach_recv (agent, self->stream_id, COMPONENT_ID, self->context, NULL, NULL);
+  if (self->data_stream_id != self->stream_id)
+    nice_agent_attach_recv (agent, self->data_stream_id, COMPONENT_ID, self->context,
+                            NULL, NULL);
+  self->restarting = FALSE;
   /* Only TURN allocations need the asynchronous close. Without them the last unref is
    * enough, and better: nice_agent_close_async() cancels libnice's resolution of the STUN
    * server while the agent lives, and libnice then warns "Can't resolve STUN server:
@@ -1519,6 +2078,10 @@ ferry_ice_session_set_remote_credentials (FerryIceSession  *self,
     }
 
   self->have_remote_credentials = TRUE;
+  g_free (self->remote_ufrag);
+  g_free (self->remote_pwd);
+  self->remote_ufrag = g_strdup (ufrag);
+  self->remote_pwd = g_strdup (pwd);
   flush_pending_remote (self);
   return TRUE;
 }
@@ -1662,6 +2225,31 @@ bad:
   return FALSE;
 }
 
+/* "generation": an integer in 0..MAX_GENERATION; absent means 0. */
+static gboolean
+parse_generation (JsonObject  *object,
+                  guint       *generation,
+                  GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, "generation");
+  gint64 value;
+
+  *generation = 0;
+  if (node == NULL)
+    return TRUE;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      (value = json_node_get_int (node)) < 0 || value > MAX_GENERATION)
+    {
+      g_set_error_literal (error, FERRY_ICE_ERROR, FERRY_ICE_ERROR_BAD_MESSAGE,
+                           "The other device sent a malformed ICE generation");
+      return FALSE;
+    }
+
+  *generation = (guint) value;
+  return TRUE;
+}
+
 /**
  * ferry_ice_session_handle_remote_message:
  * @message: one signalling message from the peer (see ferry-ice-session.h)
@@ -1679,6 +2267,7 @@ ferry_ice_session_handle_remote_message (FerryIceSession  *self,
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   JsonObject *object;
   const char *type;
+  guint generation;
 
   g_return_val_if_fail (FERRY_IS_ICE_SESSION (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
@@ -1698,6 +2287,30 @@ ferry_ice_session_handle_remote_message (FerryIceSession  *self,
 
   object = json_node_get_object (json_parser_get_root (parser));
   type = get_string_member (object, "type");
+
+  if (!parse_generation (object, &generation, error))
+    return FALSE;
+
+  if (g_strcmp0 (type, "restart") == 0)
+    {
+      /* Ours crossed theirs (the same number), or it is old news. */
+      if (generation <= self->generation || self->agent == NULL ||
+          self->state != STATE_CONNECTED)
+        return TRUE;
+      /* Relays only when our own pair is gone: a probe looks for better. */
+      begin_restart (self, generation, FALSE,
+                     (self->candidate_types & FERRY_ICE_CANDIDATE_RELAY) != 0 &&
+                     !stream_works (self, self->data_stream_id));
+      return TRUE;
+    }
+
+  /* What belongs to a generation we left is of no use any more. */
+  if (generation != self->generation)
+    {
+      g_debug ("Ignored a \"%s\" message of ICE generation %u (at %u)",
+               type != NULL ? type : "?", generation, self->generation);
+      return TRUE;
+    }
 
   if (g_strcmp0 (type, "credentials") == 0)
     {
@@ -1927,7 +2540,7 @@ ferry_ice_session_send (FerryIceSession *self,
   if (self->agent == NULL || self->state != STATE_CONNECTED)
     return FALSE;
 
-  sent = nice_agent_send_messages_nonblocking (self->agent, self->stream_id, COMPONENT_ID,
+  sent = nice_agent_send_messages_nonblocking (self->agent, self->data_stream_id, COMPONENT_ID,
                                                &message, 1, NULL, &error);
   if (sent != 1 && error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     g_debug ("Sending a datagram failed: %s", error->message);
@@ -2284,6 +2897,7 @@ ferry_ice_session_constructed (GObject *object)
   nice_agent_set_software (self->agent, "Ferry " PACKAGE_VERSION);
 
   self->stream_id = nice_agent_add_stream (self->agent, 1);
+  self->data_stream_id = self->stream_id;
   nice_agent_set_stream_name (self->agent, self->stream_id, "application");
 
   g_signal_connect (self->agent, "component-state-changed",
@@ -2325,6 +2939,8 @@ ferry_ice_session_finalize (GObject *object)
   g_clear_pointer (&self->remote_info, g_hash_table_unref);
   g_clear_pointer (&self->mappings, g_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->remote_ufrag, g_free);
+  g_clear_pointer (&self->remote_pwd, g_free);
 
   G_OBJECT_CLASS (ferry_ice_session_parent_class)->finalize (object);
 }

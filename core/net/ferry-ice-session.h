@@ -42,6 +42,14 @@ G_BEGIN_DECLS
  *   {"type": "end-of-candidates"}
  *       After the last candidate.
  *
+ *   {"type": "restart", "generation": <1..100000>}
+ *       ICE restarts (see ferry-ice-session.c): every message after it carries
+ *       the same "generation" and belongs to the new negotiation, which
+ *       starts again with "credentials"; the peer answers with its own
+ *       messages of that generation. Messages of another generation than the
+ *       current one are dropped; without "generation" a message is of
+ *       generation 0.
+ *
  * Unknown members are ignored, so later versions can add some.
  *
  * Datagrams
@@ -181,6 +189,8 @@ gboolean         ferry_ice_session_connect_finish       (FerryIceSession        
                                                          GAsyncResult            *result,
                                                          GError                 **error);
 void             ferry_ice_session_close                (FerryIceSession         *self);
+void             ferry_ice_session_restart              (FerryIceSession         *self);
+guint            ferry_ice_session_get_generation       (FerryIceSession         *self);
 
 gboolean         ferry_ice_session_handle_remote_message (FerryIceSession        *self,
                                                           const char             *message,

@@ -24,6 +24,8 @@
 # NAT kinds (third column of LAB.md):
 #   none         host sits on the internet with 11.0.k.2 (no router)
 #   easy         MASQUERADE (endpoint-independent mapping, port-preserving)
+#   bare         easy with no input firewall at all: a bare Linux box (LAB.md) answers an
+#                unsolicited packet with ICMP and keeps a conntrack entry for it
 #   hard         MASQUERADE fully-random (new random port per destination)
 #   cgnat        easy home router behind an easy carrier router, 100.64.k.0/24 between them
 #   udp-blocked  easy, and outbound UDP is dropped except to the rendezvous address
@@ -56,11 +58,17 @@
 #                               $LAB_TURN_SECRET, realm $LAB_TURN_REALM, and a STUN-only one
 #                               on $LAB_COTURN_IP2:3478; waits until both listen
 #   lab_wait_udp NAME PORT [MS] waits until something listens on UDP PORT in NAME's namespace
-#   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE]
+#   lab_netem NAME [-d DELAY_MS] [-l LOSS_PERCENT] [-r RATE] [-i]
 #                               shapes every packet leaving NAME's namespace (its own and, on
-#                               a router, forwarded ones): delay and random loss through the
+#                               a router, forwarded ones), with -i also those delivered to the
+#                               namespace itself (so the servers in "inet" are a whole round
+#                               trip away, like the hosts): delay and random loss through the
 #                               ferry-netem NFQUEUE helper ($FERRY_NETEM), rate (tc syntax,
 #                               e.g. 10mbit) through a TBF qdisc on each of its interfaces
+#   lab_portmap_block NAME      makes NAME's (home) router ignore every port-mapping request
+#                               from its LAN (SSDP, NAT-PMP/PCP, miniupnpd's HTTP): a slow
+#                               router that has not answered yet
+#   lab_portmap_unblock NAME    lifts that: the router answers from now on
 #   lab_env                     prints the lab as "key name value" lines (see serve below)
 #   lab_teardown                stops every process, deletes every namespace and file
 #
@@ -277,8 +285,13 @@ lab_wait_udp () {
 # masquerade chain runs after miniupnpd's own nat chains (priority srcnat + 10) so that
 # miniupnpd's port-preserving snat rules win.
 _lab_router_rules () {
-  local ns=$1 kind=$2 masq="masquerade" filter="" input=""
+  local ns=$1 kind=$2 masq="masquerade" filter="" input="" guard
+  # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
+  # such a packet would leave a conntrack entry that makes the router's next mapping for
+  # that peer clash and take another port, so two easy NATs could never punch through.
+  guard='iifname "wan" meta l4proto udp ct state new drop'
   case $kind in
+    bare) guard="" ;;
     hard) masq="masquerade fully-random" ;;
     udp-blocked)
       filter="iifname \"lan\" oifname \"wan\" meta l4proto udp"
@@ -301,10 +314,7 @@ table ip ferrylab {
   chain input {
     type filter hook input priority filter + 10; policy accept;
     $input
-    # Like a home router's firewall, drop unsolicited UDP to the router itself. Accepted,
-    # such a packet would leave a conntrack entry that makes the router's next mapping for
-    # that peer clash and take another port, so two easy NATs could never punch through.
-    iifname "wan" meta l4proto udp ct state new drop
+    $guard
   }
 }
 EOF
@@ -408,7 +418,7 @@ lab_host () {
     *) _lab_err "'$kind' cannot have IPv6 here"; return 1 ;;
   esac
   case $kind in
-    none|easy|hard|cgnat|udp-blocked|dark|nogw) ;;
+    none|easy|bare|hard|cgnat|udp-blocked|dark|nogw) ;;
     *) _lab_err "unknown NAT kind '$spec'"; return 1 ;;
   esac
   case $mappable-$kind in
@@ -469,15 +479,36 @@ lab_host () {
   LAB_ROUTER[$name]=${LAB_SITE_ROUTER[$site]}
 }
 
+lab_portmap_block () {
+  local ns
+  ns=$(lab_router "$1") && [ -n "$ns" ] || { _lab_err "'$1' has no router"; return 1; }
+  ip netns exec "$ns" nft -f - <<'EOF'
+table inet labblock {
+  chain input {
+    type filter hook input priority filter - 10; policy accept;
+    iifname "lan" udp dport { 1900, 5351 } drop
+    iifname "lan" tcp dport 5000 drop
+  }
+}
+EOF
+}
+
+lab_portmap_unblock () {
+  local ns
+  ns=$(lab_router "$1") && [ -n "$ns" ] || { _lab_err "'$1' has no router"; return 1; }
+  ip netns exec "$ns" nft delete table inet labblock
+}
+
 lab_netem () {
-  local name=$1 ns delay=0 loss=0 rate="" opt iface waited=0 OPTIND=1
+  local name=$1 ns delay=0 loss=0 rate="" inbound=no opt iface waited=0 OPTIND=1
   ns=$(lab_ns "$name") || return 1
   shift
-  while getopts "d:l:r:" opt; do
+  while getopts "d:l:r:i" opt; do
     case $opt in
       d) delay=$OPTARG ;;
       l) loss=$OPTARG ;;
       r) rate=$OPTARG ;;
+      i) inbound=yes ;;
       *) _lab_err "lab_netem: bad option"; return 1 ;;
     esac
   done
@@ -493,9 +524,16 @@ lab_netem () {
       sleep 0.02
       waited=$((waited + 20))
     done
-    # The kernel has xt_NFQUEUE but no nft_queue: the rule goes through iptables.
-    ip netns exec "$ns" iptables -t mangle -A POSTROUTING ! -o lo -j NFQUEUE --queue-num 0 \
-      || return 1
+    # The kernel has xt_NFQUEUE but no nft_queue: the rules go through iptables, and
+    # ip6tables for the sites with IPv6 (the queue takes both families).
+    for tables in iptables ip6tables; do
+      ip netns exec "$ns" "$tables" -t mangle -A POSTROUTING ! -o lo -j NFQUEUE \
+        --queue-num 0 || return 1
+      if [ "$inbound" = yes ]; then
+        ip netns exec "$ns" "$tables" -t mangle -A INPUT ! -i lo -j NFQUEUE --queue-num 0 \
+          || return 1
+      fi
+    done
   fi
   if [ -n "$rate" ]; then
     for iface in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do

@@ -12,29 +12,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UDP=${FERRY_LAB_UDP:?FERRY_LAB_UDP must point at the ferry-lab-udp binary}
 # shellcheck source=lab.sh
 source "${FERRY_LAB_SH:-$HERE/lab.sh}"
+# shellcheck source=cli-lib.sh
+source "$HERE/cli-lib.sh"
 
-if ! why=$(lab_check); then
-  echo "######## SKIPPING THE NAT LAB TESTS: $why ########" >&2
-  echo "1..0 # SKIP NAT lab unavailable: $why"
-  exit 0
-fi
+lab_begin
 
-trap lab_teardown EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-failed=0
-ok () { # ok NAME COMMAND… : one TAP line from the command's status
-  local name=$1
-  shift
-  n=$((n + 1))
-  if "$@"; then
-    echo "ok $n - $name"
-  else
-    echo "not ok $n - $name"
-    failed=1
-  fi
-}
 is () { # is ACTUAL EXPECTED
   [ "$1" = "$2" ] && return 0
   echo "# got '$1', expected '$2'"
@@ -46,7 +28,6 @@ like () { # like ACTUAL GLOB
   echo "# got '$1', expected something like '$2'"
   return 1
 }
-bail () { echo "Bail out! $*"; exit 1; }
 
 # Waits (with a deadline) until FILE has a line matching the grep pattern.
 wait_line () {
@@ -206,5 +187,4 @@ wait "$SERVED_PID"
 ok "a served lab is torn down when its stdin closes" \
   eval '[ -n "$served_id" ] && ! ip netns list | grep -q "^$served_id-"'
 
-echo "1..$n"
-exit $failed
+tap_end

@@ -15,9 +15,12 @@
 #   d. with a reachable rendezvous as well, either mailbox may win; the transfer succeeds;
 #      and when only the sender knows the server, it takes the receiver from the network.
 #
-# Standalone: it builds its own namespaces and does not use lab.sh.
+# Standalone: it builds its own namespaces and does not use lab.sh (only cli-lib.sh).
 
 set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=cli-lib.sh
+source "$HERE/cli-lib.sh"
 CLI=${FERRY_CLI_BIN:?FERRY_CLI_BIN must point at ferry-cli}
 RENDEZVOUS=${FERRY_RENDEZVOUS_BIN:?FERRY_RENDEZVOUS_BIN must point at ferry-rendezvous}
 
@@ -55,47 +58,6 @@ teardown () {
 }
 trap teardown EXIT
 trap 'exit 1' INT TERM HUP
-
-n=0
-failed=0
-ok () { # ok NAME COMMAND…
-  local name=$1
-  shift
-  n=$((n + 1))
-  if "$@"; then
-    echo "ok $n - $name"
-  else
-    echo "not ok $n - $name"
-    failed=1
-  fi
-}
-
-# wait_for FILE PATTERN SECONDS: waits for a line the process writes, with a deadline.
-wait_for () {
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "# timed out waiting for '$2' in $1" >&2
-  return 1
-}
-
-json_field () { # json_field FILE EVENT FIELD
-  python3 - "$@" <<'PY'
-import json, sys
-path, event, field = sys.argv[1:4]
-for line in open(path):
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        continue
-    if obj.get("event") == event:
-        value = obj.get(field)
-        print("" if value is None else value)
-        break
-PY
-}
 
 # One LAN segment, IPv4 only, nothing routed beyond it.
 ip netns add "$NS_A" || exit 1
@@ -217,7 +179,7 @@ ok "a: the bytes arrive identical" cmp -s "$DIR/send/payload.bin" "$DIR/a/out/pa
 ok "a: the receiver's path is direct-lan" [ "$(json_field "$DIR/a.receiver" path kind)" = direct-lan ]
 ok "a: the sender's path is direct-lan" [ "$(json_field "$DIR/a.sender" path kind)" = direct-lan ]
 stop_sender
-[ $failed = 0 ] || show a
+[ $TAP_FAILED = 0 ] || show a
 
 # b. A wrong code with the right nameplate burns the sender's own mailbox.
 start_sender b
@@ -240,7 +202,7 @@ receive b-again "$code"
 ok "b: the burned code is gone, even with the right words" \
   [ "$(json_field "$DIR/b-again.receiver" error error)" = not-on-network ]
 stop_sender
-[ $failed = 0 ] || show b
+[ $TAP_FAILED = 0 ] || show b
 
 # c. Multicast dropped on the segment: the clear error within a few seconds.
 for ns in "$NS_A" "$NS_B"; do
@@ -260,7 +222,7 @@ ok "c: the error names blocked multicast" \
   grep -q "No Ferry on this network has this code.*multicast" "$DIR/c.receiver"
 ok "c: within 6 seconds (took ${ms} ms)" [ "$ms" -lt 6000 ]
 stop_sender
-[ $failed = 0 ] || show c
+[ $TAP_FAILED = 0 ] || show c
 for ns in "$NS_A" "$NS_B"; do
   ip netns exec "$ns" iptables -F
 done
@@ -280,7 +242,7 @@ ok "d: the sender reports done" grep -q '"event":"done"' "$DIR/d.sender"
 ok "d: the bytes arrive identical" cmp -s "$DIR/send/payload.bin" "$DIR/d/out/payload.bin"
 ok "d: the path is direct-lan" [ "$(json_field "$DIR/d.receiver" path kind)" = direct-lan ]
 stop_sender
-[ $failed = 0 ] || show d
+[ $TAP_FAILED = 0 ] || show d
 
 # d2. The sender waits in both mailboxes, the receiver knows no server: the sender takes
 # the peer on the local network and leaves the server's mailbox untouched by anyone else.
@@ -296,7 +258,6 @@ ok "d2: the bytes arrive identical" cmp -s "$DIR/send/payload.bin" "$DIR/d2/out/
 ok "d2: only the sender joined the server's mailbox" \
   [ "$(tail -n +$((served + 1)) "$DIR/rendezvous.log" | grep -c "join nameplate=${code%%-*} ")" = 1 ]
 stop_sender
-[ $failed = 0 ] || show d2
+[ $TAP_FAILED = 0 ] || show d2
 
-echo "1..$n"
-exit $failed
+tap_end

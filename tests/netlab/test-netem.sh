@@ -12,30 +12,11 @@ UDP=${FERRY_LAB_UDP:?FERRY_LAB_UDP must point at the ferry-lab-udp binary}
 : "${FERRY_NETEM:?FERRY_NETEM must point at the ferry-netem binary}"
 # shellcheck source=lab.sh
 source "${FERRY_LAB_SH:-$HERE/lab.sh}"
+# shellcheck source=cli-lib.sh
+source "$HERE/cli-lib.sh"
 
-if ! why=$(lab_check); then
-  echo "######## SKIPPING THE NAT LAB NETEM TESTS: $why ########" >&2
-  echo "1..0 # SKIP NAT lab unavailable: $why"
-  exit 0
-fi
+lab_begin NETEM
 
-trap lab_teardown EXIT
-trap 'exit 1' INT TERM HUP
-
-n=0
-failed=0
-ok () {
-  local name=$1
-  shift
-  n=$((n + 1))
-  if "$@"; then
-    echo "ok $n - $name"
-  else
-    echo "not ok $n - $name"
-    failed=1
-  fi
-}
-bail () { echo "Bail out! $*"; exit 1; }
 # field LINE NAME: the value after NAME in "name value name value…"
 field () { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$1"; }
 # between VALUE LOW HIGH (decimals allowed)
@@ -82,5 +63,4 @@ out=$(grep received "$LAB_DIR/sink.log")
 echo "# 2 Mbit/s: $out"
 ok "a 2 Mbit/s link carries about 2 Mbit/s" between "$(field "$out" kbps)" 1700 2300
 
-echo "1..$n"
-exit $failed
+tap_end
