@@ -1088,6 +1088,16 @@ test_junk_http (void)
   assert_http_error (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES, "[1, 2]", 400,
                      FERRY_RENDEZVOUS_ERR_BAD_REQUEST);
   assert_healthy (server);
+  /* Only strict JSON, as every peer message: json-glib alone takes these. */
+  assert_http_error (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES, "{/* hi */}", 400,
+                     FERRY_RENDEZVOUS_ERR_BAD_REQUEST);
+  assert_http_error (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES, "{'a': 1}", 400,
+                     FERRY_RENDEZVOUS_ERR_BAD_REQUEST);
+  assert_http_error (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES,
+                     "{\"a\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", 400,
+                     FERRY_RENDEZVOUS_ERR_BAD_REQUEST);
+  g_free (allocate (server, NULL));
+  assert_healthy (server);
 
   huge_body = g_strnfill (FERRY_RENDEZVOUS_MAX_REQUEST_BODY + 1, ' ');
   assert_http_error (server, "POST", FERRY_RENDEZVOUS_PATH_NAMEPLATES, huge_body, 413,

@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "ferry-json-check.h"
 #include "ferry-message-size-limit-stream.h"
 #include "ferry-memory-store.h"
 #if FERRY_HAVE_REDIS
@@ -565,6 +566,7 @@ ferry_rendezvous_server_parse_nameplate (const char *text,
  * ferry_rendezvous_server_check_allocate_body:
  *
  * Returns: whether @data, the body of an allocation request, is a JSON object
+ *   (strict RFC 8259 JSON, within ferry_json_check()'s bounds)
  */
 gboolean
 ferry_rendezvous_server_check_allocate_body (const char *data,
@@ -573,7 +575,8 @@ ferry_rendezvous_server_check_allocate_body (const char *data,
   g_autoptr(JsonParser) parser = json_parser_new ();
 
   /* Whitespace alone parses, with no root at all. */
-  return json_parser_load_from_data (parser, data, len, NULL)
+  return ferry_json_check (data, len, NULL)
+         && json_parser_load_from_data (parser, data, len, NULL)
          && json_parser_get_root (parser) != NULL
          && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser));
 }
