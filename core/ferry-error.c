@@ -13,6 +13,7 @@
 #include "ferry-code.h"
 #include "ferry-error.h"
 #include "ferry-ice-session.h"
+#include "ferry-json-check.h"
 #include "ferry-lan.h"
 #include "ferry-offer.h"
 #include "ferry-pake.h"
@@ -84,6 +85,8 @@ static const ErrorText error_texts[] = {
     N_("The Other Side Is Gone") },
   { ferry_quic_error_quark, -1, "connection-failed", N_("The Connection Failed") },
   { ferry_store_error_quark, -1, "storage-error", N_("Can’t Keep Track of Transfers") },
+  { ferry_json_check_error_quark, -1, "malformed-message",
+    N_("The Other Side Sent a Malformed Message") },
 };
 
 static const ErrorText *

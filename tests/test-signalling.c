@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ferry-channel.h"
+#include "ferry-error.h"
 #include "ferry-json-check.h"
 #include "ferry-signalling.h"
 #include "ferry-test-utils.h"
@@ -205,6 +206,8 @@ test_malformed_ends_channel (void)
       g_assert_error (seen_b.closed_error, FERRY_JSON_CHECK_ERROR, cases[i].code);
       g_assert_true (g_str_has_prefix (seen_b.closed_error->message,
                                        "The other side sent a malformed message: "));
+      /* What the app and ferry-cli --json call it. */
+      g_assert_cmpstr (ferry_error_get_id (seen_b.closed_error), ==, "malformed-message");
       g_assert_cmpuint (seen_b.ice->len, ==, 0);
       g_assert_false (seen_b.hello);
       g_assert_cmpint (ferry_channel_get_state (pair->receiver), ==, FERRY_CHANNEL_STATE_CLOSED);
