@@ -22,12 +22,6 @@
  * becomes "NAME (1).ext", "NAME (2).ext"… Top-level folders are numbered the
  * same way when they are reserved.
  *
- * Finishing is a group commit (see commit_batch()): files that finish while
- * another thread is committing wait and are committed together, each file
- * fsync'd, then renamed, then each of their folders fsync'd once, so many
- * small files cost a few journal commits instead of several each. A file
- * is only reported finished once its data and its new name are durable.
- *
  * The chosen target folder itself is opened following links: the person
  * picked it (~/Downloads is often a link to another disk).
  *
@@ -67,22 +61,7 @@ struct _FerryReceiveTarget
   int         dir_fd;
   GHashTable *kept_partials;   /* casefolded relative paths other transfers own */
   GHashTable *own_partials;    /* local path → the name of its partial, from before */
-
-  /* Group commit of finished files, see ferry_receive_file_finish(). */
-  GMutex      commit_lock;
-  GCond       commit_cond;
-  GPtrArray  *commit_queue;    /* Commit *, waiting for the next batch */
-  gboolean    committing;
 };
-
-/* A verified file waiting in the group commit; on the finishing thread's stack. */
-typedef struct
-{
-  FerryReceiveFile *file;
-  char             *final_name;   /* set once renamed */
-  GError           *error;
-  gboolean          done;
-} Commit;
 
 struct _FerryReceiveFile
 {
@@ -122,9 +101,6 @@ ferry_receive_target_finalize (GObject *object)
   g_clear_object (&self->folder);
   g_clear_pointer (&self->kept_partials, g_hash_table_unref);
   g_clear_pointer (&self->own_partials, g_hash_table_unref);
-  g_clear_pointer (&self->commit_queue, g_ptr_array_unref);
-  g_mutex_clear (&self->commit_lock);
-  g_cond_clear (&self->commit_cond);
 
   G_OBJECT_CLASS (ferry_receive_target_parent_class)->finalize (object);
 }
@@ -191,9 +167,6 @@ ferry_receive_target_init (FerryReceiveTarget *self)
   self->dir_fd = -1;
   self->kept_partials = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->own_partials = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_mutex_init (&self->commit_lock);
-  g_cond_init (&self->commit_cond);
-  self->commit_queue = g_ptr_array_new ();
 }
 
 static gboolean
@@ -1087,144 +1060,12 @@ partial_is_ours (FerryReceiveFile *file)
          && st.st_nlink == 1 && (guint64) st.st_size == file->size;
 }
 
-/* Makes one verified file durable and renames it into place; its folder
- * is synced by the caller. Sets commit->final_name or commit->error.
- */
-static void
-commit_rename (Commit *commit)
-{
-  FerryReceiveFile *file = commit->file;
-  g_autofree char *escaped = NULL;
-
-  if (fsync (file->fd) != 0)
-    {
-      set_errno_error (&commit->error, errno, file->name, "writing");
-      return;
-    }
-
-  if (!partial_is_ours (file))
-    {
-      escaped = ferry_offer_escape_name (file->name, -1);
-      g_set_error (&commit->error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_FAILED,
-                   "The partial file of “%s” was replaced while it was received", escaped);
-      return;
-    }
-
-  for (guint n = 0; n <= MAX_NUMBERED_NAMES; n++)
-    {
-      g_autofree char *candidate = n == 0 ? g_strdup (file->name)
-                                          : numbered_name (file->name, n, TRUE);
-
-      if (rename_no_replace (file->dir_fd, file->partial_name, candidate) == 0)
-        {
-          commit->final_name = g_steal_pointer (&candidate);
-          return;
-        }
-      if (errno != EEXIST)
-        {
-          set_errno_error (&commit->error, errno, file->name, "renaming");
-          return;
-        }
-    }
-
-  set_errno_error (&commit->error, EEXIST, file->name, "renaming");
-}
-
-/* One group commit: every file's data is made durable before its rename,
- * and every rename is made durable (its folder fsync'd, once per folder
- * in the batch) before any of them is reported finished.
- */
-static void
-commit_batch (GPtrArray *batch)
-{
-  g_autoptr(GHashTable) synced = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < batch->len; i++)
-    commit_rename (g_ptr_array_index (batch, i));
-
-  for (guint i = 0; i < batch->len; i++)
-    {
-      Commit *commit = g_ptr_array_index (batch, i);
-      FerryReceiveFile *file = commit->file;
-      gpointer dir_errno;
-
-      if (commit->final_name == NULL)
-        continue;
-
-      /* The rename is only durable once the folder is synced. */
-      if (!g_hash_table_lookup_extended (synced, file->dir_path, NULL, &dir_errno))
-        {
-          dir_errno = GINT_TO_POINTER (fsync (file->dir_fd) != 0 ? errno : 0);
-          g_hash_table_insert (synced, file->dir_path, dir_errno);
-        }
-      if (GPOINTER_TO_INT (dir_errno) != 0)
-        {
-          set_errno_error (&commit->error, GPOINTER_TO_INT (dir_errno),
-                           commit->final_name, "writing");
-          g_clear_pointer (&commit->final_name, g_free);
-          continue;
-        }
-      close (file->fd);
-      file->fd = -1;
-    }
-}
-
-/* Queues @file for the next group commit and returns once it is done: the
- * first thread to find no commit running commits everything queued, as
- * many times as needed, while the others wait.
- */
-static char *
-commit_file (FerryReceiveFile  *file,
-             GError           **error)
-{
-  FerryReceiveTarget *self = file->target;
-  Commit commit = { file, NULL, NULL, FALSE };
-  g_autofree char *final_name = NULL;
-
-  g_mutex_lock (&self->commit_lock);
-  g_ptr_array_add (self->commit_queue, &commit);
-  while (!commit.done)
-    {
-      g_autoptr(GPtrArray) batch = NULL;
-
-      if (self->committing)
-        {
-          g_cond_wait (&self->commit_cond, &self->commit_lock);
-          continue;
-        }
-
-      self->committing = TRUE;
-      batch = g_steal_pointer (&self->commit_queue);
-      self->commit_queue = g_ptr_array_new ();
-      g_mutex_unlock (&self->commit_lock);
-
-      commit_batch (batch);
-
-      g_mutex_lock (&self->commit_lock);
-      for (guint i = 0; i < batch->len; i++)
-        ((Commit *) g_ptr_array_index (batch, i))->done = TRUE;
-      self->committing = FALSE;
-      g_cond_broadcast (&self->commit_cond);
-    }
-  g_mutex_unlock (&self->commit_lock);
-
-  if (commit.error != NULL)
-    {
-      g_propagate_error (error, commit.error);
-      return NULL;
-    }
-  final_name = g_steal_pointer (&commit.final_name);
-  return g_strconcat (file->dir_path, final_name, NULL);
-}
-
 /**
  * ferry_receive_file_finish:
  *
  * Checks that all offered bytes arrived and that their BLAKE2b is the
  * offered content id, makes the file durable, sets its modification time
- * and renames it into place (numbering it if the name is taken). Files
- * of one target finishing at the same time on several threads share one
- * group commit: this returns once the file's data and name are durable.
+ * and renames it into place (numbering it if the name is taken).
  *
  * On a size or hash mismatch nothing is renamed and the partial file stays;
  * call ferry_receive_file_discard() to remove it.
@@ -1277,13 +1118,45 @@ ferry_receive_file_finish (FerryReceiveFile  *file,
   if (futimens (file->fd, times) != 0)
     g_debug ("Could not set the time of %s: %s", file->partial_path, g_strerror (errno));
 
-  /* Start writing the data back now, so that the batch's first fsync()
-   * commits every file's allocation at once and the others find theirs
-   * done. Only a hint: the fsync() in commit_batch() is the guarantee.
-   */
-  (void) sync_file_range (file->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  if (fsync (file->fd) != 0)
+    {
+      set_errno_error (error, errno, file->name, "writing");
+      return NULL;
+    }
 
-  return commit_file (file, error);
+  if (!partial_is_ours (file))
+    {
+      g_set_error (error, FERRY_RECEIVE_ERROR, FERRY_RECEIVE_ERROR_FAILED,
+                   "The partial file of “%s” was replaced while it was received", escaped);
+      return NULL;
+    }
+
+  for (guint n = 0; n <= MAX_NUMBERED_NAMES; n++)
+    {
+      g_autofree char *candidate = n == 0 ? g_strdup (file->name)
+                                          : numbered_name (file->name, n, TRUE);
+
+      if (rename_no_replace (file->dir_fd, file->partial_name, candidate) == 0)
+        {
+          /* The rename is only durable once the folder is synced. */
+          if (fsync (file->dir_fd) != 0)
+            {
+              set_errno_error (error, errno, candidate, "writing");
+              return NULL;
+            }
+          close (file->fd);
+          file->fd = -1;
+          return g_strconcat (file->dir_path, candidate, NULL);
+        }
+      if (errno != EEXIST)
+        {
+          set_errno_error (error, errno, file->name, "renaming");
+          return NULL;
+        }
+    }
+
+  set_errno_error (error, EEXIST, file->name, "renaming");
+  return NULL;
 }
 
 /**

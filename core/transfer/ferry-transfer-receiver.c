@@ -346,11 +346,8 @@ write_thread (GTask        *task,
     }
   job->written = ferry_receive_file_get_offset (job->file) - offset_before;
 
-  /* New whole blocks are made durable before the store records them. A
-   * finishing file's blocks are not recorded (finishing starts its hashes
-   * over): ferry_receive_file_finish() makes its data and name durable. */
-  if (!job->finish
-      && ferry_receive_file_get_n_complete_blocks (job->file) > blocks_before
+  /* New whole blocks are made durable before the store records them. */
+  if (ferry_receive_file_get_n_complete_blocks (job->file) > blocks_before
       && !ferry_receive_file_sync (job->file, &error))
     {
       g_task_return_error (task, error);
