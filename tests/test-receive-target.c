@@ -293,6 +293,116 @@ test_numbered_names (Fixture       *fixture,
   }
 }
 
+#define GROUP_THREADS 8
+#define GROUP_FILES 40
+
+typedef struct
+{
+  FerryReceiveTarget *target;
+  guint               thread;
+  char               *finals[GROUP_FILES + 1];
+} GroupWorker;
+
+static gpointer
+group_worker (gpointer data)
+{
+  GroupWorker *worker = data;
+  const guint8 same[] = "the same name";
+
+  for (guint i = 0; i <= GROUP_FILES; i++)
+    {
+      g_autofree char *name = i < GROUP_FILES
+                              ? g_strdup_printf ("%s/f-%u-%u.bin", i % 2 ? "odd" : "even",
+                                                 worker->thread, i)
+                              : g_strdup ("same.txt");
+      g_autofree guint8 *bytes = make_data (4096 + i, worker->thread * 1000 + i);
+      gsize size = i < GROUP_FILES ? 4096 + i : sizeof same;
+      g_autoptr(FerryOffer) offer = offer_for (name, i < GROUP_FILES ? bytes : same,
+                                               size, 0644);
+      g_autoptr(GError) error = NULL;
+
+      worker->finals[i] = receive_all (worker->target, ferry_offer_get_entry (offer, 0),
+                                       NULL, i < GROUP_FILES ? bytes : same, &error);
+      g_assert_no_error (error);
+    }
+  return NULL;
+}
+
+/* Files finishing on several threads at once share group commits: each
+ * still lands whole under its own name, numbered where names collide, and
+ * no partial file is left behind.
+ */
+static void
+test_group_commit (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(FerryReceiveTarget) target = target_new (fixture->target);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GError) error = NULL;
+  GroupWorker workers[GROUP_THREADS] = { { 0 } };
+  GThread *threads[GROUP_THREADS];
+  const guint8 same[] = "the same name";
+  const char *folders[] = { "", "even", "odd" };
+  guint n_entries = 0;
+
+  g_assert_true (ferry_receive_target_make_folder (target, "even", &error));
+  g_assert_true (ferry_receive_target_make_folder (target, "odd", &error));
+  g_assert_no_error (error);
+
+  for (guint t = 0; t < GROUP_THREADS; t++)
+    {
+      workers[t].target = target;
+      workers[t].thread = t;
+      threads[t] = g_thread_new ("group-commit", group_worker, &workers[t]);
+    }
+  for (guint t = 0; t < GROUP_THREADS; t++)
+    g_thread_join (threads[t]);
+
+  for (guint t = 0; t < GROUP_THREADS; t++)
+    {
+      for (guint i = 0; i < GROUP_FILES; i++)
+        {
+          g_autofree char *expected = g_strdup_printf ("%s/f-%u-%u.bin",
+                                                       i % 2 ? "odd" : "even", t, i);
+          g_autofree char *path = g_build_filename (fixture->target, expected, NULL);
+          g_autofree guint8 *bytes = make_data (4096 + i, t * 1000 + i);
+
+          g_assert_cmpstr (workers[t].finals[i], ==, expected);
+          assert_file_contents (path, bytes, 4096 + i);
+        }
+      {
+        g_autofree char *path = g_build_filename (fixture->target,
+                                                  workers[t].finals[GROUP_FILES], NULL);
+
+        g_assert_true (g_str_has_prefix (workers[t].finals[GROUP_FILES], "same"));
+        g_assert_false (g_hash_table_contains (seen, workers[t].finals[GROUP_FILES]));
+        g_hash_table_add (seen, workers[t].finals[GROUP_FILES]);
+        assert_file_contents (path, same, sizeof same);
+      }
+    }
+
+  /* Exactly the received files: no partial file left, nothing else. */
+  for (guint f = 0; f < G_N_ELEMENTS (folders); f++)
+    {
+      g_autofree char *path = g_build_filename (fixture->target, folders[f], NULL);
+      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      g_assert_nonnull (dir);
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_assert_false (g_str_has_suffix (name, FERRY_PARTIAL_SUFFIX));
+          n_entries++;
+        }
+    }
+  /* even/ and odd/ are entries of the top folder too. */
+  g_assert_cmpuint (n_entries, ==, GROUP_THREADS * (GROUP_FILES + 1) + 2);
+
+  for (guint t = 0; t < GROUP_THREADS; t++)
+    for (guint i = 0; i <= GROUP_FILES; i++)
+      g_free (workers[t].finals[i]);
+}
+
 static void
 test_long_name_partial (Fixture       *fixture,
                         gconstpointer  data)
@@ -605,6 +715,8 @@ main (int   argc,
               fixture_set_up, test_hash_mismatch, fixture_tear_down);
   g_test_add ("/receive-target/numbered-names", Fixture, NULL,
               fixture_set_up, test_numbered_names, fixture_tear_down);
+  g_test_add ("/receive-target/group-commit", Fixture, NULL,
+              fixture_set_up, test_group_commit, fixture_tear_down);
   g_test_add ("/receive-target/long-name-partial", Fixture, NULL,
               fixture_set_up, test_long_name_partial, fixture_tear_down);
   g_test_add ("/receive-target/symlinks-never-followed", Fixture, NULL,
