@@ -7,7 +7,8 @@
 # second STUN destination and no RFC 5780 alternate port). The real ferry-cli netcheck, in a
 # host's namespace and asking the real ferry-rendezvous, must still tell an easy NAT (and a
 # public address) from a hard one, through its TURN probe; each verdict names its public
-# address, and "mapping_method" says it was the TURN probe that told.
+# address, and "mapping_method" says it was the TURN probe that told. Where it truly cannot
+# tell (UDP blocked: no STUN answer, no TURN over UDP), it says "unknown" and why.
 
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +25,8 @@ lab_init || exit 1
 lab_host pub none || exit 1
 lab_host easy easy || exit 1
 lab_host hard hard || exit 1
+lab_host cgnat cgnat || exit 1
+lab_host blocked udp-blocked || exit 1
 lab_start_coturn --one || exit 1
 start_rendezvous || exit 1
 
@@ -32,8 +35,8 @@ ok "STUN/TURN listens on one address and one port only" \
   [ "$(ip netns exec "$(lab_ns inet)" ss -Hlun "( sport = :3478 or sport = :3479 )" |
        awk '{ print $4 }' | sort -u)" = "$LAB_COTURN_IP:3478" ]
 
-# netcheck_verdict FILE HOST MAPPING: the report in FILE gives MAPPING told by the TURN probe,
-# and exactly HOST's public address.
+# netcheck_verdict FILE PUBLIC MAPPING: the report in FILE gives MAPPING told by the TURN
+# probe, and exactly the PUBLIC address; for "unknown", no method, no address and a reason.
 netcheck_verdict () {
   python3 - "$@" <<'PY'
 import json, sys
@@ -42,6 +45,13 @@ report = json.load(open(path))
 if report.get("mapping") != mapping:
     sys.exit("mapping is %r (%r), not %r" % (report.get("mapping"), report.get("mapping_reason"),
                                              mapping))
+if mapping == "unknown":
+    if report.get("mapping_method") is not None or not report.get("mapping_reason"):
+        sys.exit("no verdict, but method %r and reason %r" % (report.get("mapping_method"),
+                                                              report.get("mapping_reason")))
+    if report.get("public_addresses") != []:
+        sys.exit("no verdict, but public addresses %r" % report.get("public_addresses"))
+    sys.exit(0)
 if report.get("mapping_method") != "turn":
     sys.exit("mapping_method is %r, not 'turn'" % report.get("mapping_method"))
 if report.get("public_addresses") != [public]:
@@ -51,14 +61,18 @@ if not report.get("turn", {}).get("udp"):
 PY
 }
 
-for row in pub:easy easy:easy hard:hard; do
+for row in pub:easy easy:easy hard:hard cgnat:easy blocked:unknown; do
   host=${row%%:*}
   want=${row#*:}
   out=$LAB_DIR/netcheck-$host.json
   lab_exec "$host" env GIO_USE_PROXY_RESOLVER=dummy timeout 60 \
     "$CLI" --rendezvous "$RENDEZVOUS_URL" netcheck --json > "$out" 2> "$LAB_DIR/netcheck-$host.err"
   ok "netcheck exits 0 on $host" [ $? = 0 ]
-  ok "netcheck on $host ($(lab_public_addr "$host")) says \"$want\" through the TURN probe" \
+  case $want in
+    unknown) how="and why it cannot tell" ;;
+    *) how="through the TURN probe" ;;
+  esac
+  ok "netcheck on $host ($(lab_public_addr "$host")) says \"$want\" $how" \
     netcheck_verdict "$out" "$(lab_public_addr "$host")" "$want"
   echo "# $host: $(tr -d '\n' < "$out" | cut -c1-900)"
 done
