@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/netlab/test-netcheck-one-server.sh — netcheck with one STUN/TURN server (TAP).
+# tests/netlab/test-netcheck.sh one-server — netcheck with one STUN/TURN server (TAP).
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
@@ -19,6 +19,7 @@ source "${FERRY_LAB_SH:-$HERE/lab.sh}"
 # shellcheck source=cli-lib.sh
 source "$HERE/cli-lib.sh"
 
+[ "${1:-}" = one-server ] || bail "usage: $0 one-server"
 lab_begin "NETCHECK"
 
 lab_init || exit 1
