@@ -133,6 +133,34 @@ ferry_test_wait_async_result (GAsyncResult **result,
   return *result;
 }
 
+/**
+ * ferry_test_open_store:
+ * @first_element: the database's path, in elements as for g_build_filename()
+ *
+ * Opens a real SQLite store there, failing the test if it can't.
+ *
+ * Returns: (transfer full): the store
+ */
+FerryStore *
+ferry_test_open_store (const char *first_element,
+                       ...)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  FerryStore *store;
+  va_list args;
+
+  va_start (args, first_element);
+  path = g_build_filename_valist (first_element, &args);
+  va_end (args);
+
+  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
+  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, 30000), &error);
+  g_assert_no_error (error);
+  return store;
+}
+
 typedef struct
 {
   char     *line;

@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "ferry-channel.h"
+#include "ferry-store.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +50,8 @@ void                 ferry_test_async_result_cb   (GObject             *object,
                                                    gpointer             user_data);
 GAsyncResult        *ferry_test_wait_async_result (GAsyncResult       **result,
                                                    guint                timeout_ms);
+FerryStore          *ferry_test_open_store        (const char          *first_element,
+                                                   ...) G_GNUC_NULL_TERMINATED;
 
 char                *ferry_test_allocate          (FerryRendezvousClient  *client,
                                                    GCancellable           *cancellable,

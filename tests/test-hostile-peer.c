@@ -477,20 +477,6 @@ test_partial_two_senders (Fixture       *fixture,
 #define BIG_SIZE  (2 * FERRY_BLOCK_SIZE + FERRY_BLOCK_SIZE / 2)
 #define HALF_SIZE (FERRY_BLOCK_SIZE + FERRY_BLOCK_SIZE / 2)
 
-static FerryStore *
-open_store (const char *path)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  FerryStore *store;
-
-  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
-  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS),
-                                   &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static char *
 big_photo (char fill)
 {
@@ -696,7 +682,7 @@ test_resume_tied_to_peer (Fixture       *fixture,
   Victim victim = { 0 };
 
   snapshot (fixture);
-  store = open_store (db);
+  store = ferry_test_open_store (db, NULL);
 
   /* The peer: interrupted after one whole block and a half. */
   send_half_and_hang_up (fixture, store, offer_a, 1, a, partial, secret, &old_binding);
@@ -779,7 +765,7 @@ test_resume_partial_kept (Fixture       *fixture,
   Victim victim = { 0 };
 
   snapshot (fixture);
-  store = open_store (db);
+  store = ferry_test_open_store (db, NULL);
 
   send_half_and_hang_up (fixture, store, offer_a, 0, a, partial, secret_a, NULL);
   g_assert_true (g_file_get_contents (partial, &partial_before, &partial_len, NULL));

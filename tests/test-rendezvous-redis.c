@@ -213,29 +213,6 @@ run_cb (GObject      *object,
   run->done = TRUE;
 }
 
-static void
-store_open_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  *(FerryStore **) user_data = ferry_store_open_finish (result, &error);
-  g_assert_no_error (error);
-}
-
-static FerryStore *
-open_store (const char *dir,
-            const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  FerryStore *store = NULL;
-
-  ferry_store_open_async (path, NULL, store_open_cb, &store);
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &store, TIMEOUT_MS));
-  return store;
-}
-
 static gboolean
 has_code (gpointer session)
 {
@@ -274,8 +251,8 @@ transfer_start (Fixture               *fixture,
   g_assert_cmpint (g_mkdir_with_parents (target, 0755), ==, 0);
   transfer->source = g_file_new_for_path (source);
   transfer->target = g_file_new_for_path (target);
-  transfer->sender_store = open_store (fixture->dir, "sender.db");
-  transfer->receiver_store = open_store (fixture->dir, "receiver.db");
+  transfer->sender_store = ferry_test_open_store (fixture->dir, "sender.db", NULL);
+  transfer->receiver_store = ferry_test_open_store (fixture->dir, "receiver.db", NULL);
 
   transfer->sender = ferry_session_new_sender (client_a, transfer->sender_store,
                                                &transfer->source, 1);

@@ -53,19 +53,6 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_pointer (&fixture->secret, g_bytes_unref);
 }
 
-static FerryStore *
-open_store (const char *path)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  FerryStore *store;
-
-  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
-  store = ferry_store_open_finish (ferry_test_wait_async_result (&result, TIMEOUT_MS), &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static void
 update_done (FerryStore    *store,
              GAsyncResult **slot)
@@ -89,7 +76,7 @@ receive_attempt (Fixture    *fixture,
                  guint64     budget,
                  gboolean   *completed)
 {
-  g_autoptr(FerryStore) store = open_store (fixture->db_path);
+  g_autoptr(FerryStore) store = ferry_test_open_store (fixture->db_path, NULL);
   g_autoptr(GFile) folder = g_file_new_for_path (fixture->target);
   g_autoptr(FerryReceivePlan) plan = NULL;
   g_autoptr(FerryStoreTransfer) transfer = NULL;
@@ -306,7 +293,7 @@ test_interrupt_and_resume (Fixture       *fixture,
 
   /* The history tells it completed. */
   {
-    g_autoptr(FerryStore) store = open_store (fixture->db_path);
+    g_autoptr(FerryStore) store = ferry_test_open_store (fixture->db_path, NULL);
     g_autoptr(GPtrArray) list = NULL;
 
     g_clear_object (&result);

@@ -39,31 +39,6 @@ typedef struct
 } Run;
 
 static void
-store_open_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  FerryStore **store = user_data;
-  g_autoptr(GError) error = NULL;
-
-  *store = ferry_store_open_finish (result, &error);
-  g_assert_no_error (error);
-}
-
-/* Each side has its own SQLite file, as on two machines. */
-static FerryStore *
-open_store (const char *dir,
-            const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  FerryStore *store = NULL;
-
-  ferry_store_open_async (path, NULL, store_open_cb, &store);
-  g_assert_true (ferry_test_wait_for_pointer ((gpointer *) &store, TIMEOUT_MS));
-  return store;
-}
-
-static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
@@ -96,8 +71,9 @@ fixture_setup (Fixture       *fixture,
 
   fixture->source = g_file_new_for_path (source);
   fixture->target = g_file_new_for_path (target);
-  fixture->sender_store = open_store (fixture->dir, "sender.db");
-  fixture->receiver_store = open_store (fixture->dir, "receiver.db");
+  /* Each side has its own SQLite file, as on two machines. */
+  fixture->sender_store = ferry_test_open_store (fixture->dir, "sender.db", NULL);
+  fixture->receiver_store = ferry_test_open_store (fixture->dir, "receiver.db", NULL);
 }
 
 static void

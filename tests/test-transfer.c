@@ -414,24 +414,10 @@ offer_for (const char * const *paths)
   return offer;
 }
 
-static FerryStore *
-open_store (const char *path)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  FerryStore *store;
-
-  ferry_store_open_async (path, NULL, ferry_test_async_result_cb, &result);
-  ferry_test_wait_async_result (&result, RUN_TIMEOUT_MS);
-  store = ferry_store_open_finish (result, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static GPtrArray *
 history (const char *db)
 {
-  g_autoptr(FerryStore) store = open_store (db);
+  g_autoptr(FerryStore) store = ferry_test_open_store (db, NULL);
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   GPtrArray *list;
@@ -673,8 +659,8 @@ send_and_compare (Fixture             *fixture,
 {
   g_autoptr(Link) link = link_new (transport, 0);
   g_autoptr(FerryOffer) offer = offer_for (paths);
-  g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-  g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+  g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+  g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
   g_autoptr(GPtrArray) sent = NULL;
   g_autoptr(GPtrArray) received = NULL;
   Run run = { 0 };
@@ -906,7 +892,7 @@ test_decline (Fixture       *fixture,
   const char *paths[] = { path, NULL };
   g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
   g_autoptr(FerryOffer) offer = NULL;
-  g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+  g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
   Run run = { 0 };
 
   write_text (path, "nobody wants this\n", 0644);
@@ -1009,8 +995,8 @@ test_peer_gone_and_resume (Fixture       *fixture,
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, SHORT_IDLE_MS);
     g_autoptr(FerryOffer) offer = offer_for (paths);
-    g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-    g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+    g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+    g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
     Run run = { 0 };
 
     run.action = ACT_SEVER;
@@ -1051,8 +1037,8 @@ test_peer_gone_and_resume (Fixture       *fixture,
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
     g_autoptr(FerryOffer) offer = offer_for (paths);
-    g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-    g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+    g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+    g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
     Run run = { 0 };
     guint64 hashed_before = ferry_hasher_get_bytes_hashed ();
 
@@ -1123,8 +1109,8 @@ test_modified_between_attempts (Fixture       *fixture,
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, SHORT_IDLE_MS);
     g_autoptr(FerryOffer) offer = offer_for (paths);
-    g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-    g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+    g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+    g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
     Run run = { 0 };
 
     run.action = ACT_SEVER;
@@ -1146,8 +1132,8 @@ test_modified_between_attempts (Fixture       *fixture,
   {
     g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
     g_autoptr(FerryOffer) offer = offer_for (paths);
-    g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-    g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+    g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+    g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
     Run run = { 0 };
 
     run_transfer (&run, link, offer, sender_store, receiver_store, fixture->target, FALSE);
@@ -1190,8 +1176,8 @@ test_one_hash_pass (Fixture       *fixture,
   gsize size = 9 * FERRY_BLOCK_SIZE + 321;
   g_autoptr(Link) link = link_new (TRANSPORT_PIPE, 0);
   g_autoptr(FerryOffer) offer = NULL;
-  g_autoptr(FerryStore) sender_store = open_store (fixture->sender_db);
-  g_autoptr(FerryStore) receiver_store = open_store (fixture->receiver_db);
+  g_autoptr(FerryStore) sender_store = ferry_test_open_store (fixture->sender_db, NULL);
+  g_autoptr(FerryStore) receiver_store = ferry_test_open_store (fixture->receiver_db, NULL);
   guint64 before;
   Run run = { 0 };
 
