@@ -83,6 +83,7 @@ update_progress (FerryTransferView *self)
   g_autofree char *eta = NULL;
   g_autofree char *speed = NULL;
   g_autofree char *current = NULL;
+  const char *file;
   guint64 n_done, n_total;
 
   if (self->transfer == NULL)
@@ -108,8 +109,8 @@ update_progress (FerryTransferView *self)
 
   /* The sender's name for it: escaped, so no control character or direction
    * override can change how it reads. */
-  current = ferry_offer_escape_name (ferry_transfer_get_current_file (self->transfer) != NULL
-                                     ? ferry_transfer_get_current_file (self->transfer) : "", -1);
+  file = ferry_transfer_get_current_file (self->transfer);
+  current = ferry_offer_escape_name (file != NULL ? file : "", -1);
   gtk_label_set_label (self->file_label, current);
 }
 
